@@ -42,7 +42,7 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
-  SIMULATOR_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).default(0)),
+  SIMULATOR_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).default(4010)),
   SIMULATOR_STEP_MS: z.preprocess(emptyToUndefined, nonNegativeInt(600_000).default(1500)),
 });
 

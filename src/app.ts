@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { createContextFactory, type GatewayServices, type GraphQLContext } from './context.js';
+import { createErrorMasker } from './error-masking.js';
+import { createLogger, type Logger } from './logger.js';
+import { schema } from './schema/index.js';
+import { createClaidClient, type ClaidClient } from './services/claid-client.js';
+import { createJobPubSub, type JobPubSub } from './services/job-events.js';
+import { JobRefresher } from './services/job-refresher.js';
+import { IDEMPOTENCY_KEY_TTL_MS, JobService } from './services/job-service.js';
+import { createJobStore } from './services/job-store-factory.js';
+import type { JobStore } from './services/job-store.js';
+import { startSimulator, type Simulator } from './simulator/server.js';
+
+// The transport: Yoga on node:http, one port for GraphQL, GraphiQL, /health and /ready.
+
+export interface Gateway {
+  /** Base URL once started, e.g. http://127.0.0.1:4000 */
+  readonly url: string;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: JobStore;
+  readonly claid: ClaidClient;
+  readonly events: JobPubSub;
+  readonly services: GatewayServices;
+  readonly yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+  readonly simulator: Simulator | undefined;
+  /** Stops accepting, finishes in-flight requests, then closes the store and the upstream client. */
+  stop(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+}
+
+const SIMULATOR_DEFAULT_KEY = 'simulator-key';
+
+export async function startGateway(config: Config, options: BuildOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+
+  let simulator: Simulator | undefined;
+  let apiUrl = config.claid.apiUrl;
+  let apiKey = config.claid.apiKey;
+  if (!apiKey) {
+    if (apiUrl) {
+      apiKey = SIMULATOR_DEFAULT_KEY;
+      logger.info({ upstream: apiUrl }, 'no CLAID_API_KEY: talking to a simulator at CLAID_API_URL');
+    } else {
+      simulator = await startSimulator({ port: config.simulator.port, stepMs: config.simulator.stepMs, logger: logger.child({ component: 'simulator' }) });
+      apiUrl = simulator.url;
+      apiKey = simulator.apiKey;
+      logger.info({ upstream: apiUrl, sampleInput: simulator.sampleUrl() }, 'no CLAID_API_KEY: using the embedded Claid simulator');
+    }
+  }
+
+  const store = await createJobStore(config.databaseUrl);
+  const claid = createClaidClient({
+    baseUrl: apiUrl!,
+    apiKey: apiKey!,
+    timeoutMs: config.claid.timeoutMs,
+    retries: config.claid.retries,
+    logger: logger.child({ component: 'claid' }),
+  });
+  const events = createJobPubSub();
+  const refresher = new JobRefresher({ store, claid, events, logger });
+  const services: GatewayServices = {
+    jobs: new JobService({
+      store,
+      claid,
+      refresher,
+      events,
+      logger,
+      pollIntervalMs: config.pollIntervalMs,
+      claimWaitMs: config.claid.timeoutMs + 5_000,
+    }),
+  };
+
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    context: createContextFactory(services),
+    graphqlEndpoint: '/graphql',
+    graphiql: { title: 'AI Edit GraphQL gateway' },
+    landingPage: false,
+    healthCheckEndpoint: '/health',
+    maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+  });
+
+  const ready = async (): Promise<{ ok: boolean; checks: Record<string, string> }> => {
+    const checks: Record<string, string> = {};
+    await store.ping().then(() => (checks.store = 'ok'), (e: Error) => (checks.store = e.message));
+    checks.upstream = apiUrl ? 'configured' : 'missing';
+    return { ok: Object.values(checks).every((v) => v === 'ok' || v === 'configured'), checks };
+  };
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/ready' && req.method === 'GET') {
+      void ready().then(({ ok, checks }) => {
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
+      });
+      return;
+    }
+    void yoga.handle(req, res);
+  });
+
+  const keyExpiry = setInterval(() => {
+    store.expireIdempotencyKeys(new Date(Date.now() - IDEMPOTENCY_KEY_TTL_MS)).catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
+  }, 60 * 60 * 1000);
+  keyExpiry.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url: `${url}/graphql` }, 'gateway listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(keyExpiry);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await yoga.dispose();
+      await claid.close();
+      await store.close();
+      await simulator?.close();
+      logger.info('gateway stopped');
+    })());
+
+  return { url, config, logger, store, claid, events, services, yoga, simulator, stop };
+}

@@ -1,0 +1,80 @@
+import { decodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import type { GraphQLContext } from '../context.js';
+import type { Job, JobStatus } from '../services/domain.js';
+import { BadUserInputError } from '../services/errors.js';
+import type { JobCursor } from '../services/job-store.js';
+
+// Small typed functions the schema calls: unpack arguments, call a service, shape the answer.
+
+export const AI_EDIT_JOB_TYPENAME = 'AiEditJob';
+const DEFAULT_PAGE_SIZE = 20;
+const MAX_PAGE_SIZE = 100;
+
+/** The job id inside a global id; null for a well-formed id of another type. Malformed ids are the caller's error. */
+export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null {
+  let decoded: { typename: string; id: string };
+  try {
+    decoded = decodeGlobalID(globalId);
+  } catch {
+    throw new BadUserInputError(`${field} is not a valid global id`, field);
+  }
+  if (!decoded.typename || !decoded.id) throw new BadUserInputError(`${field} is not a valid global id`, field);
+  return decoded.typename === AI_EDIT_JOB_TYPENAME ? decoded.id : null;
+}
+
+export function submitAiEdit(
+  ctx: GraphQLContext,
+  input: { input: string; output?: object | null; options: object; idempotencyKey?: string | null },
+): Promise<Job> {
+  const { idempotencyKey, ...request } = input;
+  return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });
+}
+
+export function loadAiEditJobs(ctx: GraphQLContext, ids: readonly string[]): Promise<(Job | null)[]> {
+  return ctx.services.jobs.loadJobs(ctx.owner, ids);
+}
+
+interface ConnectionArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+  status?: readonly JobStatus[] | null;
+}
+
+export function listAiEditJobs(ctx: GraphQLContext, args: ConnectionArgs) {
+  for (const name of ['first', 'last'] as const) {
+    const size = args[name];
+    if (size != null && (size < 0 || size > MAX_PAGE_SIZE)) {
+      throw new BadUserInputError(`${name} must be from 0 to ${MAX_PAGE_SIZE}`, name);
+    }
+  }
+  const after = args.after ? decodeJobCursor(args.after, 'after') : undefined;
+  const before = args.before ? decodeJobCursor(args.before, 'before') : undefined;
+  return resolveCursorConnection(
+    { args, toCursor: encodeJobCursor, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
+    async ({ limit, inverted }: ResolveCursorConnectionArgs) => {
+      const page = await ctx.services.jobs.listJobs({
+        owner: ctx.owner,
+        statuses: args.status ?? undefined,
+        after,
+        before,
+        limit,
+        fromEnd: inverted,
+      });
+      // resolveCursorConnection expects an inverted page to start next to `before`; the store returns newest first.
+      return inverted ? page.jobs.reverse() : page.jobs;
+    },
+  );
+}
+
+export function encodeJobCursor(job: Job): string {
+  return Buffer.from(`${job.createdAt.getTime()}:${job.id}`).toString('base64url');
+}
+
+export function decodeJobCursor(cursor: string, field: string): JobCursor {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(decoded);
+  if (!match) throw new BadUserInputError(`${field} is not a cursor this connection gave out`, field);
+  return { createdAt: new Date(Number(match[1])), id: match[2]! };
+}

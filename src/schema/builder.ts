@@ -1,0 +1,52 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import RelayPlugin from '@pothos/plugin-relay';
+import ValidationPlugin from '@pothos/plugin-validation';
+import type { GraphQLContext } from '../context.js';
+import { BadUserInputError } from '../services/errors.js';
+
+export interface PothosTypes {
+  Context: GraphQLContext;
+  Scalars: {
+    ID: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date };
+  };
+  DefaultFieldNullability: false;
+}
+
+export const builder = new SchemaBuilder<PothosTypes>({
+  plugins: [RelayPlugin, DataloaderPlugin, ValidationPlugin],
+  defaultFieldNullability: false,
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodesQueryOptions: false,
+    nodeQueryOptions: {
+      description: 'Fetches any object that has a global id. Null when the id is unknown or not yours.',
+      args: { id: { description: 'The global id of the object.' } },
+    },
+    nodeTypeOptions: { description: 'An object with a globally unique, opaque id.' },
+    idFieldOptions: { description: 'Opaque global id.' },
+    pageInfoTypeOptions: { description: 'Where a page sits in a connection, for cursor pagination.' },
+    hasNextPageFieldOptions: { description: 'Whether more items follow this page.' },
+    hasPreviousPageFieldOptions: { description: 'Whether more items precede this page.' },
+    startCursorFieldOptions: { description: 'Cursor of the first item in the page.' },
+    endCursorFieldOptions: { description: 'Cursor of the last item in the page.' },
+    edgesFieldOptions: { description: 'The items in the page, each with its cursor.' },
+    pageInfoFieldOptions: { description: 'Cursors and whether more pages exist.' },
+    cursorFieldOptions: { description: 'Pass as `after` or `before` to page from this item.' },
+    nodeFieldOptions: { description: 'The item.' },
+    firstArgOptions: { description: 'Take this many items from the start (at most 100; default 20).' },
+    afterArgOptions: { description: 'Start after this cursor.' },
+    lastArgOptions: { description: 'Take this many items from the end (at most 100).' },
+    beforeArgOptions: { description: 'End before this cursor.' },
+  },
+  validation: {
+    validationError: (failure) => {
+      const issue = failure.issues[0];
+      const path = (issue?.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p));
+      const field = path.join('.') || 'input';
+      return new BadUserInputError(`${field} ${issue?.message ?? 'is invalid'}`, field);
+    },
+  },
+});

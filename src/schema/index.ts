@@ -1,0 +1,7 @@
+import { builder } from './builder.js';
+import './scalars.js';
+import './enums.js';
+import './root.js';
+import './ai-edit-job.js';
+
+export const schema = builder.toSchema({ sortSchema: false });

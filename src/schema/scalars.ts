@@ -1,0 +1,19 @@
+import { GraphQLError, Kind } from 'graphql';
+import { builder } from './builder.js';
+
+function parseDateTime(value: unknown): Date {
+  if (typeof value === 'string') {
+    const date = new Date(value);
+    if (!Number.isNaN(date.getTime()) && /^\d{4}-\d{2}-\d{2}T/.test(value)) return date;
+  }
+  throw new GraphQLError('DateTime must be an ISO 8601 date-time string such as 2025-03-13T11:37:09.160Z.', {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+}
+
+builder.scalarType('DateTime', {
+  description: 'A point in time, as an ISO 8601 string in UTC (2025-03-13T11:37:09.160Z).',
+  serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});

@@ -1,0 +1,56 @@
+import type { Logger } from '../logger.js';
+import type { ClaidClient } from './claid-client.js';
+import { isFinalStatus, type Job } from './domain.js';
+import type { JobPubSub } from './job-events.js';
+import type { JobStore } from './job-store.js';
+
+/**
+ * Reads one job's task upstream, records it and publishes a change. Concurrent callers for the same job share one
+ * in-flight upstream read, whether they are queries, subscriptions or the poller.
+ */
+export class JobRefresher {
+  private readonly inFlight = new Map<string, Promise<Job>>();
+
+  constructor(
+    private readonly deps: {
+      store: JobStore;
+      claid: ClaidClient;
+      events: JobPubSub;
+      logger: Logger;
+      now?: () => Date;
+    },
+  ) {}
+
+  /** How many upstream reads are under way right now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Refreshes `job` from upstream. Never rejects for an upstream failure: the stored state is returned and the
+   * failure logged, because a stale answer serves a reader better than an error while the poller keeps trying.
+   * Set `throwOnError` to see the failure (the poller uses it for back-off).
+   */
+  refresh(job: Job, options: { throwOnError?: boolean } = {}): Promise<Job> {
+    if (isFinalStatus(job.status)) return Promise.resolve(job);
+    let pending = this.inFlight.get(job.id);
+    if (!pending) {
+      pending = this.read(job).finally(() => this.inFlight.delete(job.id));
+      this.inFlight.set(job.id, pending);
+    }
+    if (options.throwOnError) return pending;
+    return pending.catch((error: unknown) => {
+      this.deps.logger.warn({ jobId: job.id, upstreamId: job.upstreamId, err: error }, 'upstream read failed; serving stored state');
+      return job;
+    });
+  }
+
+  private async read(job: Job): Promise<Job> {
+    const state = await this.deps.claid.getTask(job.upstreamId);
+    const at = (this.deps.now ?? (() => new Date()))();
+    const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
+    if (!applied) return job;
+    if (applied.changed) this.deps.events.publish('job:updated', applied.job.id, applied.job);
+    return applied.job;
+  }
+}

@@ -1,0 +1,156 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logger.js';
+import { hashAiEditRequest, parseAiEditRequest } from './ai-edit-request.js';
+import type { ClaidClient } from './claid-client.js';
+import { isFinalStatus, type Job, type JobStatus } from './domain.js';
+import { BadUserInputError, GatewayError } from './errors.js';
+import type { JobPubSub } from './job-events.js';
+import type { JobRefresher } from './job-refresher.js';
+import type { JobCursor, JobStore, ListJobsPage } from './job-store.js';
+
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+export interface SubmitParams {
+  owner: string;
+  /** The request as the caller gave it; validated here. */
+  request: unknown;
+  idempotencyKey?: string | null | undefined;
+}
+
+export interface JobServiceDeps {
+  store: JobStore;
+  claid: ClaidClient;
+  refresher: JobRefresher;
+  events: JobPubSub;
+  logger: Logger;
+  pollIntervalMs: number;
+  /** How long a submit waits for another in-flight submit holding the same idempotency key. */
+  claimWaitMs: number;
+  now?: () => Date;
+}
+
+/** Submits, reads and lists AI Edit jobs for one owner at a time. */
+export class JobService {
+  private readonly pendingSubmits = new Map<string, Promise<Job>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async submit({ owner, request: raw, idempotencyKey }: SubmitParams): Promise<Job> {
+    const request = parseAiEditRequest(raw);
+    const key = idempotencyKey ?? null;
+    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      throw new BadUserInputError(
+        `input.idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+        'input.idempotencyKey',
+      );
+    }
+    const requestHash = hashAiEditRequest(request);
+    if (key === null) return this.submitUpstream(owner, request, requestHash, null);
+
+    const pendingKey = `${owner}\u0000${key}`;
+    const pending = this.pendingSubmits.get(pendingKey);
+    if (pending) return this.sameRequestOrRefuse(await pending, requestHash);
+
+    const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
+    if (!claim.claimed) {
+      if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
+      const job = claim.jobId ? await this.findOwned(owner, claim.jobId) : await this.awaitClaim(owner, key, requestHash);
+      if (job) return job;
+      // The job behind the key vanished (expired together with its key): treat the key as new.
+      await this.deps.store.releaseIdempotencyKey(owner, key);
+      return this.submit({ owner, request: raw, idempotencyKey });
+    }
+
+    const submitting = this.submitUpstream(owner, request, requestHash, key).catch(async (error: unknown) => {
+      // The submit failed, so the key has no job: free it, so that the caller can try again with the same key.
+      await this.deps.store.releaseIdempotencyKey(owner, key);
+      throw error;
+    });
+    this.pendingSubmits.set(pendingKey, submitting);
+    try {
+      return await submitting;
+    } finally {
+      this.pendingSubmits.delete(pendingKey);
+    }
+  }
+
+  private async submitUpstream(owner: string, request: ReturnType<typeof parseAiEditRequest>, requestHash: string, idempotencyKey: string | null): Promise<Job> {
+    const upstream = await this.deps.claid.submit(request);
+    const at = this.now();
+    try {
+      const job = await this.deps.store.insert({ owner, request, requestHash, idempotencyKey, upstream, at });
+      this.deps.events.publish('job:updated', job.id, job);
+      return job;
+    } catch (error) {
+      // The upstream took (and will bill) the task, but we could not record it: say exactly what to recover.
+      this.deps.logger.error({ err: error, upstreamId: upstream.upstreamId, owner }, 'upstream accepted a task that could not be stored');
+      throw error;
+    }
+  }
+
+  private sameRequestOrRefuse(job: Job, requestHash: string): Job {
+    if (job.requestHash !== requestHash) throw idempotencyKeyReused();
+    return job;
+  }
+
+  /** Another submit (maybe on another instance) holds the key: wait until it attaches its job or gives up. */
+  private async awaitClaim(owner: string, key: string, requestHash: string): Promise<Job | null> {
+    const deadline = Date.now() + this.deps.claimWaitMs;
+    while (Date.now() < deadline) {
+      await sleep(25);
+      const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
+      if (claim.claimed) {
+        // The other submit failed and released the key; our fresh claim must not linger without a job.
+        await this.deps.store.releaseIdempotencyKey(owner, key);
+        return null;
+      }
+      if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
+      if (claim.jobId) return this.findOwned(owner, claim.jobId);
+    }
+    throw new GatewayError('UPSTREAM_UNAVAILABLE', 'An earlier submit with this idempotency key is still in progress; try again shortly.');
+  }
+
+  private async findOwned(owner: string, id: string): Promise<Job | null> {
+    const [job] = await this.deps.store.findByIds([id]);
+    return job && job.owner === owner ? job : null;
+  }
+
+  /**
+   * Jobs by id for one owner, in order; another owner's job is null, exactly like an unknown one. Unfinished jobs
+   * whose last upstream read is older than the poll interval are refreshed first. Shaped for DataLoader.
+   */
+  async loadJobs(owner: string, ids: readonly string[]): Promise<(Job | null)[]> {
+    const jobs = await this.deps.store.findByIds(ids);
+    const now = this.now().getTime();
+    return Promise.all(
+      jobs.map((job) => {
+        if (!job || job.owner !== owner) return null;
+        if (!isFinalStatus(job.status) && now - job.lastPolledAt.getTime() >= this.deps.pollIntervalMs) {
+          return this.deps.refresher.refresh(job);
+        }
+        return job;
+      }),
+    );
+  }
+
+  listJobs(query: {
+    owner: string;
+    statuses?: readonly JobStatus[] | undefined;
+    after?: JobCursor | undefined;
+    before?: JobCursor | undefined;
+    limit: number;
+    fromEnd?: boolean;
+  }): Promise<ListJobsPage> {
+    return this.deps.store.listJobs(query);
+  }
+}
+
+function idempotencyKeyReused(): GatewayError {
+  return new GatewayError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used with a different request.', {
+    field: 'input.idempotencyKey',
+  });
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      databaseUrl: 'sqlite:./data/gateway.db',
+      pollIntervalMs: 1000,
+      logLevel: 'info',
+      claid: { apiKey: undefined, apiUrl: undefined, timeoutMs: 10_000, retries: 2 },
+    });
+  });
+
+  it('defaults the upstream URL to Claid when a key is given', () => {
+    expect(loadConfig({ CLAID_API_KEY: 'k' }).claid.apiUrl).toBe('https://api.claid.ai');
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT.*whole number/],
+    ['PORT', '70000', /PORT.*at most 65535/],
+    ['POLL_INTERVAL_MS', '0', /POLL_INTERVAL_MS.*at least 1/],
+    ['UPSTREAM_TIMEOUT_MS', '-5', /UPSTREAM_TIMEOUT_MS/],
+    ['UPSTREAM_RETRIES', '1.5', /UPSTREAM_RETRIES.*whole number/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL.*one of fatal, error/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL.*sqlite:<path>/],
+    ['CLAID_API_URL', 'ftp://x', /CLAID_API_URL.*http\(s\) URL/],
+    ['REDIS_URL', 'http://x', /REDIS_URL.*redis:\/\//],
+  ])('refuses %s=%s with one line naming it', (name, value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('never echoes the API key in a configuration error', () => {
+    expect(() => loadConfig({ CLAID_API_KEY: 'sk-secret', PORT: 'x' })).toThrow(/PORT/);
+    try {
+      loadConfig({ CLAID_API_KEY: 'sk-secret', PORT: 'x' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('sk-secret');
+    }
+  });
+});
