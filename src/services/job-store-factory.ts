@@ -1,0 +1,33 @@
+import type { JobStore } from './job-store.js';
+import { SqliteJobStore } from './sqlite-job-store.js';
+
+/**
+ * Opens the store named by DATABASE_URL and brings its schema up to date.
+ * `sqlite::memory:` -> in-memory SQLite, `sqlite:<path>` -> SQLite file, `postgres://…` -> not yet supported.
+ * Error messages name the scheme only: the URL may carry a password.
+ */
+export async function createJobStore(databaseUrl: string): Promise<JobStore> {
+  const store = openJobStore(databaseUrl);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+function openJobStore(databaseUrl: string): JobStore {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const path = databaseUrl.slice('sqlite:'.length);
+    if (path === '') throw new Error('DATABASE_URL: sqlite: needs a path, e.g. sqlite:./data/gateway.db or sqlite::memory:');
+    return new SqliteJobStore(path);
+  }
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw new Error('PostgreSQL support arrives with the scale-out work');
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1];
+  throw new Error(
+    `DATABASE_URL: unsupported ${scheme ? `scheme "${scheme}:"` : 'value'}; use sqlite:<path>, sqlite::memory: or postgres://…`,
+  );
+}
