@@ -1,0 +1,220 @@
+import type { Logger } from 'pino';
+import type { JobStatus } from '../services/domain.js';
+import { inspectInput, megapixels, OUTPUT_FORMATS, outputSize, renderOutputs, UnsupportedImageError, type WireImageObject } from './images.js';
+import type { SimulatedAiEditRequest } from './validation.js';
+
+// One simulated AI Edit task: the input is downloaded and the outputs rendered in the background from submit on;
+// the reported status is a walk over elapsed time that never runs ahead of the real work.
+
+export const DOWNLOAD_TIMEOUT_MS = 15_000;
+export const DOWNLOAD_MAX_BYTES = 25 * 1024 * 1024;
+const OUTPUT_STORE_MAX_BYTES = 512 * 1024 * 1024;
+
+export interface WireOutputObject extends WireImageObject {
+  tmp_url: string;
+  object_key: string;
+  object_bucket: string;
+  object_uri: string;
+  claid_storage_uri: string;
+}
+
+export interface SimTask {
+  id: number;
+  createdAt: Date;
+  /** The submitted body, echoed back as `request`. */
+  request: unknown;
+  params: SimulatedAiEditRequest;
+  generation: 'pending' | 'done' | 'failed';
+  failure: { message: string; at: Date } | undefined;
+  result: { input_object: WireImageObject; output_objects: WireOutputObject[] } | undefined;
+  /** Highest status reported so far: the walk never goes back, even when stepMs changes. */
+  reported: JobStatus;
+}
+
+/** A failure Claid would report in the task's `errors`. */
+export class TaskFailure extends Error {
+  override name = 'TaskFailure';
+}
+
+/** Claid's timestamp shape: microseconds and an explicit offset, e.g. 2025-03-13T11:37:09.160000+00:00. */
+export const claidTimestamp = (d: Date): string => d.toISOString().replace(/Z$/, '000+00:00');
+
+const WALK: readonly JobStatus[] = ['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE'];
+const RANK: Partial<Record<JobStatus, number>> = { ACCEPTED: 0, WAITING: 1, PROCESSING: 2, DONE: 3, ERROR: 3 };
+
+export function currentStatus(task: SimTask, stepMs: number, now = Date.now()): JobStatus {
+  const step = stepMs <= 0 ? WALK.length - 1 : Math.floor((now - task.createdAt.getTime()) / stepMs);
+  let status: JobStatus = WALK[Math.min(Math.max(step, 0), WALK.length - 1)]!;
+  // A failed download or decode shows once the walk reaches processing, as Claid reports it.
+  if (task.generation === 'failed' && (RANK[status] ?? 0) >= 2) status = 'ERROR';
+  else if (status === 'DONE' && task.generation !== 'done') status = 'PROCESSING';
+  if ((RANK[status] ?? 0) < (RANK[task.reported] ?? 0)) status = task.reported;
+  task.reported = status;
+  return status;
+}
+
+/** Finished outputs kept in memory, oldest dropped first beyond a byte budget. */
+export class OutputStore {
+  private readonly files = new Map<string, { body: Buffer; mime: string }>();
+  private bytes = 0;
+
+  put(taskId: number, index: number, ext: string, body: Buffer, mime: string): void {
+    this.files.set(`${taskId}/${index}.${ext}`, { body, mime });
+    this.bytes += body.length;
+    for (const [key, file] of this.files) {
+      if (this.bytes <= OUTPUT_STORE_MAX_BYTES) break;
+      this.files.delete(key);
+      this.bytes -= file.body.length;
+    }
+  }
+
+  get(taskId: string, file: string): { body: Buffer; mime: string } | undefined {
+    return this.files.get(`${taskId}/${file}`);
+  }
+
+  clear(): void {
+    this.files.clear();
+    this.bytes = 0;
+  }
+}
+
+function describeFetchError(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return `timed out after ${DOWNLOAD_TIMEOUT_MS / 1000} s`;
+    const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+    if (cause && typeof cause.code === 'string') return cause.code;
+    if (cause && typeof cause.message === 'string') return cause.message;
+    return err.message;
+  }
+  return String(err);
+}
+
+const shortUrl = (url: string): string => (url.length > 200 ? `${url.slice(0, 197)}...` : url);
+
+export async function downloadInput(url: string, signal: AbortSignal): Promise<Buffer> {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'storage:') {
+    throw new TaskFailure(`Storage '${parsed.hostname}' is not connected to your account; connect it in the Claid dashboard or use a public URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new TaskFailure(`Unsupported input URL scheme '${parsed.protocol.replace(/:$/, '')}'; use an http(s) URL or storage://`);
+  }
+  const where = shortUrl(url);
+  try {
+    const response = await fetch(url, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS)]),
+      redirect: 'follow',
+    });
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TaskFailure(`Could not download the input image from ${where}: HTTP ${response.status}`);
+    }
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    if (declared > DOWNLOAD_MAX_BYTES) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TaskFailure(`The input image at ${where} is larger than ${DOWNLOAD_MAX_BYTES / 1024 / 1024} MB`);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = response.body?.getReader();
+    for (let part = await reader?.read(); part && !part.done; part = await reader?.read()) {
+      size += part.value.byteLength;
+      if (size > DOWNLOAD_MAX_BYTES) {
+        await reader?.cancel().catch(() => undefined);
+        throw new TaskFailure(`The input image at ${where} is larger than ${DOWNLOAD_MAX_BYTES / 1024 / 1024} MB`);
+      }
+      chunks.push(part.value);
+    }
+    return Buffer.concat(chunks);
+  } catch (err) {
+    if (err instanceof TaskFailure) throw err;
+    throw new TaskFailure(`Could not download the input image from ${where}: ${describeFetchError(err)}`);
+  }
+}
+
+/** Where output `index` is said to be stored: Claid's temporary bucket, or the requested destination. */
+export function outputLocation(
+  taskId: number,
+  index: number,
+  count: number,
+  ext: string,
+  destination: string | undefined,
+): Pick<WireOutputObject, 'object_key' | 'object_bucket' | 'object_uri' | 'claid_storage_uri'> {
+  if (!destination) {
+    const key = `ai-edit/${taskId}/${index}.${ext}`;
+    return {
+      object_key: key,
+      object_bucket: 'claid-simulator-tmp',
+      object_uri: `gs://claid-simulator-tmp/${key}`,
+      claid_storage_uri: `storage://claid-tmp/${key}`,
+    };
+  }
+  const url = new URL(destination);
+  const path = decodeURIComponent(url.pathname).replace(/^\/+/, '');
+  let key: string;
+  if (path === '' || path.endsWith('/')) key = `${path}${taskId}_${index}.${ext}`;
+  else {
+    const stem = path.replace(/\.[^./]*$/, '');
+    key = count > 1 ? `${stem}_${index}.${ext}` : `${stem}.${ext}`;
+  }
+  const uri = `${url.protocol}//${url.host}/${key}`;
+  return { object_key: key, object_bucket: url.hostname, object_uri: uri, claid_storage_uri: uri };
+}
+
+export interface TaskRunnerDeps {
+  baseUrl: string;
+  outputs: OutputStore;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** Downloads, inspects and renders; never rejects (a failure is recorded on the task). */
+export async function runTask(task: SimTask, deps: TaskRunnerDeps): Promise<void> {
+  const { params } = task;
+  try {
+    const input = await downloadInput(params.input, deps.signal);
+    let inputObject: WireImageObject;
+    try {
+      inputObject = await inspectInput(input);
+    } catch (err) {
+      if (err instanceof UnsupportedImageError) throw new TaskFailure(`Invalid input image: ${err.message}`);
+      throw err;
+    }
+    const size = outputSize(params.model, params.aspectRatio, inputObject);
+    let rendered: Buffer[];
+    try {
+      rendered = await renderOutputs({
+        input,
+        ...size,
+        prompt: params.prompt,
+        model: params.model,
+        count: params.numberOfImages,
+        format: params.format,
+      });
+    } catch (err) {
+      throw new TaskFailure(`Invalid input image: it could not be decoded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    }
+    const fmt = OUTPUT_FORMATS[params.format];
+    const outputObjects = rendered.map((body, index): WireOutputObject => {
+      deps.outputs.put(task.id, index, fmt.ext, body, fmt.mime);
+      return {
+        ext: fmt.ext,
+        mps: megapixels(size.width, size.height),
+        mime: fmt.mime,
+        format: fmt.format,
+        width: size.width,
+        height: size.height,
+        tmp_url: `${deps.baseUrl}/outputs/${task.id}/${index}.${fmt.ext}`,
+        ...outputLocation(task.id, index, rendered.length, fmt.ext, params.destination),
+      };
+    });
+    task.result = { input_object: inputObject, output_objects: outputObjects };
+    task.generation = 'done';
+    deps.logger.debug({ taskId: task.id, outputs: outputObjects.length }, 'simulator task rendered');
+  } catch (err) {
+    const message = err instanceof TaskFailure ? err.message : `Internal error while processing the image: ${String(err)}`;
+    task.failure = { message, at: new Date() };
+    task.generation = 'failed';
+    deps.logger.debug({ taskId: task.id, error: message }, 'simulator task failed');
+  }
+}
