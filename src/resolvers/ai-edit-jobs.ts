@@ -24,9 +24,9 @@ export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null
 
 export function submitAiEdit(
   ctx: GraphQLContext,
-  input: { input: string; output?: object | null; options: object; idempotencyKey?: string | null },
+  input: { input: string; output?: object | null; options: object; idempotencyKey?: string | null; clientMutationId?: string | null },
 ): Promise<Job> {
-  const { idempotencyKey, ...request } = input;
+  const { idempotencyKey, clientMutationId: _echoedByThePayload, ...request } = input;
   return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });
 }
 
