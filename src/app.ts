@@ -61,7 +61,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     apiKey: apiKey!,
     timeoutMs: config.claid.timeoutMs,
     retries: config.claid.retries,
-    logger: logger.child({ component: 'claid' }),
+    logger,
   });
   const events = createJobPubSub();
   const refresher = new JobRefresher({ store, claid, events, logger });
@@ -132,7 +132,12 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     (stopping ??= (async () => {
       clearInterval(keyExpiry);
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Keep-alive sockets become idle as their last response is written; close them as they do.
+        const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweeper);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       await yoga.dispose();

@@ -274,3 +274,49 @@ describe('reads', () => {
     expect(malformed.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
   });
 });
+
+describe('aiEditJobs', () => {
+  it('lists newest first with cursor pagination both ways and a status filter', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await gql(gateway, SUBMIT, { input: submitInput({ options: { prompt: `edit number ${i}` } }) });
+      ids.push(res.data!.submitAiEdit.job.id);
+    }
+    const newest = [...ids].reverse();
+    const LIST = `query($first: Int, $after: String, $last: Int, $before: String, $status: [AiEditJobStatus!]) {
+      aiEditJobs(first: $first, after: $after, last: $last, before: $before, status: $status) {
+        edges { cursor node { id status } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`;
+    const all = (await gql(gateway, LIST, { first: 100 })).data!.aiEditJobs;
+    const listed = all.edges.map((e: { node: { id: string } }) => e.node.id) as string[];
+    expect(listed.slice(0, 5)).toEqual(newest);
+
+    const page1 = (await gql(gateway, LIST, { first: 2 })).data!.aiEditJobs;
+    expect(page1.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(newest.slice(0, 2));
+    expect(page1.pageInfo.hasNextPage).toBe(true);
+    const page2 = (await gql(gateway, LIST, { first: 2, after: page1.pageInfo.endCursor })).data!.aiEditJobs;
+    expect(page2.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(newest.slice(2, 4));
+
+    const back = (await gql(gateway, LIST, { last: 2, before: page2.pageInfo.endCursor })).data!.aiEditJobs;
+    expect(back.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(newest.slice(1, 3));
+    expect(back.pageInfo.hasPreviousPage).toBe(true);
+
+    const done = (await gql(gateway, LIST, { first: 100, status: ['DONE', 'ERROR'] })).data!.aiEditJobs;
+    expect(done.edges.every((e: { node: { status: string } }) => ['DONE', 'ERROR'].includes(e.node.status))).toBe(true);
+    expect(done.edges.map((e: { node: { id: string } }) => e.node.id)).not.toContain(ids[0]);
+  });
+
+  it('refuses a forged cursor and an oversized page', async () => {
+    const LIST = `query($first: Int, $after: String) { aiEditJobs(first: $first, after: $after) { edges { cursor } } }`;
+    expect((await gql(gateway, LIST, { after: 'bm90LWEtY3Vyc29y' })).errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    expect((await gql(gateway, LIST, { first: 1000 })).errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+  });
+});
+
+describe('health', () => {
+  it('/health says the process is up and /ready checks the store', async () => {
+    expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+    const ready = await fetch(`${gateway.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { store: 'ok' } });
+  });
+});
