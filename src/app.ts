@@ -7,8 +7,12 @@ import { createErrorMasker } from './error-masking.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
 import { createClaidClient, type ClaidClient } from './services/claid-client.js';
+import { attachGraphQLWs } from './graphql-ws-server.js';
 import { createJobPubSub, type JobPubSub } from './services/job-events.js';
+import { JobPoller } from './services/job-poller.js';
 import { JobRefresher } from './services/job-refresher.js';
+import { openJobUpdates } from './services/job-updates.js';
+import { RateBudget } from './services/upstream-budget.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from './services/job-service.js';
 import { createJobStore } from './services/job-store-factory.js';
 import type { JobStore } from './services/job-store.js';
@@ -24,6 +28,8 @@ export interface Gateway {
   readonly store: JobStore;
   readonly claid: ClaidClient;
   readonly events: JobPubSub;
+  readonly budget: RateBudget;
+  readonly poller: JobPoller;
   readonly services: GatewayServices;
   readonly yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readonly simulator: Simulator | undefined;
@@ -56,25 +62,44 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   }
 
   const store = await createJobStore(config.databaseUrl);
+  const budget = new RateBudget({
+    perSecond: config.claid.maxRequestsPerSecond,
+    perMinute: config.claid.maxRequestsPerMinute,
+    logger,
+  });
   const claid = createClaidClient({
     baseUrl: apiUrl!,
     apiKey: apiKey!,
     timeoutMs: config.claid.timeoutMs,
     retries: config.claid.retries,
     logger,
+    budget,
   });
   const events = createJobPubSub();
   const refresher = new JobRefresher({ store, claid, events, logger });
+  const poller = new JobPoller({
+    store,
+    refresher,
+    budget,
+    logger,
+    pollIntervalMs: config.pollIntervalMs,
+    backgroundPollIntervalMs: config.backgroundPollIntervalMs,
+  });
+  const shutdown = new AbortController();
+  const jobs = new JobService({
+    store,
+    claid,
+    refresher,
+    events,
+    poller,
+    logger,
+    pollIntervalMs: config.pollIntervalMs,
+    claimWaitMs: config.claid.timeoutMs + 5_000,
+  });
   const services: GatewayServices = {
-    jobs: new JobService({
-      store,
-      claid,
-      refresher,
-      events,
-      logger,
-      pollIntervalMs: config.pollIntervalMs,
-      claimWaitMs: config.claid.timeoutMs + 5_000,
-    }),
+    jobs,
+    jobUpdates: (owner, jobId) =>
+      openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.loadJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
   };
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
@@ -110,6 +135,13 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     void yoga.handle(req, res);
   });
 
+  const graphqlWs = attachGraphQLWs(server, yoga, logger, {
+    path: '/graphql',
+    connectionInitWaitTimeoutMs: 3_000,
+    keepAliveMs: 15_000,
+    maxPayloadBytes: 64 * 1024,
+  });
+
   const keyExpiry = setInterval(() => {
     store.expireIdempotencyKeys(new Date(Date.now() - IDEMPOTENCY_KEY_TTL_MS)).catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
   }, 60 * 60 * 1000);
@@ -122,6 +154,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       resolve();
     });
   });
+  await poller.start();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -131,6 +164,9 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(keyExpiry);
+      // Complete every live stream (SSE and WebSocket) so that clients hear the end instead of a cut.
+      shutdown.abort();
+      const closingSockets = graphqlWs.close();
       await new Promise<void>((resolve) => {
         // Keep-alive sockets become idle as their last response is written; close them as they do.
         const sweeper = setInterval(() => server.closeIdleConnections(), 50);
@@ -140,12 +176,15 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
         });
         server.closeIdleConnections();
       });
+      await closingSockets;
       await yoga.dispose();
+      await poller.stop();
+      budget.close();
       await claid.close();
       await store.close();
       await simulator?.close();
       logger.info('gateway stopped');
     })());
 
-  return { url, config, logger, store, claid, events, services, yoga, simulator, stop };
+  return { url, config, logger, store, claid, events, budget, poller, services, yoga, simulator, stop };
 }

@@ -1,3 +1,4 @@
+import type { Job } from './services/domain.js';
 import type { JobService } from './services/job-service.js';
 
 // The one context factory, used by HTTP, SSE and WebSocket alike. Per-request state lives on the object it
@@ -5,6 +6,8 @@ import type { JobService } from './services/job-service.js';
 
 export interface GatewayServices {
   jobs: JobService;
+  /** A job's live state for one subscriber (services/job-updates.ts). */
+  jobUpdates(owner: string, jobId: string): Promise<AsyncGenerator<Job>>;
 }
 
 export interface GraphQLContext {

@@ -1,7 +1,7 @@
 import { decodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import type { GraphQLContext } from '../context.js';
 import type { Job, JobStatus } from '../services/domain.js';
-import { BadUserInputError } from '../services/errors.js';
+import { BadUserInputError, GatewayError } from '../services/errors.js';
 import type { JobCursor } from '../services/job-store.js';
 
 // Small typed functions the schema calls: unpack arguments, call a service, shape the answer.
@@ -77,4 +77,11 @@ export function decodeJobCursor(cursor: string, field: string): JobCursor {
   const match = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(decoded);
   if (!match) throw new BadUserInputError(`${field} is not a cursor this connection gave out`, field);
   return { createdAt: new Date(Number(match[1])), id: match[2]! };
+}
+
+/** The live updates of one of the caller's jobs; an unknown id (or another owner's job) is NOT_FOUND. */
+export async function watchAiEditJob(ctx: GraphQLContext, globalId: string): Promise<AsyncGenerator<Job>> {
+  const jobId = jobIdFromGlobalId(globalId);
+  if (!jobId) throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
+  return ctx.services.jobUpdates(ctx.owner, jobId);
 }

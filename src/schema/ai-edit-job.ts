@@ -4,6 +4,7 @@ import {
   listAiEditJobs,
   loadAiEditJobs,
   submitAiEdit,
+  watchAiEditJob,
 } from '../resolvers/ai-edit-jobs.js';
 import {
   TMP_URL_TTL_MS,
@@ -222,5 +223,16 @@ builder.mutationFields((t) => ({
       job: await submitAiEdit(ctx, input),
       clientMutationId: input.clientMutationId ?? null,
     }),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  aiEditJobUpdated: t.field({
+    type: AiEditJob,
+    description:
+      "A job's live state: the current state first, then one event per change (status, errors or result), completing after a final state. An already final job gives one event. An unknown id is NOT_FOUND.",
+    args: { id: t.arg.id({ required: true, description: 'The global id of the job.' }) },
+    subscribe: (_root, args, ctx) => watchAiEditJob(ctx, args.id),
+    resolve: (job) => job,
   }),
 }));

@@ -25,6 +25,8 @@ export interface JobServiceDeps {
   events: JobPubSub;
   logger: Logger;
   pollIntervalMs: number;
+  /** Starts polling a new job (the JobPoller). */
+  poller?: { track(job: Job): void };
   /** How long a submit waits for another in-flight submit holding the same idempotency key. */
   claimWaitMs: number;
   now?: () => Date;
@@ -84,6 +86,7 @@ export class JobService {
     try {
       const job = await this.deps.store.insert({ owner, request, requestHash, idempotencyKey, upstream, at });
       this.deps.events.publish('job:updated', job.id, job);
+      this.deps.poller?.track(job);
       return job;
     } catch (error) {
       // The upstream took (and will bill) the task, but we could not record it: say exactly what to recover.

@@ -28,6 +28,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     SIMULATOR_STEP_MS: '50',
     DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
+    // Tests measure behaviour, not Claid's account limits; budget tests set their own.
+    UPSTREAM_MAX_RPS: '1000',
+    UPSTREAM_MAX_RPM: '60000',
     ...options.env,
   });
   return startGateway(config, { logger: options.logger ?? createLogger('silent') });

@@ -1,0 +1,99 @@
+import type { Server } from 'node:http';
+import type { ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { GraphQLContext } from './context.js';
+import type { Logger } from './logger.js';
+
+// graphql-ws on the HTTP server's port and path, run through Yoga's envelop so that a WebSocket operation gets the
+// same context factory, parsing, validation, error masking and plugins as one over HTTP or SSE.
+
+export interface GraphQLWsOptions {
+  path: string;
+  /** Close a socket that has not sent connection_init by then (4408). */
+  connectionInitWaitTimeoutMs: number;
+  /** Ping every socket this often; one that misses a pong is dropped. */
+  keepAliveMs: number;
+  /** Largest message accepted (bytes); bigger frames close the socket (1009). */
+  maxPayloadBytes: number;
+}
+
+export interface GraphQLWsServer {
+  /** Completes every stream and closes every socket with 1001 (going away). */
+  close(): Promise<void>;
+  readonly clientCount: number;
+}
+
+type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+
+export function attachGraphQLWs(
+  server: Server,
+  yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>,
+  logger: Logger,
+  options: GraphQLWsOptions,
+): GraphQLWsServer {
+  const wss = new WebSocketServer({ server, path: options.path, maxPayload: options.maxPayloadBytes });
+  const serverCleanup = useServer<Record<string, unknown>, { request: unknown; socket: WebSocket }>(
+    {
+      connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [error as never];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+
+  // Protocol-level keep-alive: a dead peer is noticed and its subscriptions released.
+  const alive = new WeakMap<WebSocket, boolean>();
+  wss.on('connection', (socket) => {
+    alive.set(socket, true);
+    socket.on('pong', () => alive.set(socket, true));
+  });
+  const pinger = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (alive.get(socket) === false) {
+        socket.terminate();
+        continue;
+      }
+      alive.set(socket, false);
+      socket.ping();
+    }
+  }, options.keepAliveMs);
+  pinger.unref();
+  wss.on('error', (err) => logger.warn({ err }, 'websocket server error'));
+
+  return {
+    get clientCount() {
+      return wss.clients.size;
+    },
+    async close() {
+      clearInterval(pinger);
+      // graphql-ws closes every socket with 1001 (going away), which completes their subscriptions.
+      await serverCleanup.dispose();
+    },
+  };
+}
