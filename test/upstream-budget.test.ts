@@ -1,0 +1,211 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
+import { UpstreamError } from '../src/services/errors.js';
+import { RateBudget, type LimiterFactory } from '../src/services/upstream-budget.js';
+import { insertJob, progressingTasks, slidingWindowLimit, startPollerRig, waitFor, type PollerRig } from './support/poller-harness.js';
+import { startTestUpstream } from './support/test-upstream.js';
+
+const logger = createLogger('silent');
+const budgets: RateBudget[] = [];
+function budget(options: Partial<ConstructorParameters<typeof RateBudget>[0]> = {}): RateBudget {
+  const b = new RateBudget({ perSecond: 20, perMinute: 6000, logger, ...options });
+  budgets.push(b);
+  return b;
+}
+afterEach(() => {
+  for (const b of budgets.splice(0)) b.close();
+});
+
+/** Grant times of `count` reads queued at once. */
+async function grantTimes(b: RateBudget, count: number): Promise<number[]> {
+  const times: number[] = [];
+  await Promise.all(Array.from({ length: count }, () => b.acquire('read').then(() => times.push(Date.now()))));
+  return times.sort((x, y) => x - y);
+}
+
+/** The most grants inside any window of `windowMs` (sliding, as a strict upstream would count). */
+function maxInWindow(times: number[], windowMs: number): number {
+  let max = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end++) {
+    while (times[end]! - times[start]! >= windowMs) start++;
+    max = Math.max(max, end - start + 1);
+  }
+  return max;
+}
+
+describe('RateBudget', () => {
+  it('grants at most perSecond in any one-second window, spread evenly', async () => {
+    const b = budget({ perSecond: 20 });
+    const started = Date.now();
+    const times = await grantTimes(b, 50);
+    const elapsed = Date.now() - started;
+
+    expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(20);
+    // 50 grants 50 ms apart: about 2.45 s; far longer would mean the budget wastes capacity.
+    expect(elapsed).toBeGreaterThanOrEqual(2_300);
+    expect(elapsed).toBeLessThan(3_500);
+    expect(b.stats().grantedByKind.read).toBe(50);
+    expect(b.stats().queued).toBe(0);
+  });
+
+  it('also keeps the per-minute window, through the limiter factory seam', async () => {
+    const made: Array<[number, number, string]> = [];
+    // The "minute" shrunk to 2 s so the test can see it bind.
+    const factory: LimiterFactory = (points, duration, keyPrefix) => {
+      made.push([points, duration, keyPrefix]);
+      return new RateLimiterMemory({ points, duration: duration === 60 ? 2 : duration, keyPrefix });
+    };
+    const b = budget({ perSecond: 50, perMinute: 5, limiterFactory: factory });
+    const started = Date.now();
+    const times = (await grantTimes(b, 8)).map((t) => t - started);
+
+    expect(made.map(([points, duration]) => [points, duration])).toEqual([
+      [50, 1],
+      [5, 60],
+    ]);
+    expect(new Set(made.map(([, , prefix]) => prefix)).size).toBe(2);
+    expect(times.slice(0, 5).every((t) => t < 500)).toBe(true);
+    expect(times.slice(5).every((t) => t >= 1_900)).toBe(true);
+  });
+
+  it('grants submits first, then watched reads, then background reads; the longest waiting first in each class', async () => {
+    const b = budget({ perSecond: 10 });
+    await b.acquire('read'); // the next grant is now at least 100 ms away, so everything below queues
+    const order: string[] = [];
+    const track = (label: string, p: Promise<void>) => p.then(() => order.push(label));
+    const now = Date.now();
+    const all = [
+      track('background-100', b.acquire('read', { priority: 'background', since: now - 100 })),
+      track('watched-300', b.acquire('read', { priority: 'watched', since: now - 300 })),
+      track('background-500', b.acquire('read', { priority: 'background', since: now - 500 })),
+      track('plain-read', b.acquire('read')),
+      track('submit', b.acquire('submit')),
+      track('watched-900', b.acquire('read', { priority: 'watched', since: now - 900 })),
+      // The poller's way: no explicit options, the priority comes from the surrounding scope.
+      track('scoped-background-900', b.withPriority({ priority: 'background', since: now - 900 }, () => b.acquire('read'))),
+    ];
+    expect(b.stats().queued).toBe(7);
+    await Promise.all(all);
+
+    expect(order).toEqual([
+      'submit',
+      'watched-900',
+      'watched-300',
+      'plain-read',
+      'scoped-background-900',
+      'background-500',
+      'background-100',
+    ]);
+    expect(b.stats().granted).toEqual({ submit: 1, watched: 4, background: 3 });
+  });
+
+  it('pauses every grant until RateLimit-Reset after a 429', async () => {
+    const b = budget({ perSecond: 50, jitterMs: 50 });
+    await b.acquire('read');
+    b.observe({ httpStatus: 429, remaining: -1, resetSeconds: 1 });
+    expect(b.stats().pausedForMs).toBeGreaterThan(900);
+    expect(b.stats().rateLimited).toBe(1);
+
+    const started = Date.now();
+    await Promise.all([b.acquire('submit'), b.acquire('read')]);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(990);
+    expect(waited).toBeLessThan(1_400);
+  });
+
+  it('pauses for a missing reset (1 s) and when the quota is spent', async () => {
+    const b = budget({ perSecond: 50, jitterMs: 0 });
+    b.observe({ httpStatus: 429, remaining: null, resetSeconds: null });
+    expect(b.stats().pausedForMs).toBeGreaterThan(900);
+
+    const c = budget({ perSecond: 50, jitterMs: 0 });
+    c.observe({ httpStatus: 200, remaining: 3, resetSeconds: 1 });
+    expect(c.stats().pausedForMs).toBe(0);
+    c.observe({ httpStatus: 200, remaining: 0, resetSeconds: 2 });
+    expect(c.stats().pausedForMs).toBeGreaterThan(1_900);
+  });
+
+  it('backs off on repeated 5xx or network failures and recovers on success', async () => {
+    const b = budget({ perSecond: 50 });
+    b.observe({ httpStatus: 503, remaining: null, resetSeconds: null });
+    expect(b.stats().pausedForMs).toBe(0); // one failure is the client's retry to handle
+    b.observe({ httpStatus: null, remaining: null, resetSeconds: null });
+    const first = b.stats().pausedForMs;
+    expect(first).toBeGreaterThan(0);
+    b.observe({ httpStatus: 502, remaining: null, resetSeconds: null });
+    b.observe({ httpStatus: 500, remaining: null, resetSeconds: null });
+    expect(b.stats().consecutiveFailures).toBe(4);
+    expect(b.stats().pausedForMs).toBeGreaterThan(first);
+    expect(b.stats().pausedForMs).toBeLessThanOrEqual(1_000);
+
+    b.observe({ httpStatus: 200, remaining: 100, resetSeconds: 1 });
+    expect(b.stats().consecutiveFailures).toBe(0);
+    b.observe({ httpStatus: 500, remaining: null, resetSeconds: null });
+    expect(b.stats().pausedForMs).toBeLessThanOrEqual(1_000); // the old pause runs out; no new one
+  });
+
+  it('rejects waiters on close and on abort, and refuses later acquires', async () => {
+    const b = budget({ perSecond: 50 });
+    b.observe({ httpStatus: 429, remaining: -1, resetSeconds: 5 });
+    const abort = new AbortController();
+    const aborted = b.acquire('read', { signal: abort.signal });
+    const waiting = b.acquire('submit');
+    abort.abort();
+    await expect(aborted).rejects.toBeInstanceOf(UpstreamError);
+    expect(b.stats().queued).toBe(1);
+
+    b.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    await expect(b.acquire('read')).rejects.toBeInstanceOf(UpstreamError);
+    expect(b.stats().queued).toBe(0);
+  });
+});
+
+describe('RateBudget end to end: poller, Claid client and a rate-limited upstream', () => {
+  let rig: PollerRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('stays under a stricter upstream limit after learning it, and still finishes every job', async () => {
+    const up = await startTestUpstream();
+    const progress = progressingTasks(up, 2);
+    // The upstream allows 10 requests in any sliding second; the budget is configured for twice that (another
+    // consumer on the account, or a wrong setting), so only the upstream's answers can keep the gateway in line.
+    const limited = slidingWindowLimit(progress.handler, 10);
+    up.setDefault(limited.handler);
+    rig = await startPollerRig({
+      up,
+      budget: { perSecond: 20, perMinute: 6000 },
+      retries: 2,
+      pollIntervalMs: 200,
+      backgroundPollIntervalMs: 200,
+    });
+    const { store, poller } = rig;
+    const jobs = [];
+    for (let id = 1; id <= 50; id++) {
+      up.setTask(id, { status: 'ACCEPTED' });
+      jobs.push(await insertJob(store, id));
+    }
+
+    const started = Date.now();
+    await poller.start();
+    expect(poller.stats().tracked).toBe(50);
+    await waitFor(() => poller.stats().tracked === 0, 28_000, 'every job to finish');
+    const elapsed = Date.now() - started;
+
+    const stored = await store.findByIds(jobs.map((j) => j.id));
+    expect(stored.map((j) => j?.status)).toEqual(jobs.map(() => 'DONE'));
+    expect([...progress.okReads.values()].every((n) => n === 2)).toBe(true);
+    const refusedAfterFirst = Math.max(0, limited.refusedAt.length - 1);
+    expect(refusedAfterFirst).toBeLessThanOrEqual(2);
+    expect(limited.maxInWindowAccepted()).toBeLessThanOrEqual(10);
+    console.info(
+      `budget e2e: 50 jobs DONE in ${elapsed} ms, ${up.requests.length} upstream requests, ` +
+        `${limited.refusedAt.length} answered 429, budget ${JSON.stringify(rig.budget?.stats())}`,
+    );
+  });
+});
