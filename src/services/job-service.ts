@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { hashAiEditRequest, parseAiEditRequest } from './ai-edit-request.js';
 import type { ClaidClient } from './claid-client.js';
-import { isFinalStatus, type Job, type JobStatus } from './domain.js';
+import { isFinalStatus, type Job } from './domain.js';
 import { BadUserInputError, GatewayError } from './errors.js';
 import type { JobPubSub } from './job-events.js';
 import type { JobRefresher } from './job-refresher.js';
-import type { JobCursor, JobStore, ListJobsPage } from './job-store.js';
+import type { JobStore, ListJobsPage, ListJobsQuery } from './job-store.js';
 
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -57,14 +57,14 @@ export class JobService {
     const pending = this.pendingSubmits.get(pendingKey);
     if (pending) return this.sameRequestOrRefuse(await pending, requestHash);
 
-    const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
-    if (!claim.claimed) {
+    // A claim held by a submit that then failed is released; claim again (a few times at most, never forever).
+    for (let attempt = 0; ; attempt++) {
+      const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
+      if (claim.claimed) break;
       if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
       const job = claim.jobId ? await this.findOwned(owner, claim.jobId) : await this.awaitClaim(owner, key, requestHash);
       if (job) return job;
-      // The job behind the key vanished (expired together with its key): treat the key as new.
-      await this.deps.store.releaseIdempotencyKey(owner, key);
-      return this.submit({ owner, request: raw, idempotencyKey });
+      if (attempt >= 2) throw new GatewayError('UPSTREAM_UNAVAILABLE', 'Could not settle this idempotency key; try again shortly.');
     }
 
     const submitting = this.submitUpstream(owner, request, requestHash, key).catch(async (error: unknown) => {
@@ -107,7 +107,7 @@ export class JobService {
       await sleep(25);
       const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
       if (claim.claimed) {
-        // The other submit failed and released the key; our fresh claim must not linger without a job.
+        // The other submit failed and released the key: let the caller's loop claim it afresh.
         await this.deps.store.releaseIdempotencyKey(owner, key);
         return null;
       }
@@ -140,14 +140,7 @@ export class JobService {
     );
   }
 
-  listJobs(query: {
-    owner: string;
-    statuses?: readonly JobStatus[] | undefined;
-    after?: JobCursor | undefined;
-    before?: JobCursor | undefined;
-    limit: number;
-    fromEnd?: boolean;
-  }): Promise<ListJobsPage> {
+  listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
     return this.deps.store.listJobs(query);
   }
 }
