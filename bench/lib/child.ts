@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// A benchmark server in its own process, pinned to one core with taskset, driven over Node's IPC channel.
+
+const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export const hasTaskset = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
+
+export interface Child {
+  name: string;
+  pid: number;
+  /** What the child sent once it was listening (its URL and so on). */
+  info: Record<string, any>;
+  rpc<T = any>(cmd: string, args?: unknown): Promise<T>;
+  stop(): Promise<void>;
+  /** The last lines the child printed (logs go here, not to the benchmark's output). */
+  tail(): string;
+}
+
+export interface SpawnOptions {
+  core?: number;
+  env?: Record<string, string>;
+  /** Passed to the child as its first message's payload. */
+  args?: unknown;
+  exposeGc?: boolean;
+  verbose?: boolean;
+}
+
+export async function spawnChild(name: string, mode: string, options: SpawnOptions = {}): Promise<Child> {
+  const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', SERVER, mode];
+  const [cmd, argv] =
+    hasTaskset && options.core !== undefined
+      ? ['taskset', ['-c', String(options.core), process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
+  const child: ChildProcess = spawn(cmd, argv as string[], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_CHILD_ARGS: JSON.stringify(options.args ?? {}), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      if (options.verbose) process.stderr.write(`[${name}] ${line}\n`);
+      lines.push(line);
+      if (lines.length > 200) lines.shift();
+    }
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+
+  let seq = 0;
+  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const info = await new Promise<Record<string, any>>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`${name} exited (${code}) before it was ready:\n${lines.slice(-30).join('\n')}`));
+    child.once('exit', onExit);
+    child.on('message', (msg: any) => {
+      if (msg?.type === 'ready') {
+        child.off('exit', onExit);
+        resolve(msg.info);
+      } else if (msg?.type === 'reply') {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.ok) p?.resolve(msg.result);
+        else p?.reject(new Error(`${name}.${msg.cmd}: ${msg.error}`));
+      }
+    });
+  });
+  child.once('exit', (code) => {
+    exited = true;
+    for (const p of pending.values()) p.reject(new Error(`${name} exited (${code}):\n${lines.slice(-30).join('\n')}`));
+    pending.clear();
+  });
+  const rpc = <T>(cmd: string, args?: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (exited) return reject(new Error(`${name} has exited`));
+      const id = ++seq;
+      pending.set(id, { resolve, reject });
+      child.send({ type: 'call', id, cmd, args });
+    });
+  const stop = async () => {
+    if (exited) return;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await rpc('stop').catch(() => undefined);
+    child.disconnect?.();
+    await exitedPromise;
+    clearTimeout(timer);
+  };
+  return { name, pid: child.pid!, info, rpc, stop, tail: () => lines.join('\n') };
+}
+
+/** VmRSS / VmHWM of any process on this machine, in bytes (Linux). */
+export function procMemory(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,2 @@
+import type { Scenario } from '../lib/scenario.js';
+export const subscriptions: Scenario = async () => ({ result: {}, markdown: 'todo' });

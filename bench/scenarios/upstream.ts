@@ -1,0 +1,2 @@
+import type { Scenario } from '../lib/scenario.js';
+export const upstream: Scenario = async () => ({ result: {}, markdown: 'todo' });

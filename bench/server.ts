@@ -1,0 +1,115 @@
+import { ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+
+// One benchmark server process, started by bench/lib/child.ts (pinned to a core) and driven over IPC:
+//   gateway    the real gateway (startGateway), configured by its environment like `npm start`
+//   simulator  the Claid simulator (startSimulator) with the options passed in BENCH_CHILD_ARGS
+//   yoga       a bare graphql-yoga server answering aiEditJob from memory (bench/baselines/yoga.ts)
+//   raw        node:http + graphql-js with cached parse and validate (bench/baselines/raw.ts)
+
+type Handler = (args: any) => unknown;
+
+const mode = process.argv[2];
+const args = JSON.parse(process.env.BENCH_CHILD_ARGS ?? '{}') as Record<string, any>;
+const handlers: Record<string, Handler> = {};
+let stopServer: () => Promise<void> = async () => undefined;
+
+function memory() {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  const m = process.memoryUsage();
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, vmRss: kb('VmRSS'), vmHwm: kb('VmHWM'), gc: Boolean(gc) };
+}
+handlers.memory = () => memory();
+handlers.cpu = () => ({ ...process.cpuUsage(), uptimeMs: process.uptime() * 1000 });
+
+async function main(): Promise<Record<string, unknown>> {
+  switch (mode) {
+    case 'gateway': {
+      const { startGateway } = await import('../src/app.js');
+      const { loadConfig } = await import('../src/config.js');
+      const config = loadConfig(process.env);
+      const gateway = await startGateway(config);
+      stopServer = () => gateway.stop();
+      handlers.budget = () => gateway.budget.stats();
+      handlers.poller = () => {
+        const { readsByJob, ...rest } = gateway.poller.stats();
+        return { ...rest, readsByJob: Object.fromEntries(readsByJob) };
+      };
+      return { url: gateway.url, simulatorUrl: gateway.simulator?.url };
+    }
+    case 'simulator': {
+      const { startSimulator } = await import('../src/simulator/server.js');
+      // Count what the simulator answers, 429s included, at the source.
+      const byStatus = new Map<number, number>();
+      const writeHead = ServerResponse.prototype.writeHead;
+      ServerResponse.prototype.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
+        byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+        return (writeHead as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
+      } as typeof writeHead;
+      const sim = await startSimulator({ stepMs: args.stepMs ?? 1500, rateLimit: args.rateLimit ?? false });
+      stopServer = () => sim.close();
+      handlers.stats = () => ({
+        submits: sim.stats.submits,
+        reads: sim.stats.reads,
+        readsByTask: Object.fromEntries(sim.stats.readsByTask),
+        byStatus: Object.fromEntries(byStatus),
+      });
+      handlers.reset = () => {
+        sim.control.reset();
+        byStatus.clear();
+      };
+      handlers.setStepMs = (ms: number) => sim.control.setStepMs(ms);
+      return { url: sim.url, apiKey: sim.apiKey, sampleUrl: sim.sampleUrl() };
+    }
+    case 'yoga': {
+      const { startBareYoga } = await import('./baselines/yoga.js');
+      const server = await startBareYoga(args.job);
+      stopServer = server.close;
+      return { url: server.url };
+    }
+    case 'raw': {
+      const { startRawGraphQL } = await import('./baselines/raw.js');
+      const server = await startRawGraphQL(args.job);
+      stopServer = server.close;
+      return { url: server.url };
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+handlers.stop = async () => {
+  await stopServer();
+  setImmediate(() => process.exit(0));
+};
+
+process.on('message', (msg: any) => {
+  if (msg?.type !== 'call') return;
+  const handler = handlers[msg.cmd];
+  Promise.resolve()
+    .then(() => {
+      if (!handler) throw new Error(`unknown command ${msg.cmd}`);
+      return handler(msg.args);
+    })
+    .then(
+      (result) => process.send!({ type: 'reply', id: msg.id, cmd: msg.cmd, ok: true, result }),
+      (error: unknown) => process.send!({ type: 'reply', id: msg.id, cmd: msg.cmd, ok: false, error: error instanceof Error ? error.stack : String(error) }),
+    );
+});
+process.on('disconnect', () => {
+  void stopServer().finally(() => process.exit(0));
+});
+
+main().then(
+  (info) => process.send!({ type: 'ready', info }),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
