@@ -2,29 +2,60 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { JobStore, NewJob } from '../src/services/job-store.js';
 import { createJobStore } from '../src/services/job-store-factory.js';
+import { PostgresJobStore } from '../src/services/postgres-job-store.js';
 import { SqliteJobStore } from '../src/services/sqlite-job-store.js';
 import { describeJobStoreContract } from './support/job-store-contract.js';
+import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
 
 const tempRoot = mkdtempSync(join(tmpdir(), 'job-store-test-'));
 let fileCounter = 0;
 /** A database path in a directory that does not exist yet, so the store must create it. */
 const freshDbPath = (): string => join(tempRoot, `run-${++fileCounter}`, 'nested', 'jobs.db');
 
-afterAll(() => {
-  rmSync(tempRoot, { recursive: true, force: true });
+/** Set when TEST_POSTGRES_URL is: each PostgreSQL test gets a schema of its own, dropped after it. */
+const postgres = testPostgresUrl === undefined ? undefined : new PostgresTestDatabase(testPostgresUrl);
+
+afterEach(async () => {
+  await postgres?.dropSchemas();
 });
 
-describeJobStoreContract('sqlite::memory:', () => createJobStore('sqlite::memory:'));
-describeJobStoreContract('sqlite file', () => createJobStore(`sqlite:${freshDbPath()}`));
+afterAll(async () => {
+  rmSync(tempRoot, { recursive: true, force: true });
+  await postgres?.end();
+});
 
-const submitted = {
+interface Backend {
+  name: string;
+  /** Why the backend's suites are skipped, or null when they run. */
+  skip: string | null;
+  open: () => Promise<JobStore>;
+}
+
+const BACKENDS: Backend[] = [
+  { name: 'sqlite::memory:', skip: null, open: () => createJobStore('sqlite::memory:') },
+  { name: 'sqlite file', skip: null, open: () => createJobStore(`sqlite:${freshDbPath()}`) },
+  {
+    name: 'postgres (a fresh schema per test)',
+    skip: postgres ? null : 'set TEST_POSTGRES_URL to run',
+    open: () => postgres!.openStore(),
+  },
+];
+
+describe.each(BACKENDS)('$name', ({ name, skip, open }) => {
+  describe.skipIf(skip !== null)(skip ?? 'runs', () => {
+    describeJobStoreContract(name, open);
+  });
+});
+
+const submitted: NewJob = {
   owner: 'alice',
-  request: { input: 'https://example.com/a.png', options: { prompt: 'paint it red', model: 'v2' as const } },
+  request: { input: 'https://example.com/a.png', options: { prompt: 'paint it red', model: 'v2' } },
   requestHash: 'hash-persist',
   idempotencyKey: 'persist-key',
-  upstream: { upstreamId: 7, status: 'ACCEPTED' as const, createdAt: new Date(1_700_000_000_000), errors: [], result: null },
+  upstream: { upstreamId: 7, status: 'ACCEPTED', createdAt: new Date(1_700_000_000_000), errors: [], result: null },
   at: new Date(1_700_000_000_500),
 };
 
@@ -114,10 +145,24 @@ describe('SqliteJobStore on a file', () => {
 });
 
 describe('createJobStore', () => {
-  it('refuses PostgreSQL for now with a clear message', async () => {
-    await expect(createJobStore('postgres://user:secret@localhost:5432/gateway')).rejects.toThrow(
-      'PostgreSQL support arrives with the scale-out work',
-    );
+  it('never puts the password of a postgres URL into an error', async () => {
+    for (const url of [
+      'postgres://u:hunter2@127.0.0.1:1/x',
+      'postgresql://u:hunter2@127.0.0.1:1/x?sslmode=disable',
+      'postgres://u:hunter2@[::1/x',
+      'postgres://u:hunter2@127.0.0.1:1/x?options=%zz',
+    ]) {
+      const error = await createJobStore(url).then(
+        (store) => {
+          void store.close();
+          throw new Error(`${url.replace('hunter2', '***')} opened a store`);
+        },
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(Error);
+      const seen = [String(error), (error as Error).stack, JSON.stringify(error), JSON.stringify({ ...(error as object) })];
+      for (const text of seen) expect(text).not.toContain('hunter2');
+    }
   });
 
   it('refuses an unknown scheme without echoing the URL', async () => {
@@ -135,5 +180,190 @@ describe('createJobStore', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', () => {
+  const db = postgres!;
+
+  async function withStores<T>(stores: PostgresJobStore[], work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  }
+
+  it('lets exactly one of two instances claim a key, however the claims interleave', async () => {
+    const schema = db.newSchema();
+    const a = await db.openStore(schema);
+    const b = await db.openStore(schema);
+    await withStores([a, b], async () => {
+      for (let round = 0; round < 20; round++) {
+        const key = `race-${round}`;
+        const claims = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).claimIdempotencyKey('alice', key, `hash-${i}`, new Date(i))),
+        );
+        const winners = claims.flatMap((claim, i) => (claim.claimed ? [i] : []));
+        expect(winners, key).toHaveLength(1);
+        for (const claim of claims) {
+          if (!claim.claimed) expect(claim).toEqual({ claimed: false, requestHash: `hash-${winners[0]}`, jobId: null });
+        }
+      }
+    });
+  });
+
+  it('submits once per key when two instances run claim-then-insert at the same time', async () => {
+    const schema = db.newSchema();
+    const a = await db.openStore(schema);
+    const b = await db.openStore(schema);
+    await withStores([a, b], async () => {
+      const submit = async (store: JobStore, key: string): Promise<string | null> => {
+        const claim = await store.claimIdempotencyKey('alice', key, 'hash-persist', new Date());
+        if (!claim.claimed) return claim.jobId;
+        return (await store.insert({ ...submitted, idempotencyKey: key })).id;
+      };
+      const keys = Array.from({ length: 10 }, (_, i) => `submit-${i}`);
+      await Promise.all(keys.flatMap((key) => [submit(a, key), submit(b, key), submit(a, key), submit(b, key)]));
+      const { rows } = await db.admin.query<{ idempotency_key: string; n: string }>(
+        `SELECT idempotency_key, count(*) AS n FROM "${schema}".jobs GROUP BY idempotency_key ORDER BY idempotency_key`,
+      );
+      expect(rows.map((r) => [r.idempotency_key, Number(r.n)])).toEqual(keys.sort().map((k) => [k, 1]));
+      for (const key of keys) {
+        const claim = await b.claimIdempotencyKey('alice', key, 'hash-persist', new Date());
+        expect(claim.claimed).toBe(false);
+        if (!claim.claimed) expect((await a.findByIds([claim.jobId ?? '']))[0]?.idempotencyKey).toBe(key);
+      }
+    });
+  });
+
+  it('keeps the first job on a key when a second insert names it', async () => {
+    const store = await db.openStore();
+    await withStores([store], async () => {
+      const first = await store.insert({ ...submitted, idempotencyKey: 'twice' });
+      const second = await store.insert({ ...submitted, idempotencyKey: 'twice', requestHash: 'other' });
+      expect(second.idempotencyKey).toBe('twice');
+      expect(await store.claimIdempotencyKey('alice', 'twice', 'x', new Date())).toEqual({
+        claimed: false,
+        requestHash: 'hash-persist',
+        jobId: first.id,
+      });
+    });
+  });
+
+  it('migrates safely when several instances start at once on an empty schema', async () => {
+    const schema = db.newSchema();
+    const stores = Array.from({ length: 4 }, () => db.store(schema));
+    await withStores(stores, async () => {
+      await Promise.all(stores.map((store) => store.migrate()));
+      await Promise.all(stores.map((store) => store.migrate()));
+      const { rows } = await db.admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+      expect(rows).toEqual([{ version: 1 }]);
+      const indexes = await db.admin.query<{ indexname: string }>(
+        `SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,
+        [schema],
+      );
+      expect(indexes.rows.map((r) => r.indexname)).toEqual(
+        expect.arrayContaining(['jobs_owner_created', 'jobs_unfinished', 'idempotency_keys_pkey', 'idempotency_keys_created']),
+      );
+      const job = await stores[0]!.insert(submitted);
+      expect((await stores[3]!.findByIds([job.id]))[0]).toEqual(job);
+    });
+  });
+
+  it('keeps jobs, their progress and idempotency keys across close and reopen', async () => {
+    const schema = db.newSchema();
+    const first = await db.openStore(schema);
+    let job: Awaited<ReturnType<JobStore['insert']>>;
+    let applied: Awaited<ReturnType<JobStore['applyUpstreamState']>>;
+    await withStores([first], async () => {
+      await first.claimIdempotencyKey('alice', 'persist-key', 'hash-persist', submitted.at);
+      job = await first.insert(submitted);
+      applied = await first.applyUpstreamState(job.id, { ...submitted.upstream, status: 'PROCESSING' }, new Date(1_700_000_001_007));
+    });
+    const second = await db.openStore(schema);
+    await withStores([second], async () => {
+      const [found] = await second.findByIds([job.id]);
+      expect(found).toEqual(applied?.job);
+      expect(found?.lastPolledAt.getTime()).toBe(1_700_000_001_007);
+      expect(found?.history.map((h) => h.status)).toEqual(['ACCEPTED', 'PROCESSING']);
+      expect(await second.claimIdempotencyKey('alice', 'persist-key', 'hash-persist', new Date())).toEqual({
+        claimed: false,
+        requestHash: 'hash-persist',
+        jobId: job.id,
+      });
+      expect((await second.listUnfinished()).map((j) => j.id)).toEqual([job.id]);
+      const page = await second.listJobs({ owner: 'alice', limit: 1, before: { createdAt: new Date(job.createdAt.getTime() - 1), id: job.id } });
+      expect(page.jobs.map((j) => j.id)).toEqual([job.id]);
+    });
+  });
+
+  it('never moves a status backwards when two instances apply answers to one job at once', async () => {
+    const schema = db.newSchema();
+    const a = await db.openStore(schema);
+    const b = await db.openStore(schema);
+    await withStores([a, b], async () => {
+      for (let round = 0; round < 10; round++) {
+        const job = await a.insert(submitted);
+        const answers = [
+          a.applyUpstreamState(job.id, { ...submitted.upstream, status: 'WAITING' }, new Date(2000)),
+          b.applyUpstreamState(job.id, { ...submitted.upstream, status: 'DONE', result: { inputObject: {}, outputObjects: [] } }, new Date(3000)),
+          a.applyUpstreamState(job.id, { ...submitted.upstream, status: 'PROCESSING' }, new Date(2500)),
+          b.applyUpstreamState(job.id, { ...submitted.upstream, status: 'DONE', result: { inputObject: {}, outputObjects: [] } }, new Date(3100)),
+        ];
+        const results = await Promise.all(answers);
+        const [found] = await b.findByIds([job.id]);
+        expect(found?.status).toBe('DONE');
+        expect(found?.history.at(-1)?.status).toBe('DONE');
+        expect(found?.history.filter((h) => h.status === 'DONE')).toHaveLength(1);
+        expect(results.filter((r) => r?.changed && r.job.status === 'DONE')).toHaveLength(1);
+      }
+    });
+  });
+
+  it('serves listJobs and listUnfinished from their indexes', async () => {
+    const schema = db.newSchema();
+    await (await db.openStore(schema)).close();
+    const client = await db.admin.connect();
+    try {
+      await client.query(`SET search_path TO "${schema}"`);
+      await client.query('SET enable_seqscan = off');
+      const plan = async (sql: string): Promise<string> =>
+        (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(
+        await plan(`SELECT * FROM jobs WHERE owner = 'a' AND (created_at, id) < (1::bigint, 'x'::text) ORDER BY created_at DESC, id DESC LIMIT 11`),
+      ).toMatch(/jobs_owner_created/);
+      expect(
+        await plan(`SELECT * FROM jobs WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED') ORDER BY created_at ASC, id ASC LIMIT NULL`),
+      ).toMatch(/jobs_unfinished/);
+    } finally {
+      await client.query('RESET ALL');
+      client.release();
+    }
+  });
+
+  it('is what createJobStore opens for postgres:// and postgresql:// URLs, in the search_path schema', async () => {
+    const schema = await db.createSchema();
+    const url = db.urlWithSearchPath(schema);
+    const viaPostgres = await createJobStore(url);
+    const viaPostgresql = await createJobStore(url.replace(/^postgres:/, 'postgresql:'));
+    await withStores([viaPostgres as PostgresJobStore, viaPostgresql as PostgresJobStore], async () => {
+      expect(viaPostgres).toBeInstanceOf(PostgresJobStore);
+      await expect(viaPostgres.ping()).resolves.toBeUndefined();
+      const job = await viaPostgres.insert(submitted);
+      expect((await viaPostgresql.findByIds([job.id]))[0]).toEqual(job);
+      const { rows } = await db.admin.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`);
+      expect(rows).toEqual([{ n: 1 }]);
+    });
+  });
+
+  it('fails ping, without the password, when the database cannot be reached', async () => {
+    const store = new PostgresJobStore({ connectionString: 'postgres://u:hunter2@127.0.0.1:1/x', connectionTimeoutMs: 1000 });
+    await withStores([store], async () => {
+      const error = await store.ping().then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(`${String(error)} ${(error as Error).stack} ${JSON.stringify(error)}`).not.toContain('hunter2');
+    });
+    expect(() => new PostgresJobStore({ connectionString: 'postgres://x@127.0.0.1/x', schema: 'bad"; DROP' })).toThrow(/schema/);
   });
 });

@@ -1,9 +1,12 @@
 import type { JobStore } from './job-store.js';
+import { PostgresJobStore } from './postgres-job-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 
 /**
  * Opens the store named by DATABASE_URL and brings its schema up to date.
- * `sqlite::memory:` -> in-memory SQLite, `sqlite:<path>` -> SQLite file, `postgres://…` -> not yet supported.
+ * `sqlite::memory:` -> in-memory SQLite, `sqlite:<path>` -> SQLite file, `postgres://…` or `postgresql://…` ->
+ * PostgreSQL (tables in the connection's search_path, normally `public`; migrated under an advisory lock, so
+ * several instances may start at once).
  * Error messages name the scheme only: the URL may carry a password.
  */
 export async function createJobStore(databaseUrl: string): Promise<JobStore> {
@@ -24,7 +27,7 @@ function openJobStore(databaseUrl: string): JobStore {
     return new SqliteJobStore(path);
   }
   if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-    throw new Error('PostgreSQL support arrives with the scale-out work');
+    return new PostgresJobStore({ connectionString: databaseUrl });
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1];
   throw new Error(
