@@ -9,8 +9,14 @@ export interface SimulatorArgs {
   rateLimit?: { perSecond: number; perMinute: number } | false;
 }
 
+/**
+ * Without `rateLimit` the simulator still sends RateLimit-* headers computed against Claid's 4/s and 120/min, and the
+ * gateway's budget obeys them; so "no limit" here means an enforced limit no benchmark reaches.
+ */
+export const UNLIMITED = { perSecond: 1_000_000, perMinute: 60_000_000 };
+
 export function startSimulatorChild(args: SimulatorArgs, verbose = false): Promise<Child> {
-  return spawnChild('simulator', 'simulator', { core: SIMULATOR_CORE, args, verbose });
+  return spawnChild('simulator', 'simulator', { core: SIMULATOR_CORE, args: { rateLimit: UNLIMITED, ...args }, verbose });
 }
 
 /** The gateway as `npm start` would run it, on the given simulator, with an in-memory store unless env says otherwise. */
@@ -31,6 +37,11 @@ export function startGatewayChild(simulatorUrl: string, env: Record<string, stri
       POLL_INTERVAL_MS: '1000',
       UPSTREAM_MAX_RPS: '1000',
       UPSTREAM_MAX_RPM: '60000',
+      // All load comes from one anonymous caller on loopback: lift the per-caller spend limits (src/auth/limits.ts).
+      MAX_SUBMITS_PER_MINUTE: '100000',
+      MAX_UNFINISHED_JOBS: '1000',
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: '10000',
+      MAX_SUBSCRIPTIONS_PER_CALLER: '100000',
       ...env,
     },
   });
