@@ -25,6 +25,9 @@ import type {
 // never edit old ones. Names are unqualified: the migration runs with search_path set to the store's schema.
 // Times are bigint milliseconds since the epoch, as in SQLite, so Dates and keyset cursors round-trip exactly.
 // Ids are text in the "C" collation so that ORDER BY id is byte order, the same as SQLite and as JS string compare.
+// JSON columns are json, not jsonb: json keeps the canonical text exactly as given, like SQLite's TEXT, whereas jsonb
+// refuses some text JSON.stringify produces (\u0000, a lone surrogate), which here could be a prompt the upstream has
+// already accepted: the job would be lost. Nothing queries inside these documents.
 const MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 1,
@@ -34,12 +37,12 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
         owner           text NOT NULL,
         upstream_id     bigint NOT NULL,
         status          text NOT NULL,
-        request         jsonb NOT NULL,
+        request         json NOT NULL,
         request_hash    text NOT NULL,
         idempotency_key text,
-        errors          jsonb NOT NULL,
-        result          jsonb,
-        history         jsonb NOT NULL,
+        errors          json NOT NULL,
+        result          json,
+        history         json NOT NULL,
         created_at      bigint NOT NULL,
         updated_at      bigint NOT NULL,
         last_polled_at  bigint NOT NULL,
@@ -308,7 +311,7 @@ export class PostgresJobStore implements JobStore {
       const inserted = await client.query<JobRow>(
         `INSERT INTO ${this.#jobs} (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors,
                                     result, history, created_at, updated_at, last_polled_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $11, $11, $12)
+         VALUES ($1, $2, $3, $4, $5::json, $6, $7, $8::json, $9::json, $10::json, $11, $11, $11, $12)
          RETURNING *`,
         [
           id,
@@ -372,7 +375,7 @@ export class PostgresJobStore implements JobStore {
         if (isFinalStatus(state.status)) finishedAt = atMs;
         changed = true;
       }
-      // Compared as canonical text, as SQLite does: jsonb keeps neither key order nor the text it was given.
+      // Compared as canonical text, as SQLite does.
       const errors = errorsJson(state.errors);
       if (errors !== canonicalJson(row.errors)) changed = true;
       const result = resultJson(state.result);
@@ -384,7 +387,7 @@ export class PostgresJobStore implements JobStore {
 
       const updated = await client.query<JobRow>(
         `UPDATE ${this.#jobs}
-            SET status = $2, errors = $3::jsonb, result = $4::jsonb, history = coalesce($5::jsonb, history),
+            SET status = $2, errors = $3::json, result = $4::json, history = coalesce($5::json, history),
                 updated_at = $6, last_polled_at = $6, finished_at = $7
           WHERE id = $1
           RETURNING *`,
