@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { authorizationFromConnectionParams, createAuthenticator } from './auth/authenticator.js';
+import { CallerLimits, countUnfinishedIn } from './auth/limits.js';
 import type { Config } from './config.js';
 import { createContextFactory, type GatewayServices, type GraphQLContext } from './context.js';
 import { createErrorMasker } from './error-masking.js';
@@ -86,6 +88,11 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     backgroundPollIntervalMs: config.backgroundPollIntervalMs,
   });
   const shutdown = new AbortController();
+  const authLogger = logger.child({ component: 'auth' });
+  const authenticator = createAuthenticator(config.auth, {
+    log: (level, message, details) => authLogger[level](details ?? {}, message),
+  });
+  const limits = new CallerLimits(config.limits, { countUnfinished: countUnfinishedIn(store) });
   const jobs = new JobService({
     store,
     claid,
@@ -95,6 +102,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     logger,
     pollIntervalMs: config.pollIntervalMs,
     claimWaitMs: config.claid.timeoutMs + 5_000,
+    admitSubmit: (owner) => limits.admitSubmit(owner),
   });
   const services: GatewayServices = {
     jobs,
@@ -104,7 +112,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
-    context: createContextFactory(services),
+    context: createContextFactory(services, { authenticator, limits }),
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'AI Edit GraphQL gateway' },
     landingPage: false,
@@ -140,6 +148,8 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     connectionInitWaitTimeoutMs: 3_000,
     keepAliveMs: 15_000,
     maxPayloadBytes: 64 * 1024,
+    onConnect: (params) => authenticator.authenticate(authorizationFromConnectionParams(params)).then(() => true, () => false),
+    maskError: createErrorMasker(logger),
   });
 
   const keyExpiry = setInterval(() => {
@@ -178,6 +188,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       });
       await closingSockets;
       await yoga.dispose();
+      authenticator.close();
       await poller.stop();
       budget.close();
       await claid.close();

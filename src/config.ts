@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseApiKeys } from './auth/api-keys.js';
+import { isLoopbackHost, type AuthConfig } from './auth/authenticator.js';
+import type { CallerLimitsConfig } from './auth/limits.js';
 
 // Environment -> typed, validated configuration. A bad value stops start-up with one line naming the variable.
 
@@ -25,6 +29,21 @@ const redisUrl = z.string().refine((v) => /^rediss?:\/\/.+/.test(v), { message: 
 
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
+const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const apiKeyList = z.string().superRefine((v, ctx) => {
+  try {
+    parseApiKeys(v);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `must be name:key pairs separated by commas (${(error as Error).message})` });
+  }
+});
+
+const jwtSecret = z.string().refine((v) => v.length >= 32, { message: 'must be at least 32 characters (HS256)' });
+
+/** Variables whose values never appear in an error message. */
+const SECRET_VARIABLES = new Set(['CLAID_API_KEY', 'GATEWAY_API_KEYS', 'JWT_SECRET']);
+
 export const configSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).default(4000)),
   HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
@@ -44,6 +63,39 @@ export const configSchema = z.object({
   ),
   SIMULATOR_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).default(4010)),
   SIMULATOR_STEP_MS: z.preprocess(emptyToUndefined, nonNegativeInt(600_000).default(1500)),
+  AUTH_MODE: z.preprocess(emptyToUndefined, z.enum(['none', 'apikey', 'jwt']).default('none')),
+  ALLOW_ANONYMOUS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
+  GATEWAY_API_KEYS: z.preprocess(emptyToUndefined, apiKeyList.optional()),
+  GATEWAY_API_KEYS_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
+  JWT_JWKS_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+  JWT_SECRET: z.preprocess(emptyToUndefined, jwtSecret.optional()),
+  JWT_ISSUER: z.preprocess(emptyToUndefined, z.string().optional()),
+  JWT_AUDIENCE: z.preprocess(emptyToUndefined, z.string().optional()),
+  MAX_SUBMITS_PER_MINUTE: z.preprocess(emptyToUndefined, positiveInt(100_000).default(30)),
+  MAX_UNFINISHED_JOBS: z.preprocess(emptyToUndefined, positiveInt(1000).default(50)),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: z.preprocess(emptyToUndefined, positiveInt(10_000).default(20)),
+  MAX_SUBSCRIPTIONS_PER_CALLER: z.preprocess(emptyToUndefined, positiveInt(100_000).default(100)),
+}).superRefine((e, ctx) => {
+  // Checks across variables; each names the variable to change.
+  const issue = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
+  if (e.AUTH_MODE === 'none' && !isLoopbackHost(e.HOST) && !e.ALLOW_ANONYMOUS) {
+    issue('AUTH_MODE', `"none" lets anyone spend credits, and HOST=${e.HOST} is not a loopback address: set AUTH_MODE=apikey or jwt, or ALLOW_ANONYMOUS=true`);
+  }
+  if (e.AUTH_MODE === 'apikey') {
+    if (!e.GATEWAY_API_KEYS && !e.GATEWAY_API_KEYS_FILE) issue('GATEWAY_API_KEYS', 'AUTH_MODE=apikey needs GATEWAY_API_KEYS or GATEWAY_API_KEYS_FILE');
+    if (e.GATEWAY_API_KEYS_FILE) {
+      try {
+        parseApiKeys(readFileSync(e.GATEWAY_API_KEYS_FILE, 'utf8'));
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        issue('GATEWAY_API_KEYS_FILE', `must be a readable file of name:key lines (${reason})`);
+      }
+    }
+  }
+  if (e.AUTH_MODE === 'jwt') {
+    if (!e.JWT_JWKS_URL && !e.JWT_SECRET) issue('JWT_JWKS_URL', 'AUTH_MODE=jwt needs JWT_JWKS_URL or JWT_SECRET');
+    if (e.JWT_JWKS_URL && e.JWT_SECRET) issue('JWT_SECRET', 'set either JWT_JWKS_URL or JWT_SECRET, not both');
+  }
 });
 
 export type Env = z.infer<typeof configSchema>;
@@ -67,6 +119,10 @@ export interface Config {
   backgroundPollIntervalMs: number;
   logLevel: Env['LOG_LEVEL'];
   simulator: { port: number; stepMs: number };
+  /** Who may call (src/auth). */
+  auth: AuthConfig & { allowAnonymous: boolean };
+  /** Spend limits per caller. */
+  limits: CallerLimitsConfig;
 }
 
 export class ConfigError extends Error {
@@ -79,7 +135,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`Invalid ${name}=${JSON.stringify(name === 'CLAID_API_KEY' ? '***' : env[name])}: ${describeIssue(issue)}`);
+    const shown = env[name] === undefined ? ' (unset)' : `=${JSON.stringify(SECRET_VARIABLES.has(name) ? '***' : env[name])}`;
+    throw new ConfigError(`Invalid ${name}${shown}: ${describeIssue(issue)}`);
   }
   const e = parsed.data;
   return {
@@ -99,6 +156,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     backgroundPollIntervalMs: e.BACKGROUND_POLL_INTERVAL_MS ?? Math.max(e.POLL_INTERVAL_MS * 10, 10_000),
     logLevel: e.LOG_LEVEL,
     simulator: { port: e.SIMULATOR_PORT, stepMs: e.SIMULATOR_STEP_MS },
+    auth: {
+      mode: e.AUTH_MODE,
+      allowAnonymous: e.ALLOW_ANONYMOUS,
+      apiKeys: e.GATEWAY_API_KEYS,
+      apiKeysFile: e.GATEWAY_API_KEYS_FILE,
+      jwt: {
+        jwksUrl: e.JWT_JWKS_URL,
+        secret: e.JWT_SECRET,
+        issuer: e.JWT_ISSUER,
+        audience: e.JWT_AUDIENCE?.split(',').map((a) => a.trim()).filter(Boolean),
+      },
+    },
+    limits: {
+      maxSubmitsPerMinute: e.MAX_SUBMITS_PER_MINUTE,
+      maxUnfinishedJobs: e.MAX_UNFINISHED_JOBS,
+      maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxSubscriptionsPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER,
+    },
   };
 }
 

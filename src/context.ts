@@ -1,3 +1,10 @@
+import {
+  ANONYMOUS_CALLER,
+  authorizationFromConnectionParams,
+  type Authenticator,
+  type Caller,
+} from './auth/authenticator.js';
+import { releaseWhenDone, type CallerLimits } from './auth/limits.js';
 import type { Job } from './services/domain.js';
 import type { JobService } from './services/job-service.js';
 
@@ -11,15 +18,55 @@ export interface GatewayServices {
 }
 
 export interface GraphQLContext {
-  /** Who is calling; every job read and written is scoped to this owner. */
+  /** Who is calling; every job read and written is scoped to this owner (the caller's name). */
   owner: string;
+  caller: Caller;
   services: GatewayServices;
 }
 
-export const ANONYMOUS_OWNER = 'anonymous';
+export const ANONYMOUS_OWNER = ANONYMOUS_CALLER.name;
 
-export function createContextFactory(services: GatewayServices) {
-  return function createContext(): GraphQLContext {
-    return { owner: ANONYMOUS_OWNER, services };
+/** Who may call, and how much (src/auth). Without it every caller is anonymous and unlimited. */
+export interface CallerAccess {
+  authenticator: Authenticator;
+  limits?: CallerLimits;
+}
+
+/** What the transports hand the factory: Yoga's request (HTTP, SSE), or graphql-ws's context (WebSocket). */
+interface TransportContext {
+  request?: { headers: { get(name: string): string | null } };
+  connectionInitReceived?: boolean;
+  connectionParams?: Readonly<Record<string, unknown>>;
+  socket?: object;
+  extra?: { socket?: object };
+}
+
+export function createContextFactory(services: GatewayServices, access?: CallerAccess) {
+  return async function createContext(initial: TransportContext = {}): Promise<GraphQLContext> {
+    if (!access) return { owner: ANONYMOUS_OWNER, caller: ANONYMOUS_CALLER, services };
+    const overWebSocket = 'connectionInitReceived' in initial;
+    const caller = await access.authenticator.authenticate(
+      overWebSocket ? authorizationFromConnectionParams(initial.connectionParams) : initial.request?.headers.get('authorization'),
+    );
+    const { limits } = access;
+    if (!limits) return { owner: caller.name, caller, services };
+    // Subscription slots count per caller and per graphql-ws connection (an SSE request is its own connection).
+    const connection = overWebSocket ? (initial.extra?.socket ?? initial.socket) : undefined;
+    return {
+      owner: caller.name,
+      caller,
+      services: {
+        ...services,
+        async jobUpdates(owner, jobId) {
+          const release = limits.acquireSubscription(owner, connection);
+          try {
+            return releaseWhenDone(await services.jobUpdates(owner, jobId), release);
+          } catch (error) {
+            release();
+            throw error;
+          }
+        },
+      },
+    };
   };
 }

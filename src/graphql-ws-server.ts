@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -17,6 +17,10 @@ export interface GraphQLWsOptions {
   keepAliveMs: number;
   /** Largest message accepted (bytes); bigger frames close the socket (1009). */
   maxPayloadBytes: number;
+  /** Decides on connection_init whether the socket may stay (its connectionParams); false closes it with 4403. */
+  onConnect?: (connectionParams: Readonly<Record<string, unknown>> | undefined) => Promise<boolean>;
+  /** Turns an error thrown while building the context (e.g. credentials revoked since connecting) into one to send. */
+  maskError?: (error: unknown, message: string) => Error;
 }
 
 export interface GraphQLWsServer {
@@ -37,6 +41,7 @@ export function attachGraphQLWs(
   const serverCleanup = useServer<Record<string, unknown>, { request: unknown; socket: WebSocket }>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
+      ...(options.onConnect ? { onConnect: (ctx) => options.onConnect!(ctx.connectionParams) } : {}),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
@@ -54,12 +59,21 @@ export function attachGraphQLWs(
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        let contextValue;
+        try {
+          contextValue = await contextFactory();
+        } catch (error) {
+          // Refuse this operation with an error the client can read instead of dropping the socket (4500).
+          const masked = options.maskError?.(error, 'Unexpected error.') ?? new GraphQLError('Unexpected error.');
+          const { http: _httpOnly, ...extensions } = (masked instanceof GraphQLError ? masked.extensions : {}) as Record<string, unknown>;
+          return [new GraphQLError(masked.message, { extensions })];
+        }
         return {
           schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
-          contextValue: await contextFactory(),
+          contextValue,
           rootValue: { execute, subscribe },
         };
       },

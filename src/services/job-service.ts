@@ -29,6 +29,11 @@ export interface JobServiceDeps {
   poller?: { track(job: Job): void };
   /** How long a submit waits for another in-flight submit holding the same idempotency key. */
   claimWaitMs: number;
+  /**
+   * Spend limits: admits one upstream submit for an owner or throws (RATE_LIMITED); the returned release is called
+   * once the submit is stored or has failed. Replays of an idempotency key make no upstream call and are not asked.
+   */
+  admitSubmit?: (owner: string) => Promise<() => void>;
   now?: () => Date;
 }
 
@@ -81,6 +86,15 @@ export class JobService {
   }
 
   private async submitUpstream(owner: string, request: ReturnType<typeof parseAiEditRequest>, requestHash: string, idempotencyKey: string | null): Promise<Job> {
+    const release = await this.deps.admitSubmit?.(owner);
+    try {
+      return await this.submitAdmitted(owner, request, requestHash, idempotencyKey);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async submitAdmitted(owner: string, request: ReturnType<typeof parseAiEditRequest>, requestHash: string, idempotencyKey: string | null): Promise<Job> {
     const upstream = await this.deps.claid.submit(request);
     const at = this.now();
     try {
