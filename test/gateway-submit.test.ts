@@ -133,6 +133,7 @@ describe('submit validation', () => {
     ['guidanceScale without model', submitInput({ options: { prompt: 'add a duck', guidanceScale: 2 } }), 'input.options.guidanceScale'],
     ['empty idempotencyKey', submitInput({ idempotencyKey: '' }), 'input.idempotencyKey'],
     ['idempotencyKey too long', submitInput({ idempotencyKey: 'k'.repeat(256) }), 'input.idempotencyKey'],
+    ['idempotencyKey with a NUL', submitInput({ idempotencyKey: 'a\u0000b' }), 'input.idempotencyKey'],
   ])('refuses %s with BAD_USER_INPUT and no upstream call', async (_name, input, field) => {
     const res = await gql(gateway, SUBMIT, { input });
     expect(res.data ?? null).toBeNull();

@@ -10,6 +10,8 @@ import type { JobStore, ListJobsPage, ListJobsQuery } from './job-store.js';
 
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+// PostgreSQL text cannot hold NUL, and no client means a key with control characters on purpose.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 export interface SubmitParams {
   owner: string;
@@ -49,9 +51,9 @@ export class JobService {
   async submit({ owner, request: raw, idempotencyKey }: SubmitParams): Promise<Job> {
     const request = parseAiEditRequest(raw);
     const key = idempotencyKey ?? null;
-    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || CONTROL_CHARACTERS.test(key))) {
       throw new BadUserInputError(
-        `input.idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+        `input.idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters`,
         'input.idempotencyKey',
       );
     }
