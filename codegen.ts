@@ -6,6 +6,14 @@ const config: CodegenConfig = {
   schema: printGatewaySchema(),
   generates: {
     'schema.graphql': { plugins: ['schema-ast'], config: { includeDirectives: false, sort: true } },
+    // Typed example operations and their trusted-documents manifest (persisted-documents.json, sha256 -> document),
+    // which the gateway loads when PERSISTED_OPERATIONS is allow or only.
+    'client/gql/': {
+      documents: ['client/operations/*.graphql'],
+      preset: 'client',
+      presetConfig: { persistedDocuments: true, fragmentMasking: false },
+      config: { useTypeImports: true, enumsAsTypes: true, emitLegacyCommonJSImports: false },
+    },
   },
 };
 

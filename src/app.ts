@@ -8,6 +8,7 @@ import { createContextFactory, type GatewayServices, type GraphQLContext } from 
 import { createErrorMasker } from './error-masking.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
+import { createHardening } from './security/index.js';
 import { createClaidClient, type ClaidClient } from './services/claid-client.js';
 import { attachGraphQLWs } from './graphql-ws-server.js';
 import { createJobPubSub, type JobPubSub } from './services/job-events.js';
@@ -110,7 +111,9 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.loadJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
   };
 
+  const hardening = createHardening(config.security, logger.child({ component: 'security' }));
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    ...hardening.yogaOptions,
     schema,
     context: createContextFactory(services, { authenticator, limits }),
     graphqlEndpoint: '/graphql',
@@ -148,6 +151,8 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     connectionInitWaitTimeoutMs: 3_000,
     keepAliveMs: 15_000,
     maxPayloadBytes: 64 * 1024,
+    verifyUpgrade: hardening.verifyUpgrade,
+    documentFor: hardening.documentFor,
     onConnect: (params) => authenticator.authenticate(authorizationFromConnectionParams(params)).then(() => true, () => false),
     maskError: createErrorMasker(logger),
   });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseApiKeys } from './auth/api-keys.js';
 import { isLoopbackHost, type AuthConfig } from './auth/authenticator.js';
 import type { CallerLimitsConfig } from './auth/limits.js';
+import { securityConfigFrom, securityEnvShape, type SecurityConfig } from './security/config.js';
 
 // Environment -> typed, validated configuration. A bad value stops start-up with one line naming the variable.
 
@@ -75,6 +76,7 @@ export const configSchema = z.object({
   MAX_UNFINISHED_JOBS: z.preprocess(emptyToUndefined, positiveInt(1000).default(50)),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: z.preprocess(emptyToUndefined, positiveInt(10_000).default(20)),
   MAX_SUBSCRIPTIONS_PER_CALLER: z.preprocess(emptyToUndefined, positiveInt(100_000).default(100)),
+  ...securityEnvShape,
 }).superRefine((e, ctx) => {
   // Checks across variables; each names the variable to change.
   const issue = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
@@ -123,6 +125,8 @@ export interface Config {
   auth: AuthConfig & { allowAnonymous: boolean };
   /** Spend limits per caller. */
   limits: CallerLimitsConfig;
+  /** Request and document limits, CORS, CSRF, introspection, trusted documents (src/security). */
+  security: SecurityConfig;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxSubscriptionsPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER,
     },
+    security: securityConfigFrom(e),
   };
 }
 

@@ -1,5 +1,6 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -17,6 +18,10 @@ export interface GraphQLWsOptions {
   keepAliveMs: number;
   /** Largest message accepted (bytes); bigger frames close the socket (1009). */
   maxPayloadBytes: number;
+  /** Refuses an upgrade before the handshake (e.g. by its Origin): false answers 403. */
+  verifyUpgrade?: (request: IncomingMessage) => boolean;
+  /** The document a subscribe message runs (trusted documents); throws a GraphQLError to refuse the operation. */
+  documentFor?: (params: SubscribePayload) => string;
   /** Decides on connection_init whether the socket may stay (its connectionParams); false closes it with 4403. */
   onConnect?: (connectionParams: Readonly<Record<string, unknown>> | undefined) => Promise<boolean>;
   /** Turns an error thrown while building the context (e.g. credentials revoked since connecting) into one to send. */
@@ -37,7 +42,13 @@ export function attachGraphQLWs(
   logger: Logger,
   options: GraphQLWsOptions,
 ): GraphQLWsServer {
-  const wss = new WebSocketServer({ server, path: options.path, maxPayload: options.maxPayloadBytes });
+  const { verifyUpgrade } = options;
+  const wss = new WebSocketServer({
+    server,
+    path: options.path,
+    maxPayload: options.maxPayloadBytes,
+    ...(verifyUpgrade ? { verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(verifyUpgrade(info.req), 403) } : {}),
+  });
   const serverCleanup = useServer<Record<string, unknown>, { request: unknown; socket: WebSocket }>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
@@ -53,7 +64,7 @@ export function attachGraphQLWs(
         });
         let document;
         try {
-          document = parse(params.query);
+          document = parse(options.documentFor ? options.documentFor(params) : params.query);
         } catch (error) {
           return [error as never];
         }
