@@ -136,11 +136,10 @@ export function releaseWhenDone<T>(inner: AsyncGenerator<T>, release: () => void
       }
     },
     async return(value: unknown) {
-      try {
-        return await inner.return(value as never);
-      } finally {
-        release();
-      }
+      // Release at once: a generator suspended in an await (waiting for the next change) only runs its own
+      // return once that await settles, which for a quiet job can be much later.
+      release();
+      return inner.return(value as never);
     },
     async throw(error: unknown) {
       try {
