@@ -11,10 +11,12 @@ import { schema } from './schema/index.js';
 import { createHardening } from './security/index.js';
 import { createClaidClient, type ClaidClient } from './services/claid-client.js';
 import { attachGraphQLWs } from './graphql-ws-server.js';
-import { createJobPubSub, type JobPubSub } from './services/job-events.js';
+import type { JobPubSub } from './services/job-events.js';
 import { JobPoller } from './services/job-poller.js';
 import { JobRefresher } from './services/job-refresher.js';
 import { openJobUpdates } from './services/job-updates.js';
+import type { PollCoordinator } from './services/poll-coordinator.js';
+import { openScaleOut } from './services/scale-out.js';
 import { RateBudget } from './services/upstream-budget.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from './services/job-service.js';
 import { createJobStore } from './services/job-store-factory.js';
@@ -33,6 +35,10 @@ export interface Gateway {
   readonly events: JobPubSub;
   readonly budget: RateBudget;
   readonly poller: JobPoller;
+  /** Job leases and shared watch interest (with REDIS_URL), else this process alone. */
+  readonly coordinator: PollCoordinator;
+  /** This process's id in job leases; also in /ready and the `gateway listening` log line. */
+  readonly instanceId: string;
   readonly services: GatewayServices;
   readonly yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readonly simulator: Simulator | undefined;
@@ -65,10 +71,14 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   }
 
   const store = await createJobStore(config.databaseUrl);
+  const scaleOut = await openScaleOut(config, logger);
+  const { coordinator, instanceId } = scaleOut;
   const budget = new RateBudget({
     perSecond: config.claid.maxRequestsPerSecond,
     perMinute: config.claid.maxRequestsPerMinute,
     logger,
+    ...(scaleOut.limiterFactory ? { limiterFactory: scaleOut.limiterFactory } : {}),
+    ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
   });
   const claid = createClaidClient({
     baseUrl: apiUrl!,
@@ -78,8 +88,8 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     logger,
     budget,
   });
-  const events = createJobPubSub();
-  const refresher = new JobRefresher({ store, claid, events, logger });
+  const events = scaleOut.events;
+  const refresher = new JobRefresher({ store, claid, events, logger, coordinator });
   const poller = new JobPoller({
     store,
     refresher,
@@ -87,6 +97,8 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     logger,
     pollIntervalMs: config.pollIntervalMs,
     backgroundPollIntervalMs: config.backgroundPollIntervalMs,
+    coordinator,
+    rescanIntervalMs: scaleOut.rescanIntervalMs,
   });
   const shutdown = new AbortController();
   const authLogger = logger.child({ component: 'auth' });
@@ -133,13 +145,14 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     const checks: Record<string, string> = {};
     await store.ping().then(() => (checks.store = 'ok'), (e: Error) => (checks.store = e.message));
     checks.upstream = apiUrl ? 'configured' : 'missing';
+    if (config.redisUrl) await scaleOut.ping().then(() => (checks.redis = 'ok'), (e: Error) => (checks.redis = e.message));
     return { ok: Object.values(checks).every((v) => v === 'ok' || v === 'configured'), checks };
   };
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/ready' && req.method === 'GET') {
       void ready().then(({ ok, checks }) => {
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', instanceId, checks }));
       });
       return;
     }
@@ -173,7 +186,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url: `${url}/graphql` }, 'gateway listening');
+  logger.info({ url: `${url}/graphql`, instanceId }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -196,11 +209,12 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       authenticator.close();
       await poller.stop();
       budget.close();
+      await scaleOut.close();
       await claid.close();
       await store.close();
       await simulator?.close();
       logger.info('gateway stopped');
     })());
 
-  return { url, config, logger, store, claid, events, budget, poller, services, yoga, simulator, stop };
+  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, stop };
 }

@@ -52,6 +52,10 @@ export const configSchema = z.object({
   CLAID_API_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
   DATABASE_URL: z.preprocess(emptyToUndefined, databaseUrl.default('sqlite:./data/gateway.db')),
   REDIS_URL: z.preprocess(emptyToUndefined, redisUrl.optional()),
+  REDIS_KEY_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 : _ . -').default('aiedit:')),
+  INSTANCE_ID: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 : _ . -').optional()),
+  POLL_LEASE_TTL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).min(100).optional()),
+  JOB_RESCAN_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(5000)),
   POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(1000)),
   BACKGROUND_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).optional()),
   UPSTREAM_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(600_000).default(10_000)),
@@ -116,6 +120,17 @@ export interface Config {
   };
   databaseUrl: string;
   redisUrl: string | undefined;
+  /** Several instances on one Redis (REDIS_URL). */
+  scaleOut: {
+    /** Put before every Redis key and channel, so that deployments sharing one Redis stay apart. */
+    keyPrefix: string;
+    /** This process's id in job leases (default: random per start). */
+    instanceId: string | undefined;
+    /** A job lease's lifetime without renewal: how long a dead instance's jobs wait for another to take them. */
+    leaseTtlMs: number;
+    /** How often an instance looks in the store for unfinished jobs that others submitted. */
+    rescanIntervalMs: number;
+  };
   pollIntervalMs: number;
   /** Cadence for unfinished jobs nobody watches. */
   backgroundPollIntervalMs: number;
@@ -156,6 +171,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    scaleOut: {
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      instanceId: e.INSTANCE_ID,
+      leaseTtlMs: e.POLL_LEASE_TTL_MS ?? Math.max(2 * e.POLL_INTERVAL_MS, 500),
+      rescanIntervalMs: e.JOB_RESCAN_INTERVAL_MS,
+    },
     pollIntervalMs: e.POLL_INTERVAL_MS,
     backgroundPollIntervalMs: e.BACKGROUND_POLL_INTERVAL_MS ?? Math.max(e.POLL_INTERVAL_MS * 10, 10_000),
     logLevel: e.LOG_LEVEL,

@@ -3,6 +3,7 @@ import { isFinalStatus, type Job } from './domain.js';
 import { UpstreamError } from './errors.js';
 import type { JobRefresher } from './job-refresher.js';
 import type { JobStore } from './job-store.js';
+import type { PollCoordinator } from './poll-coordinator.js';
 import { MinHeap, type PriorityScope } from './upstream-budget.js';
 
 // One poll loop per unfinished job, shared by every subscriber and by query refreshes.
@@ -16,6 +17,11 @@ import { MinHeap, type PriorityScope } from './upstream-budget.js';
 // long they have been due; at most `concurrency` reads run at once. The poller acquires no budget tokens itself
 // (the Claid client charges one per HTTP attempt); it runs each read in budget.withPriority(), so the client's
 // acquire() queues with the job's class and due time, retries included.
+//
+// Several instances (a distributed PollCoordinator): every instance tracks every unfinished job, but reads one only
+// while it holds the job's lease; a job it does not hold is looked at again when the lease would run out, so that
+// it takes over from a holder that died. A job counts as watched when anyone watches it on any instance. Jobs
+// submitted elsewhere are found by rescanning the store's unfinished jobs every `rescanIntervalMs`.
 
 export interface JobPollerOptions {
   store: JobStore;
@@ -33,6 +39,13 @@ export interface JobPollerOptions {
   /** Longest back-off after upstream failures (default: backgroundPollIntervalMs, at most 30 s). */
   maxBackoffMs?: number;
   now?: () => Date;
+  /** Who may read which job (several instances); default: this poller reads every job it tracks. */
+  coordinator?: PollCoordinator;
+  /**
+   * How often to look for unfinished jobs in the store that this poller does not track yet (jobs other instances
+   * took); 0 or unset: only at start(). Bounded to RESCAN_LIMIT jobs, oldest first.
+   */
+  rescanIntervalMs?: number;
 }
 
 export interface JobPollerStats {
@@ -50,6 +63,8 @@ export interface JobPollerStats {
   failures: number;
   /** Upstream reads the poller started, per job id (the most recent jobs, up to 10 000). */
   readsByJob: Map<string, number>;
+  /** Due jobs not read because another instance holds their lease. */
+  leasedElsewhere: number;
 }
 
 interface TrackedJob {
@@ -59,6 +74,8 @@ interface TrackedJob {
   lastReadAt: number;
   failures: number;
   backoffUntil: number;
+  /** Another instance holds the lease: not before this (ms) is it worth asking again. */
+  leaseRetryAt: number;
   /** Taken from the ready queue: its store look-up or read is under way. */
   busy: boolean;
   /** Bumped on every reschedule; heap entries with an older version are stale. */
@@ -78,6 +95,8 @@ const DEFAULT_CONCURRENCY = 4;
 const DUE_SLACK_MS = 5;
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 const READS_BY_JOB_LIMIT = 10_000;
+/** At most this many unfinished jobs are picked up per rescan. */
+export const RESCAN_LIMIT = 10_000;
 
 export class JobPoller {
   private readonly tracked = new Map<string, TrackedJob>();
@@ -102,6 +121,9 @@ export class JobPoller {
   private seq = 0;
   private reads = 0;
   private failures = 0;
+  private leasedElsewhere = 0;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private rescanning = false;
 
   constructor(private readonly options: JobPollerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
@@ -111,6 +133,10 @@ export class JobPoller {
     this.logger = options.logger.child({ component: 'job-poller' });
     const now = options.now;
     this.now = now ? () => now().getTime() : Date.now;
+    options.coordinator?.onWatchChange((jobId) => {
+      const tracked = this.tracked.get(jobId);
+      if (tracked) this.schedule(tracked);
+    });
   }
 
   /** Tracks every unfinished job in the store (polling resumes after a restart) and starts the scheduler. */
@@ -122,6 +148,31 @@ export class JobPoller {
     for (const job of jobs) this.track(job);
     this.logger.info({ resumed: jobs.length }, 'job poller started');
     this.pump();
+    const every = this.options.rescanIntervalMs ?? 0;
+    if (every > 0) {
+      this.rescanTimer = setInterval(() => void this.rescan(), every);
+      this.rescanTimer.unref();
+    }
+  }
+
+  /** Tracks unfinished jobs the store has and this poller does not (submitted on another instance). */
+  async rescan(): Promise<void> {
+    if (!this.running || this.rescanning) return;
+    this.rescanning = true;
+    try {
+      const jobs = await this.options.store.listUnfinished(RESCAN_LIMIT);
+      let found = 0;
+      for (const job of jobs) {
+        if (this.tracked.has(job.id)) continue;
+        found++;
+        this.track(job);
+      }
+      if (found > 0) this.logger.debug({ found }, 'rescan found unfinished jobs');
+    } catch (err) {
+      this.logger.warn({ err }, 'could not rescan unfinished jobs');
+    } finally {
+      this.rescanning = false;
+    }
   }
 
   /** Stops scheduling, gives up reads still waiting for the budget, and waits for the reads under way. */
@@ -129,6 +180,8 @@ export class JobPoller {
     this.running = false;
     this.abort.abort();
     this.clearTimer();
+    clearInterval(this.rescanTimer);
+    this.rescanTimer = undefined;
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -141,7 +194,7 @@ export class JobPoller {
       this.schedule(existing);
       return;
     }
-    const tracked: TrackedJob = { id: job.id, job, lastReadAt: 0, failures: 0, backoffUntil: 0, busy: false, version: 0 };
+    const tracked: TrackedJob = { id: job.id, job, lastReadAt: 0, failures: 0, backoffUntil: 0, leaseRetryAt: 0, busy: false, version: 0 };
     this.tracked.set(job.id, tracked);
     this.schedule(tracked);
   }
@@ -153,7 +206,10 @@ export class JobPoller {
   watch(jobId: string): () => void {
     const count = (this.watchers.get(jobId) ?? 0) + 1;
     this.watchers.set(jobId, count);
-    if (count === 1) this.watchersChanged(jobId);
+    if (count === 1) {
+      this.options.coordinator?.setWatched(jobId, true);
+      this.watchersChanged(jobId);
+    }
     let released = false;
     return () => {
       if (released) return;
@@ -164,6 +220,7 @@ export class JobPoller {
         return;
       }
       this.watchers.delete(jobId);
+      this.options.coordinator?.setWatched(jobId, false);
       this.watchersChanged(jobId);
     };
   }
@@ -183,11 +240,12 @@ export class JobPoller {
       reads: this.reads,
       failures: this.failures,
       readsByJob: new Map(this.readsByJob),
+      leasedElsewhere: this.leasedElsewhere,
     };
   }
 
   private isWatched(jobId: string): boolean {
-    return this.watchers.has(jobId);
+    return this.watchers.has(jobId) || (this.options.coordinator?.isWatchedElsewhere(jobId) ?? false);
   }
 
   private watchersChanged(jobId: string): void {
@@ -211,7 +269,7 @@ export class JobPoller {
   private dueAt(tracked: TrackedJob): number {
     const interval = this.isWatched(tracked.id) ? this.options.pollIntervalMs : this.options.backgroundPollIntervalMs;
     const lastRead = Math.max(tracked.job.lastPolledAt.getTime(), tracked.lastReadAt);
-    return Math.max(lastRead + interval, tracked.backoffUntil);
+    return Math.max(lastRead + interval, tracked.backoffUntil, tracked.leaseRetryAt);
   }
 
   private schedule(tracked: TrackedJob): void {
@@ -227,6 +285,7 @@ export class JobPoller {
     if (this.tracked.get(tracked.id) !== tracked) return;
     this.tracked.delete(tracked.id);
     tracked.version++;
+    void this.options.coordinator?.release(tracked.id);
   }
 
   private armTimer(at: number): void {
@@ -302,11 +361,21 @@ export class JobPoller {
         return;
       }
       tracked.job = fresh;
+      tracked.leaseRetryAt = 0;
       if (!this.running || this.dueAt(tracked) > this.now() + DUE_SLACK_MS) return;
+      if (this.options.coordinator) {
+        const claim = await this.options.coordinator.claim(tracked.id);
+        if (!claim.held) {
+          // Someone else reads it (and publishes what changes); look again when their lease would run out.
+          this.leasedElsewhere++;
+          tracked.leaseRetryAt = this.now() + claim.retryInMs;
+          return;
+        }
+      }
 
       const watched = this.isWatched(tracked.id);
       this.countRead(tracked.id);
-      const read = () => refresher.refresh(fresh, { throwOnError: true });
+      const read = () => refresher.refresh(fresh, { throwOnError: true, leased: true });
       const job = budget
         ? await budget.withPriority(
             { priority: watched ? 'watched' : 'background', since: slot.dueAt, signal: this.abort.signal },

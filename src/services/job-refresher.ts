@@ -3,10 +3,13 @@ import type { ClaidClient } from './claid-client.js';
 import { isFinalStatus, type Job } from './domain.js';
 import type { JobPubSub } from './job-events.js';
 import type { JobStore } from './job-store.js';
+import type { PollCoordinator } from './poll-coordinator.js';
 
 /**
  * Reads one job's task upstream, records it and publishes a change. Concurrent callers for the same job share one
- * in-flight upstream read, whether they are queries, subscriptions or the poller.
+ * in-flight upstream read, whether they are queries, subscriptions or the poller. With several instances a job is
+ * read only by the holder of its lease: elsewhere a refresh serves the stored state, and the holder's next poll
+ * publishes whatever changed.
  */
 export class JobRefresher {
   private readonly inFlight = new Map<string, Promise<Job>>();
@@ -18,6 +21,8 @@ export class JobRefresher {
       events: JobPubSub;
       logger: Logger;
       now?: () => Date;
+      /** Who may read a job (several instances); without one, this process may read every job. */
+      coordinator?: Pick<PollCoordinator, 'claim'>;
     },
   ) {}
 
@@ -29,13 +34,14 @@ export class JobRefresher {
   /**
    * Refreshes `job` from upstream. Never rejects for an upstream failure: the stored state is returned and the
    * failure logged, because a stale answer serves a reader better than an error while the poller keeps trying.
-   * Set `throwOnError` to see the failure (the poller uses it for back-off).
+   * Set `throwOnError` to see the failure (the poller uses it for back-off). Set `leased` when the caller has just
+   * claimed the job's lease itself (the poller), so it is not claimed twice.
    */
-  refresh(job: Job, options: { throwOnError?: boolean } = {}): Promise<Job> {
+  refresh(job: Job, options: { throwOnError?: boolean; leased?: boolean } = {}): Promise<Job> {
     if (isFinalStatus(job.status)) return Promise.resolve(job);
     let pending = this.inFlight.get(job.id);
     if (!pending) {
-      pending = this.read(job).finally(() => this.inFlight.delete(job.id));
+      pending = (options.leased ? this.read(job) : this.readIfLeased(job)).finally(() => this.inFlight.delete(job.id));
       this.inFlight.set(job.id, pending);
     }
     if (options.throwOnError) return pending;
@@ -43,6 +49,12 @@ export class JobRefresher {
       this.deps.logger.warn({ jobId: job.id, upstreamId: job.upstreamId, err: error }, 'upstream read failed; serving stored state');
       return job;
     });
+  }
+
+  private async readIfLeased(job: Job): Promise<Job> {
+    const coordinator = this.deps.coordinator;
+    if (coordinator && !(await coordinator.claim(job.id)).held) return job;
+    return this.read(job);
   }
 
   private async read(job: Job): Promise<Job> {

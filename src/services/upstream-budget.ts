@@ -34,11 +34,24 @@ export interface PriorityScope {
  */
 export type LimiterFactory = (points: number, durationSec: number, keyPrefix: string) => RateLimiterAbstract;
 
+/**
+ * What several instances share beyond the limiter windows (services/redis-budget.ts): the spacing between grants
+ * and a pause after a 429, so that one instance's 429 stops them all.
+ */
+export interface SharedBudgetGate {
+  /** Takes the next shared grant slot: 0 when taken, else how long (ms) to wait before asking again. */
+  reserve(spacingMs: number): Promise<number>;
+  /** Pauses every instance's grants for `ms`. */
+  pause(ms: number): Promise<void>;
+}
+
 export interface RateBudgetOptions {
   perSecond: number;
   perMinute: number;
   logger: Logger;
   limiterFactory?: LimiterFactory;
+  /** Shared spacing and pause across instances; without one, both are this process's own. */
+  shared?: SharedBudgetGate;
   /** The limiter key: one per upstream account. Default 'claid'. */
   key?: string;
   /** Up to this much random extra wait after a 429 or a spent quota. Default 100 ms. */
@@ -150,6 +163,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   /** Grants are spaced evenly, so that a sliding-window upstream never sees two windows' worth in one second. */
   private readonly spacingMs: number;
   private readonly logger: Logger;
+  private readonly shared: SharedBudgetGate | undefined;
 
   private readonly queue = new MinHeap<Waiter>(
     (a, b) =>
@@ -175,6 +189,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     this.key = options.key ?? 'claid';
     this.jitterMs = options.jitterMs ?? 100;
     this.spacingMs = 1000 / options.perSecond;
+    this.shared = options.shared;
     this.logger = options.logger.child({ component: 'upstream-budget' });
   }
 
@@ -216,11 +231,11 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     if (httpStatus === 429) {
       this.rateLimited++;
       const ms = Math.max((resetSeconds ?? 1) * 1000, this.spacingMs) + this.jitter();
-      this.pause(ms);
+      this.pause(ms, true);
       this.logger.warn({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream rate limited: pausing all upstream calls');
     } else if (remaining !== null && remaining <= 0) {
       const ms = (resetSeconds ?? 1) * 1000 + this.jitter();
-      this.pause(ms);
+      this.pause(ms, true);
       this.logger.debug({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream quota spent: pausing until it resets');
     }
 
@@ -285,6 +300,11 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
           await this.sleep(waitMs);
           continue;
         }
+        const sharedWaitMs = this.shared ? await this.shared.reserve(this.spacingMs) : 0;
+        if (sharedWaitMs > 0) {
+          await this.sleep(sharedWaitMs);
+          continue;
+        }
         const refusedForMs = await this.take();
         if (refusedForMs > 0) {
           await this.sleep(refusedForMs);
@@ -344,8 +364,10 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     return STORE_ERROR_RETRY_MS;
   }
 
-  private pause(ms: number): void {
+  /** `share`: the upstream said the account's quota is spent, which holds for every instance. */
+  private pause(ms: number, share = false): void {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+    if (share) void this.shared?.pause(ms);
   }
 
   private jitter(): number {
