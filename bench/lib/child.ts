@@ -30,7 +30,9 @@ export interface SpawnOptions {
 }
 
 export async function spawnChild(name: string, mode: string, options: SpawnOptions = {}): Promise<Child> {
-  const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', SERVER, mode];
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of every server child there (to see what bounds a figure).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...prof, '--import', 'tsx', SERVER, mode];
   const [cmd, argv] =
     hasTaskset && options.core !== undefined
       ? ['taskset', ['-c', String(options.core), process.execPath, ...nodeArgs]]
