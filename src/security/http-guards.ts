@@ -49,6 +49,11 @@ export function useHttpGuards(options: { graphqlEndpoint: string; corsOrigins: r
         );
       }
     },
+    onResponse({ response }) {
+      // A body refused part-way (413) leaves the rest of it unread on the connection: close it rather than let the
+      // client reuse a connection whose next request would be read from the middle of the old body.
+      if (response.status === 413) response.headers.set('connection', 'close');
+    },
   };
 }
 

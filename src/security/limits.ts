@@ -12,6 +12,21 @@ export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
 type Limit = 'documentLength' | 'depth' | 'cost' | 'tokens' | 'aliases' | 'directives' | 'typename';
 
+// Armor's envelop plugins throw from inside validation by default, which Yoga answers as a 200 and graphql-ws as an
+// internal error (4500); reported to the validation context instead, a refusal is an ordinary validation error.
+function reject(limit: Limit) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (ctx: ValidationContext | null, error: GraphQLError) => {
+        Object.assign(error.extensions as Record<string, unknown>, { code: QUERY_TOO_COMPLEX, limit });
+        ctx?.reportError(error);
+      },
+    ],
+  };
+}
+
+/** For the token limit, counted while parsing: there the thrown error is a syntax error, answered 400. */
 function tag(limit: Limit) {
   return (_ctx: ValidationContext | null, error: GraphQLError) => {
     Object.assign(error.extensions as Record<string, unknown>, { code: QUERY_TOO_COMPLEX, limit });
@@ -50,12 +65,12 @@ export function typenameLimitRule(max: number) {
 
 export function limitPlugins(config: SecurityConfig): Plugin[] {
   const armor = new EnvelopArmor({
-    maxDepth: { n: config.maxDepth, ignoreIntrospection: true, onReject: [tag('depth')] },
-    costLimit: { maxCost: config.maxCost, ignoreIntrospection: true, onReject: [tag('cost')] },
+    maxDepth: { n: config.maxDepth, ignoreIntrospection: true, ...reject('depth') },
+    costLimit: { maxCost: config.maxCost, ignoreIntrospection: true, ...reject('cost') },
     maxTokens: { n: config.maxTokens, onReject: [tag('tokens')] },
     // armor leaves aliased __typename out of the count by default; here every alias counts.
-    maxAliases: { n: config.maxAliases, allowList: [], onReject: [tag('aliases')] },
-    maxDirectives: { n: config.maxDirectives, onReject: [tag('directives')] },
+    maxAliases: { n: config.maxAliases, allowList: [], ...reject('aliases') },
+    maxDirectives: { n: config.maxDirectives, ...reject('directives') },
     // Suggestions ("Did you mean …?") reveal the schema, which matters only where introspection is not open anyway.
     blockFieldSuggestion: { enabled: config.introspection !== 'on' },
   });
