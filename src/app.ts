@@ -105,6 +105,11 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   const authenticator = createAuthenticator(config.auth, {
     log: (level, message, details) => authLogger[level](details ?? {}, message),
   });
+  if (config.auth.mode === 'none' && config.auth.allowAnonymous) {
+    authLogger.warn({ host: config.host }, 'AUTH_MODE=none with ALLOW_ANONYMOUS=true: anyone who reaches the port can spend upstream credits');
+  } else {
+    authLogger.info({ mode: config.auth.mode }, 'caller authentication');
+  }
   const limits = new CallerLimits(config.limits, { countUnfinished: countUnfinishedIn(store) });
   const jobs = new JobService({
     store,

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -203,6 +204,33 @@ describe('AUTH_MODE=apikey', () => {
     expect(await wsHandshake(g, { authorization: 'Bearer nope-nope-nope' })).toEqual({ acked: false, closeCode: 4403 });
     expect(await wsHandshake(g, { authorization: 'Bearer alice-key-0001' })).toEqual({ acked: true });
     expect(await wsHandshake(g, { authorization: 'alice-key-0001' })).toEqual({ acked: true });
+  });
+
+  it('graphql-ws: a key revoked while its socket is open cannot start another subscription', async () => {
+    writeFileSync(keysFile, 'alice:alice-key-0001\nbob:bob-key-00002\n');
+    process.emit('SIGHUP', 'SIGHUP');
+    // One socket for both subscriptions (the lazy client would otherwise reconnect, and be refused on connect).
+    const client = createClient({
+      url: `${g.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazyCloseTimeout: 10_000,
+      connectionParams: { authorization: 'Bearer bob-key-00002' },
+    });
+    let connections = 0;
+    client.on('connected', () => connections++);
+    cleanups.push(() => client.dispose());
+    const unknown = Buffer.from('AiEditJob:00000000-0000-4000-8000-000000000000').toString('base64');
+    const errorsOf = async () => {
+      const { error, events } = await collect(client, UPDATED, { id: unknown }).done;
+      return (error as { message: string; extensions?: Record<string, unknown> }[] | undefined) ?? events[0]?.errors;
+    };
+    expect((await errorsOf())?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    writeFileSync(keysFile, 'alice:alice-key-0001\n');
+    process.emit('SIGHUP', 'SIGHUP');
+    const refused = await errorsOf();
+    expect(refused?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED' });
+    expect(connections).toBe(1);
   });
 
   it('SSE: a subscription without a valid key is 401 UNAUTHENTICATED', async () => {
