@@ -54,6 +54,8 @@ const SIMULATOR_DEFAULT_KEY = 'simulator-key';
 
 export async function startGateway(config: Config, options: BuildOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // First, so that a missing trusted-documents manifest stops start-up before anything listens.
+  const hardening = createHardening(config.security, logger.child({ component: 'security' }));
 
   let simulator: Simulator | undefined;
   let apiUrl = config.claid.apiUrl;
@@ -128,7 +130,6 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.loadJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
   };
 
-  const hardening = createHardening(config.security, logger.child({ component: 'security' }));
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
     schema,

@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AiEditJobUpdatedDocument,
+  ListAiEditJobsDocument,
+  ReadAiEditJobDocument,
+  SubmitAiEditDocument,
+} from '../client/gql/graphql.js';
+import manifest from '../client/gql/persisted-documents.json' with { type: 'json' };
+import type { Gateway } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { sha256 } from '../src/security/persisted-operations.js';
+import { startTestGateway } from './support/gateway.js';
+import { wsClient } from './support/subscriptions.js';
+
+// Trusted documents: the client preset's manifest (client/gql/persisted-documents.json) is what the gateway runs when
+// PERSISTED_OPERATIONS=only; a client sends a hash instead of a document, over HTTP and over graphql-ws.
+
+const hashOf = (document: unknown) => (document as { __meta__: { hash: string } }).__meta__.hash;
+const hex = (hash: string) => hash.replace(/^sha256:/, '');
+
+async function post(gateway: { url: string }, body: Record<string, unknown>) {
+  const res = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as any };
+}
+
+function subscribeWs(gateway: Gateway, payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> }) {
+  const client = wsClient(gateway);
+  const events: any[] = [];
+  const done = new Promise<{ events: any[]; error?: any }>((resolve) => {
+    client.subscribe(payload, { next: (v) => events.push(v), error: (error) => resolve({ events, error }), complete: () => resolve({ events }) });
+  });
+  return { client, done };
+}
+
+describe('the committed manifest', () => {
+  it('holds the four example operations, each under the sha256 of its document', () => {
+    const entries = Object.entries(manifest as Record<string, string>);
+    expect(entries).toHaveLength(4);
+    for (const [hash, document] of entries) expect(hash).toBe(`sha256:${sha256(document)}`);
+    for (const doc of [SubmitAiEditDocument, ReadAiEditJobDocument, ListAiEditJobsDocument, AiEditJobUpdatedDocument]) {
+      expect((manifest as Record<string, string>)[hashOf(doc)]).toBeDefined();
+    }
+  });
+});
+
+describe('PERSISTED_OPERATIONS=only', () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', POLL_INTERVAL_MS: '40' } });
+  });
+  afterAll(() => gateway.stop());
+
+  it('refuses an ad-hoc query with 400 PERSISTED_QUERY_ONLY', async () => {
+    const res = await post(gateway, { query: '{ aiEditJobs { edges { node { id } } } }' });
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(res.json.data).toBeUndefined();
+    // The same text as the manifest's document is still ad hoc: only a hash names a trusted document.
+    const same = await post(gateway, { query: print(ListAiEditJobsDocument) });
+    expect(same.status).toBe(400);
+  });
+
+  it('runs manifest documents by documentId and by Apollo’s persistedQuery extension', async () => {
+    const submitted = await post(gateway, {
+      documentId: hashOf(SubmitAiEditDocument),
+      variables: { input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' }, clientMutationId: 'c1' } },
+    });
+    expect(submitted.status).toBe(200);
+    expect(submitted.json.errors).toBeUndefined();
+    const job = submitted.json.data.submitAiEdit.job;
+    expect(job).toMatchObject({ status: 'ACCEPTED', isFinal: false });
+
+    const read = await post(gateway, {
+      variables: { id: job.id },
+      extensions: { persistedQuery: { version: 1, sha256Hash: hex(hashOf(ReadAiEditJobDocument)) } },
+    });
+    expect(read.status).toBe(200);
+    expect(read.json.data.aiEditJob.id).toBe(job.id);
+
+    const list = await post(gateway, { documentId: hex(hashOf(ListAiEditJobsDocument)), variables: { first: 5 } });
+    expect(list.json.data.aiEditJobs.edges.map((e: any) => e.node.id)).toContain(job.id);
+  });
+
+  it('answers an unknown hash with 400 PERSISTED_QUERY_NOT_FOUND', async () => {
+    const res = await post(gateway, { documentId: `sha256:${'0'.repeat(64)}` });
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const wrongType = await post(gateway, { documentId: 42 });
+    expect(wrongType.status).toBe(400);
+  });
+
+  it('subscribes over graphql-ws by hash, and refuses an ad-hoc subscription without dropping the socket', async () => {
+    const submitted = await post(gateway, {
+      documentId: hashOf(SubmitAiEditDocument),
+      variables: { input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
+    });
+    const id = submitted.json.data.submitAiEdit.job.id;
+
+    const adHoc = subscribeWs(gateway, { query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }', variables: { id } });
+    const refused = await adHoc.done;
+    expect(refused.events).toEqual([]);
+    expect(JSON.stringify(refused.error)).toContain('PERSISTED_QUERY_ONLY');
+    expect(JSON.stringify(refused.error)).not.toContain('"http"');
+
+    // The same socket (graphql-ws reuses it) then runs the trusted subscription to the end.
+    const trusted = new Promise<{ events: any[]; error?: unknown }>((resolve) => {
+      const events: any[] = [];
+      adHoc.client.subscribe(
+        { query: '', variables: { id }, extensions: { persistedQuery: { version: 1, sha256Hash: hex(hashOf(AiEditJobUpdatedDocument)) } } },
+        { next: (v) => events.push(v), error: (error) => resolve({ events, error }), complete: () => resolve({ events }) },
+      );
+    });
+    const result = await trusted;
+    await adHoc.client.dispose();
+    expect(result.error).toBeUndefined();
+    expect(result.events.at(-1).data.aiEditJobUpdated).toMatchObject({ id, status: 'DONE', isFinal: true });
+  });
+});
+
+describe('PERSISTED_OPERATIONS=allow', () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway({ env: { PERSISTED_OPERATIONS: 'allow' } });
+  });
+  afterAll(() => gateway.stop());
+
+  it('runs ad-hoc documents and hashes alike, over HTTP and graphql-ws', async () => {
+    const adHoc = await post(gateway, { query: '{ aiEditJobs { edges { node { id } } } }' });
+    expect(adHoc).toEqual({ status: 200, json: { data: { aiEditJobs: { edges: [] } } } });
+    const byHash = await post(gateway, { documentId: hashOf(ListAiEditJobsDocument), variables: { first: 1 } });
+    expect(byHash.status).toBe(200);
+    expect(byHash.json).toMatchObject({ data: { aiEditJobs: { edges: [], pageInfo: { hasNextPage: false } } } });
+
+    const unknownJob = 'QWlFZGl0Sm9iOjk5OQ==';
+    for (const payload of [
+      { query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }', variables: { id: unknownJob } },
+      { query: '', variables: { id: unknownJob }, extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(AiEditJobUpdatedDocument) } } },
+    ]) {
+      const { client, done } = subscribeWs(gateway, payload);
+      const result = await done;
+      await client.dispose();
+      // Both ran: each reached the resolver, which refuses an unknown job with NOT_FOUND.
+      expect(JSON.stringify(result)).toContain('NOT_FOUND');
+    }
+  });
+});
+
+describe('PERSISTED_OPERATIONS=off and start-up', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'manifest-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('off (the default) knows no documentId', async () => {
+    expect(loadConfig({}).security.persistedOperations).toBe('off');
+    const gateway = await startTestGateway();
+    try {
+      const res = await post(gateway, { documentId: hashOf(ListAiEditJobsDocument) });
+      expect(res.status).toBe(400);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('refuses to start without a readable manifest, or with an entry that does not match its hash', async () => {
+    await expect(startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: join(dir, 'missing.json') } })).rejects.toThrow(
+      /PERSISTED_OPERATIONS=only needs a manifest.*missing\.json/,
+    );
+    const tampered = join(dir, 'tampered.json');
+    writeFileSync(tampered, JSON.stringify({ [hashOf(ListAiEditJobsDocument)]: '{ aiEditJobs(first: 100) { edges { node { id } } } }' }));
+    await expect(startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: tampered } })).rejects.toThrow(/does not match/);
+  });
+
+  it('loads another manifest from PERSISTED_OPERATIONS_MANIFEST', async () => {
+    const document = 'query Hello { __typename }';
+    const file = join(dir, 'own.json');
+    writeFileSync(file, JSON.stringify({ [sha256(document)]: document }));
+    const gateway = await startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: file } });
+    try {
+      expect((await post(gateway, { documentId: sha256(document) })).json).toEqual({ data: { __typename: 'Query' } });
+      expect((await post(gateway, { documentId: hashOf(ListAiEditJobsDocument) })).status).toBe(400);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
