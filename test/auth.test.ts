@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -95,6 +96,22 @@ describe('AUTH_MODE=none needs a loopback HOST', () => {
       expect(loadConfig({ HOST: host, AUTH_MODE: 'jwt', JWT_SECRET: SECRET }).auth.mode).toBe('jwt');
     },
   );
+
+  it('the process exits 1 with one line naming AUTH_MODE, before listening', async () => {
+    const env: Record<string, string | undefined> = { ...process.env, HOST: '0.0.0.0', PORT: '0', SIMULATOR_PORT: '0', LOG_LEVEL: 'info' };
+    delete env.AUTH_MODE;
+    delete env.ALLOW_ANONYMOUS;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/AUTH_MODE.*0\.0\.0\.0.*ALLOW_ANONYMOUS=true/);
+    expect(stdout).not.toMatch(/listening/);
+  });
 
   it.each([
     [{ AUTH_MODE: 'basic' }, /^Invalid AUTH_MODE="basic": must be one of none, apikey, jwt$/],
