@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
+import { connectAll, describeError } from '../lib/ws.js';
 import { gql } from '../lib/http.js';
 import { SUBMIT, UPDATED, smallEdit } from '../lib/queries.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
@@ -62,7 +62,7 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
     try {
       const t0 = Date.now();
       const url = `${gateway.info.url.replace(/^http/, 'ws')}/graphql`;
-      for (let c = 0; c < JOBS / PER_CONNECTION; c++) clients.push(createClient({ url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, keepAlive: 0 }));
+      clients.push(...(await connectAll(url, JOBS / PER_CONNECTION)));
       const subs: Sub[] = jobs.map((job, i) => {
         const sub: Sub = { events: [], completed: false };
         clients[Math.floor(i / PER_CONNECTION)]!.subscribe(
@@ -74,7 +74,7 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
               else sub.events.push({ status: j.status, receivedAt: Date.now() });
             },
             error: (error) => {
-              sub.error ??= `error: ${JSON.stringify(error instanceof Error ? error.message : error).slice(0, 300)}`;
+              sub.error ??= `error: ${describeError(error)}`;
             },
             complete: () => {
               sub.completed = true;
