@@ -12,6 +12,10 @@ import type { LimiterFactory, SharedBudgetGate } from './upstream-budget.js';
 //   <prefix>budget:next-at                             the earliest time (Redis clock, ms) the next grant may go out,
 //                                                      anywhere: grants are spaced 1/rps apart across instances, as
 //                                                      one instance spaces its own, so windows never add up to 2×.
+//                                                      10% wider than 1/rps: between a grant and its request reaching
+//                                                      the upstream lie a few round trips on a busy process, and
+//                                                      across instances that jitter (tens of ms) would otherwise let
+//                                                      rps + 1 requests land within one second.
 //   <prefix>budget:pause-until                         set by whoever sees a 429 (or a spent quota): every instance
 //                                                      waits until then.
 
@@ -27,6 +31,9 @@ export function redisLimiterFactory(redis: Redis, keyPrefix: string): LimiterFac
       insuranceLimiter: new RateLimiterMemory({ points, duration, keyPrefix: name }),
     });
 }
+
+/** Shared grants are spaced this much wider than 1/rps (see above). */
+export const SHARED_SPACING_MARGIN = 1.1;
 
 const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -72,7 +79,7 @@ export class RedisBudgetGate implements SharedBudgetGate {
   async reserve(spacingMs: number): Promise<number> {
     if (this.redis.status !== 'ready') return 0;
     try {
-      return Number(await this.redis.budgetReserve(this.nextAtKey, this.pauseKey, Math.ceil(spacingMs)));
+      return Number(await this.redis.budgetReserve(this.nextAtKey, this.pauseKey, Math.ceil(spacingMs * SHARED_SPACING_MARGIN)));
     } catch (err) {
       this.logger.warn({ err }, 'shared budget gate failed; spacing locally');
       return 0;

@@ -300,15 +300,16 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
           await this.sleep(waitMs);
           continue;
         }
-        const sharedWaitMs = this.shared ? await this.shared.reserve(this.spacingMs) : 0;
-        if (sharedWaitMs > 0) {
-          await this.sleep(sharedWaitMs);
-          continue;
-        }
         const refusedForMs = await this.take();
         if (refusedForMs > 0) {
           await this.sleep(refusedForMs);
           continue;
+        }
+        // The shared slot last, holding the points meanwhile: the less lies between it and the request going out,
+        // the less the spacing that other instances see is blurred.
+        if (!(await this.reserveShared())) {
+          await this.giveBack();
+          break;
         }
         // Pick the waiter only now: someone more urgent may have arrived while the limiters answered.
         const waiter = this.peekLive();
@@ -349,6 +350,17 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
       return this.refusalWait(refusal);
     }
     return 0;
+  }
+
+  /** Waits for a grant slot shared with other instances (and for their 429 pause); false when closed meanwhile. */
+  private async reserveShared(): Promise<boolean> {
+    if (!this.shared) return true;
+    for (;;) {
+      const waitMs = await this.shared.reserve(this.spacingMs);
+      if (this.closed) return false;
+      if (waitMs <= 0) return true;
+      await this.sleep(waitMs);
+    }
   }
 
   private async giveBack(): Promise<void> {
