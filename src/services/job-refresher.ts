@@ -22,7 +22,7 @@ export class JobRefresher {
       logger: Logger;
       now?: () => Date;
       /** Who may read a job (several instances); without one, this process may read every job. */
-      coordinator?: Pick<PollCoordinator, 'claim'>;
+      coordinator?: Pick<PollCoordinator, 'claim' | 'release'>;
     },
   ) {}
 
@@ -63,6 +63,8 @@ export class JobRefresher {
     const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
     if (!applied) return job;
     if (applied.changed) this.deps.events.publish('job:updated', applied.job.id, applied.job);
+    // A final job needs no reader: free its lease (also when a query, not this instance's poller, took it).
+    if (isFinalStatus(applied.job.status)) await this.deps.coordinator?.release(job.id);
     return applied.job;
   }
 }
