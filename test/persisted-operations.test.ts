@@ -89,6 +89,29 @@ describe('PERSISTED_OPERATIONS=only', () => {
     expect(list.json.data.aiEditJobs.edges.map((e: any) => e.node.id)).toContain(job.id);
   });
 
+  it('runs a trusted subscription by hash over SSE too', async () => {
+    const submitted = await post(gateway, {
+      documentId: hashOf(SubmitAiEditDocument),
+      variables: { input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
+    });
+    const id = submitted.json.data.submitAiEdit.job.id;
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ documentId: hashOf(AiEditJobUpdatedDocument), variables: { id } }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"status":"DONE"');
+    expect(text).toContain('event: complete');
+    const adHoc = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }', variables: { id } }),
+    });
+    expect(await adHoc.text()).toContain('PERSISTED_QUERY_ONLY');
+  });
+
   it('answers an unknown hash with 400 PERSISTED_QUERY_NOT_FOUND', async () => {
     const res = await post(gateway, { documentId: `sha256:${'0'.repeat(64)}` });
     expect(res.status).toBe(400);

@@ -71,7 +71,8 @@ export class PersistedOperations {
         extensions: { code: PERSISTED_QUERY_ONLY, http: { status: 400 } },
       });
     }
-    return typeof params.query === 'string' ? params.query : (params.query as string);
+    // Not a string (or missing): Yoga's parameter check, which runs next, answers that with 400.
+    return params.query as string;
   }
 }
 
