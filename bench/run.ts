@@ -56,5 +56,7 @@ for (const name of only) {
     out.push('', `## ${name}`, '', `FAILED: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
-process.stdout.write(`${out.join('\n')}\n`);
+const summary = `${out.join('\n')}\n`;
+writeFileSync(`${resultsDir}summary${quick ? '-quick' : ''}.md`, summary);
+process.stdout.write(summary);
 process.exit(failures > 0 ? 1 : 0);
