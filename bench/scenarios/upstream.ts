@@ -111,6 +111,7 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
       const firstEventS = subs.filter((s) => s.events.length > 0).map((s) => (s.events[0]!.receivedAt - t0) / 1000);
       const progressed = subs.filter((s) => s.events.length > 1 || (s.events[0] && s.events[0].status !== 'ACCEPTED')).length;
       const final = subs.filter((s) => ['DONE', 'ERROR'].includes(s.events.at(-1)?.status ?? '')).length;
+      const done = subs.filter((s) => s.events.at(-1)?.status === 'DONE').length;
       // What the account allows over this window, sustained: 4/s, but no more than 120 a minute (2/s).
       const ceiling = Math.floor((elapsedMs / 1000) * Math.min(CLAID.perSecond, CLAID.perMinute / 60));
       const result = {
@@ -137,6 +138,7 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
           firstEventSeconds: summarize(firstEventS),
           jobsThatMoved: progressed,
           jobsFinal: final,
+          jobsDone: done,
         },
         budget,
         poller,
