@@ -121,6 +121,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       if (m && m.rss > peakRss) peakRss = m.rss;
     }, 100);
     const skewWarnings: string[] = [];
+    const cpuBefore = await gateway.rpc<{ user: number; system: number }>('cpu');
     try {
       for (let k = 1; k <= 3; k++) {
         await sleep(STEP_MS);
@@ -137,6 +138,9 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     } finally {
       clearInterval(sampler);
     }
+
+    const cpuAfter = await gateway.rpc<{ user: number; system: number }>('cpu');
+    const gatewayCpuMs = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1000;
 
     // 4. Check every stream, then measure.
     let fullWalks = 0;
@@ -189,6 +193,8 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       },
       events: { total: subs.reduce((s, x) => s + x.events.length, 0), changes: latencies.length, fullWalks, completed: subs.filter((s) => s.completed).length },
       fanOutLatencyMs: latency,
+      /** The gateway's CPU from the first change to the last completion (polls included), per change event delivered. */
+      gatewayCpu: { ms: round(gatewayCpuMs, 0), usPerEvent: round((gatewayCpuMs * 1000) / latencies.length, 1) },
       lastSubscriberLatencyMs: lastSubscriber,
       upstream: {
         pollIntervalMs: POLL_INTERVAL_MS,
@@ -236,7 +242,7 @@ export const subscriptions: Scenario = async ({ quick, verbose, log }) => {
     const result = await runOne(r.subscribers, r.jobs, verbose, log);
     log(
       `fan-out p50 ${round(result.fanOutLatencyMs.p50)} p99 ${round(result.fanOutLatencyMs.p99)} max ${round(result.fanOutLatencyMs.max)} ms; ` +
-        `RSS +${result.memory.rssPerSubscriberKB} KB/sub; reads/job/interval mean ${round(result.upstream.readsPerJobPerInterval.mean)} max ${round(result.upstream.readsPerJobPerInterval.max)}`,
+        `RSS +${result.memory.rssPerSubscriberKB} KB/sub; gateway CPU ${result.gatewayCpu.usPerEvent} µs/event; reads/job/interval mean ${round(result.upstream.readsPerJobPerInterval.mean)} max ${round(result.upstream.readsPerJobPerInterval.max)}`,
     );
     results.push(result);
   }
