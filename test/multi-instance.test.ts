@@ -117,6 +117,23 @@ function maxPerSecond(times: number[]): number {
   return max;
 }
 
+/** Which instance read `path` upstream when, from the `claid call` lines each process logged, oldest first. */
+function readersOf(instances: Instance[], path: string): { at: number; instanceId: string }[] {
+  const reads: { at: number; instanceId: string }[] = [];
+  for (const instance of instances) {
+    for (const line of instance.output.join('').split('\n')) {
+      if (!line.includes('"claid call')) continue;
+      try {
+        const entry = JSON.parse(line) as { time: number; method?: string; path?: string };
+        if (entry.method === 'GET' && entry.path === path) reads.push({ at: entry.time, instanceId: instance.instanceId });
+      } catch {
+        // A line cut short by kill -9.
+      }
+    }
+  }
+  return reads.sort((a, b) => a.at - b.at);
+}
+
 const jobIdOf = (globalId: string): string => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one database', () => {
@@ -215,6 +232,16 @@ describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one dat
         const reads = up.requests.filter((r) => r.method === 'GET' && r.path === taskPath(job.upstreamId)).length;
         expect(reads).toBeGreaterThan(0);
         expect(reads, `reads of task ${job.upstreamId}`).toBeLessThanOrEqual(Math.floor((doneAt - submittedAt) / INTERVAL_MS) + 2);
+      }
+
+      // Each job is read by one instance at a time: its readers change only when a holder died (once at most here).
+      // Without leases the three would take turns.
+      for (const job of watched) {
+        const readers = readersOf(instances, taskPath(job.upstreamId)).map((r) => r.instanceId);
+        const switches = readers.filter((id, i) => i > 0 && id !== readers[i - 1]).length;
+        expect(readers.length).toBeGreaterThan(3);
+        expect(switches, `readers of task ${job.upstreamId}: ${readers.join(' ')}`).toBeLessThanOrEqual(1);
+        if (switches === 1) expect(readers[0]).toBe(victim!.instanceId);
       }
 
       // No job is lost: every one of the fifteen, the victim's background jobs included, ends DONE in the store.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import type { Job } from '../src/services/domain.js';
 import { createRedisJobPubSub, dateRevivingSerializer } from '../src/services/job-events.js';
@@ -40,6 +41,25 @@ function sampleJob(): Job {
     finishedAt: at,
   };
 }
+
+describe('scale-out configuration', () => {
+  it('leases live two poll intervals (at least 500 ms), keys share one prefix, rescans every 5 s', () => {
+    const defaults = loadConfig({});
+    expect(defaults.scaleOut).toEqual({ keyPrefix: 'aiedit:', instanceId: undefined, leaseTtlMs: 2000, rescanIntervalMs: 5000 });
+    expect(loadConfig({ POLL_INTERVAL_MS: '100' }).scaleOut.leaseTtlMs).toBe(500);
+    expect(loadConfig({ POLL_LEASE_TTL_MS: '3000', INSTANCE_ID: 'gw-1', REDIS_KEY_PREFIX: 'prod:' }).scaleOut).toMatchObject({
+      leaseTtlMs: 3000,
+      instanceId: 'gw-1',
+      keyPrefix: 'prod:',
+    });
+  });
+
+  it('refuses a key prefix or instance id that could not be a plain Redis key part, naming the variable', () => {
+    expect(() => loadConfig({ REDIS_KEY_PREFIX: 'a b*' })).toThrow(/^Invalid REDIS_KEY_PREFIX="a b\*": must be 1-64 of/);
+    expect(() => loadConfig({ INSTANCE_ID: 'x'.repeat(65) })).toThrow(/^Invalid INSTANCE_ID=/);
+    expect(() => loadConfig({ POLL_LEASE_TTL_MS: '50' })).toThrow(/^Invalid POLL_LEASE_TTL_MS="50": must be at least 100/);
+  });
+});
 
 describe('the pub/sub serializer', () => {
   it('brings every Date back as a Date, wherever it sits, and leaves strings that look like dates alone', () => {
