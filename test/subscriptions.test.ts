@@ -176,3 +176,20 @@ describe('graphql-ws protocol', () => {
     expect(code).toBe(1001);
   });
 });
+
+describe('leaving', () => {
+  it('when the last subscriber leaves a quiet job, its watch is released at once', async () => {
+    const { gateway, simulator } = await gatewayOnSimulator(60_000);
+    const { id } = await submit(gateway, simulator);
+    const client = wsClient(gateway);
+    cleanups.push(() => client.dispose());
+    const sub = collect(client, UPDATED, { id });
+    while (sub.events.length < 1) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(gateway.poller.stats().watchers).toBe(1);
+    await client.dispose();
+    const deadline = Date.now() + 2_000;
+    while (gateway.poller.stats().watchers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(gateway.poller.stats().watchers).toBe(0);
+  });
+});

@@ -50,7 +50,15 @@ export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId:
     await cleanup();
     throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
   }
-  return follow(deps, queue, current, cleanup);
+  const updates = follow(deps, queue, current, cleanup);
+  // A generator waiting inside `for await` only sees return() once a value arrives; a subscriber that leaves a quiet
+  // job must release its watch at once, so closing the queue comes first.
+  const originalReturn = updates.return.bind(updates);
+  updates.return = (value) => {
+    queue.close();
+    return originalReturn(value);
+  };
+  return updates;
 }
 
 async function* follow(deps: JobUpdatesDeps, queue: LatestValueQueue<Job>, current: Job, cleanup: () => Promise<void>): AsyncGenerator<Job> {
