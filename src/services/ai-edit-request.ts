@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AI_EDIT_MODELS, ASPECT_RATIOS, IMAGE_FORMATS, type AiEditRequest } from './domain.js';
+import { canonicalJson } from './canonical-json.js';
 import { BadUserInputError } from './errors.js';
 
 // The contract's submit rules, checked before any upstream call. Paths in errors are GraphQL input paths
@@ -105,15 +106,4 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 /** A stable fingerprint of a request, so that an idempotency key reused with a different request is noticed. */
 export function hashAiEditRequest(request: AiEditRequest): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

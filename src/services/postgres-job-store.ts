@@ -4,12 +4,10 @@ import {
   FINAL_STATUSES,
   isFinalStatus,
   isForwardTransition,
-  type AiEditError,
   type AiEditRequest,
   type AiEditResult,
   type Job,
   type JobStatus,
-  type StatusChange,
   type UpstreamTaskState,
 } from './domain.js';
 import type {
@@ -20,6 +18,17 @@ import type {
   ListJobsQuery,
   NewJob,
 } from './job-store.js';
+import {
+  canonicalJson,
+  errorsFromStored,
+  errorsJson,
+  historyFromStored,
+  historyJson,
+  resultJson,
+  toMs,
+  type StoredError,
+  type StoredStatusChange,
+} from './job-row-codec.js';
 
 // Each entry is applied once, in order, inside one transaction that holds the migration lock; append new versions,
 // never edit old ones. Names are unqualified: the migration runs with search_path set to the store's schema.
@@ -95,15 +104,7 @@ interface JobRow {
   finished_at: string | null;
 }
 
-interface StoredError {
-  message: string;
-  createdAt: number;
-}
 
-interface StoredStatusChange {
-  status: JobStatus;
-  at: number;
-}
 
 interface IdempotencyRow {
   request_hash: string;
@@ -124,28 +125,10 @@ export interface PostgresJobStoreOptions {
   connectionTimeoutMs?: number | undefined;
 }
 
-function toMs(date: Date): number {
-  const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new RangeError('postgres-job-store: invalid Date');
-  return ms;
-}
 
-/** JSON with object keys sorted, so equal values always give equal text and can be compared as strings. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}
 
-const errorsJson = (errors: readonly AiEditError[]): string =>
-  canonicalJson(errors.map((e): StoredError => ({ message: e.message, createdAt: toMs(e.createdAt) })));
 
-const resultJson = (result: AiEditResult | null): string | null => (result === null ? null : canonicalJson(result));
 
-const historyJson = (history: readonly StoredStatusChange[]): string => canonicalJson(history);
 
 function rowToJob(row: JobRow): Job {
   return {
@@ -156,9 +139,9 @@ function rowToJob(row: JobRow): Job {
     request: row.request,
     requestHash: row.request_hash,
     idempotencyKey: row.idempotency_key,
-    errors: row.errors.map((e) => ({ message: e.message, createdAt: new Date(e.createdAt) })),
+    errors: errorsFromStored(row.errors),
     result: row.result,
-    history: row.history.map((h): StatusChange => ({ status: h.status, at: new Date(h.at) })),
+    history: historyFromStored(row.history),
     createdAt: new Date(Number(row.created_at)),
     updatedAt: new Date(Number(row.updated_at)),
     lastPolledAt: new Date(Number(row.last_polled_at)),

@@ -6,12 +6,10 @@ import {
   FINAL_STATUSES,
   isFinalStatus,
   isForwardTransition,
-  type AiEditError,
   type AiEditRequest,
   type AiEditResult,
   type Job,
   type JobStatus,
-  type StatusChange,
   type UpstreamTaskState,
 } from './domain.js';
 import type {
@@ -22,6 +20,17 @@ import type {
   ListJobsQuery,
   NewJob,
 } from './job-store.js';
+import {
+  canonicalJson,
+  errorsFromStored,
+  errorsJson,
+  historyFromStored,
+  historyJson,
+  resultJson,
+  toMs,
+  type StoredError,
+  type StoredStatusChange,
+} from './job-row-codec.js';
 
 // Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
 const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -84,43 +93,17 @@ interface JobRow {
   finished_at: number | null;
 }
 
-interface StoredError {
-  message: string;
-  createdAt: number;
-}
 
-interface StoredStatusChange {
-  status: JobStatus;
-  at: number;
-}
 
 interface IdempotencyRow {
   request_hash: string;
   job_id: string | null;
 }
 
-function toMs(date: Date): number {
-  const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new RangeError('sqlite-job-store: invalid Date');
-  return ms;
-}
 
-/** JSON with object keys sorted, so equal values always give equal text and can be compared as strings. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}
 
-const errorsJson = (errors: readonly AiEditError[]): string =>
-  canonicalJson(errors.map((e): StoredError => ({ message: e.message, createdAt: toMs(e.createdAt) })));
 
-const resultJson = (result: AiEditResult | null): string | null => (result === null ? null : canonicalJson(result));
 
-const historyJson = (history: readonly StoredStatusChange[]): string => canonicalJson(history);
 
 function rowToJob(row: JobRow): Job {
   return {
@@ -131,9 +114,9 @@ function rowToJob(row: JobRow): Job {
     request: JSON.parse(row.request) as AiEditRequest,
     requestHash: row.request_hash,
     idempotencyKey: row.idempotency_key,
-    errors: (JSON.parse(row.errors) as StoredError[]).map((e) => ({ message: e.message, createdAt: new Date(e.createdAt) })),
+    errors: errorsFromStored(JSON.parse(row.errors) as StoredError[]),
     result: row.result === null ? null : (JSON.parse(row.result) as AiEditResult),
-    history: (JSON.parse(row.history) as StoredStatusChange[]).map((h): StatusChange => ({ status: h.status, at: new Date(h.at) })),
+    history: historyFromStored(JSON.parse(row.history) as StoredStatusChange[]),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     lastPolledAt: new Date(row.last_polled_at),
