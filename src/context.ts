@@ -4,7 +4,7 @@ import {
   type Authenticator,
   type Caller,
 } from './auth/authenticator.js';
-import { releaseWhenDone, type CallerLimits } from './auth/limits.js';
+import type { CallerLimits } from './auth/limits.js';
 import type { Job } from './services/domain.js';
 import type { JobService } from './services/job-service.js';
 
@@ -22,6 +22,12 @@ export interface GraphQLContext {
   owner: string;
   caller: Caller;
   services: GatewayServices;
+  /**
+   * Takes one of this caller's subscription slots (and, over graphql-ws, one of its connection's) or throws
+   * RATE_LIMITED; returns the release. Absent when callers are unlimited. Called once per subscriber, also when
+   * subscribers share one execution (src/shared-subscriptions.ts).
+   */
+  acquireSubscription?: () => () => void;
 }
 
 export const ANONYMOUS_OWNER = ANONYMOUS_CALLER.name;
@@ -52,21 +58,6 @@ export function createContextFactory(services: GatewayServices, access?: CallerA
     if (!limits) return { owner: caller.name, caller, services };
     // Subscription slots count per caller and per graphql-ws connection (an SSE request is its own connection).
     const connection = overWebSocket ? (initial.extra?.socket ?? initial.socket) : undefined;
-    return {
-      owner: caller.name,
-      caller,
-      services: {
-        ...services,
-        async jobUpdates(owner, jobId) {
-          const release = limits.acquireSubscription(owner, connection);
-          try {
-            return releaseWhenDone(await services.jobUpdates(owner, jobId), release);
-          } catch (error) {
-            release();
-            throw error;
-          }
-        },
-      },
-    };
+    return { owner: caller.name, caller, services, acquireSubscription: () => limits.acquireSubscription(caller.name, connection) };
   };
 }

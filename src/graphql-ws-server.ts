@@ -1,14 +1,18 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GraphQLContext } from './context.js';
 import type { Logger } from './logger.js';
+import { sharedSubscriptionKey, SharedSubscriptions, type SharedSubscriptionMember } from './shared-subscriptions.js';
 
 // graphql-ws on the HTTP server's port and path, run through Yoga's envelop so that a WebSocket operation gets the
-// same context factory, parsing, validation, error masking and plugins as one over HTTP or SSE.
+// same context factory, parsing, validation, error masking and plugins as one over HTTP or SSE. Subscriptions that
+// are the same (caller, document, variables) share one execution and one serialization per event
+// (src/shared-subscriptions.ts); each subscriber's socket is then written here, bypassing graphql-ws's per-message
+// JSON.stringify, with the very same payload string.
 
 export interface GraphQLWsOptions {
   path: string;
@@ -32,9 +36,16 @@ export interface GraphQLWsServer {
   /** Completes every stream and closes every socket with 1001 (going away). */
   close(): Promise<void>;
   readonly clientCount: number;
+  /** The shared subscription executions (streamCount, memberCount). */
+  readonly shared: SharedSubscriptions;
 }
 
-type EnvelopedRoot = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+type EnvelopedRoot = {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
+  /** Set for subscription operations: the subscriber's id on its socket and what it shares with others. */
+  share?: { id: string; key: string; socket: WebSocket };
+};
 
 export function attachGraphQLWs(
   server: Server,
@@ -49,13 +60,50 @@ export function attachGraphQLWs(
     maxPayload: options.maxPayloadBytes,
     ...(verifyUpgrade ? { verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(verifyUpgrade(info.req), 403) } : {}),
   });
+  const shared = new SharedSubscriptions();
+  /** An error for the client, as it would come out of Yoga: masked, without HTTP-only extensions. */
+  const refusal = (error: unknown): GraphQLError => {
+    const masked = options.maskError?.(error, 'Unexpected error.') ?? new GraphQLError('Unexpected error.');
+    const { http: _httpOnly, ...extensions } = (masked instanceof GraphQLError ? masked.extensions : {}) as Record<string, unknown>;
+    return new GraphQLError(masked.message, { extensions });
+  };
+  const subscribeShared = async (args: ExecutionArgs, root: EnvelopedRoot, share: NonNullable<EnvelopedRoot['share']>) => {
+    const memberContext = args.contextValue as GraphQLContext;
+    let release: (() => void) | undefined;
+    try {
+      release = memberContext.acquireSubscription?.();
+    } catch (error) {
+      return { errors: [refusal(error)] };
+    }
+    const member = new SocketMember(share.socket, share.id);
+    // The shared execution takes no slot of its own: every member holds one.
+    const sharedArgs = { ...args, contextValue: { ...memberContext, acquireSubscription: undefined } };
+    try {
+      const outcome = await shared.join(share.key, () => root.subscribe(sharedArgs), member);
+      if (!outcome.joined) {
+        release?.();
+        return outcome.result;
+      }
+      return member.stream(() => {
+        outcome.leave();
+        release?.();
+      }, refusal);
+    } catch (error) {
+      release?.();
+      throw refusal(error);
+    }
+  };
+
   const serverCleanup = useServer<Record<string, unknown>, { request: unknown; socket: WebSocket }>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       ...(options.onConnect ? { onConnect: (ctx) => options.onConnect!(ctx.connectionParams) } : {}),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
+      subscribe: (args) => {
+        const root = args.rootValue as EnvelopedRoot;
+        return (root.share ? subscribeShared(args, root, root.share) : root.subscribe(args)) as never;
+      },
+      onSubscribe: async (ctx, id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -63,8 +111,10 @@ export function attachGraphQLWs(
           params,
         });
         let document;
+        let text: string;
         try {
-          document = parse(options.documentFor ? options.documentFor(params) : params.query);
+          text = options.documentFor ? options.documentFor(params) : params.query;
+          document = parse(text);
         } catch (error) {
           return [error as never];
         }
@@ -75,17 +125,24 @@ export function attachGraphQLWs(
           contextValue = await contextFactory();
         } catch (error) {
           // Refuse this operation with an error the client can read instead of dropping the socket (4500).
-          const masked = options.maskError?.(error, 'Unexpected error.') ?? new GraphQLError('Unexpected error.');
-          const { http: _httpOnly, ...extensions } = (masked instanceof GraphQLError ? masked.extensions : {}) as Record<string, unknown>;
-          return [new GraphQLError(masked.message, { extensions })];
+          return [refusal(error)];
         }
+        const operation = getOperationAST(document, params.operationName)?.operation;
+        const share =
+          operation === 'subscription'
+            ? {
+                id,
+                socket: ctx.extra.socket,
+                key: sharedSubscriptionKey({ owner: (contextValue as unknown as GraphQLContext).owner, document: text, operationName: params.operationName, variables: params.variables }),
+              }
+            : undefined;
         return {
           schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
           contextValue,
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe, share } satisfies EnvelopedRoot,
         };
       },
     },
@@ -112,6 +169,7 @@ export function attachGraphQLWs(
   wss.on('error', (err) => logger.warn({ err }, 'websocket server error'));
 
   return {
+    shared,
     get clientCount() {
       return wss.clients.size;
     },
@@ -121,4 +179,98 @@ export function attachGraphQLWs(
       await serverCleanup.dispose();
     },
   };
+}
+
+/**
+ * One graphql-ws subscriber of a shared stream: writes `next` messages around the shared payload string straight to
+ * its socket. Like a LatestValueQueue, it never queues more than one event: while a write is in flight, a newer
+ * event replaces an unsent one, so a slow socket skips to the newest state instead of buffering every change.
+ */
+class SocketMember implements SharedSubscriptionMember {
+  private readonly prefix: string;
+  private writing = false;
+  private unsent: string | undefined;
+  private finishing = false;
+  private closed = false;
+  private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  private readonly ended: Promise<void>;
+
+  constructor(
+    private readonly socket: WebSocket,
+    id: string,
+  ) {
+    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    this.ended = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+    // graphql-ws reports a failure by itself; nobody may be awaiting this one yet.
+    this.ended.catch(() => undefined);
+  }
+
+  next(json: string): void {
+    if (this.closed) return;
+    if (this.writing) this.unsent = json;
+    else this.write(json);
+  }
+
+  complete(): void {
+    this.finishing = true;
+    if (!this.writing) this.finish();
+  }
+
+  fail(error: unknown): void {
+    this.closed = true;
+    this.settle?.reject(error);
+  }
+
+  /**
+   * The stream graphql-ws follows for this subscriber: it yields nothing (events are written directly) and ends when
+   * the shared stream has ended and the last event is written; its return (client `complete`, socket closed) leaves.
+   */
+  stream(leave: () => void, refusal: (error: unknown) => GraphQLError): AsyncGenerator<never> {
+    const done = { value: undefined, done: true } as const;
+    const stream = {
+      next: () =>
+        this.ended.then(
+          () => done,
+          (error: unknown) => {
+            leave();
+            throw refusal(error);
+          },
+        ),
+      return: async () => {
+        this.closed = true;
+        leave();
+        this.finish();
+        return done;
+      },
+      throw: async (error: unknown) => {
+        this.closed = true;
+        leave();
+        throw error;
+      },
+      [Symbol.asyncIterator]: () => stream,
+    };
+    void this.ended.then(leave, () => undefined);
+    return stream as unknown as AsyncGenerator<never>;
+  }
+
+  private write(json: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) {
+      this.closed = true;
+      return;
+    }
+    this.writing = true;
+    this.socket.send(`${this.prefix}${json}}`, (error) => {
+      this.writing = false;
+      if (error) this.closed = true;
+      const unsent = this.unsent;
+      this.unsent = undefined;
+      if (unsent !== undefined && !this.closed) this.write(unsent);
+      else if (this.finishing) this.finish();
+    });
+  }
+
+  private finish(): void {
+    this.closed = true;
+    this.settle?.resolve();
+  }
 }

@@ -1,4 +1,5 @@
 import { decodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { releaseWhenDone } from '../auth/limits.js';
 import type { GraphQLContext } from '../context.js';
 import type { Job, JobStatus } from '../services/domain.js';
 import { BadUserInputError, GatewayError } from '../services/errors.js';
@@ -83,5 +84,12 @@ export function decodeJobCursor(cursor: string, field: string): JobCursor {
 export async function watchAiEditJob(ctx: GraphQLContext, globalId: string): Promise<AsyncGenerator<Job>> {
   const jobId = jobIdFromGlobalId(globalId);
   if (!jobId) throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
-  return ctx.services.jobUpdates(ctx.owner, jobId);
+  const release = ctx.acquireSubscription?.();
+  if (!release) return ctx.services.jobUpdates(ctx.owner, jobId);
+  try {
+    return releaseWhenDone(await ctx.services.jobUpdates(ctx.owner, jobId), release);
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
