@@ -21,6 +21,7 @@ import { RateBudget } from './services/upstream-budget.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from './services/job-service.js';
 import { createJobStore } from './services/job-store-factory.js';
 import type { JobStore } from './services/job-store.js';
+import type { SharedSubscriptions } from './shared-subscriptions.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
 
 // The transport: Yoga on node:http, one port for GraphQL, GraphiQL, /health and /ready.
@@ -42,6 +43,8 @@ export interface Gateway {
   readonly services: GatewayServices;
   readonly yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readonly simulator: Simulator | undefined;
+  /** graphql-ws subscriptions that share one execution per caller, document and variables. */
+  readonly sharedSubscriptions: SharedSubscriptions;
   /** Stops accepting, finishes in-flight requests, then closes the store and the upstream client. */
   stop(): Promise<void>;
 }
@@ -222,5 +225,5 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       logger.info('gateway stopped');
     })());
 
-  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, stop };
+  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, sharedSubscriptions: graphqlWs.shared, stop };
 }
