@@ -130,7 +130,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   const services: GatewayServices = {
     jobs,
     jobUpdates: (owner, jobId) =>
-      openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.loadJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
+      openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
   };
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({

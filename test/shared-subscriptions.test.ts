@@ -243,4 +243,30 @@ describe('shared subscriptions over graphql-ws', () => {
     expect((await late.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['PROCESSING', 'DONE']);
     expect((await first.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'PROCESSING', 'DONE']);
   });
+
+  it('a subscription to a stale job gets its stored state at once, without waiting for the upstream read', async () => {
+    const job = await submit(ALICE, 'add a heron');
+    await new Promise((resolve) => setTimeout(resolve, 120)); // older than POLL_INTERVAL_MS=50: stale
+    upstream.setTask(job.upstreamId, { status: 'PROCESSING' });
+    let releaseReads!: () => void;
+    const readsHeld = new Promise<void>((resolve) => (releaseReads = resolve));
+    upstream.setDefault(async (request) => {
+      if (request.method === 'GET') await readsHeld;
+      return upstream.fakeClaid(request);
+    });
+    try {
+      const socket = wsClient(g, ALICE);
+      cleanups.push(() => socket.dispose());
+      const sub = collect(socket, UPDATED, { id: job.id });
+      await expect.poll(() => sub.events.length, { timeout: 2_000 }).toBe(1);
+      expect(sub.events[0]!.data!.aiEditJobUpdated.status).toBe('ACCEPTED');
+      releaseReads();
+      await expect.poll(() => sub.events.at(-1)?.data?.aiEditJobUpdated?.status, { timeout: 5_000 }).toBe('PROCESSING');
+      upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
+      expect((await sub.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'PROCESSING', 'DONE']);
+    } finally {
+      releaseReads();
+      upstream.setDefault(null);
+    }
+  });
 });

@@ -156,6 +156,15 @@ export class JobService {
     );
   }
 
+  /**
+   * Jobs by id for one owner exactly as stored, never waiting for an upstream read; another owner's job is null.
+   * A subscription starts from this, so its first event comes at once; the poller brings what changed since.
+   */
+  async findJobs(owner: string, ids: readonly string[]): Promise<(Job | null)[]> {
+    const jobs = await this.deps.store.findByIds(ids);
+    return jobs.map((job) => (job && job.owner === owner ? job : null));
+  }
+
   listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
     return this.deps.store.listJobs(query);
   }

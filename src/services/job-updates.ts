@@ -12,7 +12,10 @@ export interface JobWatchRegistry {
 export interface JobUpdatesDeps {
   events: JobPubSub;
   poller: JobWatchRegistry;
-  /** Loads jobs for an owner, refreshing stale ones (JobService.loadJobs). */
+  /**
+   * Loads jobs for an owner as stored (JobService.findJobs): the first event never waits for an upstream read; a
+   * stale job is read by the poller as soon as it is watched, and any change follows as the next event.
+   */
   loadJobs(owner: string, ids: readonly string[]): Promise<(Job | null)[]>;
   /** Aborted when the gateway shuts down: every stream completes. */
   shutdown: AbortSignal;
