@@ -1,5 +1,6 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub, type PubSub } from 'graphql-yoga';
+import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Job } from './domain.js';
 
@@ -16,7 +17,12 @@ export type JobPubSub = PubSub<JobTopics>;
 type JobEventTarget = NonNullable<NonNullable<Parameters<typeof createPubSub<JobTopics>>[0]>['eventTarget']>;
 
 export function createJobPubSub(options?: Parameters<typeof createPubSub<JobTopics>>[0]): JobPubSub {
-  return createPubSub<JobTopics>(options);
+  if (options?.eventTarget) return createPubSub<JobTopics>(options);
+  // One listener per SSE subscriber (or per shared graphql-ws stream) of a job is expected, not a leak: without
+  // this, Node warns (MaxListenersExceededWarning) from the eleventh subscriber of one job on.
+  const eventTarget = new EventTarget();
+  setMaxListeners(0, eventTarget);
+  return createPubSub<JobTopics>({ ...options, eventTarget });
 }
 
 const DATE_TAG = '$date';
