@@ -6,6 +6,8 @@ import { CallerLimits, countUnfinishedIn } from './auth/limits.js';
 import type { Config } from './config.js';
 import { createContextFactory, type GatewayServices, type GraphQLContext } from './context.js';
 import { createErrorMasker } from './error-masking.js';
+import { FinalReadCache } from './http/final-read-cache.js';
+import { useFinalReadCache } from './http/read-cache-plugin.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
 import { createHardening } from './security/index.js';
@@ -45,6 +47,8 @@ export interface Gateway {
   readonly simulator: Simulator | undefined;
   /** graphql-ws subscriptions that share one execution per caller, document and variables. */
   readonly sharedSubscriptions: SharedSubscriptions;
+  /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
+  readonly readCache: FinalReadCache;
   /** Stops accepting, finishes in-flight requests, then closes the store and the upstream client. */
   stop(): Promise<void>;
 }
@@ -133,8 +137,15 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
   };
 
+  const readCache = new FinalReadCache({
+    ...config.readCache,
+    maxBodyBytes: config.security.maxBodyBytes,
+    authenticator,
+    graphqlEndpoint: '/graphql',
+  });
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
+    plugins: readCache.enabled ? [...hardening.yogaOptions.plugins, useFinalReadCache()] : hardening.yogaOptions.plugins,
     schema,
     context: createContextFactory(services, { authenticator, limits }),
     graphqlEndpoint: '/graphql',
@@ -163,6 +174,15 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       void ready().then(({ ok, checks }) => {
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', instanceId, checks }));
       });
+      return;
+    }
+    if (readCache.accepts(req)) {
+      readCache
+        .serve(req, res, (tracker) => yoga.handle(req, res, tracker ? { readTracker: tracker } : {}))
+        .catch((err: unknown) => {
+          logger.error({ err }, 'read cache failed a request');
+          res.destroy();
+        });
       return;
     }
     void yoga.handle(req, res);
@@ -225,5 +245,5 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       logger.info('gateway stopped');
     })());
 
-  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, sharedSubscriptions: graphqlWs.shared, stop };
+  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, sharedSubscriptions: graphqlWs.shared, readCache, stop };
 }

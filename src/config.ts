@@ -80,6 +80,8 @@ export const configSchema = z.object({
   MAX_UNFINISHED_JOBS: z.preprocess(emptyToUndefined, positiveInt(1000).default(50)),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: z.preprocess(emptyToUndefined, positiveInt(10_000).default(20)),
   MAX_SUBSCRIPTIONS_PER_CALLER: z.preprocess(emptyToUndefined, positiveInt(100_000).default(100)),
+  READ_CACHE_MAX_BYTES: z.preprocess(emptyToUndefined, nonNegativeInt(4 * 1024 ** 3).default(64 * 1024 ** 2)),
+  READ_CACHE_TTL_MS: z.preprocess(emptyToUndefined, positiveInt(7 * 24 * 3_600_000).default(3_600_000)),
   ...securityEnvShape,
 }).superRefine((e, ctx) => {
   // Checks across variables; each names the variable to change.
@@ -142,6 +144,8 @@ export interface Config {
   limits: CallerLimitsConfig;
   /** Request and document limits, CORS, CSRF, introspection, trusted documents (src/security). */
   security: SecurityConfig;
+  /** Answers to reads of final jobs, kept per caller (src/http/final-read-cache.ts); maxBytes 0: off. */
+  readCache: { maxBytes: number; ttlMs: number };
 }
 
 export class ConfigError extends Error {
@@ -200,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxSubscriptionsPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER,
     },
     security: securityConfigFrom(e),
+    readCache: { maxBytes: e.READ_CACHE_MAX_BYTES, ttlMs: e.READ_CACHE_TTL_MS },
   };
 }
 

@@ -28,6 +28,19 @@ export interface GraphQLContext {
    * subscribers share one execution (src/shared-subscriptions.ts).
    */
   acquireSubscription?: () => () => void;
+  /**
+   * Present on HTTP requests whose answer the read cache may keep (src/http/final-read-cache.ts), put there by the
+   * transport: told what the request read, so that only answers made of final jobs are kept.
+   */
+  readTracker?: ReadTracker;
+}
+
+/** What a request read, as far as the read cache cares. */
+export interface ReadTracker {
+  /** Jobs handed to the schema (null: unknown or not the caller's); any that is missing or not final spoils the answer. */
+  jobsRead(jobs: readonly (Job | null)[]): void;
+  /** The request read something other than jobs by id (a connection, ...): its answer is never kept. */
+  uncacheable(): void;
 }
 
 export const ANONYMOUS_OWNER = ANONYMOUS_CALLER.name;

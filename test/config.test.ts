@@ -28,6 +28,9 @@ describe('configuration', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL.*sqlite:<path>/],
     ['CLAID_API_URL', 'ftp://x', /CLAID_API_URL.*http\(s\) URL/],
     ['REDIS_URL', 'http://x', /REDIS_URL.*redis:\/\//],
+    ['READ_CACHE_MAX_BYTES', '-1', /READ_CACHE_MAX_BYTES.*at least 0/],
+    ['READ_CACHE_MAX_BYTES', 'lots', /READ_CACHE_MAX_BYTES.*whole number/],
+    ['READ_CACHE_TTL_MS', '0', /READ_CACHE_TTL_MS.*at least 1/],
   ])('refuses %s=%s with one line naming it', (name, value, message) => {
     let error: unknown;
     try {
@@ -38,6 +41,11 @@ describe('configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('defaults the read cache to 64 MiB for an hour; 0 bytes turns it off', () => {
+    expect(loadConfig({}).readCache).toEqual({ maxBytes: 64 * 1024 * 1024, ttlMs: 3_600_000 });
+    expect(loadConfig({ READ_CACHE_MAX_BYTES: '0', READ_CACHE_TTL_MS: '5000' }).readCache).toEqual({ maxBytes: 0, ttlMs: 5000 });
   });
 
   it('never echoes the API key in a configuration error', () => {

@@ -31,8 +31,10 @@ export function submitAiEdit(
   return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });
 }
 
-export function loadAiEditJobs(ctx: GraphQLContext, ids: readonly string[]): Promise<(Job | null)[]> {
-  return ctx.services.jobs.loadJobs(ctx.owner, ids);
+export async function loadAiEditJobs(ctx: GraphQLContext, ids: readonly string[]): Promise<(Job | null)[]> {
+  const jobs = await ctx.services.jobs.loadJobs(ctx.owner, ids);
+  ctx.readTracker?.jobsRead(jobs);
+  return jobs;
 }
 
 interface ConnectionArgs {
@@ -44,6 +46,8 @@ interface ConnectionArgs {
 }
 
 export function listAiEditJobs(ctx: GraphQLContext, args: ConnectionArgs) {
+  // A page changes whenever a job is submitted or moves: never kept by the read cache.
+  ctx.readTracker?.uncacheable();
   for (const name of ['first', 'last'] as const) {
     const size = args[name];
     if (size != null && (size < 0 || size > MAX_PAGE_SIZE)) {
