@@ -294,7 +294,7 @@ describe('read cache with API keys', () => {
     });
     expect(g.readCache.stats.hits).toBe(hits + 11);
     // No credentials, or a wrong key: Yoga's usual 401, never the entry.
-    for (const headers of [{}, { authorization: 'Bearer wrong-key-0000' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong-key-0000' }] as Record<string, string>[]) {
       const refused = await send(g, { body, headers });
       expect(refused.status).toBe(401);
       expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
