@@ -23,7 +23,8 @@ import { RateBudget } from './services/upstream-budget.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from './services/job-service.js';
 import { createJobStore } from './services/job-store-factory.js';
 import type { JobStore } from './services/job-store.js';
-import type { SharedSubscriptions } from './shared-subscriptions.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
+import { useSharedSubscriptions } from './shared-subscriptions-sse.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
 
 // The transport: Yoga on node:http, one port for GraphQL, GraphiQL, /health and /ready.
@@ -45,8 +46,8 @@ export interface Gateway {
   readonly services: GatewayServices;
   readonly yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readonly simulator: Simulator | undefined;
-  /** graphql-ws subscriptions that share one execution per caller, document and variables. */
-  readonly sharedSubscriptions: SharedSubscriptions;
+  /** Subscriptions that share one execution per caller, document and variables, per transport. */
+  readonly sharedSubscriptions: { readonly webSocket: SharedSubscriptions; readonly http: SharedSubscriptions };
   /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
   readonly readCache: FinalReadCache;
   /** Stops accepting, finishes in-flight requests, then closes the store and the upstream client. */
@@ -143,9 +144,15 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     authenticator,
     graphqlEndpoint: '/graphql',
   });
+  const httpSubscriptions = new SharedSubscriptions();
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
-    plugins: readCache.enabled ? [...hardening.yogaOptions.plugins, useFinalReadCache()] : hardening.yogaOptions.plugins,
+    plugins: [
+      ...hardening.yogaOptions.plugins,
+      ...(readCache.enabled ? [useFinalReadCache()] : []),
+      // Last, so that it wraps whatever subscribe function the plugins before it set.
+      useSharedSubscriptions(httpSubscriptions),
+    ],
     schema,
     context: createContextFactory(services, { authenticator, limits }),
     graphqlEndpoint: '/graphql',
@@ -245,5 +252,5 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       logger.info('gateway stopped');
     })());
 
-  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, sharedSubscriptions: graphqlWs.shared, readCache, stop };
+  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, sharedSubscriptions: { webSocket: graphqlWs.shared, http: httpSubscriptions }, readCache, stop };
 }

@@ -6,7 +6,8 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GraphQLContext } from './context.js';
 import type { Logger } from './logger.js';
-import { sharedSubscriptionKey, SharedSubscriptions, type SharedSubscriptionMember } from './shared-subscriptions.js';
+import { SHARED_EXECUTION } from './shared-subscriptions-sse.js';
+import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
 
 // graphql-ws on the HTTP server's port and path, run through Yoga's envelop so that a WebSocket operation gets the
 // same context factory, parsing, validation, error masking and plugins as one over HTTP or SSE. Subscriptions that
@@ -77,7 +78,7 @@ export function attachGraphQLWs(
     }
     const member = new SocketMember(share.socket, share.id);
     // The shared execution takes no slot of its own: every member holds one.
-    const sharedArgs = { ...args, contextValue: { ...memberContext, acquireSubscription: undefined } };
+    const sharedArgs = { ...args, contextValue: { ...memberContext, acquireSubscription: undefined, [SHARED_EXECUTION]: true } };
     try {
       const outcome = await shared.join(share.key, () => root.subscribe(sharedArgs), member);
       if (!outcome.joined) {
@@ -205,10 +206,10 @@ class SocketMember implements SharedSubscriptionMember {
     this.ended.catch(() => undefined);
   }
 
-  next(json: string): void {
+  next(event: SharedEvent): void {
     if (this.closed) return;
-    if (this.writing) this.unsent = json;
-    else this.write(json);
+    if (this.writing) this.unsent = event.json;
+    else this.write(event.json);
   }
 
   complete(): void {

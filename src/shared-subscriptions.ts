@@ -22,10 +22,21 @@ export function sharedSubscriptionKey(key: SharedSubscriptionKey): string {
   return [key.owner, key.operationName ?? '', key.document, canonicalJson(key.variables ?? {})].join('\u0000');
 }
 
+/** One event of a shared stream, executed once and serialized once, the same object for every member. */
+export interface SharedEvent {
+  /**
+   * The result. Without errors it carries `stringify()`, which graphql-yoga's SSE (and multipart) writers use
+   * instead of JSON.stringify: they write `json` too. With errors it is left alone, so that each subscriber's own
+   * error masking and sanitizing applies.
+   */
+  result: ExecutionResult;
+  /** The result's JSON. */
+  json: string;
+}
+
 /** One subscriber of a shared stream. */
 export interface SharedSubscriptionMember {
-  /** One event, already serialized (an ExecutionResult's JSON), the same string for every member. */
-  next(json: string): void;
+  next(event: SharedEvent): void;
   /** The stream ended after its last event. */
   complete(): void;
   /** The stream failed; the member ends with this error. */
@@ -49,8 +60,8 @@ interface Entry {
 
 class SharedStream {
   readonly entries = new Set<Entry>();
-  /** The newest event's JSON: what a late member sees first, as a subscription of its own would. */
-  private last: string | undefined;
+  /** The newest event: what a late member sees first, as a subscription of its own would. */
+  private last: SharedEvent | undefined;
   private source: AsyncIterator<ExecutionResult> | undefined;
   private stopped = false;
   readonly started: Promise<ExecutionResult | undefined>;
@@ -95,9 +106,9 @@ class SharedStream {
       for (;;) {
         const step = await source.next();
         if (step.done || this.stopped) break;
-        const json = JSON.stringify(step.value);
-        this.last = json;
-        for (const entry of this.entries) if (entry.primed) entry.member.next(json);
+        const event = sharedEvent(step.value);
+        this.last = event;
+        for (const entry of this.entries) if (entry.primed) entry.member.next(event);
       }
     } catch (error) {
       this.end();
@@ -172,6 +183,12 @@ export class SharedSubscriptions {
       },
     };
   }
+}
+
+function sharedEvent(result: ExecutionResult): SharedEvent {
+  const json = JSON.stringify(result);
+  if (result.errors?.length || result.extensions) return { result, json };
+  return { result: { ...result, stringify: () => json } as ExecutionResult, json };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {

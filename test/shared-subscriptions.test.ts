@@ -1,9 +1,9 @@
 import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/app.js';
-import { sharedSubscriptionKey, SharedSubscriptions, type SharedSubscriptionMember } from '../src/shared-subscriptions.js';
+import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from '../src/shared-subscriptions.js';
 import { gql, startTestGateway, SUBMIT } from './support/gateway.js';
-import { collect, UPDATED, wsClient } from './support/subscriptions.js';
+import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 import { claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 // Identical subscriptions of one caller share one execution and one serialization per event; callers never share.
@@ -12,8 +12,10 @@ class RecordingMember implements SharedSubscriptionMember {
   readonly events: string[] = [];
   completed = false;
   failure: unknown;
-  next(json: string) {
-    this.events.push(json);
+  readonly results: ExecutionResult[] = [];
+  next(event: SharedEvent) {
+    this.events.push(event.json);
+    this.results.push(event.result);
   }
   complete() {
     this.completed = true;
@@ -75,8 +77,9 @@ describe('SharedSubscriptions', () => {
     source.emit({ data: { n: 1 } });
     await tick();
     expect(members.map((m) => m.events)).toEqual(members.map(() => ['{"data":{"n":1}}']));
-    // The very same string object, not five equal ones.
-    expect(new Set(members.map((m) => m.events[0])).size).toBe(1);
+    // The very same result object, not five equal ones; it serializes to the shared string.
+    expect(new Set(members.map((m) => m.results[0])).size).toBe(1);
+    expect((members[0]!.results[0] as { stringify(): string }).stringify()).toBe('{"data":{"n":1}}');
 
     source.emit(null);
     await tick();
@@ -191,8 +194,8 @@ describe('shared subscriptions over graphql-ws', () => {
     cleanups.push(...sockets.map((s) => () => s.dispose()));
     const subs = Array.from({ length: 30 }, (_, i) => collect(sockets[i % 3]!, UPDATED, { id: job.id }));
     await expect.poll(() => subs.every((s) => s.events.length > 0), { timeout: 5_000 }).toBe(true);
-    expect(g.sharedSubscriptions.streamCount).toBe(1);
-    expect(g.sharedSubscriptions.memberCount).toBe(30);
+    expect(g.sharedSubscriptions.webSocket.streamCount).toBe(1);
+    expect(g.sharedSubscriptions.webSocket.memberCount).toBe(30);
 
     // Bob sends the identical document and variables: he gets NOT_FOUND, not Alice's stream.
     const bob = wsClient(g, BOB);
@@ -201,12 +204,12 @@ describe('shared subscriptions over graphql-ws', () => {
     const bobError = ((bobs.error as { extensions?: unknown }[] | undefined) ?? bobs.events[0]?.errors)?.[0];
     expect(bobError).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
     expect(bobs.events.every((e) => !e.data?.aiEditJobUpdated)).toBe(true);
-    expect(g.sharedSubscriptions.memberCount).toBe(30);
+    expect(g.sharedSubscriptions.webSocket.memberCount).toBe(30);
 
     // A different selection of the same job is a different execution.
     const other = collect(sockets[0]!, `subscription ($id: ID!) { aiEditJobUpdated(id: $id) { id status } }`, { id: job.id });
     await expect.poll(() => other.events.length, { timeout: 5_000 }).toBe(1);
-    expect(g.sharedSubscriptions.streamCount).toBe(2);
+    expect(g.sharedSubscriptions.webSocket.streamCount).toBe(2);
 
     upstream.setTask(job.upstreamId, { status: 'PROCESSING' });
     await expect.poll(() => subs.every((s) => s.events.some((e) => e.data?.aiEditJobUpdated?.status === 'PROCESSING')), { timeout: 5_000 }).toBe(true);
@@ -218,7 +221,7 @@ describe('shared subscriptions over graphql-ws', () => {
       expect(outcome.events.at(-1)!.data!.aiEditJobUpdated.result.outputObjects[0].tmpUrl).toMatch(/^http/);
     }
     await other.done;
-    await expect.poll(() => g.sharedSubscriptions.streamCount, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => g.sharedSubscriptions.webSocket.streamCount, { timeout: 5_000 }).toBe(0);
   });
 
   it('a subscriber that joins late gets the current state first; one that leaves does not stop the others', async () => {
@@ -235,9 +238,9 @@ describe('shared subscriptions over graphql-ws', () => {
     const late = collect(socket, UPDATED, { id: job.id });
     await expect.poll(() => late.events.length + leaving.events.length, { timeout: 5_000 }).toBe(2);
     expect(late.events[0]!.data!.aiEditJobUpdated.status).toBe('PROCESSING');
-    expect(g.sharedSubscriptions.memberCount).toBe(3);
+    expect(g.sharedSubscriptions.webSocket.memberCount).toBe(3);
     await leaver.dispose();
-    await expect.poll(() => g.sharedSubscriptions.memberCount, { timeout: 5_000 }).toBe(2);
+    await expect.poll(() => g.sharedSubscriptions.webSocket.memberCount, { timeout: 5_000 }).toBe(2);
 
     upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
     expect((await late.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['PROCESSING', 'DONE']);
@@ -268,5 +271,25 @@ describe('shared subscriptions over graphql-ws', () => {
       releaseReads();
       upstream.setDefault(null);
     }
+  });
+
+  it('SSE subscribers of one caller share one execution too, each gets the whole walk and the same bytes; slots are per subscriber', async () => {
+    const job = await submit(ALICE, 'add a swan');
+    const streams = Array.from({ length: 8 }, () => collectSse(g, UPDATED, { id: job.id }, ALICE));
+    await expect.poll(() => g.sharedSubscriptions.http.memberCount, { timeout: 5_000 }).toBe(8);
+    expect(g.sharedSubscriptions.http.streamCount).toBe(1);
+    // Bob's identical request is NOT_FOUND and does not join Alice's stream.
+    const bob = await collectSse(g, UPDATED, { id: job.id }, BOB);
+    expect(bob.events[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect(g.sharedSubscriptions.http.memberCount).toBe(8);
+
+    upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
+    const outcomes = await Promise.all(streams);
+    for (const outcome of outcomes) {
+      expect(outcome.completed).toBe(true);
+      expect(outcome.events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'DONE']);
+    }
+    expect(new Set(outcomes.map((o) => JSON.stringify(o.events))).size).toBe(1);
+    expect(g.sharedSubscriptions.http.streamCount).toBe(0);
   });
 });

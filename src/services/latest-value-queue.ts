@@ -28,6 +28,15 @@ export class LatestValueQueue<T> implements AsyncIterableIterator<T> {
     return new Promise((resolve) => (this.waiter = resolve));
   }
 
+  /** No more values: a value not yet delivered still is, then the queue ends. */
+  finish(): void {
+    if (this.pending) {
+      this.closed = true;
+      return;
+    }
+    this.close();
+  }
+
   /** Ends the queue: a waiting consumer is released; an undelivered value is dropped. */
   close(): void {
     this.closed = true;
