@@ -25,7 +25,7 @@ import { createJobStore } from './services/job-store-factory.js';
 import type { JobStore } from './services/job-store.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 import { useSharedSubscriptions } from './shared-subscriptions-sse.js';
-import { startSimulator, type Simulator } from './simulator/server.js';
+import type { Simulator } from './simulator/server.js';
 
 // The transport: Yoga on node:http, one port for GraphQL, GraphiQL, /health and /ready.
 
@@ -73,6 +73,8 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       apiKey = SIMULATOR_DEFAULT_KEY;
       logger.info({ upstream: apiUrl }, 'no CLAID_API_KEY: talking to a simulator at CLAID_API_URL');
     } else {
+      // Loaded only here: the simulator brings sharp (tens of MB) that a gateway in front of Claid never needs.
+      const { startSimulator } = await import('./simulator/server.js');
       simulator = await startSimulator({ port: config.simulator.port, stepMs: config.simulator.stepMs, logger: logger.child({ component: 'simulator' }) });
       apiUrl = simulator.url;
       apiKey = simulator.apiKey;
