@@ -19,9 +19,12 @@ export function startSimulatorChild(args: SimulatorArgs, verbose = false): Promi
   return spawnChild('simulator', 'simulator', { core: SIMULATOR_CORE, args: { rateLimit: UNLIMITED, ...args }, verbose });
 }
 
-/** The gateway as `npm start` would run it, on the given simulator, with an in-memory store unless env says otherwise. */
-export function startGatewayChild(simulatorUrl: string, env: Record<string, string>, verbose = false): Promise<Child> {
-  return spawnChild('gateway', 'gateway', {
+/**
+ * The gateway as `npm start` would run it, on the given simulator, with an in-memory store unless env says otherwise.
+ * `name` labels its log lines and errors (several gateways in one scenario).
+ */
+export function startGatewayChild(simulatorUrl: string, env: Record<string, string>, verbose = false, name = 'gateway'): Promise<Child> {
+  return spawnChild(name, 'gateway', {
     core: GATEWAY_CORE,
     exposeGc: true,
     verbose,

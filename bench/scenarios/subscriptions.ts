@@ -1,11 +1,22 @@
 import type { Client } from 'graphql-ws';
-import { connectAll, describeError } from '../lib/ws.js';
-import { procMemory, type Child } from '../lib/child.js';
-import { gql } from '../lib/http.js';
-import { SUBMIT, UPDATED, smallEdit } from '../lib/queries.js';
+import { connectAll } from '../lib/ws.js';
+import { procMemory } from '../lib/child.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
-import { mb, round, sleep, summarize } from '../lib/stats.js';
+import { mb, round, summarize } from '../lib/stats.js';
 import { table, type Scenario } from '../lib/scenario.js';
+import {
+  FROZEN_STEP_MS,
+  PER_CONNECTION,
+  STEP_MS,
+  checkWalks,
+  fanOutLatencies,
+  readsPerJob,
+  submitJobs,
+  subscribeAll,
+  waitForFirstEvents,
+  waitForIdle,
+  walkJobs,
+} from '../lib/subscribers.js';
 
 // Live status at scale: N graphql-ws subscribers (100 per WebSocket) spread over 1 or 100 jobs.
 //
@@ -14,41 +25,9 @@ import { table, type Scenario } from '../lib/scenario.js';
 // by setting the simulator's stepMs to (age of the newest task) / k. Each job therefore goes through three changes
 // with every subscriber attached, and the gateway finds each within one POLL_INTERVAL_MS.
 // Fan-out latency = client receive time - the event's updatedAt, which the gateway sets when its upstream read saw
-// the change (one machine clock).
+// the change (one machine clock). The moving parts are in bench/lib/subscribers.ts (shared with scale-out.ts).
 
-const FROZEN_STEP_MS = 1_000_000_000;
-const STEP_MS = 3_000;
-const PER_CONNECTION = 100;
 const POLL_INTERVAL_MS = 1_000;
-const WALK = ['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE'];
-
-interface Sub {
-  job: number;
-  events: { status: string; updatedAt: number; receivedAt: number }[];
-  completed: boolean;
-  error?: string;
-}
-
-async function waitUntil(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, everyMs = 100): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** Waits until the simulator process has been nearly idle for a second: its renders are done. */
-async function waitForIdle(sim: Child, timeoutMs: number): Promise<number> {
-  let last = await sim.rpc<{ user: number; system: number; uptimeMs: number }>('cpu');
-  return waitUntil('the simulator to finish rendering', timeoutMs, async () => {
-    await sleep(900);
-    const now = await sim.rpc<{ user: number; system: number; uptimeMs: number }>('cpu');
-    const busy = (now.user + now.system - last.user - last.system) / 1000 / (now.uptimeMs - last.uptimeMs);
-    last = now;
-    return busy < 0.05;
-  }, 0);
-}
 
 async function runOne(subscribers: number, jobCount: number, verbose: boolean, log: (m: string) => void) {
   const sim = await startSimulatorChild({ stepMs: FROZEN_STEP_MS }, verbose);
@@ -56,58 +35,19 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
   const clients: Client[] = [];
   try {
     // 1. Jobs, submitted through the gateway; their renders finish before anyone subscribes.
-    const tFirst = Date.now();
-    const jobs: { id: string; upstreamId: number }[] = new Array(jobCount);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(4, jobCount) }, async () => {
-        while (next < jobCount) {
-          const i = next++;
-          jobs[i] = (await gql(gateway.info.url, SUBMIT, { input: smallEdit(sim.info.sampleUrl, i) })).submitAiEdit.job;
-        }
-      }),
-    );
-    const tLast = Date.now();
+    const { jobs, tFirst, tLast } = await submitJobs([gateway.info.url], sim.info.sampleUrl, jobCount);
     const renderWaitMs = await waitForIdle(sim, 180_000);
 
     // 2. Subscribe everyone, 100 subscriptions per WebSocket.
     await sim.rpc('reset');
-        const before = await gateway.rpc('memory');
+    const before = await gateway.rpc('memory');
     const connections = Math.ceil(subscribers / PER_CONNECTION);
     const url = `${gateway.info.url.replace(/^http/, 'ws')}/graphql`;
     // Every socket is acknowledged before anyone subscribes (a herd of connection_init behind thousands of subscribes
     // can miss the gateway's 3 s init timeout, 4408).
     clients.push(...(await connectAll(url, connections)));
-    const subs: Sub[] = [];
-    for (let s = 0; s < subscribers; s++) {
-      const sub: Sub = { job: s % jobCount, events: [], completed: false };
-      subs.push(sub);
-      clients[Math.floor(s / PER_CONNECTION)]!.subscribe(
-        { query: UPDATED, variables: { id: jobs[sub.job]!.id } },
-        {
-          next: (value) => {
-            const receivedAt = Date.now();
-            const job = (value.data as { aiEditJobUpdated?: { status: string; updatedAt: string; id: string } } | null | undefined)?.aiEditJobUpdated;
-            if (value.errors?.length || !job || job.id !== jobs[sub.job]!.id) {
-              sub.error ??= `bad event: ${JSON.stringify(value).slice(0, 300)}`;
-              return;
-            }
-            sub.events.push({ status: job.status, updatedAt: Date.parse(job.updatedAt), receivedAt });
-          },
-          error: (error) => {
-            sub.error ??= `error: ${describeError(error)}`;
-          },
-          complete: () => {
-            sub.completed = true;
-          },
-        },
-      );
-    }
-    const subscribeMs = await waitUntil('every first event', 120_000, () => {
-      const failed = subs.find((s) => s.error);
-      if (failed) throw new Error(`subscription failed: ${failed.error}`);
-      return subs.every((s) => s.events.length > 0);
-    });
+    const subs = subscribeAll(clients, subscribers, jobs);
+    const subscribeMs = await waitForFirstEvents(subs);
     const after = await gateway.rpc('memory');
     const afterProc = procMemory(gateway.pid);
     const tSubscribed = Date.now();
@@ -120,21 +60,10 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       const m = procMemory(gateway.pid);
       if (m && m.rss > peakRss) peakRss = m.rss;
     }, 100);
-    const skewWarnings: string[] = [];
+    let skewWarnings: string[];
     const cpuBefore = await gateway.rpc<{ user: number; system: number }>('cpu');
     try {
-      for (let k = 1; k <= 3; k++) {
-        await sleep(STEP_MS);
-        const now = Date.now();
-        const stepMs = Math.floor((now - tLast) / k);
-        if ((now - tFirst) / stepMs >= k + 1) skewWarnings.push(`step ${k}: the oldest job may skip a status`);
-        await sim.rpc('setStepMs', stepMs);
-      }
-      await waitUntil('every subscription to complete', 60_000, () => {
-        const failed = subs.find((s) => s.error);
-        if (failed) throw new Error(`subscription failed: ${failed.error}`);
-        return subs.every((s) => s.completed);
-      });
+      skewWarnings = await walkJobs(sim, subs, tFirst, tLast);
     } finally {
       clearInterval(sampler);
     }
@@ -143,36 +72,11 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const gatewayCpuMs = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1000;
 
     // 4. Check every stream, then measure.
-    let fullWalks = 0;
-    for (const [i, sub] of subs.entries()) {
-      const statuses = sub.events.map((e) => e.status);
-      const ranks = statuses.map((s) => WALK.indexOf(s));
-      const ordered = ranks.every((r, j) => r >= 0 && (j === 0 || r > ranks[j - 1]!));
-      if (!ordered || statuses.at(-1) !== 'DONE') throw new Error(`subscriber ${i}: bad walk ${statuses.join(' -> ')}`);
-      if (statuses.length === WALK.length) fullWalks++;
-    }
-    const latencies: number[] = [];
-    /** Per job and change: the last subscriber's latency. */
-    const lastByChange = new Map<string, number>();
-    for (const sub of subs) {
-      for (const e of sub.events.slice(1)) {
-        const ms = e.receivedAt - e.updatedAt;
-        latencies.push(ms);
-        const key = `${sub.job}:${e.status}`;
-        lastByChange.set(key, Math.max(lastByChange.get(key) ?? -Infinity, ms));
-      }
-    }
+    const fullWalks = checkWalks(subs);
+    /** lastByChange: per job and change, the last subscriber's latency. */
+    const { latencies, lastByChange } = fanOutLatencies(subs);
     const stats = await sim.rpc<{ readsByTask: Record<string, number>; byStatus: Record<string, number> }>('stats');
-    const doneAt = new Map<number, number>();
-    for (const sub of subs) doneAt.set(sub.job, sub.events.at(-1)!.updatedAt);
-    const perJob = jobs.map((job, j) => {
-      // From the moment everyone is subscribed (the job is watched) to the read that saw DONE.
-      const during = readsAtSubscribed[String(job.upstreamId)] ?? 0;
-      const reads = (stats.readsByTask[String(job.upstreamId)] ?? 0) - during;
-      const intervals = (doneAt.get(j)! - tSubscribed) / POLL_INTERVAL_MS;
-      // Reads at both ends of the window: one per interval is intervals + 1 reads.
-      return { readsWhileSubscribing: during, reads, intervals, perInterval: (reads - 1) / intervals, extra: reads - (Math.floor(intervals) + 1) };
-    });
+    const perJob = readsPerJob(jobs, subs, readsAtSubscribed, stats.readsByTask, tSubscribed, POLL_INTERVAL_MS);
     const budget = await gateway.rpc<{ rateLimited: number }>('budget');
     const latency = summarize(latencies);
     const lastSubscriber = summarize([...lastByChange.values()]);
