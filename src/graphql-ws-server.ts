@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GraphQLContext } from './context.js';
@@ -59,6 +59,7 @@ export function attachGraphQLWs(
     server,
     path: options.path,
     maxPayload: options.maxPayloadBytes,
+    handleProtocols,
     ...(verifyUpgrade ? { verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(verifyUpgrade(info.req), 403) } : {}),
   });
   const shared = new SharedSubscriptions();
@@ -95,7 +96,7 @@ export function attachGraphQLWs(
     }
   };
 
-  const serverCleanup = useServer<Record<string, unknown>, { request: unknown; socket: WebSocket }>(
+  const protocol = makeServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       ...(options.onConnect ? { onConnect: (ctx) => options.onConnect!(ctx.connectionParams) } : {}),
@@ -147,8 +148,38 @@ export function attachGraphQLWs(
         };
       },
     },
-    wss,
   );
+
+  // graphql-ws's own `use/ws` adapter, less its console output: failures go to the logger, and close reasons never
+  // carry an internal error's message.
+  wss.on('connection', (socket, request) => {
+    socket.once('error', (err) => {
+      logger.warn({ err }, 'websocket error');
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (err) {
+              logger.error({ err }, 'graphql-ws message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => void closed(code, String(reason)));
+  });
 
   // Protocol-level keep-alive: a dead peer is noticed and its subscriptions released.
   const alive = new WeakMap<WebSocket, boolean>();
@@ -176,8 +207,9 @@ export function attachGraphQLWs(
     },
     async close() {
       clearInterval(pinger);
-      // graphql-ws closes every socket with 1001 (going away), which completes their subscriptions.
-      await serverCleanup.dispose();
+      // Going away (1001) completes every socket's subscriptions.
+      for (const socket of wss.clients) socket.close(1001, 'Going away');
+      await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
     },
   };
 }
