@@ -26,8 +26,8 @@ export const KEYED_HEADERS: readonly string[] = [
   'access-control-request-headers',
 ];
 
-/** Response headers that belong to one connection, not to the answer. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
+/** Response headers that belong to one connection or one moment, not to the answer (Node writes its own Date). */
+const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
 
 export interface CachedResponse {
   status: number;
@@ -228,7 +228,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 export function replayableHeaders(headers: Headers, bodyLength: number): Record<string, string> {
   const kept: Record<string, string> = {};
   headers.forEach((value, name) => {
-    if (!HOP_BY_HOP.has(name)) kept[name] = value;
+    if (!NOT_REPLAYED.has(name)) kept[name] = value;
   });
   kept['content-length'] = String(bodyLength);
   return kept;
