@@ -92,7 +92,8 @@ export function attachGraphQLWs(
       }, refusal);
     } catch (error) {
       release?.();
-      throw refusal(error);
+      // An answer for this operation alone: throwing here would close the socket, and every subscription on it.
+      return { errors: [refusal(error)] };
     }
   };
 
@@ -222,6 +223,12 @@ export function attachGraphQLWs(
 class SocketMember implements SharedSubscriptionMember {
   private readonly prefix: string;
   private writing = false;
+  /**
+   * Nothing is written before graphql-ws pulls this subscriber's stream: until then it may still drop the id (a
+   * client `complete` while the subscription was starting), and a frame under that id could reach a new
+   * subscription that reuses it.
+   */
+  private pulled = false;
   private unsent: string | undefined;
   private finishing = false;
   private closed = false;
@@ -240,13 +247,24 @@ class SocketMember implements SharedSubscriptionMember {
 
   next(event: SharedEvent): void {
     if (this.closed) return;
-    if (this.writing) this.unsent = event.json;
+    if (this.writing || !this.pulled) this.unsent = event.json;
     else this.write(event.json);
   }
 
   complete(): void {
     this.finishing = true;
-    if (!this.writing) this.finish();
+    if (this.pulled && !this.writing && this.unsent === undefined) this.finish();
+  }
+
+  /** graphql-ws follows the stream: write what came meanwhile (the newest event only), or end if it has ended. */
+  private start(): void {
+    if (this.pulled) return;
+    this.pulled = true;
+    if (this.closed) return;
+    const unsent = this.unsent;
+    this.unsent = undefined;
+    if (unsent !== undefined) this.write(unsent);
+    else if (this.finishing) this.finish();
   }
 
   fail(error: unknown): void {
@@ -261,14 +279,16 @@ class SocketMember implements SharedSubscriptionMember {
   stream(leave: () => void, refusal: (error: unknown) => GraphQLError): AsyncGenerator<never> {
     const done = { value: undefined, done: true } as const;
     const stream = {
-      next: () =>
-        this.ended.then(
+      next: () => {
+        this.start();
+        return this.ended.then(
           () => done,
           (error: unknown) => {
             leave();
             throw refusal(error);
           },
-        ),
+        );
+      },
       return: async () => {
         this.closed = true;
         leave();

@@ -44,7 +44,7 @@ export interface SharedSubscriptionMember {
 }
 
 /** Starts the one execution a stream shares: the subscription's event stream, or an ExecutionResult (its errors). */
-export type StartSubscription = () => Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
+export type StartSubscription = () => AsyncIterable<ExecutionResult> | ExecutionResult | Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
 
 export type JoinOutcome =
   /** The member is in; `leave` takes it out (safe to call more than once). */
@@ -70,23 +70,27 @@ class SharedStream {
     start: StartSubscription,
     private readonly onEnd: () => void,
   ) {
-    this.started = start().then(
-      (outcome) => {
-        if (!isAsyncIterable(outcome)) {
+    // Yoga's execution may answer synchronously (e.g. `{ errors }` for bad variables) or throw outright: both
+    // must become this promise's outcome.
+    this.started = Promise.resolve()
+      .then(start)
+      .then(
+        (outcome) => {
+          if (!isAsyncIterable(outcome)) {
+            this.end();
+            return outcome;
+          }
+          this.source = outcome[Symbol.asyncIterator]();
+          // Everyone may have left while it started.
+          if (this.stopped) void this.source.return?.();
+          else void this.pump();
+          return undefined;
+        },
+        (error: unknown) => {
           this.end();
-          return outcome;
-        }
-        this.source = outcome[Symbol.asyncIterator]();
-        // Everyone may have left while it started.
-        if (this.stopped) void this.source.return?.();
-        else void this.pump();
-        return undefined;
-      },
-      (error: unknown) => {
-        this.end();
-        throw error;
-      },
-    );
+          throw error;
+        },
+      );
   }
 
   get ended(): boolean {
@@ -188,7 +192,10 @@ export class SharedSubscriptions {
 function sharedEvent(result: ExecutionResult): SharedEvent {
   const json = JSON.stringify(result);
   if (result.errors?.length || result.extensions) return { result, json };
-  return { result: { ...result, stringify: () => json } as ExecutionResult, json };
+  // Not enumerable: a plugin that spreads the result into a new one must not carry this JSON along with it.
+  const shared = { ...result };
+  Object.defineProperty(shared, 'stringify', { value: () => json, enumerable: false });
+  return { result: shared, json };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {

@@ -158,6 +158,8 @@ describe('SharedSubscriptions', () => {
     const base = { owner: 'alice', document: 'subscription { x }', operationName: null, variables: { id: '1', a: 2 } };
     const key = sharedSubscriptionKey(base);
     expect(sharedSubscriptionKey({ ...base, variables: { a: 2, id: '1' } })).toBe(key);
+    const proto = (value: string) => JSON.parse(`{"__proto__":"${value}"}`) as Record<string, unknown>;
+    expect(sharedSubscriptionKey({ ...base, variables: proto('A') })).not.toBe(sharedSubscriptionKey({ ...base, variables: proto('B') }));
     for (const other of [{ owner: 'bob' }, { document: 'subscription { y }' }, { operationName: 'Op' }, { variables: { id: '2', a: 2 } }]) {
       expect(sharedSubscriptionKey({ ...base, ...other })).not.toBe(key);
     }
@@ -291,5 +293,26 @@ describe('shared subscriptions over graphql-ws', () => {
     }
     expect(new Set(outcomes.map((o) => JSON.stringify(o.events))).size).toBe(1);
     expect(g.sharedSubscriptions.http.streamCount).toBe(0);
+  });
+
+  it('a subscription with bad variables gets its own error; the socket and its other subscriptions carry on', async () => {
+    const job = await submit(ALICE, 'add a crane');
+    const socket = wsClient(g, ALICE);
+    cleanups.push(() => socket.dispose());
+    const good = collect(socket, UPDATED, { id: job.id });
+    await expect.poll(() => good.events.length, { timeout: 5_000 }).toBe(1);
+    const bad = await collect(socket, UPDATED, { id: { not: 'an id' } }).done;
+    const badError = ((bad.error as { message?: string; extensions?: Record<string, unknown> }[] | undefined) ?? bad.events[0]?.errors)?.[0];
+    expect(badError?.message).toMatch(/\$id|cannot represent/);
+    expect(badError?.extensions?.code).not.toBe('INTERNAL_SERVER_ERROR');
+    // The good subscription on the same socket still gets its change.
+    upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
+    const outcome = await good.done;
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'DONE']);
+
+    const sse = await collectSse(g, UPDATED, { id: { not: 'an id' } }, ALICE);
+    expect(sse.events[0]?.errors?.[0]?.message).toMatch(/\$id|cannot represent/);
+    expect(sse.events[0]?.errors?.[0]?.extensions?.code).not.toBe('INTERNAL_SERVER_ERROR');
   });
 });
