@@ -192,8 +192,12 @@ function keyOf(owner: string, req: IncomingMessage, body: Buffer): string {
   return createHash('sha256').update(JSON.stringify(parts)).update(body).digest('base64');
 }
 
+/** An estimate (not measured) of an entry's objects, Buffer header and LRU slot, so that small entries still count honestly. */
+const ENTRY_OVERHEAD_BYTES = 512;
+
 function sizeOf(entry: CachedResponse, key: string): number {
-  let size = key.length + entry.body.length + 64;
+  // Plus what the entry costs besides its bytes: the objects, the Buffer and the cache's own bookkeeping.
+  let size = key.length + entry.body.length + ENTRY_OVERHEAD_BYTES;
   for (const name in entry.headers) size += name.length + entry.headers[name]!.length;
   return size;
 }
