@@ -6,7 +6,6 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GraphQLContext } from './context.js';
 import type { Logger } from './logger.js';
-import { SHARED_EXECUTION } from './shared-subscriptions-sse.js';
 import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
 
 // graphql-ws on the HTTP server's port and path, run through Yoga's envelop so that a WebSocket operation gets the
@@ -70,31 +69,16 @@ export function attachGraphQLWs(
     return new GraphQLError(masked.message, { extensions });
   };
   const subscribeShared = async (args: ExecutionArgs, root: EnvelopedRoot, share: NonNullable<EnvelopedRoot['share']>) => {
-    const memberContext = args.contextValue as GraphQLContext;
-    let release: (() => void) | undefined;
-    try {
-      release = memberContext.acquireSubscription?.();
-    } catch (error) {
-      return { errors: [refusal(error)] };
-    }
     const member = new SocketMember(share.socket, share.id);
-    // The shared execution takes no slot of its own: every member holds one.
-    const sharedArgs = { ...args, contextValue: { ...memberContext, acquireSubscription: undefined, [SHARED_EXECUTION]: true } };
+    let outcome;
     try {
-      const outcome = await shared.join(share.key, () => root.subscribe(sharedArgs), member);
-      if (!outcome.joined) {
-        release?.();
-        return outcome.result;
-      }
-      return member.stream(() => {
-        outcome.leave();
-        release?.();
-      }, refusal);
+      outcome = await shared.joinAs(args.contextValue as GraphQLContext, share.key, (contextValue) => root.subscribe({ ...args, contextValue }), member);
     } catch (error) {
-      release?.();
-      // An answer for this operation alone: throwing here would close the socket, and every subscription on it.
+      // RATE_LIMITED, or a start that threw: an answer for this operation alone. Throwing here would close the
+      // socket, and every subscription on it.
       return { errors: [refusal(error)] };
     }
+    return outcome.joined ? member.stream(outcome.leave, refusal) : outcome.result;
   };
 
   const protocol = makeServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>(

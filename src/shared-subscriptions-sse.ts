@@ -2,7 +2,13 @@ import { GraphQLError, print, type DocumentNode, type ExecutionArgs, type Execut
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 import { LatestValueQueue } from './services/latest-value-queue.js';
-import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
+import {
+  SHARED_EXECUTION,
+  sharedSubscriptionKey,
+  SharedSubscriptions,
+  type SharedEvent,
+  type SharedSubscriptionMember,
+} from './shared-subscriptions.js';
 
 // Shared subscription executions for subscriptions that arrive over HTTP (Server-Sent Events, multipart): a Yoga
 // plugin replaces the subscribe function with one that joins the caller's shared stream for that document and
@@ -10,10 +16,8 @@ import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type Shar
 // result's `stringify`. Every subscriber's own result hooks (error masking) still run on what it receives.
 //
 // graphql-ws subscriptions share through their own registry (src/graphql-ws-server.ts), whose executions run through
-// the whole envelop; they mark their context with SHARED_EXECUTION so that this plugin lets them through.
-
-/** Marks the context of an execution that is itself shared: this plugin must not share it again. */
-export const SHARED_EXECUTION = Symbol('shared subscription execution');
+// the whole envelop; SharedSubscriptions.joinAs marks every shared execution SHARED_EXECUTION, so this plugin lets
+// them through.
 
 const printed = new WeakMap<DocumentNode, string>();
 /** Yoga's parser cache hands out one DocumentNode per query text, so this prints each document once. */
@@ -33,35 +37,21 @@ export function useSharedSubscriptions(shared: SharedSubscriptions): Plugin<Grap
       if (context[SHARED_EXECUTION]) return;
       const start = subscribeFn as (args: ExecutionArgs) => Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
       setSubscribeFn(async (memberArgs: ExecutionArgs) => {
-        let release: (() => void) | undefined;
-        try {
-          release = context.acquireSubscription?.();
-        } catch (error) {
-          return { errors: [new GraphQLError((error as Error).message, { originalError: error as Error })] };
-        }
         const key = sharedSubscriptionKey({
           owner: context.owner,
           document: documentText(memberArgs.document),
           operationName: memberArgs.operationName,
           variables: memberArgs.variableValues,
         });
-        // The shared execution takes no slot of its own: every member holds one.
-        const sharedContext = { ...context, acquireSubscription: undefined, [SHARED_EXECUTION]: true };
         const member = new QueueMember();
+        let outcome;
         try {
-          const outcome = await shared.join(key, () => start({ ...memberArgs, contextValue: sharedContext }), member);
-          if (!outcome.joined) {
-            release?.();
-            return outcome.result;
-          }
-          return member.stream(() => {
-            outcome.leave();
-            release?.();
-          });
+          outcome = await shared.joinAs(context, key, (contextValue) => start({ ...memberArgs, contextValue }), member);
         } catch (error) {
-          release?.();
-          throw error;
+          // RATE_LIMITED, or a start that threw: this subscriber's answer, masked by Yoga like any resolver error.
+          return { errors: [new GraphQLError((error as Error).message, { originalError: error as Error })] };
         }
+        return outcome.joined ? member.stream(outcome.leave) : outcome.result;
       });
     },
   };

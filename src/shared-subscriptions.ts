@@ -10,6 +10,14 @@ import { canonicalJson } from './services/canonical-json.js';
 // another's events. Per-subscriber concerns stay per subscriber: each member takes its own subscription slot, and a
 // slow member skips to the newest event instead of buffering (see SharedSubscriptionMember).
 
+/** Marks the context of an execution that is itself shared, so that it is not shared again (see joinAs). */
+export const SHARED_EXECUTION = Symbol('shared subscription execution');
+
+/** What a subscriber brings: its own subscription slot to take (absent when callers are unlimited). */
+export interface SubscriberContext {
+  acquireSubscription?: (() => () => void) | undefined;
+}
+
 /** What makes two subscriptions the same: everything their events depend on. */
 export interface SharedSubscriptionKey {
   owner: string;
@@ -93,10 +101,6 @@ class SharedStream {
       );
   }
 
-  get ended(): boolean {
-    return this.stopped;
-  }
-
   /** Gives a member that joined a running stream its first event: the newest one, if any came yet. */
   prime(entry: Entry): void {
     if (entry.primed) return;
@@ -148,6 +152,45 @@ export class SharedSubscriptions {
     let count = 0;
     for (const stream of this.streams.values()) count += stream.entries.size;
     return count;
+  }
+
+  /**
+   * Joins `member` as one subscriber of `context`'s caller, for every transport alike: takes that subscriber's slot
+   * (throws RATE_LIMITED when none is left), starts the shared execution if none runs, with a copy of the context
+   * that takes no slot of its own and is marked SHARED_EXECUTION, and folds releasing the slot into `leave`. The
+   * slot is released on every other way out.
+   */
+  async joinAs<C extends SubscriberContext>(
+    context: C,
+    key: string,
+    start: (sharedContext: C) => ReturnType<StartSubscription>,
+    member: SharedSubscriptionMember,
+  ): Promise<JoinOutcome> {
+    const releaseSlot = context.acquireSubscription?.();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      releaseSlot?.();
+    };
+    const sharedContext = { ...context, acquireSubscription: undefined, [SHARED_EXECUTION]: true };
+    try {
+      const outcome = await this.join(key, () => start(sharedContext), member);
+      if (!outcome.joined) {
+        release();
+        return outcome;
+      }
+      return {
+        joined: true,
+        leave: () => {
+          outcome.leave();
+          release();
+        },
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /**

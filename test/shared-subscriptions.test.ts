@@ -1,7 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/app.js';
-import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from '../src/shared-subscriptions.js';
+import { SHARED_EXECUTION, sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from '../src/shared-subscriptions.js';
 import { gql, startTestGateway, SUBMIT } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 import { claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
@@ -151,6 +151,37 @@ describe('SharedSubscriptions', () => {
       { joined: false, result: refused },
       { joined: false, result: refused },
     ]);
+    expect(shared.streamCount).toBe(0);
+  });
+
+  it('joinAs takes a slot per subscriber, starts the execution without one, and releases on leave or refusal', async () => {
+    const shared = new SharedSubscriptions();
+    let held = 0;
+    const context = { owner: 'alice', acquireSubscription: () => (held++, () => void held--) };
+    const source = controllableSource();
+    const startedWith: unknown[] = [];
+    const start = (sharedContext: typeof context) => {
+      startedWith.push(sharedContext);
+      return source.start();
+    };
+    const a = await shared.joinAs(context, 'k', start, new RecordingMember());
+    const b = await shared.joinAs(context, 'k', start, new RecordingMember());
+    expect(held).toBe(2);
+    expect(startedWith).toHaveLength(1);
+    expect(startedWith[0]).toMatchObject({ owner: 'alice', acquireSubscription: undefined, [SHARED_EXECUTION]: true });
+    if (!a.joined || !b.joined) throw new Error('not joined');
+    a.leave();
+    a.leave();
+    expect(held).toBe(1);
+    b.leave();
+    expect(held).toBe(0);
+
+    const refused = await shared.joinAs(context, 'r', () => ({ errors: [] }), new RecordingMember());
+    expect(refused.joined).toBe(false);
+    await expect(shared.joinAs(context, 't', () => { throw new Error('boom'); }, new RecordingMember())).rejects.toThrow('boom');
+    expect(held).toBe(0);
+    const full = { owner: 'alice', acquireSubscription: () => { throw new Error('RATE_LIMITED'); } };
+    await expect(shared.joinAs(full, 'k', () => source.start(), new RecordingMember())).rejects.toThrow('RATE_LIMITED');
     expect(shared.streamCount).toBe(0);
   });
 
