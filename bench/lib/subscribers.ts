@@ -18,6 +18,22 @@ export const STEP_MS = 3_000;
 export const PER_CONNECTION = 100;
 export const WALK = ['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE'];
 
+export interface RunSize {
+  subscribers: number;
+  jobs: number;
+}
+
+/** The sizes to run: `defaults`, unless the environment variable `envName` lists others ("10000x100,1000x1"). */
+export function runSizes(envName: string, defaults: RunSize[]): RunSize[] {
+  const listed = process.env[envName];
+  if (!listed) return defaults;
+  return listed.split(',').map((size) => {
+    const [subscribers, jobs] = size.split('x').map(Number);
+    if (!Number.isInteger(subscribers) || !Number.isInteger(jobs)) throw new Error(`${envName}: "${size}" is not <subscribers>x<jobs>`);
+    return { subscribers: subscribers!, jobs: jobs! };
+  });
+}
+
 export interface Sub {
   job: number;
   /** Index of the WebSocket (in the order the clients were passed to subscribeAll) carrying this subscription. */

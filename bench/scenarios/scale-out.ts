@@ -19,6 +19,7 @@ import {
   waitForIdle,
   walkJobs,
   type Sub,
+  runSizes,
 } from '../lib/subscribers.js';
 import { connectAll } from '../lib/ws.js';
 
@@ -294,22 +295,19 @@ type Run = Awaited<ReturnType<typeof runOne>>;
 const fmtMs = (l: { p50: number; p99: number; max: number }) => `${round(l.p50, 1)} / ${round(l.p99, 1)} / ${round(l.max, 1)}`;
 
 export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
-  const runs = quick
-    ? [
-        { subscribers: 600, jobs: 30 },
-        { subscribers: 600, jobs: 1 },
-      ]
-    : [
-        { subscribers: 10_000, jobs: 100 },
-        { subscribers: 10_000, jobs: 1 },
-      ];
   // BENCH_SCALE_OUT=10000x100,1000x1 runs just those (subscribers x jobs).
-  if (process.env.BENCH_SCALE_OUT) {
-    runs.splice(0, runs.length, ...process.env.BENCH_SCALE_OUT.split(',').map((p) => {
-      const [subscribers, jobs] = p.split('x').map(Number);
-      return { subscribers: subscribers!, jobs: jobs! };
-    }));
-  }
+  const runs = runSizes(
+    'BENCH_SCALE_OUT',
+    quick
+      ? [
+          { subscribers: 600, jobs: 30 },
+          { subscribers: 600, jobs: 1 },
+        ]
+      : [
+          { subscribers: 10_000, jobs: 100 },
+          { subscribers: 10_000, jobs: 1 },
+        ],
+  );
   const results: Run[] = [];
   for (const r of runs) {
     log(`${r.subscribers} subscribers on ${r.jobs} job(s), ${INSTANCES.length} instances`);

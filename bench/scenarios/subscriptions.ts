@@ -16,6 +16,7 @@ import {
   waitForFirstEvents,
   waitForIdle,
   walkJobs,
+  runSizes,
 } from '../lib/subscribers.js';
 
 // Live status at scale: N graphql-ws subscribers (100 per WebSocket) spread over 1 or 100 jobs.
@@ -122,24 +123,21 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
 }
 
 export const subscriptions: Scenario = async ({ quick, verbose, log }) => {
-  const runs = quick
-    ? [
-        { subscribers: 1_000, jobs: 1 },
-        { subscribers: 1_000, jobs: 100 },
-      ]
-    : [
-        { subscribers: 1_000, jobs: 1 },
-        { subscribers: 1_000, jobs: 100 },
-        { subscribers: 10_000, jobs: 1 },
-        { subscribers: 10_000, jobs: 100 },
-      ];
   // BENCH_SUBS=10000x100,1000x1 runs just those (subscribers x jobs).
-  if (process.env.BENCH_SUBS) {
-    runs.splice(0, runs.length, ...process.env.BENCH_SUBS.split(',').map((p) => {
-      const [subscribers, jobs] = p.split('x').map(Number);
-      return { subscribers: subscribers!, jobs: jobs! };
-    }));
-  }
+  const runs = runSizes(
+    'BENCH_SUBS',
+    quick
+      ? [
+          { subscribers: 1_000, jobs: 1 },
+          { subscribers: 1_000, jobs: 100 },
+        ]
+      : [
+          { subscribers: 1_000, jobs: 1 },
+          { subscribers: 1_000, jobs: 100 },
+          { subscribers: 10_000, jobs: 1 },
+          { subscribers: 10_000, jobs: 100 },
+        ],
+  );
   const results = [];
   for (const r of runs) {
     log(`${r.subscribers} subscribers on ${r.jobs} job(s)`);
