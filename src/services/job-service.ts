@@ -134,8 +134,8 @@ export class JobService {
   }
 
   private async findOwned(owner: string, id: string): Promise<Job | null> {
-    const [job] = await this.deps.store.findByIds([id]);
-    return job && job.owner === owner ? job : null;
+    const [job] = await this.findJobs(owner, [id]);
+    return job ?? null;
   }
 
   /**
