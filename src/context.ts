@@ -37,6 +37,8 @@ export interface GraphQLContext {
 
 /** What a request read, as far as the read cache cares. */
 export interface ReadTracker {
+  /** The caller the read cache already authenticated for this very request. */
+  readonly caller: Caller;
   /** Jobs handed to the schema (null: unknown or not the caller's); any that is missing or not final spoils the answer. */
   jobsRead(jobs: readonly (Job | null)[]): void;
   /** The request read something other than jobs by id (a connection, ...): its answer is never kept. */
@@ -58,15 +60,19 @@ interface TransportContext {
   connectionParams?: Readonly<Record<string, unknown>>;
   socket?: object;
   extra?: { socket?: object };
+  /** Put on the server context by the read cache (HTTP), which has authenticated the request already. */
+  readTracker?: ReadTracker;
 }
 
 export function createContextFactory(services: GatewayServices, access?: CallerAccess) {
   return async function createContext(initial: TransportContext = {}): Promise<GraphQLContext> {
     if (!access) return { owner: ANONYMOUS_OWNER, caller: ANONYMOUS_CALLER, services };
     const overWebSocket = 'connectionInitReceived' in initial;
-    const caller = await access.authenticator.authenticate(
-      overWebSocket ? authorizationFromConnectionParams(initial.connectionParams) : initial.request?.headers.get('authorization'),
-    );
+    const caller =
+      initial.readTracker?.caller ??
+      (await access.authenticator.authenticate(
+        overWebSocket ? authorizationFromConnectionParams(initial.connectionParams) : initial.request?.headers.get('authorization'),
+      ));
     const { limits } = access;
     if (!limits) return { owner: caller.name, caller, services };
     // Subscription slots count per caller and per graphql-ws connection (an SSE request is its own connection).

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import type { Authenticator } from '../auth/authenticator.js';
+import type { Authenticator, Caller } from '../auth/authenticator.js';
 import type { ReadTracker } from '../context.js';
 import { PREFLIGHT_HEADERS } from '../security/http-guards.js';
 import { isFinalStatus, type Job } from '../services/domain.js';
@@ -65,8 +65,11 @@ export class FinalReadTracker implements ReadTracker {
   #verdict: 'fresh' | 'executing' | 'cacheable' | 'never' = 'fresh';
 
   constructor(
-    /** The caller the key was made for; an execution under another owner is never kept. */
-    readonly owner: string,
+    /**
+     * The caller the key was made for, authenticated here; the context takes it rather than authenticating the same
+     * request again. An execution under another owner is never kept.
+     */
+    readonly caller: Caller,
     private readonly keep: (response: CachedResponse) => void,
   ) {}
 
@@ -80,7 +83,7 @@ export class FinalReadTracker implements ReadTracker {
 
   /** The execution starts; a second one in the same request (never expected) spoils it. */
   executionStarted(owner: unknown): void {
-    this.#verdict = this.#verdict === 'fresh' && owner === this.owner ? 'executing' : 'never';
+    this.#verdict = this.#verdict === 'fresh' && owner === this.caller.name ? 'executing' : 'never';
   }
 
   /** The execution ended with an answer made of final jobs only. */
@@ -151,9 +154,9 @@ export class FinalReadCache {
   /** Answers a request `accepts` took from the cache, or passes it to Yoga with a tracker that may keep the answer. */
   async serve(req: IncomingMessage, res: ServerResponse, pass: PassToYoga): Promise<void> {
     const entries = this.#entries!;
-    let owner: string;
+    let caller: Caller;
     try {
-      owner = (await this.options.authenticator.authenticate(req.headers.authorization)).name;
+      caller = await this.options.authenticator.authenticate(req.headers.authorization);
     } catch {
       // Yoga authenticates again and gives the caller the usual 401/403.
       await pass();
@@ -164,7 +167,7 @@ export class FinalReadCache {
       res.destroy();
       return;
     }
-    const key = keyOf(owner, req, body);
+    const key = keyOf(caller.name, req, body);
     const hit = entries.get(key);
     if (hit) {
       this.stats.hits++;
@@ -175,7 +178,7 @@ export class FinalReadCache {
     // @whatwg-node/server takes a body already read from `req.body` (a Buffer is a Uint8Array body).
     if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
     await pass(
-      new FinalReadTracker(owner, (response) => {
+      new FinalReadTracker(caller, (response) => {
         if (entries.set(key, response).has(key)) this.stats.stores++;
       }),
     );
