@@ -24,8 +24,8 @@ export interface GraphQLContext {
   services: GatewayServices;
   /**
    * Takes one of this caller's subscription slots (and, over graphql-ws, one of its connection's) or throws
-   * RATE_LIMITED; returns the release. Absent when callers are unlimited. Called once per subscriber, also when
-   * subscribers share one execution (src/shared-subscriptions.ts).
+   * RATE_LIMITED; returns the release. Absent when callers are unlimited. Taken once per subscriber by
+   * SharedSubscriptions.joinAs, through which every subscription runs (graphql-ws and HTTP alike).
    */
   acquireSubscription?: () => () => void;
   /**

@@ -122,39 +122,6 @@ export class CallerLimits {
   }
 }
 
-/** Wraps a subscription's stream so that its slot is released however it ends, even if it was never started. */
-export function releaseWhenDone<T>(inner: AsyncGenerator<T>, release: () => void): AsyncGenerator<T> {
-  const wrapped = {
-    async next(...args: [] | [unknown]) {
-      try {
-        const result = await inner.next(...args);
-        if (result.done) release();
-        return result;
-      } catch (error) {
-        release();
-        throw error;
-      }
-    },
-    async return(value: unknown) {
-      // Release at once: a generator suspended in an await (waiting for the next change) only runs its own
-      // return once that await settles, which for a quiet job can be much later.
-      release();
-      return inner.return(value as never);
-    },
-    async throw(error: unknown) {
-      try {
-        return await inner.throw(error);
-      } finally {
-        release();
-      }
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-  return wrapped as AsyncGenerator<T>;
-}
-
 const UNFINISHED_STATUSES = JOB_STATUSES.filter((status) => !isFinalStatus(status));
 
 /** Counts an owner's unfinished jobs through the store's owner-scoped listing, reading at most `atLeast` rows. */

@@ -1,5 +1,4 @@
 import { decodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import { releaseWhenDone } from '../auth/limits.js';
 import type { GraphQLContext } from '../context.js';
 import type { Job, JobStatus } from '../services/domain.js';
 import { BadUserInputError, GatewayError } from '../services/errors.js';
@@ -88,12 +87,7 @@ export function decodeJobCursor(cursor: string, field: string): JobCursor {
 export async function watchAiEditJob(ctx: GraphQLContext, globalId: string): Promise<AsyncGenerator<Job>> {
   const jobId = jobIdFromGlobalId(globalId);
   if (!jobId) throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
-  const release = ctx.acquireSubscription?.();
-  if (!release) return ctx.services.jobUpdates(ctx.owner, jobId);
-  try {
-    return releaseWhenDone(await ctx.services.jobUpdates(ctx.owner, jobId), release);
-  } catch (error) {
-    release();
-    throw error;
-  }
+  // Its subscription slot is taken per subscriber by the transport (SharedSubscriptions.joinAs), not here: this runs
+  // once for all the subscribers that share the execution.
+  return ctx.services.jobUpdates(ctx.owner, jobId);
 }
