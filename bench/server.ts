@@ -31,8 +31,8 @@ handlers.cpu = () => ({ ...process.cpuUsage(), uptimeMs: process.uptime() * 1000
 async function main(): Promise<Record<string, unknown>> {
   switch (mode) {
     case 'gateway': {
-      const { startGateway } = await import('../src/app.js');
-      const { loadConfig } = await import('../src/config.js');
+      const { startGateway } = await import('../src/gateway/build-gateway.js');
+      const { loadConfig } = await import('../src/gateway/config.js');
       const config = loadConfig(process.env);
       const gateway = await startGateway(config);
       stopServer = () => gateway.stop();

@@ -1,5 +1,5 @@
-import { startGateway } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { startGateway } from './gateway/build-gateway.js';
+import { ConfigError, loadConfig } from './gateway/config.js';
 
 // Reads configuration, starts the gateway, and stops it gracefully on SIGTERM or SIGINT. Nothing else.
 

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
-import { createClaidClient, type ClaidClient, type ClaidClientOptions, type UpstreamBudget } from '../src/services/claid-client.js';
-import { firstInteger, parseClaidErrorBody, parseRetryAfterSeconds } from '../src/services/claid-errors.js';
-import type { AiEditRequest } from '../src/services/domain.js';
-import { UpstreamError } from '../src/services/errors.js';
+import { createLogger } from '../src/lib/logger.js';
+import { createClaidClient, type ClaidClient, type ClaidClientOptions, type UpstreamBudget } from '../src/services/upstream/claid-client.js';
+import { firstInteger, parseClaidErrorBody, parseRetryAfterSeconds } from '../src/services/upstream/claid-errors.js';
+import type { AiEditRequest } from '../src/domain/job.js';
+import { UpstreamError } from '../src/domain/errors.js';
 import {
   claidData,
   claidDetailErrorBody,

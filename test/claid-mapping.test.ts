@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
-import { createClaidClient, type ClaidClient } from '../src/services/claid-client.js';
-import { fromClaidTask, toClaidRequestBody } from '../src/services/claid-mapping.js';
-import type { AiEditRequest } from '../src/services/domain.js';
-import { UpstreamError } from '../src/services/errors.js';
+import { createLogger } from '../src/lib/logger.js';
+import { createClaidClient, type ClaidClient } from '../src/services/upstream/claid-client.js';
+import { fromClaidTask, toClaidRequestBody } from '../src/services/upstream/claid-mapping.js';
+import type { AiEditRequest } from '../src/domain/job.js';
+import { UpstreamError } from '../src/domain/errors.js';
 import { claidData, claidTask, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 const fullRequest: AiEditRequest = {

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { gql, startTestGateway } from './support/gateway.js';
 
 // Malformed and random input over real sockets: over 1,000 HTTP bodies and over 1,000 WebSocket frames. Every HTTP

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { startSimulator, type Simulator } from '../src/simulator/server.js';
 import { gql, READ, readUntilFinal, startTestGateway, SUBMIT } from './support/gateway.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { captureLogger, gql, READ, startTestGateway, SUBMIT } from './support/gateway.js';
 import {
   claidDetailErrorBody,

@@ -1,6 +1,6 @@
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { startTestGateway } from './support/gateway.js';
 
 // The GraphQL over HTTP conformance audits of graphql-http, run against the running gateway with every hardening on

@@ -1,8 +1,8 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Gateway } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
+import { loadConfig } from '../src/gateway/config.js';
 import { captureLogger, gql, startTestGateway, READ } from './support/gateway.js';
 import { wsClient } from './support/subscriptions.js';
 

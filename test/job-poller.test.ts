@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
-import type { ClaidClient } from '../src/services/claid-client.js';
-import { createJobPubSub } from '../src/services/job-events.js';
-import { JobPoller } from '../src/services/job-poller.js';
-import { JobRefresher } from '../src/services/job-refresher.js';
-import { JobService } from '../src/services/job-service.js';
-import { createJobStore } from '../src/services/job-store-factory.js';
+import { createLogger } from '../src/lib/logger.js';
+import type { ClaidClient } from '../src/services/upstream/claid-client.js';
+import { createJobPubSub } from '../src/services/jobs/job-events.js';
+import { JobPoller } from '../src/services/jobs/job-poller.js';
+import { JobRefresher } from '../src/services/jobs/job-refresher.js';
+import { JobService } from '../src/services/jobs/job-service.js';
+import { createJobStore } from '../src/services/store/job-store-factory.js';
 import {
   finishTask,
   insertJob,

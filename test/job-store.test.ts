@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { JobStore, NewJob } from '../src/services/job-store.js';
-import { createJobStore } from '../src/services/job-store-factory.js';
-import { PostgresJobStore } from '../src/services/postgres-job-store.js';
-import { SqliteJobStore } from '../src/services/sqlite-job-store.js';
+import type { JobStore, NewJob } from '../src/services/store/job-store.js';
+import { createJobStore } from '../src/services/store/job-store-factory.js';
+import { PostgresJobStore } from '../src/services/store/postgres-job-store.js';
+import { SqliteJobStore } from '../src/services/store/sqlite-job-store.js';
 import { describeJobStoreContract } from './support/job-store-contract.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { gql, READ, startTestGateway, SUBMIT } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 import { claidResult, startTestUpstream, SUBMIT_PATH, type TestUpstream } from './support/test-upstream.js';

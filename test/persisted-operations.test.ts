@@ -10,9 +10,9 @@ import {
   SubmitAiEditDocument,
 } from '../client/gql/graphql.js';
 import manifest from '../client/gql/persisted-documents.json' with { type: 'json' };
-import type { Gateway } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { sha256 } from '../src/security/persisted-operations.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
+import { loadConfig } from '../src/gateway/config.js';
+import { sha256 } from '../src/transport/security/use-persisted-operations.js';
 import { startTestGateway } from './support/gateway.js';
 import { wsClient } from './support/subscriptions.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { JOB_FIELDS, startTestGateway, SUBMIT } from './support/gateway.js';
 import { claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 

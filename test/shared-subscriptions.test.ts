@@ -1,7 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../src/app.js';
-import { SHARED_EXECUTION, sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from '../src/shared-subscriptions.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
+import { SHARED_EXECUTION, sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from '../src/transport/shared-subscriptions.js';
 import { gql, startTestGateway, SUBMIT } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 import { claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';

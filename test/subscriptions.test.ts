@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Gateway } from '../src/app.js';
+import type { Gateway } from '../src/gateway/build-gateway.js';
 import { startSimulator, type Simulator } from '../src/simulator/server.js';
 import { gql, readUntilFinal, startTestGateway, SUBMIT } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';

@@ -1,8 +1,8 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
-import { UpstreamError } from '../src/services/errors.js';
-import { RateBudget, type LimiterFactory } from '../src/services/upstream-budget.js';
+import { createLogger } from '../src/lib/logger.js';
+import { UpstreamError } from '../src/domain/errors.js';
+import { RateBudget, type LimiterFactory } from '../src/services/upstream/rate-budget.js';
 import { insertJob, progressingTasks, slidingWindowLimit, startPollerRig, waitFor, type PollerRig } from './support/poller-harness.js';
 import { startTestUpstream } from './support/test-upstream.js';
 

@@ -1,8 +1,8 @@
 import { decodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import type { GraphQLContext } from '../context.js';
-import type { Job, JobStatus } from '../services/domain.js';
-import { BadUserInputError, GatewayError } from '../services/errors.js';
-import type { JobCursor } from '../services/job-store.js';
+import type { ResolverContext } from './resolver-context.js';
+import type { Job, JobStatus } from '../domain/job.js';
+import { BadUserInputError, GatewayError } from '../domain/errors.js';
+import type { JobCursor } from '../services/store/job-store.js';
 
 // Small typed functions the schema calls: unpack arguments, call a service, shape the answer.
 
@@ -23,14 +23,14 @@ export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null
 }
 
 export function submitAiEdit(
-  ctx: GraphQLContext,
+  ctx: ResolverContext,
   input: { input: string; output?: object | null; options: object; idempotencyKey?: string | null; clientMutationId?: string | null },
 ): Promise<Job> {
   const { idempotencyKey, clientMutationId: _echoedByThePayload, ...request } = input;
   return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });
 }
 
-export async function loadAiEditJobs(ctx: GraphQLContext, ids: readonly string[]): Promise<(Job | null)[]> {
+export async function loadAiEditJobs(ctx: ResolverContext, ids: readonly string[]): Promise<(Job | null)[]> {
   const jobs = await ctx.services.jobs.loadJobs(ctx.owner, ids);
   ctx.readTracker?.jobsRead(jobs);
   return jobs;
@@ -44,7 +44,7 @@ interface ConnectionArgs {
   status?: readonly JobStatus[] | null;
 }
 
-export function listAiEditJobs(ctx: GraphQLContext, args: ConnectionArgs) {
+export function listAiEditJobs(ctx: ResolverContext, args: ConnectionArgs) {
   // A page changes whenever a job is submitted or moves: never kept by the read cache.
   ctx.readTracker?.uncacheable();
   for (const name of ['first', 'last'] as const) {
@@ -84,7 +84,7 @@ export function decodeJobCursor(cursor: string, field: string): JobCursor {
 }
 
 /** The live updates of one of the caller's jobs; an unknown id (or another owner's job) is NOT_FOUND. */
-export async function watchAiEditJob(ctx: GraphQLContext, globalId: string): Promise<AsyncGenerator<Job>> {
+export async function watchAiEditJob(ctx: ResolverContext, globalId: string): Promise<AsyncGenerator<Job>> {
   const jobId = jobIdFromGlobalId(globalId);
   if (!jobId) throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
   // Its subscription slot is taken per subscriber by the transport (SharedSubscriptions.joinAs), not here: this runs

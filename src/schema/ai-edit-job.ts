@@ -18,7 +18,7 @@ import {
   type AiEditResult,
   type Job,
   type StatusChange,
-} from '../services/domain.js';
+} from '../domain/job.js';
 import { builder } from './builder.js';
 import { AiEditAspectRatioEnum, AiEditImageFormatEnum, AiEditJobStatusEnum, AiEditModelEnum } from './enums.js';
 

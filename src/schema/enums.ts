@@ -1,4 +1,4 @@
-import { ASPECT_RATIOS, type AspectRatio } from '../services/domain.js';
+import { ASPECT_RATIOS, type AspectRatio } from '../domain/job.js';
 import { builder } from './builder.js';
 
 export const AiEditJobStatusEnum = builder.enumType('AiEditJobStatus', {

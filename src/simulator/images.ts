@@ -1,5 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
-import { ASPECT_RATIO_SIZES, type AiEditModel, type AspectRatio, type ImageFormat } from '../services/domain.js';
+import { ASPECT_RATIO_SIZES, type AiEditModel, type AspectRatio, type ImageFormat } from '../domain/job.js';
 
 // Real pixels for the simulator: sample inputs, input inspection, and "edited" outputs (the input fitted to the
 // output size, tinted, with the prompt and the image's index drawn on it).

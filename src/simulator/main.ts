@@ -1,4 +1,4 @@
-import { createLogger } from '../logger.js';
+import { createLogger } from '../lib/logger.js';
 import { DEFAULT_SIMULATOR_API_KEY, startSimulator } from './server.js';
 
 // `npm run simulator`: the Claid-compatible simulator on its own, for pointing a gateway or curl at.

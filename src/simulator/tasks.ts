@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { JobStatus } from '../services/domain.js';
+import type { JobStatus } from '../domain/job.js';
 import { inspectInput, megapixels, OUTPUT_FORMATS, outputSize, renderOutputs, UnsupportedImageError, type WireImageObject } from './images.js';
 import type { SimulatedAiEditRequest } from './validation.js';
 

@@ -5,7 +5,7 @@ import {
   type AiEditModel,
   type AspectRatio,
   type ImageFormat,
-} from '../services/domain.js';
+} from '../domain/job.js';
 
 // Validation of the submit body against Claid's published JSON schema (AiEditAPIRequest): additionalProperties false
 // at every level, strict JSON types (no string-to-number coercion), messages in pydantic's wording.

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
-import { startGateway, type Gateway } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { startGateway, type Gateway } from '../../src/gateway/build-gateway.js';
+import { loadConfig } from '../../src/gateway/config.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
 
 /** Collects a logger's JSON lines so that tests can read what was logged (and what never was). */
 export function captureLogger(level = 'trace'): { logger: Logger; lines: string[]; text: () => string } {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AiEditError, AiEditRequest, AiEditResult, Job, JobStatus, UpstreamTaskState } from '../../src/services/domain.js';
-import type { JobCursor, JobStore, ListJobsPage, NewJob } from '../../src/services/job-store.js';
+import type { AiEditError, AiEditRequest, AiEditResult, Job, JobStatus, UpstreamTaskState } from '../../src/domain/job.js';
+import type { JobCursor, JobStore, ListJobsPage, NewJob } from '../../src/services/store/job-store.js';
 
 // The behaviour every JobStore must share, whatever database is underneath. `makeStore` must return a migrated,
 // empty store of its own for each test (listUnfinished and expiry see the whole store); the suite closes it.

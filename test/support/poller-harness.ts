@@ -1,12 +1,12 @@
-import { createLogger, type Logger } from '../../src/logger.js';
-import { createClaidClient, type ClaidClient } from '../../src/services/claid-client.js';
-import type { Job } from '../../src/services/domain.js';
-import { createJobPubSub, type JobPubSub } from '../../src/services/job-events.js';
-import { JobPoller } from '../../src/services/job-poller.js';
-import { JobRefresher } from '../../src/services/job-refresher.js';
-import { createJobStore } from '../../src/services/job-store-factory.js';
-import type { JobStore } from '../../src/services/job-store.js';
-import { RateBudget } from '../../src/services/upstream-budget.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
+import { createClaidClient, type ClaidClient } from '../../src/services/upstream/claid-client.js';
+import type { Job } from '../../src/domain/job.js';
+import { createJobPubSub, type JobPubSub } from '../../src/services/jobs/job-events.js';
+import { JobPoller } from '../../src/services/jobs/job-poller.js';
+import { JobRefresher } from '../../src/services/jobs/job-refresher.js';
+import { createJobStore } from '../../src/services/store/job-store-factory.js';
+import type { JobStore } from '../../src/services/store/job-store.js';
+import { RateBudget } from '../../src/services/upstream/rate-budget.js';
 import {
   claidResult,
   rateLimitedReply,

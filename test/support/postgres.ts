@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { PostgresJobStore, type PostgresJobStoreOptions } from '../../src/services/postgres-job-store.js';
+import { PostgresJobStore, type PostgresJobStoreOptions } from '../../src/services/store/postgres-job-store.js';
 
 // PostgreSQL suites run when TEST_POSTGRES_URL names a database they may create schemas in, and are reported skipped
 // otherwise. Locally: `TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test npm test`; .ci/run creates a

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { AI_EDIT_MODELS, ASPECT_RATIOS, IMAGE_FORMATS, type AiEditRequest } from './job.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import { BadUserInputError } from './errors.js';
+
+// The contract's submit rules, checked before any upstream call. Paths in errors are GraphQL input paths
+// (`input.options.prompt`), so a client can point at the field.
+
+const MAX_URL_LENGTH = 4096;
+const ALLOWED_URL_SCHEMES = new Set(['http:', 'https:', 'storage:']);
+
+const imageUrl = z
+  .string()
+  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .refine(isAllowedUrl, 'must be an http, https or storage:// URL');
+
+const optionsSchema = z
+  .object({
+    prompt: z
+      .string()
+      .refine((p) => p.trim().length >= 3, 'must be at least 3 characters')
+      .refine((p) => p.length <= 5000, 'must be at most 5000 characters'),
+    model: z.enum(AI_EDIT_MODELS).optional(),
+    aspectRatio: z.enum(ASPECT_RATIOS).optional(),
+    inferenceSteps: z.number().int('must be a whole number').min(1, 'must be from 1 to 50').max(50, 'must be from 1 to 50').optional(),
+    guidanceScale: z.number().min(1, 'must be from 1 to 10').max(10, 'must be from 1 to 10').optional(),
+  })
+  .strict()
+  .superRefine((options, ctx) => {
+    // Claid documents these three options for model v1 only; sending them to v2 would be silently ignored or refused.
+    for (const field of ['aspectRatio', 'inferenceSteps', 'guidanceScale'] as const) {
+      if (options[field] !== undefined && options.model !== 'v1') {
+        ctx.addIssue({ code: 'custom', path: [field], message: 'is supported only with model V1' });
+      }
+    }
+  });
+
+const outputSchema = z
+  .object({
+    destination: imageUrl.optional(),
+    format: z.enum(IMAGE_FORMATS).optional(),
+    numberOfImages: z.number().int('must be a whole number').min(1, 'must be from 1 to 4').max(4, 'must be from 1 to 4').optional(),
+  })
+  .strict();
+
+export const aiEditRequestSchema = z
+  .object({
+    input: imageUrl,
+    output: outputSchema.optional(),
+    options: optionsSchema,
+  })
+  .strict();
+
+function isAllowedUrl(value: string): boolean {
+  if (value.length === 0 || /\s/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    if (!ALLOWED_URL_SCHEMES.has(url.protocol)) return false;
+    return url.protocol === 'storage:' ? url.host.length > 0 && url.pathname.length > 1 : url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Drops absent (undefined or null) fields so that only what the caller gave is kept, stored and sent. */
+export function compact<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined || v === null) continue;
+    out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) ? compact(v) : v;
+  }
+  return out as T;
+}
+
+/**
+ * Validates a submit request. Returns it with absent fields removed; throws BadUserInputError naming the first
+ * offending input path (`input.options.prompt`).
+ */
+export function parseAiEditRequest(raw: unknown, pathPrefix = 'input'): AiEditRequest {
+  const candidate = raw !== null && typeof raw === 'object' ? compact(raw) : raw;
+  if (candidate !== null && typeof candidate === 'object' && 'output' in candidate) {
+    const output = (candidate as { output?: object }).output;
+    if (output && Object.keys(output).length === 0) delete (candidate as { output?: object }).output;
+  }
+  const parsed = aiEditRequestSchema.safeParse(candidate);
+  if (parsed.success) return parsed.data as AiEditRequest;
+  const issue = parsed.error.issues[0]!;
+  const field = [pathPrefix, ...issue.path.map(String)].join('.');
+  throw new BadUserInputError(`${field} ${issueMessage(issue)}`, field);
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be a ${issue.expected}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'unrecognized_keys':
+      return `has unknown fields: ${issue.keys.join(', ')}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** A stable fingerprint of a request, so that an idempotency key reused with a different request is noticed. */
+export function hashAiEditRequest(request: AiEditRequest): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}

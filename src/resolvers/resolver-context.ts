@@ -1,0 +1,33 @@
+import type { Job } from '../domain/job.js';
+import type { Caller } from '../services/auth/authenticator.js';
+import type { JobService } from '../services/jobs/job-service.js';
+
+// What a resolver may read from the request's context. The schema's context (schema/context.ts) is this and more;
+// resolvers import only this, so that they never depend on the schema that calls them.
+
+export interface GatewayServices {
+  jobs: JobService;
+  /** A job's live state for one subscriber (services/jobs/job-updates.ts). */
+  jobUpdates(owner: string, jobId: string): Promise<AsyncGenerator<Job>>;
+}
+
+/** What a request read, as far as the read cache cares. */
+export interface ReadTracker {
+  /** The caller the read cache already authenticated for this very request. */
+  readonly caller: Caller;
+  /** Jobs handed to the schema (null: unknown or not the caller's); any that is missing or not final spoils the answer. */
+  jobsRead(jobs: readonly (Job | null)[]): void;
+  /** The request read something other than jobs by id (a connection, ...): its answer is never kept. */
+  uncacheable(): void;
+}
+
+export interface ResolverContext {
+  /** Who is calling; every job read and written is scoped to this owner (the caller's name). */
+  owner: string;
+  services: GatewayServices;
+  /**
+   * Present on HTTP requests whose answer the read cache may keep (src/transport/final-read-cache.ts), put there by
+   * the transport: told what the request read, so that only answers made of final jobs are kept.
+   */
+  readTracker?: ReadTracker;
+}

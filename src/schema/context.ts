@@ -1,0 +1,59 @@
+import {
+  ANONYMOUS_CALLER,
+  authorizationFromConnectionParams,
+  type Authenticator,
+  type Caller,
+} from '../services/auth/authenticator.js';
+import type { CallerLimits } from '../services/auth/caller-limits.js';
+import type { GatewayServices, ReadTracker, ResolverContext } from '../resolvers/resolver-context.js';
+
+export type { GatewayServices, ReadTracker };
+
+// The one context factory, used by HTTP, SSE and WebSocket alike. Per-request state lives on the object it
+// returns: the caller, and (through Pothos's dataloader plugin, keyed by this object) the request's loaders.
+
+export interface GraphQLContext extends ResolverContext {
+  caller: Caller;
+  /**
+   * Takes one of this caller's subscription slots (and, over graphql-ws, one of its connection's) or throws
+   * RATE_LIMITED; returns the release. Absent when callers are unlimited. Taken once per subscriber by
+   * SharedSubscriptions.joinAs, through which every subscription runs (graphql-ws and HTTP alike).
+   */
+  acquireSubscription?: () => () => void;
+}
+
+export const ANONYMOUS_OWNER = ANONYMOUS_CALLER.name;
+
+/** Who may call, and how much (src/services/auth). Without it every caller is anonymous and unlimited. */
+export interface CallerAccess {
+  authenticator: Authenticator;
+  limits?: CallerLimits;
+}
+
+/** What the transports hand the factory: Yoga's request (HTTP, SSE), or graphql-ws's context (WebSocket). */
+interface TransportContext {
+  request?: { headers: { get(name: string): string | null } };
+  connectionInitReceived?: boolean;
+  connectionParams?: Readonly<Record<string, unknown>>;
+  socket?: object;
+  extra?: { socket?: object };
+  /** Put on the server context by the read cache (HTTP), which has authenticated the request already. */
+  readTracker?: ReadTracker;
+}
+
+export function createContextFactory(services: GatewayServices, access?: CallerAccess) {
+  return async function createContext(initial: TransportContext = {}): Promise<GraphQLContext> {
+    if (!access) return { owner: ANONYMOUS_OWNER, caller: ANONYMOUS_CALLER, services };
+    const overWebSocket = 'connectionInitReceived' in initial;
+    const caller =
+      initial.readTracker?.caller ??
+      (await access.authenticator.authenticate(
+        overWebSocket ? authorizationFromConnectionParams(initial.connectionParams) : initial.request?.headers.get('authorization'),
+      ));
+    const { limits } = access;
+    if (!limits) return { owner: caller.name, caller, services };
+    // Subscription slots count per caller and per graphql-ws connection (an SSE request is its own connection).
+    const connection = overWebSocket ? (initial.extra?.socket ?? initial.socket) : undefined;
+    return { owner: caller.name, caller, services, acquireSubscription: () => limits.acquireSubscription(caller.name, connection) };
+  };
+}

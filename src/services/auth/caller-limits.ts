@@ -1,0 +1,121 @@
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { GatewayError } from '../../domain/errors.js';
+
+// Spend limits per caller, checked before any upstream call: submits per minute, unfinished jobs at once, and open
+// subscriptions per connection and per caller. Counters live in this process (one instance's view).
+
+export interface CallerLimitsConfig {
+  maxSubmitsPerMinute: number;
+  maxUnfinishedJobs: number;
+  maxSubscriptionsPerConnection: number;
+  maxSubscriptionsPerCaller: number;
+}
+
+export interface CallerLimitsDeps {
+  /** How many of the owner's jobs are unfinished, counting at most up to `atLeast` (the store). */
+  countUnfinished(owner: string, atLeast: number): Promise<number>;
+}
+
+/** Seconds suggested to a caller at the unfinished-jobs cap: jobs finish on their own, so look again soon. */
+const UNFINISHED_RETRY_AFTER_SECONDS = 5;
+
+export class RateLimitedError extends GatewayError {
+  override name = 'RateLimitedError';
+  constructor(message: string, limit: string, retryAfterSeconds?: number) {
+    super('RATE_LIMITED', message, {
+      limit,
+      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+    });
+  }
+}
+
+export class CallerLimits {
+  private readonly submits: RateLimiterMemory;
+  /** Submits admitted but not yet stored, so that a burst cannot slip past the unfinished-jobs cap. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly subscriptionsByCaller = new Map<string, number>();
+  private readonly subscriptionsByConnection = new WeakMap<object, number>();
+
+  constructor(
+    private readonly config: CallerLimitsConfig,
+    private readonly deps: CallerLimitsDeps,
+  ) {
+    this.submits = new RateLimiterMemory({ points: config.maxSubmitsPerMinute, duration: 60, keyPrefix: 'submits' });
+  }
+
+  /**
+   * Admits one upstream submit for `owner` or throws RATE_LIMITED. The returned release must be called once the
+   * submit is stored or has failed.
+   */
+  async admitSubmit(owner: string): Promise<() => void> {
+    const pending = this.inFlight.get(owner) ?? 0;
+    this.inFlight.set(owner, pending + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(owner) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(owner, left);
+      else this.inFlight.delete(owner);
+    };
+    try {
+      const max = this.config.maxUnfinishedJobs;
+      const unfinished = await this.deps.countUnfinished(owner, max);
+      if (unfinished + pending >= max) {
+        throw new RateLimitedError(
+          `Too many unfinished jobs (at most ${max} at once); wait for some to finish.`,
+          'MAX_UNFINISHED_JOBS',
+          UNFINISHED_RETRY_AFTER_SECONDS,
+        );
+      }
+      try {
+        await this.submits.consume(owner);
+      } catch (refusal) {
+        if (!(refusal instanceof RateLimiterRes)) throw refusal;
+        throw new RateLimitedError(
+          `Too many submits (at most ${this.config.maxSubmitsPerMinute} a minute).`,
+          'MAX_SUBMITS_PER_MINUTE',
+          Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)),
+        );
+      }
+      return release;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /**
+   * Takes a subscription slot for `owner` (and its graphql-ws connection, if any) or throws RATE_LIMITED.
+   * Returns the release, safe to call more than once.
+   */
+  acquireSubscription(owner: string, connection?: object): () => void {
+    const byCaller = this.subscriptionsByCaller.get(owner) ?? 0;
+    const byConnection = connection ? (this.subscriptionsByConnection.get(connection) ?? 0) : 0;
+    if (connection && byConnection >= this.config.maxSubscriptionsPerConnection) {
+      throw new RateLimitedError(
+        `Too many subscriptions on this connection (at most ${this.config.maxSubscriptionsPerConnection}).`,
+        'MAX_SUBSCRIPTIONS_PER_CONNECTION',
+      );
+    }
+    if (byCaller >= this.config.maxSubscriptionsPerCaller) {
+      throw new RateLimitedError(`Too many subscriptions (at most ${this.config.maxSubscriptionsPerCaller} at once).`, 'MAX_SUBSCRIPTIONS_PER_CALLER');
+    }
+    this.subscriptionsByCaller.set(owner, byCaller + 1);
+    if (connection) this.subscriptionsByConnection.set(connection, byConnection + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const callerLeft = (this.subscriptionsByCaller.get(owner) ?? 1) - 1;
+      if (callerLeft > 0) this.subscriptionsByCaller.set(owner, callerLeft);
+      else this.subscriptionsByCaller.delete(owner);
+      if (connection) this.subscriptionsByConnection.set(connection, Math.max(0, (this.subscriptionsByConnection.get(connection) ?? 1) - 1));
+    };
+  }
+
+  /** Open subscriptions of one caller (for tests and diagnostics). */
+  subscriptionsOf(owner: string): number {
+    return this.subscriptionsByCaller.get(owner) ?? 0;
+  }
+}

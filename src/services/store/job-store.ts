@@ -1,0 +1,94 @@
+import { type AiEditRequest, isFinalStatus, JOB_STATUSES, type Job, type JobStatus, type UpstreamTaskState } from '../../domain/job.js';
+
+// The job store's contract. SQLite implements it today; PostgreSQL implements the same interface so that
+// several instances can share one database. Every method is async so both fit.
+
+export interface NewJob {
+  owner: string;
+  request: AiEditRequest;
+  requestHash: string;
+  idempotencyKey: string | null;
+  /** The upstream's answer to the submit. */
+  upstream: UpstreamTaskState;
+  /** When the upstream accepted the submit; becomes createdAt, updatedAt, lastPolledAt and the first history entry. */
+  at: Date;
+}
+
+export type IdempotencyClaim =
+  /** The caller now owns the key and must either attach a job to it or release it. */
+  | { claimed: true }
+  /** Someone claimed the key before; `jobId` is null while their submit is still in flight. */
+  | { claimed: false; requestHash: string; jobId: string | null };
+
+export interface ApplyResult {
+  job: Job;
+  /** True when status, errors or result changed (history and updatedAt moved with it). */
+  changed: boolean;
+}
+
+export interface ListJobsQuery {
+  owner: string;
+  statuses?: readonly JobStatus[] | undefined;
+  /** Keyset pagination over (createdAt desc, id desc): newest first. */
+  after?: JobCursor | undefined;
+  before?: JobCursor | undefined;
+  /** Take the first `limit` after `after`, or (with fromEnd) the last `limit` before `before`. */
+  limit: number;
+  fromEnd?: boolean;
+}
+
+export interface JobCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export interface ListJobsPage {
+  /** Newest first, whichever end was asked for. */
+  jobs: Job[];
+  /** Whether more jobs exist beyond the page in the direction asked for. */
+  hasMore: boolean;
+}
+
+export interface JobStore {
+  /** Creates the schema when missing and applies migrations. Idempotent. */
+  migrate(): Promise<void>;
+
+  /** Stores a submitted job; attaches it to its idempotency key when it has one. */
+  insert(job: NewJob): Promise<Job>;
+
+  /** One entry per id, in the same order; null where unknown. Shaped for DataLoader. */
+  findByIds(ids: readonly string[]): Promise<(Job | null)[]>;
+
+  /**
+   * Records an upstream read. Moves status only forward (domain.isForwardTransition); a final job never changes.
+   * Always sets lastPolledAt to `at`; sets updatedAt and appends to history only on a change.
+   * Returns null for an unknown id.
+   */
+  applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null>;
+
+  /** Jobs not yet final, oldest first: what the poller resumes after a restart. */
+  listUnfinished(limit?: number): Promise<Job[]>;
+
+  listJobs(query: ListJobsQuery): Promise<ListJobsPage>;
+
+  /** Atomically claims (owner, key) for a request hash; safe when two submits race. */
+  claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim>;
+
+  /** Gives up a claim whose submit failed, so the key can be used again. Only a claim with no job is released. */
+  releaseIdempotencyKey(owner: string, key: string): Promise<void>;
+
+  /** Forgets idempotency keys claimed before `before` (keys are kept at least 24 h). Returns how many. */
+  expireIdempotencyKeys(before: Date): Promise<number>;
+
+  /** Throws when the store cannot answer (for /ready). */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+const UNFINISHED_STATUSES = JOB_STATUSES.filter((status) => !isFinalStatus(status));
+
+/** Counts an owner's unfinished jobs through the store's owner-scoped listing, reading at most `atLeast` rows. */
+export function countUnfinishedIn(store: Pick<JobStore, 'listJobs'>): (owner: string, atLeast: number) => Promise<number> {
+  return async (owner, atLeast) => (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit: atLeast })).jobs.length;
+}

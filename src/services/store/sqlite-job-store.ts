@@ -1,0 +1,358 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  FINAL_STATUSES,
+  isFinalStatus,
+  isForwardTransition,
+  type AiEditRequest,
+  type AiEditResult,
+  type Job,
+  type JobStatus,
+  type UpstreamTaskState,
+} from '../../domain/job.js';
+import type {
+  ApplyResult,
+  IdempotencyClaim,
+  JobStore,
+  ListJobsPage,
+  ListJobsQuery,
+  NewJob,
+} from './job-store.js';
+import {
+  canonicalJson,
+  errorsFromStored,
+  errorsJson,
+  historyFromStored,
+  historyJson,
+  resultJson,
+  toMs,
+  type StoredError,
+  type StoredStatusChange,
+} from './job-row-codec.js';
+
+// Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
+const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE jobs (
+        id              TEXT PRIMARY KEY,
+        owner           TEXT NOT NULL,
+        upstream_id     INTEGER NOT NULL,
+        status          TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        request_hash    TEXT NOT NULL,
+        idempotency_key TEXT,
+        errors          TEXT NOT NULL,
+        result          TEXT,
+        history         TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_polled_at  INTEGER NOT NULL,
+        finished_at     INTEGER
+      );
+      CREATE INDEX jobs_owner_created ON jobs (owner, created_at DESC, id DESC);
+      -- Partial index: the poller's scan touches only running jobs, however many finished ones pile up.
+      -- Its WHERE must stay identical to UNFINISHED_SQL for the planner to use it.
+      CREATE INDEX jobs_unfinished ON jobs (created_at, id) WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED');
+      CREATE TABLE idempotency_keys (
+        owner        TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        job_id       TEXT REFERENCES jobs (id) ON DELETE SET NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (owner, key)
+      );
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    `,
+  },
+];
+
+const UNFINISHED_SQL = `status NOT IN ('DONE', 'ERROR', 'CANCELLED')`;
+// Guards UNFINISHED_SQL against a change to the domain's final statuses.
+if ([...FINAL_STATUSES].sort().join() !== 'CANCELLED,DONE,ERROR') {
+  throw new Error('sqlite-job-store: FINAL_STATUSES changed; update UNFINISHED_SQL and the jobs_unfinished index');
+}
+
+interface JobRow {
+  id: string;
+  owner: string;
+  upstream_id: number;
+  status: string;
+  request: string;
+  request_hash: string;
+  idempotency_key: string | null;
+  errors: string;
+  result: string | null;
+  history: string;
+  created_at: number;
+  updated_at: number;
+  last_polled_at: number;
+  finished_at: number | null;
+}
+
+
+
+interface IdempotencyRow {
+  request_hash: string;
+  job_id: string | null;
+}
+
+
+
+
+
+
+function rowToJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    owner: row.owner,
+    upstreamId: row.upstream_id,
+    status: row.status as JobStatus,
+    request: JSON.parse(row.request) as AiEditRequest,
+    requestHash: row.request_hash,
+    idempotencyKey: row.idempotency_key,
+    errors: errorsFromStored(JSON.parse(row.errors) as StoredError[]),
+    result: row.result === null ? null : (JSON.parse(row.result) as AiEditResult),
+    history: historyFromStored(JSON.parse(row.history) as StoredStatusChange[]),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    lastPolledAt: new Date(row.last_polled_at),
+    finishedAt: row.finished_at === null ? null : new Date(row.finished_at),
+  };
+}
+
+/**
+ * The job store on SQLite (better-sqlite3). Calls are synchronous underneath, so each method is atomic within
+ * one process; write transactions are IMMEDIATE so several processes on one file serialize instead of deadlocking.
+ */
+export class SqliteJobStore implements JobStore {
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+  #closed = false;
+
+  /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
+  constructor(path: string) {
+    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('foreign_keys = ON');
+  }
+
+  #stmt(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async migrate(): Promise<void> {
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+    this.#db
+      .transaction(() => {
+        const applied = new Set(
+          (this.#db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+        );
+        for (const migration of MIGRATIONS) {
+          if (applied.has(migration.version)) continue;
+          this.#db.exec(migration.sql);
+          this.#db
+            .prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')
+            .run(migration.version, Date.now());
+        }
+      })
+      .immediate();
+  }
+
+  async insert(job: NewJob): Promise<Job> {
+    const id = randomUUID();
+    const at = toMs(job.at);
+    const { upstream } = job;
+    const row: JobRow = {
+      id,
+      owner: job.owner,
+      upstream_id: upstream.upstreamId,
+      status: upstream.status,
+      request: canonicalJson(job.request),
+      request_hash: job.requestHash,
+      idempotency_key: job.idempotencyKey,
+      errors: errorsJson(upstream.errors),
+      result: resultJson(upstream.result),
+      history: historyJson([{ status: upstream.status, at }]),
+      created_at: at,
+      updated_at: at,
+      last_polled_at: at,
+      finished_at: isFinalStatus(upstream.status) ? at : null,
+    };
+    this.#db
+      .transaction(() => {
+        this.#stmt(
+          `INSERT INTO jobs (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors, result,
+                             history, created_at, updated_at, last_polled_at, finished_at)
+           VALUES (@id, @owner, @upstream_id, @status, @request, @request_hash, @idempotency_key, @errors, @result,
+                   @history, @created_at, @updated_at, @last_polled_at, @finished_at)`,
+        ).run(row);
+        if (job.idempotencyKey !== null) {
+          // Normally the key was claimed first; the upsert also records it when the claim was never made or has
+          // already expired. A key that already points at another job keeps it: the first job wins.
+          this.#stmt(
+            `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
+          ).run(job.owner, job.idempotencyKey, job.requestHash, id, at);
+        }
+      })
+      .immediate();
+    return rowToJob(row);
+  }
+
+  async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
+    if (ids.length === 0) return [];
+    const rows = this.#stmt(`SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))`).all(
+      JSON.stringify(ids),
+    ) as JobRow[];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
+    const atMs = toMs(at);
+    return this.#db
+      .transaction((): ApplyResult | null => {
+        const row = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+        if (!row) return null;
+        const current = row.status as JobStatus;
+        const statusAccepted = current === state.status || isForwardTransition(current, state.status);
+        if (isFinalStatus(current) || !statusAccepted) {
+          this.#stmt('UPDATE jobs SET last_polled_at = ? WHERE id = ?').run(atMs, id);
+          return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: false };
+        }
+
+        const next: JobRow = { ...row, last_polled_at: atMs };
+        let changed = false;
+        if (state.status !== current) {
+          const history = JSON.parse(row.history) as StoredStatusChange[];
+          history.push({ status: state.status, at: atMs });
+          next.status = state.status;
+          next.history = historyJson(history);
+          if (isFinalStatus(state.status)) next.finished_at = atMs;
+          changed = true;
+        }
+        const errors = errorsJson(state.errors);
+        if (errors !== row.errors) {
+          next.errors = errors;
+          changed = true;
+        }
+        const result = resultJson(state.result);
+        if (result !== row.result) {
+          next.result = result;
+          changed = true;
+        }
+        if (changed) next.updated_at = atMs;
+
+        this.#stmt(
+          `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
+                           updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
+           WHERE id = @id`,
+        ).run({
+          id,
+          status: next.status,
+          errors: next.errors,
+          result: next.result,
+          history: next.history,
+          updated_at: next.updated_at,
+          last_polled_at: next.last_polled_at,
+          finished_at: next.finished_at,
+        });
+        return { job: rowToJob(next), changed };
+      })
+      .immediate();
+  }
+
+  async listUnfinished(limit?: number): Promise<Job[]> {
+    if (limit !== undefined) assertLimit(limit);
+    const rows = this.#stmt(
+      `SELECT * FROM jobs WHERE ${UNFINISHED_SQL} ORDER BY created_at ASC, id ASC LIMIT ?`,
+    ).all(limit ?? -1) as JobRow[];
+    return rows.map(rowToJob);
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
+    assertLimit(query.limit);
+    const where = ['owner = @owner'];
+    const params: Record<string, unknown> = { owner: query.owner, limit: query.limit + 1 };
+    // An empty status list means no filter, like an absent one.
+    if (query.statuses && query.statuses.length > 0) {
+      where.push('status IN (SELECT value FROM json_each(@statuses))');
+      params.statuses = JSON.stringify(query.statuses);
+    }
+    if (query.after) {
+      where.push('(created_at, id) < (@afterCreatedAt, @afterId)');
+      params.afterCreatedAt = toMs(query.after.createdAt);
+      params.afterId = query.after.id;
+    }
+    if (query.before) {
+      where.push('(created_at, id) > (@beforeCreatedAt, @beforeId)');
+      params.beforeCreatedAt = toMs(query.before.createdAt);
+      params.beforeId = query.before.id;
+    }
+    const order = query.fromEnd ? 'created_at ASC, id ASC' : 'created_at DESC, id DESC';
+    // At most 16 distinct shapes, each prepared once.
+    const rows = this.#stmt(
+      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`,
+    ).all(params) as JobRow[];
+    const hasMore = rows.length > query.limit;
+    const page = rows.slice(0, query.limit);
+    if (query.fromEnd) page.reverse();
+    return { jobs: page.map(rowToJob), hasMore };
+  }
+
+  async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
+    const atMs = toMs(at);
+    return this.#db
+      .transaction((): IdempotencyClaim => {
+        const inserted = this.#stmt(
+          `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, NULL, ?)
+           ON CONFLICT (owner, key) DO NOTHING`,
+        ).run(owner, key, requestHash, atMs);
+        if (inserted.changes === 1) return { claimed: true };
+        const row = this.#stmt('SELECT request_hash, job_id FROM idempotency_keys WHERE owner = ? AND key = ?').get(
+          owner,
+          key,
+        ) as IdempotencyRow | undefined;
+        if (!row) throw new Error('sqlite-job-store: idempotency key vanished inside its transaction');
+        return { claimed: false, requestHash: row.request_hash, jobId: row.job_id };
+      })
+      .immediate();
+  }
+
+  async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    this.#stmt('DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND job_id IS NULL').run(owner, key);
+  }
+
+  async expireIdempotencyKeys(before: Date): Promise<number> {
+    return this.#stmt('DELETE FROM idempotency_keys WHERE created_at < ?').run(toMs(before)).changes;
+  }
+
+  async ping(): Promise<void> {
+    this.#stmt('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
+  }
+}
+
+function assertLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`sqlite-job-store: limit must be a whole number >= 0, got ${limit}`);
+}

@@ -1,0 +1,309 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry from 'p-retry';
+import { Agent, request } from 'undici';
+import type { Logger } from '../../lib/logger.js';
+import {
+  connectionError,
+  parseRateLimitHeaders,
+  protocolError,
+  requestIdOf,
+  timeoutError,
+  upstreamErrorFromResponse,
+  type ClaidOperation,
+  type ResponseHeaders,
+} from './claid-errors.js';
+import { claidEnvelopeSchema, fromClaidTask, toClaidRequestBody } from './claid-mapping.js';
+import type { AiEditRequest, UpstreamTaskState } from '../../domain/job.js';
+import { UpstreamError } from '../../domain/errors.js';
+
+// The one place that talks HTTP to Claid. Every call is bounded by timeoutMs (headers and body together), logged
+// as one line per attempt, and counted against an optional rate budget. Status reads are retried; a submit is
+// retried only when it certainly never left this process, because Claid has no idempotency key and a second
+// submit would create (and bill) a second task.
+
+export interface UpstreamBudget {
+  /** Resolves when a request may be sent. */
+  acquire(kind: 'submit' | 'read'): Promise<void>;
+  /** Called after every answer; httpStatus is null when no answer arrived. */
+  observe(obs: { httpStatus: number | null; remaining: number | null; resetSeconds: number | null }): void;
+}
+
+export interface ClaidClientOptions {
+  /** e.g. `https://api.claid.ai`; a trailing `/v1` is tolerated. */
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  /** Retries of a failed status read (and of a submit that certainly was not sent). */
+  retries: number;
+  logger: Logger;
+  budget?: UpstreamBudget;
+}
+
+export interface ClaidClient {
+  submit(request: AiEditRequest): Promise<UpstreamTaskState>;
+  getTask(upstreamId: number): Promise<UpstreamTaskState>;
+  /** Lets in-flight calls finish, abandons pending retries, and refuses new calls. */
+  close(): Promise<void>;
+}
+
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_FACTOR = 2;
+const BACKOFF_MAX_MS = 5_000;
+/** Longest wait honoured from a 429's RateLimit-Reset / Retry-After before retrying a read. */
+const RATE_LIMIT_WAIT_CAP_MS = 30_000;
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** Errors raised while connecting, before a single byte of the request could reach the upstream. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** One failed attempt and what may be done about it; unwrapped before anything leaves the client. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly error: UpstreamError,
+    readonly retryable: boolean,
+    /** How long the upstream asked us to wait (429), if it said. */
+    readonly waitMs?: number,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The error codes of a network failure, including those nested in an AggregateError or a `cause`. */
+function errorCodes(err: unknown, depth = 0): string[] {
+  if (typeof err !== 'object' || err === null || depth > 3) return [];
+  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
+  const own = typeof e.code === 'string' ? [e.code] : [];
+  const nested = Array.isArray(e.errors) ? e.errors.flatMap((x) => errorCodes(x, depth + 1)) : [];
+  return [...own, ...nested, ...errorCodes(e.cause, depth + 1)];
+}
+
+function apiRoot(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
+}
+
+/** Reads a 2xx answer: Claid's `{"data": task}` envelope, or UPSTREAM_UNAVAILABLE ("not Claid's JSON"). */
+function parseTaskAnswer(httpStatus: number, requestId: string | null, text: string): UpstreamTaskState {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw protocolError(text.trim() === '' ? 'empty body' : 'not JSON', httpStatus, requestId);
+  }
+  const envelope = claidEnvelopeSchema.safeParse(json);
+  if (!envelope.success || envelope.data.data === undefined) {
+    throw protocolError('no `data` object', httpStatus, requestId);
+  }
+  return fromClaidTask(envelope.data.data, { httpStatus, requestId });
+}
+
+export function createClaidClient(options: ClaidClientOptions): ClaidClient {
+  const { apiKey, timeoutMs, retries, budget } = options;
+  const root = apiRoot(options.baseUrl);
+  const logger = options.logger.child({ component: 'claid-client' });
+  const agent = new Agent({
+    keepAliveTimeout: 10_000,
+    connections: 32,
+    connect: { timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    maxResponseSize: MAX_RESPONSE_BYTES,
+  });
+  const closing = new AbortController();
+  const headers = {
+    authorization: `Bearer ${apiKey}`,
+    accept: 'application/json',
+    'user-agent': 'ai-edit-graphql-gateway',
+  };
+
+  // Belt and braces: an upstream that echoes the key must not get it into our errors.
+  const redact = (text: string | null): string | null =>
+    text === null || apiKey === '' ? text : text.split(apiKey).join('[redacted]');
+  function scrubbed(error: UpstreamError): UpstreamError {
+    const { upstream } = error;
+    const mentions = [error.message, upstream.errorCode, upstream.errorType, upstream.errorMessage, upstream.requestId];
+    if (apiKey === '' || !mentions.some((m) => m?.includes(apiKey))) return error;
+    return new UpstreamError(
+      error.code as ConstructorParameters<typeof UpstreamError>[0],
+      redact(error.message) ?? '',
+      {
+        httpStatus: upstream.httpStatus,
+        errorCode: redact(upstream.errorCode),
+        errorType: redact(upstream.errorType),
+        errorMessage: redact(upstream.errorMessage),
+        requestId: redact(upstream.requestId),
+      },
+      error.retryAfterSeconds,
+    );
+  }
+
+  const closedError = () => connectionError('the Claid client is closed');
+
+  interface Call {
+    kind: ClaidOperation;
+    method: 'GET' | 'POST';
+    path: string;
+    body?: string;
+    upstreamId?: number;
+  }
+
+  async function attempt(call: Call, attemptNumber: number): Promise<UpstreamTaskState> {
+    if (closing.signal.aborted) throw new AttemptFailure(closedError(), false);
+    await budget?.acquire(call.kind);
+
+    const started = performance.now();
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    let httpStatus: number | null = null;
+    let responseHeaders: ResponseHeaders = {};
+    let bodyText: string | undefined;
+    let failure: AttemptFailure | undefined;
+    let networkReason: string | undefined;
+
+    try {
+      const res = await request(`${root}${call.path}`, {
+        dispatcher: agent,
+        method: call.method,
+        headers: call.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body: call.body,
+        signal: timeout.signal,
+      });
+      httpStatus = res.statusCode;
+      responseHeaders = res.headers;
+      bodyText = await res.body.text();
+    } catch (err) {
+      const codes = errorCodes(err);
+      if (timeout.signal.aborted || codes.some((c) => TIMEOUT_CODES.has(c))) {
+        networkReason = 'timeout';
+        failure = new AttemptFailure(timeoutError(timeoutMs), call.kind === 'read');
+      } else {
+        const notSent = codes.some((c) => NOT_SENT_CODES.has(c));
+        networkReason = codes[0] ?? (err instanceof Error ? err.name : 'unknown error');
+        failure = new AttemptFailure(connectionError(networkReason), call.kind === 'read' || notSent);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+
+    let task: UpstreamTaskState | undefined;
+    if (httpStatus !== null && bodyText !== undefined) {
+      if (httpStatus >= 200 && httpStatus < 300) {
+        try {
+          task = parseTaskAnswer(httpStatus, requestIdOf(responseHeaders), bodyText);
+        } catch (err) {
+          if (!(err instanceof UpstreamError)) throw err;
+          // A submit that got a 2xx was taken upstream: sending it again would create a second task.
+          failure = new AttemptFailure(err, call.kind === 'read');
+        }
+      } else {
+        const error = upstreamErrorFromResponse({
+          operation: call.kind,
+          ...(call.upstreamId === undefined ? {} : { upstreamId: call.upstreamId }),
+          status: httpStatus,
+          headers: responseHeaders,
+          bodyText,
+        });
+        failure = classifyResponseError(call.kind, error);
+      }
+    }
+
+    const durationMs = Math.round(performance.now() - started);
+    budget?.observe({ httpStatus, ...parseRateLimitHeaders(responseHeaders) });
+
+    const line = {
+      kind: call.kind,
+      method: call.method,
+      path: call.path,
+      attempt: attemptNumber,
+      httpStatus,
+      durationMs,
+      requestId: requestIdOf(responseHeaders),
+    };
+    if (failure || !task) {
+      const failed = failure ?? new AttemptFailure(connectionError('no answer'), false);
+      const error = scrubbed(failed.error);
+      const willRetry = failed.retryable && attemptNumber <= retries;
+      logger.info(
+        { ...line, code: error.code, ...(networkReason ? { reason: networkReason } : {}), willRetry },
+        'claid call failed',
+      );
+      throw new AttemptFailure(error, failed.retryable, failed.waitMs);
+    }
+    logger.info({ ...line, taskStatus: task.status }, 'claid call');
+    return task;
+  }
+
+  function classifyResponseError(kind: ClaidOperation, error: UpstreamError): AttemptFailure {
+    // The upstream answered, so a submit may have been taken: never send it again.
+    if (kind === 'submit') return new AttemptFailure(error, false);
+    const status = error.upstream.httpStatus ?? 0;
+    if (status === 429) {
+      const waitMs =
+        error.retryAfterSeconds === undefined
+          ? undefined
+          : Math.min(error.retryAfterSeconds * 1000, RATE_LIMIT_WAIT_CAP_MS);
+      return new AttemptFailure(error, true, waitMs);
+    }
+    // 404 is not retried here: the poller's next round asks again, at its own pace.
+    return new AttemptFailure(error, status >= 500 || status === 408);
+  }
+
+  async function run(call: Call): Promise<UpstreamTaskState> {
+    if (closing.signal.aborted) throw closedError();
+    try {
+      return await pRetry((n) => attempt(call, n), {
+        retries,
+        factor: BACKOFF_FACTOR,
+        minTimeout: BACKOFF_BASE_MS,
+        maxTimeout: BACKOFF_MAX_MS,
+        randomize: true,
+        shouldRetry: (err) => err instanceof AttemptFailure && err.retryable,
+        onFailedAttempt: async (err) => {
+          // p-retry calls this even for errors shouldRetry refused; only wait before a retry that will happen.
+          if (!(err instanceof AttemptFailure) || !err.retryable || err.retriesLeft <= 0) return;
+          // p-retry's own backoff (BACKOFF_BASE_MS * 2^n * random 1..2) follows and serves as the jitter.
+          if (err.waitMs !== undefined && err.waitMs > BACKOFF_BASE_MS) {
+            await sleep(err.waitMs - BACKOFF_BASE_MS, undefined, { signal: closing.signal });
+          }
+        },
+      });
+    } catch (err) {
+      if (err instanceof AttemptFailure) throw err.error;
+      if (closing.signal.aborted) throw closedError();
+      throw err;
+    }
+  }
+
+  return {
+    submit(aiEditRequest) {
+      return run({
+        kind: 'submit',
+        method: 'POST',
+        path: '/v1/image/ai-edit',
+        body: JSON.stringify(toClaidRequestBody(aiEditRequest)),
+      });
+    },
+    getTask(upstreamId) {
+      if (!Number.isSafeInteger(upstreamId) || upstreamId < 0) {
+        return Promise.reject(new RangeError(`not a Claid task id: ${upstreamId}`));
+      }
+      return run({ kind: 'read', method: 'GET', path: `/v1/image/ai-edit/${upstreamId}`, upstreamId });
+    },
+    async close() {
+      if (closing.signal.aborted) return;
+      closing.abort();
+      await agent.close();
+    },
+  };
+}

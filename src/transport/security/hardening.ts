@@ -1,0 +1,63 @@
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from '../../lib/logger.js';
+import type { SecurityConfig } from './security-config.js';
+import { corsFor, useHttpGuards } from './use-http-guards.js';
+import { useIntrospectionPolicy } from './use-introspection-policy.js';
+import { limitPlugins } from './document-limits.js';
+import { isOriginAllowed } from './origins.js';
+import { PersistedOperations, usePersistedOperations, type OperationParams } from './use-persisted-operations.js';
+
+// GraphQL hardening, assembled in one place: Yoga options and plugins for HTTP and SSE, and the two hooks the
+// graphql-ws server needs (the upgrade's Origin, and trusted documents for subscribe messages). Depth, cost and the
+// other document limits run inside Yoga's envelop, which the WebSocket path shares.
+
+export interface Hardening {
+  /** Spread into createYoga's options. */
+  readonly yogaOptions: {
+    plugins: Plugin[];
+    cors: ReturnType<typeof corsFor>;
+    batching: false;
+    maxRequestBodySize: number;
+  };
+  /** For ws's verifyClient: false refuses the upgrade (403) before the handshake. */
+  verifyUpgrade(request: IncomingMessage): boolean;
+  /** The document a graphql-ws subscribe message runs; throws a GraphQLError to refuse it. */
+  documentFor(params: OperationParams & { query: string }): string;
+}
+
+export function createHardening(config: SecurityConfig, logger: Logger, graphqlEndpoint = '/graphql'): Hardening {
+  const persisted =
+    config.persistedOperations === 'off' ? undefined : PersistedOperations.load(config.persistedOperations, config.persistedOperationsManifest);
+  if (persisted) logger.info({ mode: persisted.mode, documents: persisted.size }, 'trusted documents loaded');
+
+  const plugins: Plugin[] = [
+    useHttpGuards({ graphqlEndpoint, corsOrigins: config.corsOrigins }),
+    ...(persisted ? [usePersistedOperations(persisted)] : []),
+    ...limitPlugins(config),
+    useIntrospectionPolicy(config.introspection),
+  ];
+
+  return {
+    yogaOptions: { plugins, cors: corsFor(config.corsOrigins), batching: false, maxRequestBodySize: config.maxBodyBytes },
+    verifyUpgrade(request) {
+      const allowed = isOriginAllowed(request.headers.origin, request.headers.host, config.corsOrigins);
+      if (!allowed) logger.debug({ origin: request.headers.origin }, 'websocket upgrade refused: origin not allowed');
+      return allowed;
+    },
+    documentFor(params) {
+      if (!persisted) return params.query;
+      try {
+        return persisted.documentFor(params);
+      } catch (error) {
+        // An HTTP status means nothing on a WebSocket: send the code alone.
+        if (!(error instanceof GraphQLError)) throw error;
+        const { http: _http, ...extensions } = error.extensions;
+        throw new GraphQLError(error.message, { extensions });
+      }
+    },
+  };
+}
+
+export type { SecurityConfig } from './security-config.js';
