@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './gateway/config.js';
 
 // Reads configuration, starts the gateway, and stops it gracefully on SIGTERM or SIGINT. Nothing else.
 
-let config;
+let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();
 } catch (error) {

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { isLoopbackHost } from '../src/services/auth/authenticator.js';
 import { ConfigError, loadConfig } from '../src/gateway/config.js';
-import { gql, startTestGateway, SUBMIT } from './support/gateway.js';
+import { startTestGateway, SUBMIT } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 import { startTestUpstream, SUBMIT_PATH, type TestUpstream } from './support/test-upstream.js';
 

@@ -157,7 +157,10 @@ describe('SharedSubscriptions', () => {
   it('joinAs takes a slot per subscriber, starts the execution without one, and releases on leave or refusal', async () => {
     const shared = new SharedSubscriptions();
     let held = 0;
-    const context = { owner: 'alice', acquireSubscription: () => (held++, () => void held--) };
+    const context = { owner: 'alice', acquireSubscription: () => {
+        held++;
+        return () => void held--;
+      } };
     const source = controllableSource();
     const startedWith: unknown[] = [];
     const start = (sharedContext: typeof context) => {

@@ -8,7 +8,10 @@ export async function connectAll(url: string, count: number): Promise<Client[]> 
   for (let i = 0; i < count; i++) {
     let resolve!: () => void;
     let reject!: (e: Error) => void;
-    acked.push(new Promise<void>((res, rej) => ((resolve = res), (reject = rej))));
+    acked.push(new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    }));
     clients.push(
       createClient({
         url,

@@ -142,7 +142,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const pollerBefore = await each((g) => g.rpc<PollerStats>('poller'));
     log(
       `${subscribers} subscribed over ${connections} sockets (${socketsOf.join('/')}) in ${subscribeMs} ms; RSS ` +
-        gateways.map((g, i) => `${INSTANCES[i]} ${mb(before[i]!.rss)} -> ${mb(after[i]!.rss)}`).join(', ') + ' MB',
+        gateways.map((_g, i) => `${INSTANCES[i]} ${mb(before[i]!.rss)} -> ${mb(after[i]!.rss)}`).join(', ') + ' MB',
     );
 
     // 3. Three changes per job, STEP_MS apart; sample every gateway's RSS (and their sum) meanwhile.
@@ -163,7 +163,9 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const budgetSampler = (async () => {
       while (sampling) {
         const stats = await each((g) => g.rpc<{ queued: number }>('budget'));
-        stats.forEach((b, i) => (queuedMax[i] = Math.max(queuedMax[i]!, b.queued)));
+        stats.forEach((b, i) => {
+          queuedMax[i] = Math.max(queuedMax[i]!, b.queued);
+        });
         await sleep(250);
       }
     })();
@@ -189,7 +191,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
 
     /** Which instances read each job upstream (their pollers) from everyone subscribed to the end of the walk. */
     const readersByJob = new Map<string, Set<string>>();
-    const instances = gateways.map((g, i) => {
+    const instances = gateways.map((_g, i) => {
       const mine = subs.filter((s) => instanceOf(s) === i);
       const { latencies } = fanOutLatencies(mine);
       const ms = cpuMs(cpuBefore[i]!, cpuAfter[i]!);

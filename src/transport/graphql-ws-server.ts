@@ -70,7 +70,7 @@ export function attachGraphQLWs(
   };
   const subscribeShared = async (args: ExecutionArgs, root: EnvelopedRoot, share: NonNullable<EnvelopedRoot['share']>) => {
     const member = new SocketMember(share.socket, share.id);
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof shared.joinAs>>;
     try {
       outcome = await shared.joinAs(args.contextValue as GraphQLContext, share.key, (contextValue) => root.subscribe({ ...args, contextValue }), member);
     } catch (error) {
@@ -97,7 +97,7 @@ export function attachGraphQLWs(
           socket: ctx.extra.socket,
           params,
         });
-        let document;
+        let document: ReturnType<typeof parse>;
         let text: string;
         try {
           text = options.documentFor ? options.documentFor(params) : params.query;
@@ -107,7 +107,7 @@ export function attachGraphQLWs(
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
-        let contextValue;
+        let contextValue: Awaited<ReturnType<typeof contextFactory>>;
         try {
           contextValue = await contextFactory();
         } catch (error) {

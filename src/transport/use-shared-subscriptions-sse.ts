@@ -5,7 +5,7 @@ import { LatestValueQueue } from '../lib/latest-value-queue.js';
 import {
   SHARED_EXECUTION,
   sharedSubscriptionKey,
-  SharedSubscriptions,
+  type SharedSubscriptions,
   type SharedEvent,
   type SharedSubscriptionMember,
 } from './shared-subscriptions.js';
@@ -44,7 +44,7 @@ export function useSharedSubscriptions(shared: SharedSubscriptions): Plugin<Grap
           variables: memberArgs.variableValues,
         });
         const member = new QueueMember();
-        let outcome;
+        let outcome: Awaited<ReturnType<typeof shared.joinAs>>;
         try {
           outcome = await shared.joinAs(context, key, (contextValue) => start({ ...memberArgs, contextValue }), member);
         } catch (error) {
