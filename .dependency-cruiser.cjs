@@ -30,7 +30,13 @@ const layerRules = Object.entries(below).map(([from, allowed]) => ({
 
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'No module cycle, inside a folder or across.', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No module cycle, inside a folder or across.',
+      from: {},
+      to: { circular: true },
+    },
     {
       name: 'main-only-on-top',
       severity: 'error',
@@ -44,7 +50,10 @@ module.exports = {
       severity: 'error',
       comment: 'Services, domain and lib know nothing of GraphQL or of the transports.',
       from: { path: '^src/(services|domain|lib)/' },
-      to: { dependencyTypes: ['npm'], path: 'node_modules/(graphql|graphql-yoga|graphql-ws|ws|@pothos/[^/]+|@envelop/[^/]+)/' },
+      to: {
+        dependencyTypes: ['npm'],
+        path: 'node_modules/(graphql|graphql-yoga|graphql-ws|ws|@pothos/[^/]+|@envelop/[^/]+)/',
+      },
     },
     {
       name: 'layers-only-in-folders',
@@ -60,6 +69,9 @@ module.exports = {
     includeOnly: '^src/|node_modules',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
   },
 };

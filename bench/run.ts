@@ -16,10 +16,14 @@ import { upstream } from './scenarios/upstream.js';
 
 const argv = process.argv.slice(2);
 if (hasTaskset && !process.env.BENCH_PINNED) {
-  const r = spawnSync('taskset', ['-c', '1', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), ...argv], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_PINNED: '1' },
-  });
+  const r = spawnSync(
+    'taskset',
+    ['-c', '1', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), ...argv],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_PINNED: '1' },
+    },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -27,7 +31,8 @@ const SCENARIOS: Record<string, Scenario> = { subscriptions, reads, submit, upst
 const flag = (name: string) => argv.includes(`--${name}`);
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : Object.keys(SCENARIOS);
-for (const name of only) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+for (const name of only)
+  if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
 const quick = flag('quick');
 const verbose = flag('verbose');
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -38,17 +43,23 @@ const out: string[] = [
   `# Benchmarks${quick ? ' (quick)' : ''}`,
   '',
   `${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemMB} MB, Node ${machine.node}, Linux ${machine.kernel}, ${machine.date}; ` +
-    (hasTaskset ? 'servers pinned to core 0, load generator to core 1 (taskset)' : 'taskset not found: processes not pinned'),
+    (hasTaskset
+      ? 'servers pinned to core 0, load generator to core 1 (taskset)'
+      : 'taskset not found: processes not pinned'),
 ];
 let failures = 0;
 for (const name of only) {
-  const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} ${name}] ${message}\n`);
+  const log = (message: string) =>
+    process.stderr.write(`[${new Date().toISOString().slice(11, 19)} ${name}] ${message}\n`);
   const startedAt = new Date().toISOString();
   log(`start${quick ? ' (quick)' : ''}`);
   try {
     const { result, markdown } = await SCENARIOS[name]!({ quick, verbose, log });
     const file = `${resultsDir}${name}.json`;
-    writeFileSync(file, `${JSON.stringify({ scenario: name, quick, machine: { ...machineInfo(), pinned: hasTaskset }, startedAt, finishedAt: new Date().toISOString(), ...result }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ scenario: name, quick, machine: { ...machineInfo(), pinned: hasTaskset }, startedAt, finishedAt: new Date().toISOString(), ...result }, null, 2)}\n`,
+    );
     out.push('', `## ${name}`, '', markdown);
     log(`done -> ${file}`);
   } catch (error) {

@@ -1,5 +1,5 @@
-import { ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { ServerResponse } from 'node:http';
 
 // One benchmark server process, started by bench/lib/child.ts (pinned to a core) and driven over IPC:
 //   gateway    the real gateway (startGateway), configured by its environment like `npm start`
@@ -23,7 +23,16 @@ function memory() {
   const m = process.memoryUsage();
   const status = readFileSync('/proc/self/status', 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, vmRss: kb('VmRSS'), vmHwm: kb('VmHWM'), gc: Boolean(gc) };
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    vmRss: kb('VmRSS'),
+    vmHwm: kb('VmHWM'),
+    gc: Boolean(gc),
+  };
 }
 handlers.memory = () => memory();
 handlers.cpu = () => ({ ...process.cpuUsage(), uptimeMs: process.uptime() * 1000 });
@@ -99,7 +108,14 @@ process.on('message', (msg: any) => {
     })
     .then(
       (result) => process.send!({ type: 'reply', id: msg.id, cmd: msg.cmd, ok: true, result }),
-      (error: unknown) => process.send!({ type: 'reply', id: msg.id, cmd: msg.cmd, ok: false, error: error instanceof Error ? error.stack : String(error) }),
+      (error: unknown) =>
+        process.send!({
+          type: 'reply',
+          id: msg.id,
+          cmd: msg.cmd,
+          ok: false,
+          error: error instanceof Error ? error.stack : String(error),
+        }),
     );
 });
 process.on('disconnect', () => {

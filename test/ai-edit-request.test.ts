@@ -17,8 +17,15 @@ function fieldOf(raw: unknown): string {
 describe('submit validation', () => {
   it('keeps only the fields the caller gave', () => {
     expect(parseAiEditRequest({ ...valid, output: { format: null, destination: undefined } })).toEqual(valid);
-    expect(parseAiEditRequest({ input: 'storage://bucket/in.png', options: { prompt: 'add a duck', model: 'v1', aspectRatio: '16:9', inferenceSteps: 50, guidanceScale: 1 } }))
-      .toEqual({ input: 'storage://bucket/in.png', options: { prompt: 'add a duck', model: 'v1', aspectRatio: '16:9', inferenceSteps: 50, guidanceScale: 1 } });
+    expect(
+      parseAiEditRequest({
+        input: 'storage://bucket/in.png',
+        options: { prompt: 'add a duck', model: 'v1', aspectRatio: '16:9', inferenceSteps: 50, guidanceScale: 1 },
+      }),
+    ).toEqual({
+      input: 'storage://bucket/in.png',
+      options: { prompt: 'add a duck', model: 'v1', aspectRatio: '16:9', inferenceSteps: 50, guidanceScale: 1 },
+    });
   });
 
   it.each([
@@ -31,14 +38,46 @@ describe('submit validation', () => {
     ['destination scheme', { ...valid, output: { destination: 'file:///etc/passwd' } }, 'input.output.destination'],
     ['numberOfImages 0', { ...valid, output: { numberOfImages: 0 } }, 'input.output.numberOfImages'],
     ['numberOfImages 5', { ...valid, output: { numberOfImages: 5 } }, 'input.output.numberOfImages'],
-    ['inferenceSteps 0', { ...valid, options: { prompt: 'add a duck', model: 'v1', inferenceSteps: 0 } }, 'input.options.inferenceSteps'],
-    ['inferenceSteps 51', { ...valid, options: { prompt: 'add a duck', model: 'v1', inferenceSteps: 51 } }, 'input.options.inferenceSteps'],
-    ['guidanceScale 0.5', { ...valid, options: { prompt: 'add a duck', model: 'v1', guidanceScale: 0.5 } }, 'input.options.guidanceScale'],
-    ['guidanceScale 10.5', { ...valid, options: { prompt: 'add a duck', model: 'v1', guidanceScale: 10.5 } }, 'input.options.guidanceScale'],
-    ['aspectRatio without V1', { ...valid, options: { prompt: 'add a duck', aspectRatio: '1:1' } }, 'input.options.aspectRatio'],
-    ['aspectRatio with V2', { ...valid, options: { prompt: 'add a duck', model: 'v2', aspectRatio: '1:1' } }, 'input.options.aspectRatio'],
-    ['inferenceSteps with V2', { ...valid, options: { prompt: 'add a duck', model: 'v2', inferenceSteps: 10 } }, 'input.options.inferenceSteps'],
-    ['guidanceScale without model', { ...valid, options: { prompt: 'add a duck', guidanceScale: 4 } }, 'input.options.guidanceScale'],
+    [
+      'inferenceSteps 0',
+      { ...valid, options: { prompt: 'add a duck', model: 'v1', inferenceSteps: 0 } },
+      'input.options.inferenceSteps',
+    ],
+    [
+      'inferenceSteps 51',
+      { ...valid, options: { prompt: 'add a duck', model: 'v1', inferenceSteps: 51 } },
+      'input.options.inferenceSteps',
+    ],
+    [
+      'guidanceScale 0.5',
+      { ...valid, options: { prompt: 'add a duck', model: 'v1', guidanceScale: 0.5 } },
+      'input.options.guidanceScale',
+    ],
+    [
+      'guidanceScale 10.5',
+      { ...valid, options: { prompt: 'add a duck', model: 'v1', guidanceScale: 10.5 } },
+      'input.options.guidanceScale',
+    ],
+    [
+      'aspectRatio without V1',
+      { ...valid, options: { prompt: 'add a duck', aspectRatio: '1:1' } },
+      'input.options.aspectRatio',
+    ],
+    [
+      'aspectRatio with V2',
+      { ...valid, options: { prompt: 'add a duck', model: 'v2', aspectRatio: '1:1' } },
+      'input.options.aspectRatio',
+    ],
+    [
+      'inferenceSteps with V2',
+      { ...valid, options: { prompt: 'add a duck', model: 'v2', inferenceSteps: 10 } },
+      'input.options.inferenceSteps',
+    ],
+    [
+      'guidanceScale without model',
+      { ...valid, options: { prompt: 'add a duck', guidanceScale: 4 } },
+      'input.options.guidanceScale',
+    ],
   ])('refuses %s', (_name, raw, field) => {
     expect(fieldOf(raw)).toBe(field);
   });

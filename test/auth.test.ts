@@ -10,11 +10,11 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { isLoopbackHost } from '../src/services/auth/authenticator.js';
 import { ConfigError, loadConfig } from '../src/gateway/config.js';
-import { startTestGateway, SUBMIT } from './support/gateway.js';
+import { isLoopbackHost } from '../src/services/auth/authenticator.js';
+import { SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
-import { startTestUpstream, SUBMIT_PATH, type TestUpstream } from './support/test-upstream.js';
+import { SUBMIT_PATH, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 const INPUT = 'https://images.example.com/room.jpg';
 const LIST = /* GraphQL */ `query { aiEditJobs(first: 10) { edges { node { id } } } }`;
@@ -37,13 +37,26 @@ async function gateway(env: Record<string, string>): Promise<Gateway> {
   return g;
 }
 
-async function post(g: Gateway, query: string, headers: Record<string, string> = {}, variables?: Record<string, unknown>) {
+async function post(
+  g: Gateway,
+  query: string,
+  headers: Record<string, string> = {},
+  variables?: Record<string, unknown>,
+) {
   const res = await fetch(`${g.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...headers,
+    },
     body: JSON.stringify({ query, variables }),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] } };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] },
+  };
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -56,7 +69,10 @@ function expectRefused(res: Awaited<ReturnType<typeof post>>, status = 401, code
 }
 
 /** Opens a graphql-ws socket, sends connection_init with these params, and resolves with how it ended. */
-async function wsHandshake(g: Gateway, payload: Record<string, unknown> | undefined): Promise<{ acked: boolean; closeCode?: number }> {
+async function wsHandshake(
+  g: Gateway,
+  payload: Record<string, unknown> | undefined,
+): Promise<{ acked: boolean; closeCode?: number }> {
   const socket = new WebSocket(`${g.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
   await once(socket, 'open');
   socket.send(JSON.stringify({ type: 'connection_init', ...(payload ? { payload } : {}) }));
@@ -92,16 +108,28 @@ describe('AUTH_MODE=none needs a loopback HOST', () => {
         expect((error as Error).message).toMatch(/^Invalid AUTH_MODE.*ALLOW_ANONYMOUS=true/);
         expect((error as Error).message).not.toContain('\n');
       }
-      expect(loadConfig({ HOST: host, ALLOW_ANONYMOUS: 'true' }).auth).toMatchObject({ mode: 'none', allowAnonymous: true });
+      expect(loadConfig({ HOST: host, ALLOW_ANONYMOUS: 'true' }).auth).toMatchObject({
+        mode: 'none',
+        allowAnonymous: true,
+      });
       expect(loadConfig({ HOST: host, AUTH_MODE: 'jwt', JWT_SECRET: SECRET }).auth.mode).toBe('jwt');
     },
   );
 
   it('the process exits 1 with one line naming AUTH_MODE, before listening', async () => {
-    const env: Record<string, string | undefined> = { ...process.env, HOST: '0.0.0.0', PORT: '0', SIMULATOR_PORT: '0', LOG_LEVEL: 'info' };
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      HOST: '0.0.0.0',
+      PORT: '0',
+      SIMULATOR_PORT: '0',
+      LOG_LEVEL: 'info',
+    };
     delete env.AUTH_MODE;
     delete env.ALLOW_ANONYMOUS;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -118,10 +146,16 @@ describe('AUTH_MODE=none needs a loopback HOST', () => {
     [{ ALLOW_ANONYMOUS: 'yes' }, /^Invalid ALLOW_ANONYMOUS="yes"/],
     [{ AUTH_MODE: 'apikey' }, /^Invalid GATEWAY_API_KEYS \(unset\): AUTH_MODE=apikey needs/],
     [{ AUTH_MODE: 'apikey', GATEWAY_API_KEYS: 'alice' }, /^Invalid GATEWAY_API_KEYS="\*\*\*": must be name:key pairs/],
-    [{ AUTH_MODE: 'apikey', GATEWAY_API_KEYS_FILE: '/nonexistent/keys' }, /^Invalid GATEWAY_API_KEYS_FILE="\/nonexistent\/keys".*ENOENT/],
+    [
+      { AUTH_MODE: 'apikey', GATEWAY_API_KEYS_FILE: '/nonexistent/keys' },
+      /^Invalid GATEWAY_API_KEYS_FILE="\/nonexistent\/keys".*ENOENT/,
+    ],
     [{ AUTH_MODE: 'jwt' }, /^Invalid JWT_JWKS_URL \(unset\): AUTH_MODE=jwt needs JWT_JWKS_URL or JWT_SECRET/],
     [{ AUTH_MODE: 'jwt', JWT_SECRET: 'short' }, /^Invalid JWT_SECRET="\*\*\*": must be at least 32 characters/],
-    [{ AUTH_MODE: 'jwt', JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://idp.example.com/jwks' }, /^Invalid JWT_SECRET="\*\*\*": set either/],
+    [
+      { AUTH_MODE: 'jwt', JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://idp.example.com/jwks' },
+      /^Invalid JWT_SECRET="\*\*\*": set either/,
+    ],
     [{ JWT_JWKS_URL: 'ftp://x' }, /^Invalid JWT_JWKS_URL="ftp:\/\/x"/],
     [{ MAX_SUBMITS_PER_MINUTE: '0' }, /^Invalid MAX_SUBMITS_PER_MINUTE="0": must be at least 1/],
     [{ MAX_UNFINISHED_JOBS: 'many' }, /^Invalid MAX_UNFINISHED_JOBS="many": must be a whole number/],
@@ -159,12 +193,22 @@ describe('AUTH_MODE=apikey', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     keysFile = join(dir, 'keys');
     writeFileSync(keysFile, '# callers\nalice:alice-key-0001\n\nbob:bob-key-00002\n');
-    g = await gateway({ AUTH_MODE: 'apikey', GATEWAY_API_KEYS_FILE: keysFile, GATEWAY_API_KEYS: 'carol:carol-key-0003' });
+    g = await gateway({
+      AUTH_MODE: 'apikey',
+      GATEWAY_API_KEYS_FILE: keysFile,
+      GATEWAY_API_KEYS: 'carol:carol-key-0003',
+    });
   });
 
   it('refuses a missing, malformed or unknown key with 401 UNAUTHENTICATED, before any upstream call', async () => {
     upstream.reset();
-    for (const headers of [{}, { authorization: 'alice-key-0001' }, { authorization: 'Basic YWxpY2U6eA==' }, bearer('alice-key-0002'), bearer('')]) {
+    for (const headers of [
+      {},
+      { authorization: 'alice-key-0001' },
+      { authorization: 'Basic YWxpY2U6eA==' },
+      bearer('alice-key-0002'),
+      bearer(''),
+    ]) {
       const res = await post(g, SUBMIT, headers, { input: { input: INPUT, options: { prompt: 'add a duck' } } });
       expectRefused(res);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
@@ -178,9 +222,13 @@ describe('AUTH_MODE=apikey', () => {
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
     }
-    const submitted = await post(g, SUBMIT, bearer('alice-key-0001'), { input: { input: INPUT, options: { prompt: 'add a duck' } } });
+    const submitted = await post(g, SUBMIT, bearer('alice-key-0001'), {
+      input: { input: INPUT, options: { prompt: 'add a duck' } },
+    });
     expect(submitted.body.errors).toBeUndefined();
-    const [job] = await g.store.findByIds([Buffer.from(submitted.body.data.submitAiEdit.job.id, 'base64').toString().split(':')[1]!]);
+    const [job] = await g.store.findByIds([
+      Buffer.from(submitted.body.data.submitAiEdit.job.id, 'base64').toString().split(':')[1]!,
+    ]);
     expect(job?.owner).toBe('alice');
   });
 
@@ -263,17 +311,31 @@ describe('AUTH_MODE=apikey', () => {
 describe('AUTH_MODE=jwt with JWT_SECRET (HS256)', () => {
   let g: Gateway;
   const key = new TextEncoder().encode(SECRET);
-  const sign = (claims: Record<string, unknown>, options: { secret?: Uint8Array; exp?: string | number; aud?: string; iss?: string } = {}) => {
-    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setIssuer(options.iss ?? 'https://idp.test').setAudience(options.aud ?? 'ai-edit');
+  const sign = (
+    claims: Record<string, unknown>,
+    options: { secret?: Uint8Array; exp?: string | number; aud?: string; iss?: string } = {},
+  ) => {
+    const jwt = new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setIssuer(options.iss ?? 'https://idp.test')
+      .setAudience(options.aud ?? 'ai-edit');
     jwt.setExpirationTime(options.exp ?? '5m');
     return jwt.sign(options.secret ?? key);
   };
   beforeAll(async () => {
-    g = await gateway({ AUTH_MODE: 'jwt', JWT_SECRET: SECRET, JWT_ISSUER: 'https://idp.test', JWT_AUDIENCE: 'ai-edit,ai-edit-admin' });
+    g = await gateway({
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: SECRET,
+      JWT_ISSUER: 'https://idp.test',
+      JWT_AUDIENCE: 'ai-edit,ai-edit-admin',
+    });
   });
 
   it('accepts a valid token; its sub is the owner', async () => {
-    const res = await post(g, SUBMIT, bearer(await sign({ sub: 'user-42' })), { input: { input: INPUT, options: { prompt: 'add a duck' } } });
+    const res = await post(g, SUBMIT, bearer(await sign({ sub: 'user-42' })), {
+      input: { input: INPUT, options: { prompt: 'add a duck' } },
+    });
     expect(res.body.errors).toBeUndefined();
     const jobs = await g.store.listJobs({ owner: 'user-42', limit: 10 });
     expect(jobs.jobs.map((j) => j.upstreamId)).toEqual([res.body.data.submitAiEdit.job.upstreamId]);
@@ -281,11 +343,18 @@ describe('AUTH_MODE=jwt with JWT_SECRET (HS256)', () => {
   });
 
   it('refuses a missing, forged, expired, wrong-audience, wrong-issuer or exp-less token with 401', async () => {
-    const forged = await sign({ sub: 'user-42' }, { secret: new TextEncoder().encode('another-secret-another-secret-another') });
+    const forged = await sign(
+      { sub: 'user-42' },
+      { secret: new TextEncoder().encode('another-secret-another-secret-another') },
+    );
     const expired = await sign({ sub: 'user-42' }, { exp: Math.floor(Date.now() / 1000) - 60 });
     const wrongAudience = await sign({ sub: 'user-42' }, { aud: 'someone-else' });
     const wrongIssuer = await sign({ sub: 'user-42' }, { iss: 'https://evil.test' });
-    const noExp = await new SignJWT({ sub: 'user-42' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.test').setAudience('ai-edit').sign(key);
+    const noExp = await new SignJWT({ sub: 'user-42' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://idp.test')
+      .setAudience('ai-edit')
+      .sign(key);
     const none = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'user-42', aud: 'ai-edit', iss: 'https://idp.test', exp: 9999999999 })).toString('base64url')}.`;
     expectRefused(await post(g, LIST));
     for (const token of [forged, expired, wrongAudience, wrongIssuer, noExp, none, 'not-a-jwt']) {
@@ -321,17 +390,26 @@ describe('AUTH_MODE=jwt with JWT_JWKS_URL', () => {
     strangerKey = (await generateKeyPair('RS256')).privateKey;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
     jwksServer = createServer((req, res) => {
-      if (req.url === '/.well-known/jwks.json') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+      if (req.url === '/.well-known/jwks.json')
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
       else res.writeHead(404).end();
     });
     jwksServer.listen(0, '127.0.0.1');
     await once(jwksServer, 'listening');
     cleanups.push(() => new Promise((r) => jwksServer.close(r)));
     const port = (jwksServer.address() as AddressInfo).port;
-    g = await gateway({ AUTH_MODE: 'jwt', JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`, JWT_AUDIENCE: 'ai-edit' });
+    g = await gateway({
+      AUTH_MODE: 'jwt',
+      JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+      JWT_AUDIENCE: 'ai-edit',
+    });
   });
   const sign = (key: CryptoKey, claims: Record<string, unknown>, aud = 'ai-edit', exp: string | number = '5m') =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setAudience(aud).setExpirationTime(exp).sign(key);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setAudience(aud)
+      .setExpirationTime(exp)
+      .sign(key);
 
   it('accepts a token signed with a key from the JWKS', async () => {
     const res = await post(g, LIST, bearer(await sign(signingKey, { sub: 'jwks-user' })));
@@ -341,9 +419,19 @@ describe('AUTH_MODE=jwt with JWT_JWKS_URL', () => {
 
   it('refuses a forged (other key, same kid), expired or wrong-audience token, and an HS256 token made with the public key', async () => {
     expectRefused(await post(g, LIST, bearer(await sign(strangerKey, { sub: 'jwks-user' }))));
-    expectRefused(await post(g, LIST, bearer(await sign(signingKey, { sub: 'jwks-user' }, 'ai-edit', Math.floor(Date.now() / 1000) - 60))));
+    expectRefused(
+      await post(
+        g,
+        LIST,
+        bearer(await sign(signingKey, { sub: 'jwks-user' }, 'ai-edit', Math.floor(Date.now() / 1000) - 60)),
+      ),
+    );
     expectRefused(await post(g, LIST, bearer(await sign(signingKey, { sub: 'jwks-user' }, 'other'))));
-    const hs = await new SignJWT({ sub: 'jwks-user' }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setAudience('ai-edit').setExpirationTime('5m').sign(new TextEncoder().encode(SECRET));
+    const hs = await new SignJWT({ sub: 'jwks-user' })
+      .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+      .setAudience('ai-edit')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET));
     expectRefused(await post(g, LIST, bearer(hs)));
   });
 });

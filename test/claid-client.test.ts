@@ -1,9 +1,14 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/lib/logger.js';
-import { createClaidClient, type ClaidClient, type ClaidClientOptions, type UpstreamBudget } from '../src/services/upstream/claid-client.js';
-import { firstInteger, parseClaidErrorBody, parseRetryAfterSeconds } from '../src/services/upstream/claid-errors.js';
-import type { AiEditRequest } from '../src/domain/job.js';
 import { UpstreamError } from '../src/domain/errors.js';
+import type { AiEditRequest } from '../src/domain/job.js';
+import { createLogger } from '../src/lib/logger.js';
+import {
+  type ClaidClient,
+  type ClaidClientOptions,
+  createClaidClient,
+  type UpstreamBudget,
+} from '../src/services/upstream/claid-client.js';
+import { firstInteger, parseClaidErrorBody, parseRetryAfterSeconds } from '../src/services/upstream/claid-errors.js';
 import {
   claidData,
   claidDetailErrorBody,
@@ -12,8 +17,8 @@ import {
   claidTask,
   closedPort,
   fastApiValidationBody,
-  rateLimitHeaders,
   rateLimitedReply,
+  rateLimitHeaders,
   startTestUpstream,
   type TestUpstream,
 } from './support/test-upstream.js';
@@ -62,7 +67,15 @@ function makeClient(baseUrl: string, overrides: Partial<ClaidClientOptions> = {}
     },
   });
   const budget = new RecordingBudget();
-  const client = createClaidClient({ baseUrl, apiKey: API_KEY, timeoutMs: 2000, retries: 2, logger, budget, ...overrides });
+  const client = createClaidClient({
+    baseUrl,
+    apiKey: API_KEY,
+    timeoutMs: 2000,
+    retries: 2,
+    logger,
+    budget,
+    ...overrides,
+  });
   clients.push(client);
   return { client, budget, logs };
 }
@@ -106,7 +119,10 @@ describe('successful calls', () => {
     expect(done.status).toBe('DONE');
     expect(done.result?.outputObjects).toHaveLength(2);
 
-    expect(up.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/image/ai-edit', 'GET /v1/image/ai-edit/1']);
+    expect(up.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/image/ai-edit',
+      'GET /v1/image/ai-edit/1',
+    ]);
     for (const r of up.requests) expect(r.headers.authorization).toBe(`Bearer ${API_KEY}`);
 
     const lines = callLines(logs);
@@ -206,7 +222,7 @@ describe('failures map to the contract codes', () => {
     expect(up.requests).toHaveLength(1);
   });
 
-  it("429 with RateLimit-Reset and a detail-wrapped body -> UPSTREAM_RATE_LIMITED, submit not retried", async () => {
+  it('429 with RateLimit-Reset and a detail-wrapped body -> UPSTREAM_RATE_LIMITED, submit not retried', async () => {
     const { client, budget } = makeClient(up.url);
     up.enqueue({ ...rateLimitedReply(7), headers: { ...rateLimitHeaders(-1, 7), ...key(429) } });
     const error = await failure(client.submit(request));
@@ -228,7 +244,11 @@ describe('failures map to the contract codes', () => {
 
   it('429 with Retry-After (seconds) wins over RateLimit-Reset', async () => {
     const { client } = makeClient(up.url);
-    up.enqueue({ status: 429, headers: { 'retry-after': '12', 'ratelimit-reset': '1' }, body: claidErrorBody('slow down') });
+    up.enqueue({
+      status: 429,
+      headers: { 'retry-after': '12', 'ratelimit-reset': '1' },
+      body: claidErrorBody('slow down'),
+    });
     const error = await failure(client.submit(request));
     expect(error.retryAfterSeconds).toBe(12);
   });
@@ -272,7 +292,11 @@ describe('failures map to the contract codes', () => {
     const unavailable = await failure(client.getTask(1));
     expect(unavailable.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(unavailable.message).toBe('Claid is unavailable (HTTP 503): empty body');
-    expect(unavailable.extensions.upstream).toMatchObject({ httpStatus: 503, errorMessage: null, requestId: 'test-req-0' });
+    expect(unavailable.extensions.upstream).toMatchObject({
+      httpStatus: 503,
+      errorMessage: null,
+      requestId: 'test-req-0',
+    });
 
     up.enqueue({ status: 401, body: '' });
     const unauthorized = await failure(client.submit(request));
@@ -542,7 +566,9 @@ describe('header parsing', () => {
       errorType: 't',
       errorMessage: 'm',
     });
-    expect(parseClaidErrorBody(JSON.stringify(fastApiValidationBody([{ loc: ['body'], msg: 'bad', type: 'x' }])))).toEqual({
+    expect(
+      parseClaidErrorBody(JSON.stringify(fastApiValidationBody([{ loc: ['body'], msg: 'bad', type: 'x' }]))),
+    ).toEqual({
       errorCode: 'x',
       errorType: 'validation',
       errorMessage: 'body: bad',

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/lib/logger.js';
-import { createClaidClient, type ClaidClient } from '../src/services/upstream/claid-client.js';
-import { fromClaidTask, toClaidRequestBody } from '../src/services/upstream/claid-mapping.js';
-import type { AiEditRequest } from '../src/domain/job.js';
 import { UpstreamError } from '../src/domain/errors.js';
+import type { AiEditRequest } from '../src/domain/job.js';
+import { createLogger } from '../src/lib/logger.js';
+import { type ClaidClient, createClaidClient } from '../src/services/upstream/claid-client.js';
+import { fromClaidTask, toClaidRequestBody } from '../src/services/upstream/claid-mapping.js';
 import { claidData, claidTask, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 const fullRequest: AiEditRequest = {
@@ -29,8 +29,16 @@ describe('toClaidRequestBody', () => {
       options: { prompt: 'add a duck' },
     });
     expect(
-      toClaidRequestBody({ input: 'https://x.test/a.png', output: { format: 'png' }, options: { prompt: 'abc', model: 'v2' } }),
-    ).toStrictEqual({ input: 'https://x.test/a.png', output: { format: 'png' }, options: { prompt: 'abc', model: 'v2' } });
+      toClaidRequestBody({
+        input: 'https://x.test/a.png',
+        output: { format: 'png' },
+        options: { prompt: 'abc', model: 'v2' },
+      }),
+    ).toStrictEqual({
+      input: 'https://x.test/a.png',
+      output: { format: 'png' },
+      options: { prompt: 'abc', model: 'v2' },
+    });
   });
 
   it('leaves out an output object with no fields set', () => {
@@ -41,7 +49,10 @@ describe('toClaidRequestBody', () => {
       output: { destination: undefined },
       options: { prompt: 'abc', model: undefined },
     } as AiEditRequest);
-    expect(JSON.parse(JSON.stringify(withUndefined))).toStrictEqual({ input: 'https://x.test/a.png', options: { prompt: 'abc' } });
+    expect(JSON.parse(JSON.stringify(withUndefined))).toStrictEqual({
+      input: 'https://x.test/a.png',
+      options: { prompt: 'abc' },
+    });
   });
 });
 

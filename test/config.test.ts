@@ -45,7 +45,10 @@ describe('configuration', () => {
 
   it('defaults the read cache to 64 MiB for an hour; 0 bytes turns it off', () => {
     expect(loadConfig({}).readCache).toEqual({ maxBytes: 64 * 1024 * 1024, ttlMs: 3_600_000 });
-    expect(loadConfig({ READ_CACHE_MAX_BYTES: '0', READ_CACHE_TTL_MS: '5000' }).readCache).toEqual({ maxBytes: 0, ttlMs: 5000 });
+    expect(loadConfig({ READ_CACHE_MAX_BYTES: '0', READ_CACHE_TTL_MS: '5000' }).readCache).toEqual({
+      maxBytes: 0,
+      ttlMs: 5000,
+    });
   });
 
   it('never echoes the API key in a configuration error', () => {

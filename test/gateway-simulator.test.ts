@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { startSimulator, type Simulator } from '../src/simulator/server.js';
-import { gql, READ, readUntilFinal, startTestGateway, SUBMIT } from './support/gateway.js';
+import { type Simulator, startSimulator } from '../src/simulator/server.js';
+import { gql, READ, readUntilFinal, SUBMIT, startTestGateway } from './support/gateway.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -20,7 +20,12 @@ describe('end to end on the embedded simulator', () => {
     const input = gateway.simulator!.sampleUrl('living-room');
 
     const cases = [
-      { options: { prompt: 'add a duck', model: 'V1', aspectRatio: 'RATIO_16_9' }, output: { format: 'JPEG', numberOfImages: 2 }, size: [1360, 768], format: 'jpeg' },
+      {
+        options: { prompt: 'add a duck', model: 'V1', aspectRatio: 'RATIO_16_9' },
+        output: { format: 'JPEG', numberOfImages: 2 },
+        size: [1360, 768],
+        format: 'jpeg',
+      },
       { options: { prompt: 'add a red sofa' }, output: undefined, size: null, format: 'png' },
     ] as const;
     for (const c of cases) {
@@ -35,7 +40,13 @@ describe('end to end on the embedded simulator', () => {
       expect(seen.at(-1)).toBe('DONE');
       expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort());
       expect(new Set(seen).size).toBe(seen.length);
-      const outputs = job.result.outputObjects as { tmpUrl: string; width: number; height: number; format: string; expiresAt: string }[];
+      const outputs = job.result.outputObjects as {
+        tmpUrl: string;
+        width: number;
+        height: number;
+        format: string;
+        expiresAt: string;
+      }[];
       expect(outputs).toHaveLength(c.output?.numberOfImages ?? 1);
       for (const out of outputs) {
         const res = await fetch(out.tmpUrl);
@@ -47,7 +58,10 @@ describe('end to end on the embedded simulator', () => {
         else {
           // No ratio: the input's 3:2 ratio at about 2K on the long side (model V2).
           expect(Math.max(meta.width!, meta.height!)).toBeGreaterThanOrEqual(1900);
-          expect(meta.width! / meta.height!).toBeCloseTo(job.result.inputObject.width / job.result.inputObject.height, 1);
+          expect(meta.width! / meta.height!).toBeCloseTo(
+            job.result.inputObject.width / job.result.inputObject.height,
+            1,
+          );
         }
         expect(Date.parse(out.expiresAt)).toBeGreaterThan(Date.now() + 23 * 3600 * 1000);
       }
@@ -57,7 +71,9 @@ describe('end to end on the embedded simulator', () => {
   it('an unreachable input ends in ERROR with a message', async () => {
     const gateway = await startTestGateway({ env: { POLL_INTERVAL_MS: '20' } });
     cleanups.push(() => gateway.stop());
-    const submitted = await gql(gateway, SUBMIT, { input: { input: 'http://127.0.0.1:1/missing.jpg', options: { prompt: 'add a duck' } } });
+    const submitted = await gql(gateway, SUBMIT, {
+      input: { input: 'http://127.0.0.1:1/missing.jpg', options: { prompt: 'add a duck' } },
+    });
     const job = await readUntilFinal(gateway, submitted.data!.submitAiEdit.job.id);
     expect(job.status).toBe('ERROR');
     expect(job.errors[0].message).toMatch(/.{10,}/);
@@ -78,7 +94,9 @@ describe('persistence', () => {
     };
 
     const first: Gateway = await startTestGateway({ env });
-    const submitted = await gql(first, SUBMIT, { input: { input: simulator.sampleUrl(), options: { prompt: 'add a duck' }, idempotencyKey: 'persist-1' } });
+    const submitted = await gql(first, SUBMIT, {
+      input: { input: simulator.sampleUrl(), options: { prompt: 'add a duck' }, idempotencyKey: 'persist-1' },
+    });
     const id = submitted.data!.submitAiEdit.job.id as string;
     await first.stop();
 
@@ -89,7 +107,9 @@ describe('persistence', () => {
     const job = await readUntilFinal(second, id);
     expect(job.status).toBe('DONE');
     // The idempotency key survived the restart too.
-    const again = await gql(second, SUBMIT, { input: { input: simulator.sampleUrl(), options: { prompt: 'add a duck' }, idempotencyKey: 'persist-1' } });
+    const again = await gql(second, SUBMIT, {
+      input: { input: simulator.sampleUrl(), options: { prompt: 'add a duck' }, idempotencyKey: 'persist-1' },
+    });
     expect(again.data!.submitAiEdit.job.id).toBe(id);
     expect(simulator.stats.submits).toBe(1);
   });

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { captureLogger, gql, READ, startTestGateway, SUBMIT } from './support/gateway.js';
+import { captureLogger, gql, READ, SUBMIT, startTestGateway } from './support/gateway.js';
 import {
   claidDetailErrorBody,
   claidErrorBody,
   claidResult,
   fastApiValidationBody,
-  startTestUpstream,
   SUBMIT_PATH,
+  startTestUpstream,
   type TestUpstream,
 } from './support/test-upstream.js';
 
@@ -21,7 +21,13 @@ const logs = captureLogger('trace');
 beforeAll(async () => {
   upstream = await startTestUpstream({ apiKey: API_KEY });
   gateway = await startTestGateway({
-    env: { CLAID_API_KEY: API_KEY, CLAID_API_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '400', UPSTREAM_RETRIES: '1', POLL_INTERVAL_MS: '50' },
+    env: {
+      CLAID_API_KEY: API_KEY,
+      CLAID_API_URL: upstream.url,
+      UPSTREAM_TIMEOUT_MS: '400',
+      UPSTREAM_RETRIES: '1',
+      POLL_INTERVAL_MS: '50',
+    },
     logger: logs.logger,
   });
 });
@@ -31,7 +37,11 @@ afterAll(async () => {
 });
 beforeEach(() => upstream.reset());
 
-const submitInput = (overrides: Record<string, unknown> = {}) => ({ input: INPUT, options: { prompt: 'add a duck' }, ...overrides });
+const submitInput = (overrides: Record<string, unknown> = {}) => ({
+  input: INPUT,
+  options: { prompt: 'add a duck' },
+  ...overrides,
+});
 
 describe('submitAiEdit mapping', () => {
   it('sends every option and output field in snake_case, and maps every result field back', async () => {
@@ -39,7 +49,13 @@ describe('submitAiEdit mapping', () => {
       input: {
         input: INPUT,
         output: { destination: 'storage://my-bucket/out/edit.jpg', format: 'JPEG', numberOfImages: 2 },
-        options: { prompt: 'add a duck', model: 'V1', aspectRatio: 'RATIO_16_9', inferenceSteps: 30, guidanceScale: 4.5 },
+        options: {
+          prompt: 'add a duck',
+          model: 'V1',
+          aspectRatio: 'RATIO_16_9',
+          inferenceSteps: 30,
+          guidanceScale: 4.5,
+        },
         clientMutationId: 'm-1',
       },
     });
@@ -61,7 +77,13 @@ describe('submitAiEdit mapping', () => {
       request: {
         input: INPUT,
         output: { destination: 'storage://my-bucket/out/edit.jpg', format: 'JPEG', numberOfImages: 2 },
-        options: { prompt: 'add a duck', model: 'V1', aspectRatio: 'RATIO_16_9', inferenceSteps: 30, guidanceScale: 4.5 },
+        options: {
+          prompt: 'add a duck',
+          model: 'V1',
+          aspectRatio: 'RATIO_16_9',
+          inferenceSteps: 30,
+          guidanceScale: 4.5,
+        },
       },
     });
     expect(payload.job.history.map((h: { status: string }) => h.status)).toEqual(['ACCEPTED']);
@@ -82,13 +104,29 @@ describe('submitAiEdit mapping', () => {
     expect(job.isFinal).toBe(true);
     expect(job.history.map((h: { status: string }) => h.status)).toEqual(['ACCEPTED', 'DONE']);
     const input = result.input_object;
-    expect(job.result.inputObject).toEqual({ ext: input.ext, mps: input.mps, mime: input.mime, format: input.format, width: input.width, height: input.height });
+    expect(job.result.inputObject).toEqual({
+      ext: input.ext,
+      mps: input.mps,
+      mime: input.mime,
+      format: input.format,
+      width: input.width,
+      height: input.height,
+    });
     expect(job.result.outputObjects).toHaveLength(2);
     const out = result.output_objects[0]!;
     expect(out.object_key).toBe('out/edit.jpg');
     expect(job.result.outputObjects[0]).toMatchObject({
-      ext: out.ext, mps: out.mps, mime: out.mime, format: out.format, width: out.width, height: out.height,
-      tmpUrl: out.tmp_url, objectKey: out.object_key, objectBucket: out.object_bucket, objectUri: out.object_uri, claidStorageUri: out.claid_storage_uri,
+      ext: out.ext,
+      mps: out.mps,
+      mime: out.mime,
+      format: out.format,
+      width: out.width,
+      height: out.height,
+      tmpUrl: out.tmp_url,
+      objectKey: out.object_key,
+      objectBucket: out.object_bucket,
+      objectUri: out.object_uri,
+      claidStorageUri: out.claid_storage_uri,
     });
     const expiresAt = Date.parse(job.result.outputObjects[0].expiresAt);
     expect(expiresAt - Date.parse(job.updatedAt)).toBe(24 * 60 * 60 * 1000);
@@ -97,18 +135,25 @@ describe('submitAiEdit mapping', () => {
   it('sends only the fields the caller gave', async () => {
     const res = await gql(gateway, SUBMIT, { input: submitInput() });
     expect(res.errors).toBeUndefined();
-    expect(upstream.requestsTo('POST', SUBMIT_PATH)[0]!.rawBody).toBe(JSON.stringify({ input: INPUT, options: { prompt: 'add a duck' } }));
+    expect(upstream.requestsTo('POST', SUBMIT_PATH)[0]!.rawBody).toBe(
+      JSON.stringify({ input: INPUT, options: { prompt: 'add a duck' } }),
+    );
     expect(res.data!.submitAiEdit.job.request.output).toBeNull();
   });
 
   it('maps upstream task errors back', async () => {
     const res = await gql(gateway, SUBMIT, { input: submitInput() });
     const { id, upstreamId } = res.data!.submitAiEdit.job;
-    upstream.setTask(upstreamId, { status: 'ERROR', errors: [{ error: 'Input image could not be downloaded', created_at: '2025-03-13T11:37:09.160554+00:00' }] });
+    upstream.setTask(upstreamId, {
+      status: 'ERROR',
+      errors: [{ error: 'Input image could not be downloaded', created_at: '2025-03-13T11:37:09.160554+00:00' }],
+    });
     await new Promise((r) => setTimeout(r, 80)); // older than POLL_INTERVAL_MS, so the read refreshes it
     const job = (await gql(gateway, READ, { id })).data!.aiEditJob;
     expect(job.status).toBe('ERROR');
-    expect(job.errors).toEqual([{ message: 'Input image could not be downloaded', createdAt: '2025-03-13T11:37:09.160Z' }]);
+    expect(job.errors).toEqual([
+      { message: 'Input image could not be downloaded', createdAt: '2025-03-13T11:37:09.160Z' },
+    ]);
     expect(job.result).toBeNull();
   });
 });
@@ -121,16 +166,48 @@ describe('submit validation', () => {
     ['input scheme', submitInput({ input: 'file:///etc/passwd' }), 'input.input'],
     ['input too long', submitInput({ input: `https://e.com/${'a'.repeat(4100)}` }), 'input.input'],
     ['destination scheme', submitInput({ output: { destination: 'ftp://x/y' } }), 'input.output.destination'],
-    ['destination too long', submitInput({ output: { destination: `https://e.com/${'a'.repeat(4100)}` } }), 'input.output.destination'],
+    [
+      'destination too long',
+      submitInput({ output: { destination: `https://e.com/${'a'.repeat(4100)}` } }),
+      'input.output.destination',
+    ],
     ['numberOfImages 0', submitInput({ output: { numberOfImages: 0 } }), 'input.output.numberOfImages'],
     ['numberOfImages 5', submitInput({ output: { numberOfImages: 5 } }), 'input.output.numberOfImages'],
-    ['inferenceSteps 0', submitInput({ options: { prompt: 'add a duck', model: 'V1', inferenceSteps: 0 } }), 'input.options.inferenceSteps'],
-    ['inferenceSteps 51', submitInput({ options: { prompt: 'add a duck', model: 'V1', inferenceSteps: 51 } }), 'input.options.inferenceSteps'],
-    ['guidanceScale 0.9', submitInput({ options: { prompt: 'add a duck', model: 'V1', guidanceScale: 0.9 } }), 'input.options.guidanceScale'],
-    ['guidanceScale 11', submitInput({ options: { prompt: 'add a duck', model: 'V1', guidanceScale: 11 } }), 'input.options.guidanceScale'],
-    ['aspectRatio with V2', submitInput({ options: { prompt: 'add a duck', model: 'V2', aspectRatio: 'RATIO_1_1' } }), 'input.options.aspectRatio'],
-    ['inferenceSteps without model', submitInput({ options: { prompt: 'add a duck', inferenceSteps: 10 } }), 'input.options.inferenceSteps'],
-    ['guidanceScale without model', submitInput({ options: { prompt: 'add a duck', guidanceScale: 2 } }), 'input.options.guidanceScale'],
+    [
+      'inferenceSteps 0',
+      submitInput({ options: { prompt: 'add a duck', model: 'V1', inferenceSteps: 0 } }),
+      'input.options.inferenceSteps',
+    ],
+    [
+      'inferenceSteps 51',
+      submitInput({ options: { prompt: 'add a duck', model: 'V1', inferenceSteps: 51 } }),
+      'input.options.inferenceSteps',
+    ],
+    [
+      'guidanceScale 0.9',
+      submitInput({ options: { prompt: 'add a duck', model: 'V1', guidanceScale: 0.9 } }),
+      'input.options.guidanceScale',
+    ],
+    [
+      'guidanceScale 11',
+      submitInput({ options: { prompt: 'add a duck', model: 'V1', guidanceScale: 11 } }),
+      'input.options.guidanceScale',
+    ],
+    [
+      'aspectRatio with V2',
+      submitInput({ options: { prompt: 'add a duck', model: 'V2', aspectRatio: 'RATIO_1_1' } }),
+      'input.options.aspectRatio',
+    ],
+    [
+      'inferenceSteps without model',
+      submitInput({ options: { prompt: 'add a duck', inferenceSteps: 10 } }),
+      'input.options.inferenceSteps',
+    ],
+    [
+      'guidanceScale without model',
+      submitInput({ options: { prompt: 'add a duck', guidanceScale: 2 } }),
+      'input.options.guidanceScale',
+    ],
     ['empty idempotencyKey', submitInput({ idempotencyKey: '' }), 'input.idempotencyKey'],
     ['idempotencyKey too long', submitInput({ idempotencyKey: 'k'.repeat(256) }), 'input.idempotencyKey'],
     ['idempotencyKey with a NUL', submitInput({ idempotencyKey: 'a\u0000b' }), 'input.idempotencyKey'],
@@ -149,16 +226,36 @@ describe('upstream failures', () => {
     [402, claidErrorBody('No API calls left.', '3001', 'billing'), 'UPSTREAM_PAYMENT_REQUIRED', {}],
     [403, claidErrorBody('Not enough permissions.', '1003', 'auth'), 'UPSTREAM_FORBIDDEN', {}],
     [422, claidErrorBody('Image URL is invalid.', '4001', 'validation'), 'UPSTREAM_VALIDATION', {}],
-    [422, fastApiValidationBody([{ loc: ['body', 'input'], msg: 'invalid url', type: 'value_error' }]), 'UPSTREAM_VALIDATION', {}],
-    [429, claidDetailErrorBody('Too Many Requests. Rate limit exceeded.'), 'UPSTREAM_RATE_LIMITED', { 'RateLimit-Reset': '7', 'RateLimit-Remaining': '-1' }],
+    [
+      422,
+      fastApiValidationBody([{ loc: ['body', 'input'], msg: 'invalid url', type: 'value_error' }]),
+      'UPSTREAM_VALIDATION',
+      {},
+    ],
+    [
+      429,
+      claidDetailErrorBody('Too Many Requests. Rate limit exceeded.'),
+      'UPSTREAM_RATE_LIMITED',
+      { 'RateLimit-Reset': '7', 'RateLimit-Remaining': '-1' },
+    ],
     [500, claidErrorBody('Internal error'), 'UPSTREAM_UNAVAILABLE', {}],
-    [502, '<html><body><h1>502 Bad Gateway</h1></body></html>', 'UPSTREAM_UNAVAILABLE', { 'content-type': 'text/html' }],
+    [
+      502,
+      '<html><body><h1>502 Bad Gateway</h1></body></html>',
+      'UPSTREAM_UNAVAILABLE',
+      { 'content-type': 'text/html' },
+    ],
   ] as const)('HTTP %i on submit gives its code', async (status, body, code, headers) => {
     upstream.enqueue({ status, body, headers: { ...headers, 'x-request-id': 'req-abc' } });
     const res = await gql(gateway, SUBMIT, { input: submitInput() });
     expect(res.errors![0]!.extensions).toMatchObject({ code, upstream: { httpStatus: status, requestId: 'req-abc' } });
     if (status === 429) expect(res.errors![0]!.extensions!.retryAfterSeconds).toBe(7);
-    if (status === 401) expect(res.errors![0]!.extensions!.upstream).toMatchObject({ errorCode: '1001', errorType: 'auth', errorMessage: 'Authorization is required.' });
+    if (status === 401)
+      expect(res.errors![0]!.extensions!.upstream).toMatchObject({
+        errorCode: '1001',
+        errorType: 'auth',
+        errorMessage: 'Authorization is required.',
+      });
     expect(JSON.stringify(res)).not.toContain(API_KEY);
     expect(upstream.requests).toHaveLength(1);
   });
@@ -190,16 +287,21 @@ describe('idempotency', () => {
 
   it('refuses the same key with a different request', async () => {
     await gql(gateway, SUBMIT, { input: submitInput({ idempotencyKey: 'order-2' }) });
-    const res = await gql(gateway, SUBMIT, { input: submitInput({ idempotencyKey: 'order-2', options: { prompt: 'add a goose' } }) });
+    const res = await gql(gateway, SUBMIT, {
+      input: submitInput({ idempotencyKey: 'order-2', options: { prompt: 'add a goose' } }),
+    });
     expect(res.errors![0]!.extensions).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(upstream.requestsTo('POST')).toHaveLength(1);
   });
 
   it('two concurrent identical submits make one upstream POST', async () => {
-    upstream.enqueue(async (req) => {
-      await new Promise((r) => setTimeout(r, 150));
-      return upstream.fakeClaid(req);
-    }, { method: 'POST' });
+    upstream.enqueue(
+      async (req) => {
+        await new Promise((r) => setTimeout(r, 150));
+        return upstream.fakeClaid(req);
+      },
+      { method: 'POST' },
+    );
     const input = submitInput({ idempotencyKey: 'order-3' });
     const results = await Promise.all([1, 2, 3].map(() => gql(gateway, SUBMIT, { input })));
     const ids = new Set(results.map((r) => r.data!.submitAiEdit.job.id));
@@ -237,12 +339,20 @@ describe('reads', () => {
     await new Promise((r) => setTimeout(r, 80));
     upstream.reset();
     upstream.setTask(upstreamId, { status: 'PROCESSING' });
-    upstream.enqueue(async (req) => {
-      await new Promise((r) => setTimeout(r, 150));
-      return upstream.fakeClaid(req);
-    }, { method: 'GET' });
+    upstream.enqueue(
+      async (req) => {
+        await new Promise((r) => setTimeout(r, 150));
+        return upstream.fakeClaid(req);
+      },
+      { method: 'GET' },
+    );
     const results = await Promise.all([1, 2, 3, 4].map(() => gql(gateway, READ, { id })));
-    expect(results.map((r) => r.data!.aiEditJob.status)).toEqual(['PROCESSING', 'PROCESSING', 'PROCESSING', 'PROCESSING']);
+    expect(results.map((r) => r.data!.aiEditJob.status)).toEqual([
+      'PROCESSING',
+      'PROCESSING',
+      'PROCESSING',
+      'PROCESSING',
+    ]);
     expect(upstream.requestsTo('GET')).toHaveLength(1);
   });
 
@@ -308,8 +418,14 @@ describe('aiEditJobs', () => {
 
   it('refuses a forged cursor and an oversized page', async () => {
     const LIST = `query($first: Int, $after: String) { aiEditJobs(first: $first, after: $after) { edges { cursor } } }`;
-    expect((await gql(gateway, LIST, { after: 'bm90LWEtY3Vyc29y' })).errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
-    expect((await gql(gateway, LIST, { first: 1000 })).errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+    expect((await gql(gateway, LIST, { after: 'bm90LWEtY3Vyc29y' })).errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'after',
+    });
+    expect((await gql(gateway, LIST, { first: 1000 })).errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
   });
 });
 

@@ -30,11 +30,15 @@ describe('GraphQL over HTTP audits (graphql-http) with the hardening on', () => 
   }
 
   it('reports the SHOULD and MAY audits (informational; GET without a preflight header is refused by design)', async () => {
-    const results = await Promise.all(audits.filter((a) => !a.name.startsWith('MUST')).map(async (a) => ({ a, r: await a.fn() })));
+    const results = await Promise.all(
+      audits.filter((a) => !a.name.startsWith('MUST')).map(async (a) => ({ a, r: await a.fn() })),
+    );
     const notOk = results.filter(({ r }) => r.status !== 'ok').map(({ a, r }) => `${a.id} ${a.name}: ${r.status}`);
     // Each is an HTTP answer the audit judged, none a failure to answer.
     expect(results.every(({ r }) => r.status === 'ok' || 'response' in r)).toBe(true);
     expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
-    console.info(`graphql-http: ${results.length - notOk.length}/${results.length} SHOULD/MAY audits ok; not ok:\n${notOk.join('\n')}`);
+    console.info(
+      `graphql-http: ${results.length - notOk.length}/${results.length} SHOULD/MAY audits ok; not ok:\n${notOk.join('\n')}`,
+    );
   });
 });

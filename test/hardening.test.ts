@@ -3,15 +3,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { loadConfig } from '../src/gateway/config.js';
-import { captureLogger, gql, startTestGateway, READ } from './support/gateway.js';
+import { captureLogger, gql, READ, startTestGateway } from './support/gateway.js';
 import { wsClient } from './support/subscriptions.js';
 
 // Every limit is hit over a real socket, answered with a status or a code, and the gateway keeps serving others.
 
-const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+const JSON_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/graphql-response+json, application/json',
+};
 
 async function post(gateway: { url: string }, body: unknown, headers: Record<string, string> = JSON_HEADERS) {
-  const res = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -27,7 +34,8 @@ async function stillServes(gateway: { url: string }) {
   expect(res).toEqual({ data: { __typename: 'Query' } });
 }
 
-const aliases = (n: number, field = '__typename') => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
+const aliases = (n: number, field = '__typename') =>
+  `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
 
 describe('limits with the defaults', () => {
   let gateway: Gateway;
@@ -73,7 +81,12 @@ describe('limits with the defaults', () => {
         controller.enqueue(chunk);
       },
     });
-    const res = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: JSON_HEADERS, body, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body,
+      duplex: 'half',
+    } as RequestInit);
     expect(res.status).toBe(413);
     await res.text();
     await stillServes(gateway);
@@ -139,20 +152,28 @@ describe('limits set low', () => {
   afterAll(() => gateway.stop());
 
   it('refuses a query deeper than MAX_QUERY_DEPTH', async () => {
-    const res = await post(gateway, { query: '{ aiEditJobs { edges { node { result { outputObjects { tmpUrl } } } } } }' });
+    const res = await post(gateway, {
+      query: '{ aiEditJobs { edges { node { result { outputObjects { tmpUrl } } } } } }',
+    });
     expect(res.status).toBe(400);
-    expect(res.json.errors.map((e: any) => e.extensions)).toContainEqual(expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', limit: 'depth' }));
+    expect(res.json.errors.map((e: any) => e.extensions)).toContainEqual(
+      expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', limit: 'depth' }),
+    );
   });
 
   it('refuses a query costlier than MAX_QUERY_COST', async () => {
     const page = 'aiEditJobs { pageInfo { hasNextPage endCursor startCursor hasPreviousPage } edges { cursor } }';
     const res = await post(gateway, { query: `{ a: ${page} b: ${page} c: ${page} }` });
     expect(res.status).toBe(400);
-    expect(res.json.errors.map((e: any) => e.extensions)).toContainEqual(expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', limit: 'cost' }));
+    expect(res.json.errors.map((e: any) => e.extensions)).toContainEqual(
+      expect.objectContaining({ code: 'QUERY_TOO_COMPLEX', limit: 'cost' }),
+    );
   });
 
   it('refuses a document with more than MAX_TOKENS tokens', async () => {
-    const res = await post(gateway, { query: `query Q(${Array.from({ length: 20 }, (_, i) => `$v${i}: Int`).join(' ')}) { __typename }` });
+    const res = await post(gateway, {
+      query: `query Q(${Array.from({ length: 20 }, (_, i) => `$v${i}: Int`).join(' ')}) { __typename }`,
+    });
     expect(res.status).toBe(400);
     expect(res.json.errors[0].extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'tokens' });
     await stillServes(gateway);
@@ -200,13 +221,18 @@ describe('CSRF prevention', () => {
   });
 
   it('refuses a POST without a content type', async () => {
-    const res = await fetch(`${gateway.url}/graphql`, { method: 'POST', body: new Uint8Array(Buffer.from('{"query":"{ __typename }"}')) });
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      body: new Uint8Array(Buffer.from('{"query":"{ __typename }"}')),
+    });
     expect(res.status).toBe(403);
   });
 
   it('accepts GET with x-graphql-yoga-csrf or apollo-require-preflight, and JSON POSTs', async () => {
     for (const header of ['x-graphql-yoga-csrf', 'apollo-require-preflight']) {
-      const res = await fetch(`${gateway.url}/graphql?query=${query}`, { headers: { [header]: '1', accept: 'application/json' } });
+      const res = await fetch(`${gateway.url}/graphql?query=${query}`, {
+        headers: { [header]: '1', accept: 'application/json' },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
     }
@@ -237,7 +263,11 @@ describe('CORS allow-list and Origin checks', () => {
   it('answers an allowed origin’s preflight and request with CORS headers', async () => {
     const preflight = await fetch(`${gateway.url}/graphql`, {
       method: 'OPTIONS',
-      headers: { origin: ALLOWED, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: ALLOWED,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(ALLOWED);
@@ -252,7 +282,10 @@ describe('CORS allow-list and Origin checks', () => {
     expect(res.status).toBe(403);
     expect(res.json.errors[0].extensions.code).toBe('ORIGIN_NOT_ALLOWED');
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
-    const preflight = await fetch(`${gateway.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(`${gateway.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     const nullOrigin = await post(gateway, { query: '{ __typename }' }, { ...JSON_HEADERS, origin: 'null' });
     expect(nullOrigin.status).toBe(403);
@@ -268,7 +301,11 @@ describe('CORS allow-list and Origin checks', () => {
   });
 
   async function upgrade(origin: string | undefined): Promise<number | 'open'> {
-    const socket = new WebSocket(`${gateway.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', origin ? { origin } : {});
+    const socket = new WebSocket(
+      `${gateway.url.replace(/^http/, 'ws')}/graphql`,
+      'graphql-transport-ws',
+      origin ? { origin } : {},
+    );
     return new Promise((resolve) => {
       socket.once('open', () => {
         socket.close();
@@ -296,7 +333,11 @@ describe('introspection policy', () => {
   it('INTROSPECTION=off refuses __schema and __type but runs everything else, and hides field suggestions', async () => {
     const gateway = await startTestGateway({ env: { INTROSPECTION: 'off' } });
     try {
-      for (const query of [INTROSPECT, '{ __type(name: "AiEditJob") { name } }', '{ a: __schema { types { name } } }']) {
+      for (const query of [
+        INTROSPECT,
+        '{ __type(name: "AiEditJob") { name } }',
+        '{ a: __schema { types { name } } }',
+      ]) {
         const res = await gql(gateway, query);
         expect(res.data ?? null).toBeNull();
         expect(res.errors?.[0]?.extensions?.code).toBe('INTROSPECTION_DISABLED');
@@ -311,7 +352,12 @@ describe('introspection policy', () => {
 
   it('INTROSPECTION=authenticated allows it to a caller with credentials only', async () => {
     const gateway = await startTestGateway({
-      env: { INTROSPECTION: 'authenticated', AUTH_MODE: 'apikey', GATEWAY_API_KEYS: 'tooling:tooling-key-0001', ALLOW_ANONYMOUS: 'true' },
+      env: {
+        INTROSPECTION: 'authenticated',
+        AUTH_MODE: 'apikey',
+        GATEWAY_API_KEYS: 'tooling:tooling-key-0001',
+        ALLOW_ANONYMOUS: 'true',
+      },
     });
     try {
       const anonymous = await gql(gateway, INTROSPECT);
@@ -326,7 +372,9 @@ describe('introspection policy', () => {
 
   it('INTROSPECTION defaults to on and refuses unknown values with one line', () => {
     expect(loadConfig({}).security.introspection).toBe('on');
-    expect(() => loadConfig({ INTROSPECTION: 'maybe' })).toThrow(/^Invalid INTROSPECTION="maybe": must be one of on, authenticated, off$/);
+    expect(() => loadConfig({ INTROSPECTION: 'maybe' })).toThrow(
+      /^Invalid INTROSPECTION="maybe": must be one of on, authenticated, off$/,
+    );
   });
 });
 
@@ -375,9 +423,8 @@ describe('hardening configuration', () => {
   });
 
   it('parses CORS_ORIGINS into exact, lower-case origins', () => {
-    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).security.corsOrigins).toEqual([
-      'https://app.example.com',
-      'http://localhost:5173',
-    ]);
+    expect(
+      loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).security.corsOrigins,
+    ).toEqual(['https://app.example.com', 'http://localhost:5173']);
   });
 });

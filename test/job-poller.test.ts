@@ -3,21 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/lib/logger.js';
-import type { ClaidClient } from '../src/services/upstream/claid-client.js';
 import { createJobPubSub } from '../src/services/jobs/job-events.js';
 import { JobPoller } from '../src/services/jobs/job-poller.js';
 import { JobRefresher } from '../src/services/jobs/job-refresher.js';
 import { JobService } from '../src/services/jobs/job-service.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
+import type { ClaidClient } from '../src/services/upstream/claid-client.js';
 import {
   finishTask,
   insertJob,
+  type PollerRig,
   readsOf,
   sleep,
   startPollerRig,
   taskIdOf,
   waitFor,
-  type PollerRig,
 } from './support/poller-harness.js';
 import { claidErrorBody, startTestUpstream, type UpstreamHandler } from './support/test-upstream.js';
 
@@ -137,7 +137,15 @@ describe('JobPoller', () => {
     up.setDefault(slow);
     const r = await rig({ up, pollIntervalMs: 100, backgroundPollIntervalMs: 100 });
     const { store, poller, claid, refresher, events, logger } = r;
-    const service = new JobService({ store, claid, refresher, events, logger, pollIntervalMs: 100, claimWaitMs: 1_000 });
+    const service = new JobService({
+      store,
+      claid,
+      refresher,
+      events,
+      logger,
+      pollIntervalMs: 100,
+      claimWaitMs: 1_000,
+    });
     up.setTask(1, { status: 'PROCESSING' });
     up.setTask(2, { status: 'PROCESSING' });
     const one = await insertJob(store, 1);
@@ -265,7 +273,11 @@ describe('JobPoller', () => {
     const { up, store, poller } = await rig({ pollIntervalMs: 100, backgroundPollIntervalMs: 60_000 });
     await poller.start();
     const done = await insertJob(store, 1);
-    await store.applyUpstreamState(done.id, { upstreamId: 1, status: 'DONE', createdAt: done.createdAt, errors: [], result: null }, new Date());
+    await store.applyUpstreamState(
+      done.id,
+      { upstreamId: 1, status: 'DONE', createdAt: done.createdAt, errors: [], result: null },
+      new Date(),
+    );
     const [finalJob] = await store.findByIds([done.id]);
     poller.track(finalJob!);
     const releaseFinal = poller.watch(done.id);

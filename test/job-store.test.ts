@@ -74,7 +74,11 @@ describe.each(BACKENDS)('$name: text the upstream may accept', ({ skip, open }) 
       expect(found?.request.options.prompt).toBe(odd);
       expect(found?.errors[0]?.message).toBe(odd);
       expect(found).toEqual(job);
-      const again = await store.applyUpstreamState(job.id, { ...submitted.upstream, errors: [{ message: odd, createdAt: new Date(1) }] }, new Date(2));
+      const again = await store.applyUpstreamState(
+        job.id,
+        { ...submitted.upstream, errors: [{ message: odd, createdAt: new Date(1) }] },
+        new Date(2),
+      );
       expect(again?.changed).toBe(false);
     } finally {
       await store.close();
@@ -122,7 +126,11 @@ describe('SqliteJobStore on a file', () => {
     try {
       expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'`).all() as { name: string }[]).map((r) => r.name);
+      const indexes = (
+        db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'`).all() as {
+          name: string;
+        }[]
+      ).map((r) => r.name);
       expect(indexes).toEqual(expect.arrayContaining(['jobs_owner_created', 'jobs_unfinished']));
     } finally {
       db.close();
@@ -137,10 +145,14 @@ describe('SqliteJobStore on a file', () => {
       const plan = (sql: string): string =>
         (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
       expect(
-        plan(`SELECT * FROM jobs WHERE owner = 'a' AND (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 11`),
+        plan(
+          `SELECT * FROM jobs WHERE owner = 'a' AND (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 11`,
+        ),
       ).toMatch(/USING INDEX jobs_owner_created/);
       expect(
-        plan(`SELECT * FROM jobs WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED') ORDER BY created_at ASC, id ASC LIMIT -1`),
+        plan(
+          `SELECT * FROM jobs WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED') ORDER BY created_at ASC, id ASC LIMIT -1`,
+        ),
       ).toMatch(/USING INDEX jobs_unfinished/);
     } finally {
       db.close();
@@ -183,7 +195,12 @@ describe('createJobStore', () => {
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(Error);
-      const seen = [String(error), (error as Error).stack, JSON.stringify(error), JSON.stringify({ ...(error as object) })];
+      const seen = [
+        String(error),
+        (error as Error).stack,
+        JSON.stringify(error),
+        JSON.stringify({ ...(error as object) }),
+      ];
       for (const text of seen) expect(text).not.toContain('hunter2');
     }
   });
@@ -225,7 +242,9 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       for (let round = 0; round < 20; round++) {
         const key = `race-${round}`;
         const claims = await Promise.all(
-          Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).claimIdempotencyKey('alice', key, `hash-${i}`, new Date(i))),
+          Array.from({ length: 8 }, (_, i) =>
+            (i % 2 === 0 ? a : b).claimIdempotencyKey('alice', key, `hash-${i}`, new Date(i)),
+          ),
         );
         const winners = claims.flatMap((claim, i) => (claim.claimed ? [i] : []));
         expect(winners, key).toHaveLength(1);
@@ -287,7 +306,12 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
         [schema],
       );
       expect(indexes.rows.map((r) => r.indexname)).toEqual(
-        expect.arrayContaining(['jobs_owner_created', 'jobs_unfinished', 'idempotency_keys_pkey', 'idempotency_keys_created']),
+        expect.arrayContaining([
+          'jobs_owner_created',
+          'jobs_unfinished',
+          'idempotency_keys_pkey',
+          'idempotency_keys_created',
+        ]),
       );
       const job = await stores[0]!.insert(submitted);
       expect((await stores[3]!.findByIds([job.id]))[0]).toEqual(job);
@@ -302,7 +326,11 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
     await withStores([first], async () => {
       await first.claimIdempotencyKey('alice', 'persist-key', 'hash-persist', submitted.at);
       job = await first.insert(submitted);
-      applied = await first.applyUpstreamState(job.id, { ...submitted.upstream, status: 'PROCESSING' }, new Date(1_700_000_001_007));
+      applied = await first.applyUpstreamState(
+        job.id,
+        { ...submitted.upstream, status: 'PROCESSING' },
+        new Date(1_700_000_001_007),
+      );
     });
     const second = await db.openStore(schema);
     await withStores([second], async () => {
@@ -316,7 +344,11 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
         jobId: job.id,
       });
       expect((await second.listUnfinished()).map((j) => j.id)).toEqual([job.id]);
-      const page = await second.listJobs({ owner: 'alice', limit: 1, before: { createdAt: new Date(job.createdAt.getTime() - 1), id: job.id } });
+      const page = await second.listJobs({
+        owner: 'alice',
+        limit: 1,
+        before: { createdAt: new Date(job.createdAt.getTime() - 1), id: job.id },
+      });
       expect(page.jobs.map((j) => j.id)).toEqual([job.id]);
     });
   });
@@ -330,9 +362,17 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
         const job = await a.insert(submitted);
         const answers = [
           a.applyUpstreamState(job.id, { ...submitted.upstream, status: 'WAITING' }, new Date(2000)),
-          b.applyUpstreamState(job.id, { ...submitted.upstream, status: 'DONE', result: { inputObject: {}, outputObjects: [] } }, new Date(3000)),
+          b.applyUpstreamState(
+            job.id,
+            { ...submitted.upstream, status: 'DONE', result: { inputObject: {}, outputObjects: [] } },
+            new Date(3000),
+          ),
           a.applyUpstreamState(job.id, { ...submitted.upstream, status: 'PROCESSING' }, new Date(2500)),
-          b.applyUpstreamState(job.id, { ...submitted.upstream, status: 'DONE', result: { inputObject: {}, outputObjects: [] } }, new Date(3100)),
+          b.applyUpstreamState(
+            job.id,
+            { ...submitted.upstream, status: 'DONE', result: { inputObject: {}, outputObjects: [] } },
+            new Date(3100),
+          ),
         ];
         const results = await Promise.all(answers);
         const [found] = await b.findByIds([job.id]);
@@ -354,10 +394,14 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       const plan = async (sql: string): Promise<string> =>
         (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
       expect(
-        await plan(`SELECT * FROM jobs WHERE owner = 'a' AND (created_at, id) < (1::bigint, 'x'::text) ORDER BY created_at DESC, id DESC LIMIT 11`),
+        await plan(
+          `SELECT * FROM jobs WHERE owner = 'a' AND (created_at, id) < (1::bigint, 'x'::text) ORDER BY created_at DESC, id DESC LIMIT 11`,
+        ),
       ).toMatch(/jobs_owner_created/);
       expect(
-        await plan(`SELECT * FROM jobs WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED') ORDER BY created_at ASC, id ASC LIMIT NULL`),
+        await plan(
+          `SELECT * FROM jobs WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED') ORDER BY created_at ASC, id ASC LIMIT NULL`,
+        ),
       ).toMatch(/jobs_unfinished/);
     } finally {
       await client.query('RESET ALL');
@@ -381,12 +425,20 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
   });
 
   it('fails ping, without the password, when the database cannot be reached', async () => {
-    const store = new PostgresJobStore({ connectionString: 'postgres://u:hunter2@127.0.0.1:1/x', connectionTimeoutMs: 1000 });
+    const store = new PostgresJobStore({
+      connectionString: 'postgres://u:hunter2@127.0.0.1:1/x',
+      connectionTimeoutMs: 1000,
+    });
     await withStores([store], async () => {
-      const error = await store.ping().then(() => null, (e: unknown) => e);
+      const error = await store.ping().then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(Error);
       expect(`${String(error)} ${(error as Error).stack} ${JSON.stringify(error)}`).not.toContain('hunter2');
     });
-    expect(() => new PostgresJobStore({ connectionString: 'postgres://x@127.0.0.1/x', schema: 'bad"; DROP' })).toThrow(/schema/);
+    expect(() => new PostgresJobStore({ connectionString: 'postgres://x@127.0.0.1/x', schema: 'bad"; DROP' })).toThrow(
+      /schema/,
+    );
   });
 });

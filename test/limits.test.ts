@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { gql, READ, startTestGateway, SUBMIT } from './support/gateway.js';
+import { gql, READ, SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
-import { claidResult, startTestUpstream, SUBMIT_PATH, type TestUpstream } from './support/test-upstream.js';
+import { claidResult, SUBMIT_PATH, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 // Spend limits per caller: each is hit and answered with RATE_LIMITED before any upstream call, and the gateway
 // keeps serving other callers.
@@ -25,14 +25,26 @@ beforeEach(() => upstream.reset());
 
 async function gateway(env: Record<string, string>): Promise<Gateway> {
   const g = await startTestGateway({
-    env: { CLAID_API_KEY: 'upstream-key', CLAID_API_URL: upstream.url, POLL_INTERVAL_MS: '50', AUTH_MODE: 'apikey', GATEWAY_API_KEYS: KEYS, ...env },
+    env: {
+      CLAID_API_KEY: 'upstream-key',
+      CLAID_API_URL: upstream.url,
+      POLL_INTERVAL_MS: '50',
+      AUTH_MODE: 'apikey',
+      GATEWAY_API_KEYS: KEYS,
+      ...env,
+    },
   });
   cleanups.push(() => g.stop());
   return g;
 }
 
 const submit = (g: Gateway, headers: Record<string, string>, prompt = 'add a duck', idempotencyKey?: string) =>
-  gql(g, SUBMIT, { input: { input: INPUT, options: { prompt }, ...(idempotencyKey ? { idempotencyKey } : {}) } }, headers);
+  gql(
+    g,
+    SUBMIT,
+    { input: { input: INPUT, options: { prompt }, ...(idempotencyKey ? { idempotencyKey } : {}) } },
+    headers,
+  );
 
 const submitsUpstream = () => upstream.requestsTo('POST', SUBMIT_PATH).length;
 
@@ -62,7 +74,9 @@ describe('MAX_SUBMITS_PER_MINUTE', () => {
 
     // Another caller, and reads by the limited one, are still served.
     expect((await submit(g, BOB)).errors).toBeUndefined();
-    expect((await gql(g, READ, { id: first.data!.submitAiEdit.job.id }, ALICE)).data!.aiEditJob.id).toBe(first.data!.submitAiEdit.job.id);
+    expect((await gql(g, READ, { id: first.data!.submitAiEdit.job.id }, ALICE)).data!.aiEditJob.id).toBe(
+      first.data!.submitAiEdit.job.id,
+    );
     expect(submitsUpstream()).toBe(3);
   });
 });
@@ -70,7 +84,9 @@ describe('MAX_SUBMITS_PER_MINUTE', () => {
 describe('MAX_UNFINISHED_JOBS', () => {
   it('refuses a submit while the caller has that many unfinished jobs; one finishing makes room', async () => {
     const g = await gateway({ MAX_UNFINISHED_JOBS: '2' });
-    const jobs = [await submit(g, ALICE), await submit(g, ALICE)].map((r) => r.data!.submitAiEdit.job as { id: string; upstreamId: number });
+    const jobs = [await submit(g, ALICE), await submit(g, ALICE)].map(
+      (r) => r.data!.submitAiEdit.job as { id: string; upstreamId: number },
+    );
     const refused = await submit(g, ALICE);
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'MAX_UNFINISHED_JOBS' });
     expect(refused.errors![0]!.extensions!.retryAfterSeconds).toBeGreaterThan(0);
@@ -79,7 +95,10 @@ describe('MAX_UNFINISHED_JOBS', () => {
 
     upstream.setTask(jobs[0]!.upstreamId, { status: 'DONE', result: claidResult(1) });
     await expect
-      .poll(async () => (await gql(g, READ, { id: jobs[0]!.id }, ALICE)).data!.aiEditJob.status, { timeout: 5_000, interval: 60 })
+      .poll(async () => (await gql(g, READ, { id: jobs[0]!.id }, ALICE)).data!.aiEditJob.status, {
+        timeout: 5_000,
+        interval: 60,
+      })
       .toBe('DONE');
     expect((await submit(g, ALICE)).errors).toBeUndefined();
   });
@@ -110,26 +129,38 @@ describe('subscription limits', () => {
   it('MAX_SUBSCRIPTIONS_PER_CONNECTION and MAX_SUBSCRIPTIONS_PER_CALLER are answered with RATE_LIMITED; a finished one frees its slot', async () => {
     const one = wsClient(g, ALICE);
     const two = wsClient(g, ALICE);
-    cleanups.push(() => one.dispose(), () => two.dispose());
+    cleanups.push(
+      () => one.dispose(),
+      () => two.dispose(),
+    );
 
     const a = collect(one, UPDATED, { id: jobId });
     const b = collect(one, UPDATED, { id: jobId });
     await expect.poll(() => a.events.length + b.events.length, { timeout: 5_000 }).toBe(2);
-    expect(await firstError(collect(one, UPDATED, { id: jobId }))).toMatchObject({ extensions: { code: 'RATE_LIMITED', limit: 'MAX_SUBSCRIPTIONS_PER_CONNECTION' } });
+    expect(await firstError(collect(one, UPDATED, { id: jobId }))).toMatchObject({
+      extensions: { code: 'RATE_LIMITED', limit: 'MAX_SUBSCRIPTIONS_PER_CONNECTION' },
+    });
 
     // Another connection of the same caller: one more fits (3 per caller), then the caller limit.
     const c = collect(two, UPDATED, { id: jobId });
     await expect.poll(() => c.events.length, { timeout: 5_000 }).toBe(1);
-    expect(await firstError(collect(two, UPDATED, { id: jobId }))).toMatchObject({ extensions: { code: 'RATE_LIMITED', limit: 'MAX_SUBSCRIPTIONS_PER_CALLER' } });
+    expect(await firstError(collect(two, UPDATED, { id: jobId }))).toMatchObject({
+      extensions: { code: 'RATE_LIMITED', limit: 'MAX_SUBSCRIPTIONS_PER_CALLER' },
+    });
     // SSE counts against the caller too.
     const sse = await collectSse(g, UPDATED, { id: jobId }, ALICE);
-    expect(sse.events[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'MAX_SUBSCRIPTIONS_PER_CALLER' });
+    expect(sse.events[0]?.errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      limit: 'MAX_SUBSCRIPTIONS_PER_CALLER',
+    });
 
     // Another caller is served meanwhile.
     const bob = wsClient(g, BOB);
     cleanups.push(() => bob.dispose());
     const unknown = Buffer.from('AiEditJob:00000000-0000-4000-8000-000000000000').toString('base64');
-    expect(await firstError(collect(bob, UPDATED, { id: unknown }))).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+    expect(await firstError(collect(bob, UPDATED, { id: unknown }))).toMatchObject({
+      extensions: { code: 'NOT_FOUND' },
+    });
     expect((await gql(g, READ, { id: jobId }, ALICE)).data!.aiEditJob.id).toBe(jobId);
 
     // Closing a connection releases its subscriptions' slots.
@@ -138,7 +169,10 @@ describe('subscription limits', () => {
     let served = false;
     while (!served && Date.now() < deadline) {
       const d = collect(two, UPDATED, { id: jobId });
-      const outcome = await Promise.race([d.done.then(() => 'ended'), new Promise((r) => setTimeout(r, 300)).then(() => 'open')]);
+      const outcome = await Promise.race([
+        d.done.then(() => 'ended'),
+        new Promise((r) => setTimeout(r, 300)).then(() => 'open'),
+      ]);
       served = outcome === 'open' && d.events[0]?.data?.aiEditJobUpdated?.id === jobId;
     }
     expect(served).toBe(true);

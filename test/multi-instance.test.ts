@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,14 +8,14 @@ import type { Client } from 'graphql-ws';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createJobStore } from '../src/services/store/job-store-factory.js';
 import type { JobStore } from '../src/services/store/job-store.js';
+import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { gql, SUBMIT } from './support/gateway.js';
 import { sleep, waitFor } from './support/poller-harness.js';
 import { freshSchemaName, testPostgresUrl } from './support/postgres.js';
 import { dropKeys, freshKeyPrefix, redisClient, testRedisUrl } from './support/redis.js';
 import { collect, UPDATED, wsClient } from './support/subscriptions.js';
-import { claidResult, startTestUpstream, taskPath, type TestUpstream } from './support/test-upstream.js';
+import { claidResult, startTestUpstream, type TestUpstream, taskPath } from './support/test-upstream.js';
 
 // Three gateway processes behind no balancer at all (each client picks one), sharing one Redis and one database
 // (PostgreSQL when TEST_POSTGRES_URL is set, else one SQLite file), in front of a test upstream that counts reads.
@@ -63,11 +63,18 @@ async function startInstance(env: Record<string, string>, name: string): Promise
     child.kill('SIGTERM');
     await once(child, 'exit');
   });
-  await waitFor(() => output.join('').includes('gateway listening') || child.exitCode !== null, 20_000, `${name} to listen`).catch((error: Error) => {
+  await waitFor(
+    () => output.join('').includes('gateway listening') || child.exitCode !== null,
+    20_000,
+    `${name} to listen`,
+  ).catch((error: Error) => {
     throw new Error(`${error.message}: ${output.join('')}`);
   });
   if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`);
-  const ready = (await (await fetch(`${instance.url}/ready`)).json()) as { instanceId: string; checks: Record<string, string> };
+  const ready = (await (await fetch(`${instance.url}/ready`)).json()) as {
+    instanceId: string;
+    checks: Record<string, string>;
+  };
   expect(ready.checks.redis).toBe('ok');
   instance.instanceId = ready.instanceId;
   return instance;
@@ -125,7 +132,8 @@ function readersOf(instances: Instance[], path: string): { at: number; instanceI
       if (!line.includes('"claid call')) continue;
       try {
         const entry = JSON.parse(line) as { time: number; method?: string; path?: string };
-        if (entry.method === 'GET' && entry.path === path) reads.push({ at: entry.time, instanceId: instance.instanceId });
+        if (entry.method === 'GET' && entry.path === path)
+          reads.push({ at: entry.time, instanceId: instance.instanceId });
       } catch {
         // A line cut short by kill -9.
       }
@@ -137,133 +145,145 @@ function readersOf(instances: Instance[], path: string): { at: number; instanceI
 const jobIdOf = (globalId: string): string => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]!;
 
 describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one database', () => {
-  it(
-    'share polling, pub/sub and the budget; when the lease holder is killed, the others finish its jobs',
-    async () => {
-      const prefix = freshKeyPrefix();
-      const redis: Redis = await redisClient();
-      cleanups.push(async () => {
-        await dropKeys(redis, prefix);
-        await redis.quit();
+  it('share polling, pub/sub and the budget; when the lease holder is killed, the others finish its jobs', async () => {
+    const prefix = freshKeyPrefix();
+    const redis: Redis = await redisClient();
+    cleanups.push(async () => {
+      await dropKeys(redis, prefix);
+      await redis.quit();
+    });
+    const up = await startTestUpstream();
+    cleanups.push(() => up.close());
+    timedTasks(up);
+    const databaseUrl = await sharedDatabase();
+
+    const env = {
+      CLAID_API_KEY: 'test-key',
+      CLAID_API_URL: up.url,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: testRedisUrl!,
+      REDIS_KEY_PREFIX: prefix,
+      POLL_INTERVAL_MS: String(INTERVAL_MS),
+      BACKGROUND_POLL_INTERVAL_MS: '6000',
+      JOB_RESCAN_INTERVAL_MS: '1000',
+      UPSTREAM_MAX_RPS: String(MAX_RPS),
+      UPSTREAM_MAX_RPM: '300',
+      LOG_LEVEL: 'info',
+      MAX_SUBMITS_PER_MINUTE: '1000',
+      MAX_UNFINISHED_JOBS: '1000',
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: '1000',
+      MAX_SUBSCRIPTIONS_PER_CALLER: '10000',
+    };
+    // The first instance migrates the database alone; the other two start together.
+    const first = await startInstance(env, 'gw-0');
+    const instances = [first, ...(await Promise.all([startInstance(env, 'gw-1'), startInstance(env, 'gw-2')]))];
+    expect(new Set(instances.map((i) => i.instanceId)).size).toBe(3);
+
+    const submit = (instance: Instance, n: number) =>
+      gql(instance, SUBMIT, {
+        input: { input: 'https://example.com/in.png', options: { prompt: `edit ${instance.instanceId} ${n}` } },
       });
-      const up = await startTestUpstream();
-      cleanups.push(() => up.close());
-      timedTasks(up);
-      const databaseUrl = await sharedDatabase();
+    // One submit on each instance in turn (its first upstream call, which a cold process sends a little late),
+    // then a burst: four more on each at once. Together they may not go faster than the shared budget.
+    const submittedAt = Date.now();
+    const firsts = [];
+    for (const instance of instances) firsts.push(await submit(instance, 0));
+    const burst = await Promise.all(
+      instances.flatMap((instance) => Array.from({ length: JOBS_PER_GATEWAY - 1 }, (_, n) => submit(instance, n + 1))),
+    );
+    const submits = [...firsts, ...burst];
+    for (const res of submits) expect(res.errors).toBeUndefined();
+    const jobs = submits.map((res) => res.data!.submitAiEdit.job as { id: string; upstreamId: number });
+    // One watched job from each instance; the other twelve are polled in the background.
+    const watched = jobs.slice(0, 3);
 
-      const env = {
-        CLAID_API_KEY: 'test-key',
-        CLAID_API_URL: up.url,
-        DATABASE_URL: databaseUrl,
-        REDIS_URL: testRedisUrl!,
-        REDIS_KEY_PREFIX: prefix,
-        POLL_INTERVAL_MS: String(INTERVAL_MS),
-        BACKGROUND_POLL_INTERVAL_MS: '6000',
-        JOB_RESCAN_INTERVAL_MS: '1000',
-        UPSTREAM_MAX_RPS: String(MAX_RPS),
-        UPSTREAM_MAX_RPM: '300',
-        LOG_LEVEL: 'info',
-        MAX_SUBMITS_PER_MINUTE: '1000',
-        MAX_UNFINISHED_JOBS: '1000',
-        MAX_SUBSCRIPTIONS_PER_CONNECTION: '1000',
-        MAX_SUBSCRIPTIONS_PER_CALLER: '10000',
-      };
-      // The first instance migrates the database alone; the other two start together.
-      const first = await startInstance(env, 'gw-0');
-      const instances = [first, ...(await Promise.all([startInstance(env, 'gw-1'), startInstance(env, 'gw-2')]))];
-      expect(new Set(instances.map((i) => i.instanceId)).size).toBe(3);
+    // 300 subscribers, spread over the three instances and the three watched jobs.
+    const clients: Client[][] = instances.map((instance) => Array.from({ length: 4 }, () => wsClient(instance)));
+    cleanups.push(() => Promise.all(clients.flat().map((c) => c.dispose())));
+    const subs = Array.from({ length: SUBSCRIBERS }, (_, i) => {
+      const on = i % 3;
+      const job = watched[Math.floor(i / 3) % 3]!;
+      return { on, job, ...collect(clients[on]![i % 4]!, UPDATED, { id: job.id }) };
+    });
+    await waitFor(() => subs.every((s) => s.events.length >= 1), 15_000, 'every subscriber to get the current state');
 
-      const submit = (instance: Instance, n: number) =>
-        gql(instance, SUBMIT, { input: { input: 'https://example.com/in.png', options: { prompt: `edit ${instance.instanceId} ${n}` } } });
-      // One submit on each instance in turn (its first upstream call, which a cold process sends a little late),
-      // then a burst: four more on each at once. Together they may not go faster than the shared budget.
-      const submittedAt = Date.now();
-      const firsts = [];
-      for (const instance of instances) firsts.push(await submit(instance, 0));
-      const burst = await Promise.all(instances.flatMap((instance) => Array.from({ length: JOBS_PER_GATEWAY - 1 }, (_, n) => submit(instance, n + 1))));
-      const submits = [...firsts, ...burst];
-      for (const res of submits) expect(res.errors).toBeUndefined();
-      const jobs = submits.map((res) => res.data!.submitAiEdit.job as { id: string; upstreamId: number });
-      // One watched job from each instance; the other twelve are polled in the background.
-      const watched = jobs.slice(0, 3);
+    // Kill -9 whoever holds the first watched job's lease, while that job is still PROCESSING.
+    const victimJob = jobIdOf(watched[0]!.id);
+    await waitFor(async () => (await redis.get(`${prefix}lease:job:${victimJob}`)) !== null, 5_000, 'the lease');
+    const holderId = await redis.get(`${prefix}lease:job:${victimJob}`);
+    const victim = instances.find((i) => i.instanceId === holderId);
+    expect(victim, `lease held by ${holderId}`).toBeDefined();
+    const { created_at: createdAt } = up.tasks.get(watched[0]!.upstreamId)!;
+    const wait = new Date(createdAt).getTime() + DONE_AFTER_MS / 2 - Date.now();
+    if (wait > 0) await sleep(wait);
+    expect(
+      subs.filter((s) => s.job === watched[0]).every((s) => s.events.at(-1)!.data!.aiEditJobUpdated.status !== 'DONE'),
+    ).toBe(true);
+    victim!.child.kill('SIGKILL');
+    victim!.killed = true;
+    await once(victim!.child, 'exit');
 
-      // 300 subscribers, spread over the three instances and the three watched jobs.
-      const clients: Client[][] = instances.map((instance) => Array.from({ length: 4 }, () => wsClient(instance)));
-      cleanups.push(() => Promise.all(clients.flat().map((c) => c.dispose())));
-      const subs = Array.from({ length: SUBSCRIBERS }, (_, i) => {
-        const on = i % 3;
-        const job = watched[Math.floor(i / 3) % 3]!;
-        return { on, job, ...collect(clients[on]![i % 4]!, UPDATED, { id: job.id }) };
-      });
-      await waitFor(() => subs.every((s) => s.events.length >= 1), 15_000, 'every subscriber to get the current state');
+    // Every subscriber on a surviving instance sees DONE, with the result.
+    const survivors = instances.filter((i) => !i.killed);
+    const surviving = subs.filter((s) => !instances[s.on]!.killed);
+    expect(surviving.length).toBe(200);
+    const results = await Promise.all(surviving.map((s) => s.done));
+    const doneAt = Date.now();
+    for (const { events, error } of results) {
+      expect(error).toBeUndefined();
+      const last = events.at(-1)!.data!.aiEditJobUpdated;
+      expect(last.status).toBe('DONE');
+      expect(last.result.outputObjects).toHaveLength(1);
+    }
+    // The victim's lease went to a survivor.
+    const newHolder = await redis.get(`${prefix}lease:job:${victimJob}`);
+    expect(newHolder === null || survivors.some((i) => i.instanceId === newHolder)).toBe(true);
 
-      // Kill -9 whoever holds the first watched job's lease, while that job is still PROCESSING.
-      const victimJob = jobIdOf(watched[0]!.id);
-      await waitFor(async () => (await redis.get(`${prefix}lease:job:${victimJob}`)) !== null, 5_000, 'the lease');
-      const holderId = await redis.get(`${prefix}lease:job:${victimJob}`);
-      const victim = instances.find((i) => i.instanceId === holderId);
-      expect(victim, `lease held by ${holderId}`).toBeDefined();
-      const { created_at: createdAt } = up.tasks.get(watched[0]!.upstreamId)!;
-      const wait = new Date(createdAt).getTime() + DONE_AFTER_MS / 2 - Date.now();
-      if (wait > 0) await sleep(wait);
-      expect(subs.filter((s) => s.job === watched[0]).every((s) => s.events.at(-1)!.data!.aiEditJobUpdated.status !== 'DONE')).toBe(true);
-      victim!.child.kill('SIGKILL');
-      victim!.killed = true;
-      await once(victim!.child, 'exit');
+    // One poll loop per job across all three: reads of a watched job stay within elapsed / interval + 2.
+    for (const job of watched) {
+      const reads = up.requests.filter((r) => r.method === 'GET' && r.path === taskPath(job.upstreamId)).length;
+      expect(reads).toBeGreaterThan(0);
+      expect(reads, `reads of task ${job.upstreamId}`).toBeLessThanOrEqual(
+        Math.floor((doneAt - submittedAt) / INTERVAL_MS) + 2,
+      );
+    }
 
-      // Every subscriber on a surviving instance sees DONE, with the result.
-      const survivors = instances.filter((i) => !i.killed);
-      const surviving = subs.filter((s) => !instances[s.on]!.killed);
-      expect(surviving.length).toBe(200);
-      const results = await Promise.all(surviving.map((s) => s.done));
-      const doneAt = Date.now();
-      for (const { events, error } of results) {
-        expect(error).toBeUndefined();
-        const last = events.at(-1)!.data!.aiEditJobUpdated;
-        expect(last.status).toBe('DONE');
-        expect(last.result.outputObjects).toHaveLength(1);
-      }
-      // The victim's lease went to a survivor.
-      const newHolder = await redis.get(`${prefix}lease:job:${victimJob}`);
-      expect(newHolder === null || survivors.some((i) => i.instanceId === newHolder)).toBe(true);
+    // Each job is read by one instance at a time: its readers change only when a holder died (once at most here).
+    // Without leases the three would take turns.
+    for (const job of watched) {
+      const readers = readersOf(instances, taskPath(job.upstreamId)).map((r) => r.instanceId);
+      const switches = readers.filter((id, i) => i > 0 && id !== readers[i - 1]).length;
+      expect(readers.length).toBeGreaterThan(3);
+      expect(switches, `readers of task ${job.upstreamId}: ${readers.join(' ')}`).toBeLessThanOrEqual(1);
+      if (switches === 1) expect(readers[0]).toBe(victim!.instanceId);
+    }
 
-      // One poll loop per job across all three: reads of a watched job stay within elapsed / interval + 2.
-      for (const job of watched) {
-        const reads = up.requests.filter((r) => r.method === 'GET' && r.path === taskPath(job.upstreamId)).length;
-        expect(reads).toBeGreaterThan(0);
-        expect(reads, `reads of task ${job.upstreamId}`).toBeLessThanOrEqual(Math.floor((doneAt - submittedAt) / INTERVAL_MS) + 2);
-      }
+    // No job is lost: every one of the fifteen, the victim's background jobs included, ends DONE in the store.
+    const store: JobStore = await createJobStore(databaseUrl);
+    cleanups.push(() => store.close());
+    const ids = jobs.map((j) => jobIdOf(j.id));
+    await waitFor(
+      async () => (await store.findByIds(ids)).every((job) => job?.status === 'DONE'),
+      25_000,
+      'every job to be DONE in the store',
+    ).catch(async (error: Error) => {
+      const statuses = (await store.findByIds(ids)).map((j) => j?.status);
+      throw new Error(
+        `${error.message}: ${JSON.stringify(statuses)}\n${survivors
+          .map((s) => s.output.join(''))
+          .join('\n')
+          .slice(-4000)}`,
+      );
+    });
 
-      // Each job is read by one instance at a time: its readers change only when a holder died (once at most here).
-      // Without leases the three would take turns.
-      for (const job of watched) {
-        const readers = readersOf(instances, taskPath(job.upstreamId)).map((r) => r.instanceId);
-        const switches = readers.filter((id, i) => i > 0 && id !== readers[i - 1]).length;
-        expect(readers.length).toBeGreaterThan(3);
-        expect(switches, `readers of task ${job.upstreamId}: ${readers.join(' ')}`).toBeLessThanOrEqual(1);
-        if (switches === 1) expect(readers[0]).toBe(victim!.instanceId);
-      }
-
-      // No job is lost: every one of the fifteen, the victim's background jobs included, ends DONE in the store.
-      const store: JobStore = await createJobStore(databaseUrl);
-      cleanups.push(() => store.close());
-      const ids = jobs.map((j) => jobIdOf(j.id));
-      await waitFor(
-        async () => (await store.findByIds(ids)).every((job) => job?.status === 'DONE'),
-        25_000,
-        'every job to be DONE in the store',
-      ).catch(async (error: Error) => {
-        const statuses = (await store.findByIds(ids)).map((j) => j?.status);
-        throw new Error(`${error.message}: ${JSON.stringify(statuses)}\n${survivors.map((s) => s.output.join('')).join('\n').slice(-4000)}`);
-      });
-
-      // The budget held across all three: never more than UPSTREAM_MAX_RPS requests in any one second.
-      const arrivals = up.requests.map((r) => r.at - submittedAt);
-      expect(maxPerSecond(arrivals), `arrivals (ms): ${arrivals.join(' ')}`).toBeLessThanOrEqual(MAX_RPS);
-      // And the burst of twelve submits was spread over more than two seconds, not granted five per instance at once.
-      const posts = up.requestsTo('POST').slice(3).map((r) => r.at);
-      expect(Math.max(...posts) - Math.min(...posts)).toBeGreaterThanOrEqual((12 / MAX_RPS - 1) * 1000 - 100);
-    },
-    60_000,
-  );
+    // The budget held across all three: never more than UPSTREAM_MAX_RPS requests in any one second.
+    const arrivals = up.requests.map((r) => r.at - submittedAt);
+    expect(maxPerSecond(arrivals), `arrivals (ms): ${arrivals.join(' ')}`).toBeLessThanOrEqual(MAX_RPS);
+    // And the burst of twelve submits was spread over more than two seconds, not granted five per instance at once.
+    const posts = up
+      .requestsTo('POST')
+      .slice(3)
+      .map((r) => r.at);
+    expect(Math.max(...posts) - Math.min(...posts)).toBeGreaterThanOrEqual((12 / MAX_RPS - 1) * 1000 - 100);
+  }, 60_000);
 });

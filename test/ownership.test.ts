@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { gql, READ, startTestGateway, SUBMIT } from './support/gateway.js';
+import { gql, READ, SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
-import { startTestUpstream, SUBMIT_PATH, type TestUpstream } from './support/test-upstream.js';
+import { SUBMIT_PATH, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 // Two callers on one gateway: neither can see, list, subscribe to or reuse the idempotency keys of the other's jobs,
 // and another caller's job looks exactly like an unknown one.
@@ -55,7 +55,11 @@ async function wsErrors(headers: Record<string, string>, id: string) {
 describe('ownership', () => {
   let aliceJob: { id: string; upstreamId: number };
   beforeAll(async () => {
-    const res = await submitAs(ALICE, { input: INPUT, options: { prompt: 'add a duck' }, idempotencyKey: 'shared-key' });
+    const res = await submitAs(ALICE, {
+      input: INPUT,
+      options: { prompt: 'add a duck' },
+      idempotencyKey: 'shared-key',
+    });
     expect(res.errors).toBeUndefined();
     aliceJob = res.data!.submitAiEdit.job;
   });
@@ -79,8 +83,12 @@ describe('ownership', () => {
     const bobs = await submitAs(BOB, { input: INPUT, options: { prompt: 'add a goose' } });
     const bobJobId = bobs.data!.submitAiEdit.job.id as string;
     for (const status of [undefined, ['ACCEPTED']]) {
-      const aliceList = (await gql(gateway, LIST, { status }, ALICE)).data!.aiEditJobs.edges.map((e: { node: { id: string } }) => e.node.id);
-      const bobList = (await gql(gateway, LIST, { status }, BOB)).data!.aiEditJobs.edges.map((e: { node: { id: string } }) => e.node.id);
+      const aliceList = (await gql(gateway, LIST, { status }, ALICE)).data!.aiEditJobs.edges.map(
+        (e: { node: { id: string } }) => e.node.id,
+      );
+      const bobList = (await gql(gateway, LIST, { status }, BOB)).data!.aiEditJobs.edges.map(
+        (e: { node: { id: string } }) => e.node.id,
+      );
       expect(aliceList).toContain(aliceJob.id);
       expect(aliceList).not.toContain(bobJobId);
       expect(bobList).toEqual([bobJobId]);
@@ -120,26 +128,51 @@ describe('ownership', () => {
     expect(same.errors).toBeUndefined();
     expect(same.data!.submitAiEdit.job.id).not.toBe(aliceJob.id);
     // Same key, different request: not IDEMPOTENCY_KEY_REUSED for bob (the key is alice's, not his)...
-    const other = await submitAs(BOB, { input: INPUT, options: { prompt: 'add a swan' }, idempotencyKey: 'another-key' });
+    const other = await submitAs(BOB, {
+      input: INPUT,
+      options: { prompt: 'add a swan' },
+      idempotencyKey: 'another-key',
+    });
     expect(other.errors).toBeUndefined();
-    const aliceOther = await submitAs(ALICE, { input: INPUT, options: { prompt: 'add a heron' }, idempotencyKey: 'another-key' });
+    const aliceOther = await submitAs(ALICE, {
+      input: INPUT,
+      options: { prompt: 'add a heron' },
+      idempotencyKey: 'another-key',
+    });
     expect(aliceOther.errors).toBeUndefined();
     expect(aliceOther.data!.submitAiEdit.job.id).not.toBe(other.data!.submitAiEdit.job.id);
     expect(upstream.requestsTo('POST', SUBMIT_PATH).length).toBe(before + 3);
     // ...and each caller's replay still returns their own first job without an upstream call.
-    const aliceReplay = await submitAs(ALICE, { input: INPUT, options: { prompt: 'add a duck' }, idempotencyKey: 'shared-key' });
-    const bobReplay = await submitAs(BOB, { input: INPUT, options: { prompt: 'add a duck' }, idempotencyKey: 'shared-key' });
+    const aliceReplay = await submitAs(ALICE, {
+      input: INPUT,
+      options: { prompt: 'add a duck' },
+      idempotencyKey: 'shared-key',
+    });
+    const bobReplay = await submitAs(BOB, {
+      input: INPUT,
+      options: { prompt: 'add a duck' },
+      idempotencyKey: 'shared-key',
+    });
     expect(aliceReplay.data!.submitAiEdit.job.id).toBe(aliceJob.id);
     expect(bobReplay.data!.submitAiEdit.job.id).toBe(same.data!.submitAiEdit.job.id);
     expect(upstream.requestsTo('POST', SUBMIT_PATH).length).toBe(before + 3);
     // A different request under alice's own key is refused for alice only.
-    const reused = await submitAs(ALICE, { input: INPUT, options: { prompt: 'add a goose' }, idempotencyKey: 'shared-key' });
+    const reused = await submitAs(ALICE, {
+      input: INPUT,
+      options: { prompt: 'add a goose' },
+      idempotencyKey: 'shared-key',
+    });
     expect(reused.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
   it('two callers racing on the same key each get their own job', async () => {
     const input = { input: INPUT, options: { prompt: 'add a crane' }, idempotencyKey: 'race-key' };
-    const [a1, b1, a2, b2] = await Promise.all([submitAs(ALICE, input), submitAs(BOB, input), submitAs(ALICE, input), submitAs(BOB, input)]);
+    const [a1, b1, a2, b2] = await Promise.all([
+      submitAs(ALICE, input),
+      submitAs(BOB, input),
+      submitAs(ALICE, input),
+      submitAs(BOB, input),
+    ]);
     const ids = [a1, b1, a2, b2].map((r) => r.data!.submitAiEdit.job.id as string);
     expect(ids[0]).toBe(ids[2]);
     expect(ids[1]).toBe(ids[3]);

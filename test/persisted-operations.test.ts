@@ -31,11 +31,18 @@ async function post(gateway: { url: string }, body: Record<string, unknown>) {
   return { status: res.status, json: (await res.json()) as any };
 }
 
-function subscribeWs(gateway: Gateway, payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> }) {
+function subscribeWs(
+  gateway: Gateway,
+  payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> },
+) {
   const client = wsClient(gateway);
   const events: any[] = [];
   const done = new Promise<{ events: any[]; error?: any }>((resolve) => {
-    client.subscribe(payload, { next: (v) => events.push(v), error: (error) => resolve({ events, error }), complete: () => resolve({ events }) });
+    client.subscribe(payload, {
+      next: (v) => events.push(v),
+      error: (error) => resolve({ events, error }),
+      complete: () => resolve({ events }),
+    });
   });
   return { client, done };
 }
@@ -71,7 +78,9 @@ describe('PERSISTED_OPERATIONS=only', () => {
   it('runs manifest documents by documentId and by Apollo’s persistedQuery extension', async () => {
     const submitted = await post(gateway, {
       documentId: hashOf(SubmitAiEditDocument),
-      variables: { input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' }, clientMutationId: 'c1' } },
+      variables: {
+        input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' }, clientMutationId: 'c1' },
+      },
     });
     expect(submitted.status).toBe(200);
     expect(submitted.json.errors).toBeUndefined();
@@ -107,7 +116,10 @@ describe('PERSISTED_OPERATIONS=only', () => {
     const adHoc = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }', variables: { id } }),
+      body: JSON.stringify({
+        query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }',
+        variables: { id },
+      }),
     });
     expect(await adHoc.text()).toContain('PERSISTED_QUERY_ONLY');
   });
@@ -127,7 +139,10 @@ describe('PERSISTED_OPERATIONS=only', () => {
     });
     const id = submitted.json.data.submitAiEdit.job.id;
 
-    const adHoc = subscribeWs(gateway, { query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }', variables: { id } });
+    const adHoc = subscribeWs(gateway, {
+      query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }',
+      variables: { id },
+    });
     const refused = await adHoc.done;
     expect(refused.events).toEqual([]);
     expect(JSON.stringify(refused.error)).toContain('PERSISTED_QUERY_ONLY');
@@ -137,8 +152,16 @@ describe('PERSISTED_OPERATIONS=only', () => {
     const trusted = new Promise<{ events: any[]; error?: unknown }>((resolve) => {
       const events: any[] = [];
       adHoc.client.subscribe(
-        { query: '', variables: { id }, extensions: { persistedQuery: { version: 1, sha256Hash: hex(hashOf(AiEditJobUpdatedDocument)) } } },
-        { next: (v) => events.push(v), error: (error) => resolve({ events, error }), complete: () => resolve({ events }) },
+        {
+          query: '',
+          variables: { id },
+          extensions: { persistedQuery: { version: 1, sha256Hash: hex(hashOf(AiEditJobUpdatedDocument)) } },
+        },
+        {
+          next: (v) => events.push(v),
+          error: (error) => resolve({ events, error }),
+          complete: () => resolve({ events }),
+        },
       );
     });
     const result = await trusted;
@@ -165,7 +188,11 @@ describe('PERSISTED_OPERATIONS=allow', () => {
     const unknownJob = 'QWlFZGl0Sm9iOjk5OQ==';
     for (const payload of [
       { query: 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { status } }', variables: { id: unknownJob } },
-      { query: '', variables: { id: unknownJob }, extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(AiEditJobUpdatedDocument) } } },
+      {
+        query: '',
+        variables: { id: unknownJob },
+        extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(AiEditJobUpdatedDocument) } },
+      },
     ]) {
       const { client, done } = subscribeWs(gateway, payload);
       const result = await done;
@@ -195,19 +222,28 @@ describe('PERSISTED_OPERATIONS=off and start-up', () => {
   });
 
   it('refuses to start without a readable manifest, or with an entry that does not match its hash', async () => {
-    await expect(startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: join(dir, 'missing.json') } })).rejects.toThrow(
-      /PERSISTED_OPERATIONS=only needs a manifest.*missing\.json/,
-    );
+    await expect(
+      startTestGateway({
+        env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: join(dir, 'missing.json') },
+      }),
+    ).rejects.toThrow(/PERSISTED_OPERATIONS=only needs a manifest.*missing\.json/);
     const tampered = join(dir, 'tampered.json');
-    writeFileSync(tampered, JSON.stringify({ [hashOf(ListAiEditJobsDocument)]: '{ aiEditJobs(first: 100) { edges { node { id } } } }' }));
-    await expect(startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: tampered } })).rejects.toThrow(/does not match/);
+    writeFileSync(
+      tampered,
+      JSON.stringify({ [hashOf(ListAiEditJobsDocument)]: '{ aiEditJobs(first: 100) { edges { node { id } } } }' }),
+    );
+    await expect(
+      startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: tampered } }),
+    ).rejects.toThrow(/does not match/);
   });
 
   it('loads another manifest from PERSISTED_OPERATIONS_MANIFEST', async () => {
     const document = 'query Hello { __typename }';
     const file = join(dir, 'own.json');
     writeFileSync(file, JSON.stringify({ [sha256(document)]: document }));
-    const gateway = await startTestGateway({ env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: file } });
+    const gateway = await startTestGateway({
+      env: { PERSISTED_OPERATIONS: 'only', PERSISTED_OPERATIONS_MANIFEST: file },
+    });
     try {
       expect((await post(gateway, { documentId: sha256(document) })).json).toEqual({ data: { __typename: 'Query' } });
       expect((await post(gateway, { documentId: hashOf(ListAiEditJobsDocument) })).status).toBe(400);

@@ -1,10 +1,10 @@
-import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { JOB_FIELDS, startTestGateway, SUBMIT } from './support/gateway.js';
+import { JOB_FIELDS, SUBMIT, startTestGateway } from './support/gateway.js';
 import { claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 // The read cache in front of Yoga (src/http/final-read-cache.ts), over real sockets: what it keeps, for whom, and
@@ -15,7 +15,10 @@ const READ = /* GraphQL */ `query Read($id: ID!) { aiEditJob(id: $id) { ${JOB_FI
 const NODE = /* GraphQL */ `query($id: ID!) { node(id: $id) { id ... on AiEditJob { status } } }`;
 const LIST = /* GraphQL */ `query { aiEditJobs(first: 5) { edges { node { id status } } } }`;
 const UNKNOWN = Buffer.from('AiEditJob:00000000-0000-4000-8000-000000000000').toString('base64');
-const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+const JSON_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/graphql-response+json, application/json',
+};
 
 let upstream: TestUpstream;
 const cleanups: (() => unknown)[] = [];
@@ -29,7 +32,9 @@ afterAll(async () => {
 });
 
 async function gateway(env: Record<string, string> = {}): Promise<Gateway> {
-  const g = await startTestGateway({ env: { CLAID_API_KEY: 'upstream-key', CLAID_API_URL: upstream.url, POLL_INTERVAL_MS: '50', ...env } });
+  const g = await startTestGateway({
+    env: { CLAID_API_KEY: 'upstream-key', CLAID_API_URL: upstream.url, POLL_INTERVAL_MS: '50', ...env },
+  });
   cleanups.push(() => g.stop());
   return g;
 }
@@ -42,10 +47,16 @@ interface Answer {
 }
 
 /** One request over HTTP: a POST of exactly `body`, or a GET of `search`. */
-async function send(g: Gateway, init: { body?: string; search?: string; headers?: Record<string, string> }): Promise<Answer> {
+async function send(
+  g: Gateway,
+  init: { body?: string; search?: string; headers?: Record<string, string> },
+): Promise<Answer> {
   const res = await fetch(`${g.url}/graphql${init.search ?? ''}`, {
     method: init.body === undefined ? 'GET' : 'POST',
-    headers: init.body === undefined ? { accept: JSON_HEADERS.accept, 'x-graphql-yoga-csrf': '1', ...init.headers } : { ...JSON_HEADERS, ...init.headers },
+    headers:
+      init.body === undefined
+        ? { accept: JSON_HEADERS.accept, 'x-graphql-yoga-csrf': '1', ...init.headers }
+        : { ...JSON_HEADERS, ...init.headers },
     ...(init.body === undefined ? {} : { body: init.body }),
   });
   const text = await res.text();
@@ -57,12 +68,26 @@ const readBody = (id: string, query = READ) => JSON.stringify({ query, variables
 const upstreamIds = new Map<string, number>();
 
 /** Submits a job and moves it upstream to `status`; reads it (as `headers`) until the gateway has it. */
-async function jobWithStatus(g: Gateway, status: 'DONE' | 'ERROR' | 'PROCESSING', headers: Record<string, string> = {}): Promise<string> {
-  const submitted = await send(g, { body: JSON.stringify({ query: SUBMIT, variables: { input: { input: INPUT, options: { prompt: 'add a duck' } } } }), headers });
+async function jobWithStatus(
+  g: Gateway,
+  status: 'DONE' | 'ERROR' | 'PROCESSING',
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const submitted = await send(g, {
+    body: JSON.stringify({ query: SUBMIT, variables: { input: { input: INPUT, options: { prompt: 'add a duck' } } } }),
+    headers,
+  });
   expect(submitted.body.errors).toBeUndefined();
   const { id, upstreamId } = submitted.body.data.submitAiEdit.job as { id: string; upstreamId: number };
   upstreamIds.set(id, upstreamId);
-  upstream.setTask(upstreamId, status === 'DONE' ? { status, result: claidResult(2) } : status === 'ERROR' ? { status, errors: [{ error: 'bad input', created_at: '2025-03-13T11:37:10+00:00' }] } : { status });
+  upstream.setTask(
+    upstreamId,
+    status === 'DONE'
+      ? { status, result: claidResult(2) }
+      : status === 'ERROR'
+        ? { status, errors: [{ error: 'bad input', created_at: '2025-03-13T11:37:10+00:00' }] }
+        : { status },
+  );
   // Read with a shape the tests never use, so that these reads leave no entry a test counts on.
   const probe = JSON.stringify({ query: `query($id: ID!) { aiEditJob(id: $id) { status } }`, variables: { id } });
   const deadline = Date.now() + 5_000;
@@ -79,7 +104,11 @@ function countExecutions(g: Gateway) {
   const lists = vi.spyOn(g.services.jobs, 'listJobs');
   const submits = vi.spyOn(g.services.jobs, 'submit');
   cleanups.push(() => vi.restoreAllMocks());
-  return { loads: () => loads.mock.calls.length, lists: () => lists.mock.calls.length, submits: () => submits.mock.calls.length };
+  return {
+    loads: () => loads.mock.calls.length,
+    lists: () => lists.mock.calls.length,
+    submits: () => submits.mock.calls.length,
+  };
 }
 
 describe('read cache (AUTH_MODE=none)', () => {
@@ -100,7 +129,12 @@ describe('read cache (AUTH_MODE=none)', () => {
     expect(first.body.data.aiEditJob).toMatchObject({ id: done, status: 'DONE', isFinal: true });
     expect(first.body.data.aiEditJob.result.outputObjects).toHaveLength(2);
     expect(runs.loads()).toBe(before.loads + 1);
-    expect(g.readCache.stats).toMatchObject({ misses: before.misses + 1, stores: before.stores + 1, hits: before.hits, entries: before.entries + 1 });
+    expect(g.readCache.stats).toMatchObject({
+      misses: before.misses + 1,
+      stores: before.stores + 1,
+      hits: before.hits,
+      entries: before.entries + 1,
+    });
 
     for (let i = 1; i <= 3; i++) {
       const again = await send(g, { body: readBody(done) });
@@ -167,15 +201,22 @@ describe('read cache (AUTH_MODE=none)', () => {
   it('never keeps connections, mutations, errors or a read mixed with a connection', async () => {
     const stores = g.readCache.stats.stores;
     const lists = runs.lists();
-    for (let i = 0; i < 2; i++) expect((await send(g, { body: JSON.stringify({ query: LIST }) })).body.errors).toBeUndefined();
+    for (let i = 0; i < 2; i++)
+      expect((await send(g, { body: JSON.stringify({ query: LIST }) })).body.errors).toBeUndefined();
     expect(runs.lists()).toBe(lists + 2);
 
-    const mixed = JSON.stringify({ query: `query($id: ID!) { aiEditJob(id: $id) { id } aiEditJobs(first: 1) { edges { node { id } } } }`, variables: { id: done } });
+    const mixed = JSON.stringify({
+      query: `query($id: ID!) { aiEditJob(id: $id) { id } aiEditJobs(first: 1) { edges { node { id } } } }`,
+      variables: { id: done },
+    });
     for (let i = 0; i < 2; i++) expect((await send(g, { body: mixed })).body.data.aiEditJob.id).toBe(done);
     expect(runs.lists()).toBe(lists + 4);
 
     const submits = runs.submits();
-    const submit = JSON.stringify({ query: SUBMIT, variables: { input: { input: INPUT, options: { prompt: 'add a duck' }, idempotencyKey: 'cache-me-not' } } });
+    const submit = JSON.stringify({
+      query: SUBMIT,
+      variables: { input: { input: INPUT, options: { prompt: 'add a duck' }, idempotencyKey: 'cache-me-not' } },
+    });
     const a = await send(g, { body: submit });
     const b = await send(g, { body: submit });
     expect(b.body.data.submitAiEdit.job.id).toBe(a.body.data.submitAiEdit.job.id);
@@ -240,7 +281,10 @@ describe('read cache (AUTH_MODE=none)', () => {
     const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpRequest(`${g.url}/graphql`, { method: 'POST', headers: JSON_HEADERS }, (res) => {
         let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode!, text }));
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () => resolve({ status: res.statusCode!, text }));
       });
       req.on('error', reject);
       const body = readBody(done);
@@ -249,7 +293,11 @@ describe('read cache (AUTH_MODE=none)', () => {
     });
     expect(chunked.status).toBe(200);
     expect(JSON.parse(chunked.text).data.aiEditJob.id).toBe(done);
-    const huge = await fetch(`${g.url}/graphql`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ query: READ, variables: { id: done, pad: 'x'.repeat(200_000) } }) });
+    const huge = await fetch(`${g.url}/graphql`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ query: READ, variables: { id: done, pad: 'x'.repeat(200_000) } }),
+    });
     expect(huge.status).toBe(413);
     expect(g.readCache.stats.misses).toBe(misses);
     expect(g.readCache.stats.hits).toBe(hits);
@@ -287,7 +335,9 @@ describe('read cache with API keys', () => {
     expect(theirs.body).toEqual(nullAnswer);
     expect(g.readCache.stats.hits).toBe(hits + 1);
     // Interleaved, all at once.
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => send(g, { body, headers: i % 2 ? BOB : ALICE })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send(g, { body, headers: i % 2 ? BOB : ALICE })),
+    );
     answers.forEach((answer, i) => {
       if (i % 2) expect(answer.body).toEqual(nullAnswer);
       else expect(answer.text).toBe(mine.text);
@@ -353,7 +403,12 @@ describe('read cache limits', () => {
     expect(runs.loads()).toBe(2);
     // Distinct requests (aliases) until the bytes would overflow: older entries go, the total stays bounded.
     for (let i = 0; i < 12; i++) {
-      const res = await send(g, { body: JSON.stringify({ query: `query($id: ID!) { a${i}: aiEditJob(id: $id) { ${JOB_FIELDS} } }`, variables: { id } }) });
+      const res = await send(g, {
+        body: JSON.stringify({
+          query: `query($id: ID!) { a${i}: aiEditJob(id: $id) { ${JOB_FIELDS} } }`,
+          variables: { id },
+        }),
+      });
       expect(res.body.data[`a${i}`].id).toBe(id);
     }
     expect(g.readCache.stats.stores).toBe(stores + 14);

@@ -3,20 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../src/domain/job.js';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { loadConfig } from '../src/gateway/config.js';
 import { createLogger } from '../src/lib/logger.js';
-import type { Job } from '../src/domain/job.js';
 import { createJobPubSub } from '../src/services/jobs/job-events.js';
-import { createPrefixedRedisEventTarget, dateRevivingSerializer } from '../src/services/scale-out/redis-event-target.js';
 import { RedisPollCoordinator } from '../src/services/scale-out/poll-coordinator.js';
-import { redisLimiterFactory, RedisBudgetGate } from '../src/services/scale-out/redis-budget.js';
+import { RedisBudgetGate, redisLimiterFactory } from '../src/services/scale-out/redis-budget.js';
+import {
+  createPrefixedRedisEventTarget,
+  dateRevivingSerializer,
+} from '../src/services/scale-out/redis-event-target.js';
 import { RateBudget } from '../src/services/upstream/rate-budget.js';
-import { gql, startTestGateway, SUBMIT } from './support/gateway.js';
+import { gql, SUBMIT, startTestGateway } from './support/gateway.js';
 import { sleep, waitFor } from './support/poller-harness.js';
 import { dropKeys, freshKeyPrefix, redisClient, testRedisUrl } from './support/redis.js';
 import { collect, UPDATED, wsClient } from './support/subscriptions.js';
-import { claidResult, startTestUpstream, taskPath, type TestUpstream } from './support/test-upstream.js';
+import { claidResult, startTestUpstream, type TestUpstream, taskPath } from './support/test-upstream.js';
 
 const logger = createLogger('silent');
 
@@ -46,9 +49,16 @@ function sampleJob(): Job {
 describe('scale-out configuration', () => {
   it('leases live two poll intervals (at least 500 ms), keys share one prefix, rescans every 5 s', () => {
     const defaults = loadConfig({});
-    expect(defaults.scaleOut).toEqual({ keyPrefix: 'aiedit:', instanceId: undefined, leaseTtlMs: 2000, rescanIntervalMs: 5000 });
+    expect(defaults.scaleOut).toEqual({
+      keyPrefix: 'aiedit:',
+      instanceId: undefined,
+      leaseTtlMs: 2000,
+      rescanIntervalMs: 5000,
+    });
     expect(loadConfig({ POLL_INTERVAL_MS: '100' }).scaleOut.leaseTtlMs).toBe(500);
-    expect(loadConfig({ POLL_LEASE_TTL_MS: '3000', INSTANCE_ID: 'gw-1', REDIS_KEY_PREFIX: 'prod:' }).scaleOut).toMatchObject({
+    expect(
+      loadConfig({ POLL_LEASE_TTL_MS: '3000', INSTANCE_ID: 'gw-1', REDIS_KEY_PREFIX: 'prod:' }).scaleOut,
+    ).toMatchObject({
       leaseTtlMs: 3000,
       instanceId: 'gw-1',
       keyPrefix: 'prod:',
@@ -56,15 +66,22 @@ describe('scale-out configuration', () => {
   });
 
   it('refuses a key prefix or instance id that could not be a plain Redis key part, naming the variable', () => {
-    expect(() => loadConfig({ REDIS_KEY_PREFIX: 'a b*' })).toThrow(/^Invalid REDIS_KEY_PREFIX="a b\*": must be 1-64 of/);
+    expect(() => loadConfig({ REDIS_KEY_PREFIX: 'a b*' })).toThrow(
+      /^Invalid REDIS_KEY_PREFIX="a b\*": must be 1-64 of/,
+    );
     expect(() => loadConfig({ INSTANCE_ID: 'x'.repeat(65) })).toThrow(/^Invalid INSTANCE_ID=/);
-    expect(() => loadConfig({ POLL_LEASE_TTL_MS: '50' })).toThrow(/^Invalid POLL_LEASE_TTL_MS="50": must be at least 100/);
+    expect(() => loadConfig({ POLL_LEASE_TTL_MS: '50' })).toThrow(
+      /^Invalid POLL_LEASE_TTL_MS="50": must be at least 100/,
+    );
   });
 });
 
 describe('the pub/sub serializer', () => {
   it('brings every Date back as a Date, wherever it sits, and leaves strings that look like dates alone', () => {
-    const job = { ...sampleJob(), request: { input: '2026-01-02T03:04:05.678Z', options: { prompt: '{"$date":"x"}' } } };
+    const job = {
+      ...sampleJob(),
+      request: { input: '2026-01-02T03:04:05.678Z', options: { prompt: '{"$date":"x"}' } },
+    };
     const back = dateRevivingSerializer.parse(dateRevivingSerializer.stringify(job)) as Job;
     expect(back).toEqual(job);
     expect(back.updatedAt).toBeInstanceOf(Date);
@@ -93,7 +110,14 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
   });
 
   const coordinator = (instanceId: string, leaseTtlMs = 300) => {
-    const c = new RedisPollCoordinator({ redis, keyPrefix: prefix, leaseTtlMs, logger, instanceId, renewIntervalMs: 1_000_000 });
+    const c = new RedisPollCoordinator({
+      redis,
+      keyPrefix: prefix,
+      leaseTtlMs,
+      logger,
+      instanceId,
+      renewIntervalMs: 1_000_000,
+    });
     closers.push(() => c.stop());
     return c;
   };
@@ -169,7 +193,11 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       expect(holder.isWatchedElsewhere('job-1')).toBe(true);
 
       other.setWatched('job-1', false);
-      await waitFor(async () => (await redis.zscore(`${prefix}watch:job-1`, 'other')) === null, 1000, 'the watch to be withdrawn');
+      await waitFor(
+        async () => (await redis.zscore(`${prefix}watch:job-1`, 'other')) === null,
+        1000,
+        'the watch to be withdrawn',
+      );
       await holder.renew();
       expect(holder.isWatchedElsewhere('job-1')).toBe(false);
 
@@ -190,12 +218,20 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       prefix = freshKeyPrefix();
       const [pub, subA, subB] = await Promise.all([redisClient(), redisClient(), redisClient()]);
       closers.push(() => Promise.all([pub.quit(), subA.quit(), subB.quit()]));
-      const a = createJobPubSub(createPrefixedRedisEventTarget({ publishClient: pub, subscribeClient: subA, channelPrefix: prefix }));
-      const b = createJobPubSub(createPrefixedRedisEventTarget({ publishClient: pub, subscribeClient: subB, channelPrefix: prefix }));
+      const a = createJobPubSub(
+        createPrefixedRedisEventTarget({ publishClient: pub, subscribeClient: subA, channelPrefix: prefix }),
+      );
+      const b = createJobPubSub(
+        createPrefixedRedisEventTarget({ publishClient: pub, subscribeClient: subB, channelPrefix: prefix }),
+      );
       const job = sampleJob();
       const received = a.subscribe('job:updated', job.id);
       const first = received.next();
-      await waitFor(async () => ((await pub.pubsub('NUMSUB', `${prefix}job:updated:${job.id}`)) as [string, number])[1] === 1, 2000, 'the subscription');
+      await waitFor(
+        async () => ((await pub.pubsub('NUMSUB', `${prefix}job:updated:${job.id}`)) as [string, number])[1] === 1,
+        2000,
+        'the subscription',
+      );
       b.publish('job:updated', job.id, job);
       const { value } = await first;
       await received.return?.();
@@ -276,7 +312,9 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       const b = await startTestGateway({ env: { ...env, INSTANCE_ID: 'gateway-b' } });
       gateways.push(b);
 
-      const submitted = await gql(b, SUBMIT, { input: { input: 'https://example.com/in.png', options: { prompt: 'add a duck' } } });
+      const submitted = await gql(b, SUBMIT, {
+        input: { input: 'https://example.com/in.png', options: { prompt: 'add a duck' } },
+      });
       expect(submitted.errors).toBeUndefined();
       const { id, upstreamId } = submitted.data!.submitAiEdit.job as { id: string; upstreamId: number };
       const jobId = Buffer.from(id, 'base64').toString('utf8').split(':')[1]!;
@@ -293,7 +331,11 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       const sub = collect(client, UPDATED, { id });
       await waitFor(() => sub.events.length >= 1, 3000, 'the first event');
       up.setTask(upstreamId, { status: 'PROCESSING' });
-      await waitFor(() => sub.events.some((e) => e.data?.aiEditJobUpdated.status === 'PROCESSING'), 3000, 'PROCESSING on the other gateway');
+      await waitFor(
+        () => sub.events.some((e) => e.data?.aiEditJobUpdated.status === 'PROCESSING'),
+        3000,
+        'PROCESSING on the other gateway',
+      );
       // The holder reads at the watched cadence although its own process has no subscriber.
       const watchedFrom = Date.now();
       const readsAtWatch = up.requests.filter((r) => r.path === taskPath(upstreamId)).length;
@@ -312,9 +354,15 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
 
       // Every read was the holder's: the gateway with the subscriber read nothing.
       expect(other.poller.stats().readsByJob.get(jobId) ?? 0).toBe(0);
-      expect(holder.poller.stats().readsByJob.get(jobId)).toBe(up.requests.filter((r) => r.path === taskPath(upstreamId)).length);
+      expect(holder.poller.stats().readsByJob.get(jobId)).toBe(
+        up.requests.filter((r) => r.path === taskPath(upstreamId)).length,
+      );
       // The lease is gone with the job.
-      await waitFor(async () => (await redis.exists(`${prefix}lease:job:${jobId}`)) === 0, 2000, 'the lease to be released');
+      await waitFor(
+        async () => (await redis.exists(`${prefix}lease:job:${jobId}`)) === 0,
+        2000,
+        'the lease to be released',
+      );
     });
   });
 });

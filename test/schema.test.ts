@@ -1,11 +1,11 @@
 import {
+  type GraphQLNamedType,
   isEnumType,
   isInputObjectType,
   isInterfaceType,
   isObjectType,
   isScalarType,
   isSpecifiedScalarType,
-  type GraphQLNamedType,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../src/schema/index.js';
@@ -21,7 +21,8 @@ function undocumented(type: GraphQLNamedType): string[] {
     }
   }
   if (isInputObjectType(type)) {
-    for (const field of Object.values(type.getFields())) if (!field.description) missing.push(`${type.name}.${field.name}`);
+    for (const field of Object.values(type.getFields()))
+      if (!field.description) missing.push(`${type.name}.${field.name}`);
   }
   if (isEnumType(type)) {
     for (const value of type.getValues()) if (!value.description) missing.push(`${type.name}.${value.name}`);
@@ -48,7 +49,13 @@ describe('schema', () => {
     expect(isObjectType(job) && job.getInterfaces().map((i) => i.name)).toEqual(['Node']);
     const status = schema.getType('AiEditJobStatus');
     expect(isEnumType(status) && status.getValues().map((v) => v.name)).toEqual([
-      'ACCEPTED', 'WAITING', 'PROCESSING', 'DONE', 'ERROR', 'CANCELLED', 'PAUSED',
+      'ACCEPTED',
+      'WAITING',
+      'PROCESSING',
+      'DONE',
+      'ERROR',
+      'CANCELLED',
+      'PAUSED',
     ]);
   });
 

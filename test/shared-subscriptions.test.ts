@@ -1,8 +1,14 @@
 import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { SHARED_EXECUTION, sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from '../src/transport/shared-subscriptions.js';
-import { gql, startTestGateway, SUBMIT } from './support/gateway.js';
+import {
+  SHARED_EXECUTION,
+  type SharedEvent,
+  type SharedSubscriptionMember,
+  SharedSubscriptions,
+  sharedSubscriptionKey,
+} from '../src/transport/shared-subscriptions.js';
+import { gql, SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 import { claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
@@ -33,8 +39,11 @@ function controllableSource() {
   const source = {
     next(): Promise<IteratorResult<ExecutionResult>> {
       const value = pending.shift();
-      if (value !== undefined) return Promise.resolve(value === null ? { done: true, value: undefined } : { done: false, value });
-      return new Promise((resolve) => (push = (v) => resolve(v === null ? { done: true, value: undefined } : { done: false, value: v })));
+      if (value !== undefined)
+        return Promise.resolve(value === null ? { done: true, value: undefined } : { done: false, value });
+      return new Promise(
+        (resolve) => (push = (v) => resolve(v === null ? { done: true, value: undefined } : { done: false, value: v })),
+      );
     },
     return(): Promise<IteratorResult<ExecutionResult>> {
       state.returned++;
@@ -145,7 +154,10 @@ describe('SharedSubscriptions', () => {
       await tick();
       return refused;
     };
-    const outcomes = await Promise.all([shared.join('k', start, new RecordingMember()), shared.join('k', start, new RecordingMember())]);
+    const outcomes = await Promise.all([
+      shared.join('k', start, new RecordingMember()),
+      shared.join('k', start, new RecordingMember()),
+    ]);
     expect(starts).toBe(1);
     expect(outcomes).toEqual([
       { joined: false, result: refused },
@@ -157,10 +169,13 @@ describe('SharedSubscriptions', () => {
   it('joinAs takes a slot per subscriber, starts the execution without one, and releases on leave or refusal', async () => {
     const shared = new SharedSubscriptions();
     let held = 0;
-    const context = { owner: 'alice', acquireSubscription: () => {
+    const context = {
+      owner: 'alice',
+      acquireSubscription: () => {
         held++;
         return () => void held--;
-      } };
+      },
+    };
     const source = controllableSource();
     const startedWith: unknown[] = [];
     const start = (sharedContext: typeof context) => {
@@ -181,9 +196,23 @@ describe('SharedSubscriptions', () => {
 
     const refused = await shared.joinAs(context, 'r', () => ({ errors: [] }), new RecordingMember());
     expect(refused.joined).toBe(false);
-    await expect(shared.joinAs(context, 't', () => { throw new Error('boom'); }, new RecordingMember())).rejects.toThrow('boom');
+    await expect(
+      shared.joinAs(
+        context,
+        't',
+        () => {
+          throw new Error('boom');
+        },
+        new RecordingMember(),
+      ),
+    ).rejects.toThrow('boom');
     expect(held).toBe(0);
-    const full = { owner: 'alice', acquireSubscription: () => { throw new Error('RATE_LIMITED'); } };
+    const full = {
+      owner: 'alice',
+      acquireSubscription: () => {
+        throw new Error('RATE_LIMITED');
+      },
+    };
     await expect(shared.joinAs(full, 'k', () => source.start(), new RecordingMember())).rejects.toThrow('RATE_LIMITED');
     expect(shared.streamCount).toBe(0);
   });
@@ -193,8 +222,15 @@ describe('SharedSubscriptions', () => {
     const key = sharedSubscriptionKey(base);
     expect(sharedSubscriptionKey({ ...base, variables: { a: 2, id: '1' } })).toBe(key);
     const proto = (value: string) => JSON.parse(`{"__proto__":"${value}"}`) as Record<string, unknown>;
-    expect(sharedSubscriptionKey({ ...base, variables: proto('A') })).not.toBe(sharedSubscriptionKey({ ...base, variables: proto('B') }));
-    for (const other of [{ owner: 'bob' }, { document: 'subscription { y }' }, { operationName: 'Op' }, { variables: { id: '2', a: 2 } }]) {
+    expect(sharedSubscriptionKey({ ...base, variables: proto('A') })).not.toBe(
+      sharedSubscriptionKey({ ...base, variables: proto('B') }),
+    );
+    for (const other of [
+      { owner: 'bob' },
+      { document: 'subscription { y }' },
+      { operationName: 'Op' },
+      { variables: { id: '2', a: 2 } },
+    ]) {
       expect(sharedSubscriptionKey({ ...base, ...other })).not.toBe(key);
     }
   });
@@ -210,16 +246,30 @@ describe('shared subscriptions over graphql-ws', () => {
   beforeAll(async () => {
     upstream = await startTestUpstream({ apiKey: 'upstream-key' });
     g = await startTestGateway({
-      env: { CLAID_API_KEY: 'upstream-key', CLAID_API_URL: upstream.url, POLL_INTERVAL_MS: '50', AUTH_MODE: 'apikey', GATEWAY_API_KEYS: KEYS },
+      env: {
+        CLAID_API_KEY: 'upstream-key',
+        CLAID_API_URL: upstream.url,
+        POLL_INTERVAL_MS: '50',
+        AUTH_MODE: 'apikey',
+        GATEWAY_API_KEYS: KEYS,
+      },
     });
-    cleanups.push(() => upstream.close(), () => g.stop());
+    cleanups.push(
+      () => upstream.close(),
+      () => g.stop(),
+    );
   });
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
   const submit = async (headers: Record<string, string>, prompt: string) => {
-    const res = await gql(g, SUBMIT, { input: { input: 'https://images.example.com/room.jpg', options: { prompt } } }, headers);
+    const res = await gql(
+      g,
+      SUBMIT,
+      { input: { input: 'https://images.example.com/room.jpg', options: { prompt } } },
+      headers,
+    );
     expect(res.errors).toBeUndefined();
     return res.data!.submitAiEdit.job as { id: string; upstreamId: number };
   };
@@ -243,12 +293,18 @@ describe('shared subscriptions over graphql-ws', () => {
     expect(g.sharedSubscriptions.webSocket.memberCount).toBe(30);
 
     // A different selection of the same job is a different execution.
-    const other = collect(sockets[0]!, `subscription ($id: ID!) { aiEditJobUpdated(id: $id) { id status } }`, { id: job.id });
+    const other = collect(sockets[0]!, `subscription ($id: ID!) { aiEditJobUpdated(id: $id) { id status } }`, {
+      id: job.id,
+    });
     await expect.poll(() => other.events.length, { timeout: 5_000 }).toBe(1);
     expect(g.sharedSubscriptions.webSocket.streamCount).toBe(2);
 
     upstream.setTask(job.upstreamId, { status: 'PROCESSING' });
-    await expect.poll(() => subs.every((s) => s.events.some((e) => e.data?.aiEditJobUpdated?.status === 'PROCESSING')), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => subs.every((s) => s.events.some((e) => e.data?.aiEditJobUpdated?.status === 'PROCESSING')), {
+        timeout: 5_000,
+      })
+      .toBe(true);
     upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
     const outcomes = await Promise.all(subs.map((s) => s.done));
     for (const outcome of outcomes) {
@@ -280,7 +336,11 @@ describe('shared subscriptions over graphql-ws', () => {
 
     upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
     expect((await late.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['PROCESSING', 'DONE']);
-    expect((await first.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'PROCESSING', 'DONE']);
+    expect((await first.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual([
+      'ACCEPTED',
+      'PROCESSING',
+      'DONE',
+    ]);
   });
 
   it('a subscription to a stale job gets its stored state at once, without waiting for the upstream read', async () => {
@@ -302,7 +362,11 @@ describe('shared subscriptions over graphql-ws', () => {
       releaseReads();
       await expect.poll(() => sub.events.at(-1)?.data?.aiEditJobUpdated?.status, { timeout: 5_000 }).toBe('PROCESSING');
       upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
-      expect((await sub.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'PROCESSING', 'DONE']);
+      expect((await sub.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual([
+        'ACCEPTED',
+        'PROCESSING',
+        'DONE',
+      ]);
     } finally {
       releaseReads();
       upstream.setDefault(null);
@@ -336,7 +400,8 @@ describe('shared subscriptions over graphql-ws', () => {
     const good = collect(socket, UPDATED, { id: job.id });
     await expect.poll(() => good.events.length, { timeout: 5_000 }).toBe(1);
     const bad = await collect(socket, UPDATED, { id: { not: 'an id' } }).done;
-    const badError = ((bad.error as { message?: string; extensions?: Record<string, unknown> }[] | undefined) ?? bad.events[0]?.errors)?.[0];
+    const badError = ((bad.error as { message?: string; extensions?: Record<string, unknown> }[] | undefined) ??
+      bad.events[0]?.errors)?.[0];
     expect(badError?.message).toMatch(/\$id|cannot represent/);
     expect(badError?.extensions?.code).not.toBe('INTERNAL_SERVER_ERROR');
     // The good subscription on the same socket still gets its change.

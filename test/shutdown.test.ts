@@ -18,13 +18,23 @@ async function freePort(): Promise<number> {
 describe('the gateway process', () => {
   it('on SIGTERM stops accepting, finishes the request in flight and exits 0', async () => {
     upstream = await startTestUpstream();
-    upstream.enqueue(async (req) => {
-      await new Promise((r) => setTimeout(r, 700));
-      return upstream!.fakeClaid(req);
-    }, { method: 'POST' });
+    upstream.enqueue(
+      async (req) => {
+        await new Promise((r) => setTimeout(r, 700));
+        return upstream!.fakeClaid(req);
+      },
+      { method: 'POST' },
+    );
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, PORT: String(port), CLAID_API_KEY: 'test-key', CLAID_API_URL: upstream.url, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        CLAID_API_KEY: 'test-key',
+        CLAID_API_URL: upstream.url,
+        DATABASE_URL: 'sqlite::memory:',
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -38,7 +48,10 @@ describe('the gateway process', () => {
     const inFlight = fetch(`http://127.0.0.1:${port}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'mutation { submitAiEdit(input: {input: "https://e.com/a.jpg", options: {prompt: "add a duck"}}) { job { status } } }' }),
+      body: JSON.stringify({
+        query:
+          'mutation { submitAiEdit(input: {input: "https://e.com/a.jpg", options: {prompt: "add a duck"}}) { job { status } } }',
+      }),
     });
     await upstream.waitForRequests(1);
     child.kill('SIGTERM');

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp, { type Metadata } from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../src/simulator/server.js';
+import { type Simulator, startSimulator } from '../src/simulator/server.js';
 
 // The simulator over real loopback sockets: what a gateway (or curl) would see.
 
@@ -84,7 +84,13 @@ describe('AI Edit flow', () => {
     sim.control.setStepMs(150); // room for 10 ms polling to see every step
     const body = {
       input: sim.sampleUrl(),
-      options: { model: 'v1', prompt: 'add a duck <on> the "sofa" & rug', aspect_ratio: '16:9', inference_steps: 30, guidance_scale: 4.5 },
+      options: {
+        model: 'v1',
+        prompt: 'add a duck <on> the "sofa" & rug',
+        aspect_ratio: '16:9',
+        inference_steps: 30,
+        guidance_scale: 4.5,
+      },
       output: { format: 'jpeg', number_of_images: 2 },
     };
     const accepted = await submitOk(body);
@@ -98,13 +104,26 @@ describe('AI Edit flow', () => {
     expect(statuses).toEqual(['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE']);
     expect(data.errors).toEqual([]);
     expect(data.request).toEqual(body);
-    expect(data.result.input_object).toMatchObject({ ext: 'jpg', mime: 'image/jpeg', format: 'JPEG', width: 1600, height: 1067 });
+    expect(data.result.input_object).toMatchObject({
+      ext: 'jpg',
+      mime: 'image/jpeg',
+      format: 'JPEG',
+      width: 1600,
+      height: 1067,
+    });
 
     const outputs: Json[] = data.result.output_objects;
     expect(outputs).toHaveLength(2);
     const bodies: Buffer[] = [];
     for (const [n, out] of outputs.entries()) {
-      expect(out).toMatchObject({ ext: 'jpg', mime: 'image/jpeg', format: 'JPEG', width: 1360, height: 768, mps: 1.04 });
+      expect(out).toMatchObject({
+        ext: 'jpg',
+        mime: 'image/jpeg',
+        format: 'JPEG',
+        width: 1360,
+        height: 768,
+        mps: 1.04,
+      });
       expect(out.tmp_url).toBe(`${sim.url}/outputs/${accepted.id}/${n}.jpg`);
       expect(out.object_key).toContain(`${accepted.id}`);
       expect(typeof out.object_bucket).toBe('string');
@@ -160,7 +179,11 @@ describe('AI Edit flow', () => {
     });
     const { data } = await pollToFinal(accepted.id);
     expect(data.status).toBe('DONE');
-    expect(data.result.output_objects[0]).toMatchObject({ width: 1024, height: 1024, object_key: `out/${accepted.id}_0.png` });
+    expect(data.result.output_objects[0]).toMatchObject({
+      width: 1024,
+      height: 1024,
+      object_key: `out/${accepted.id}_0.png`,
+    });
   });
 
   it('reports result null while running and never goes back once DONE', async () => {
@@ -190,8 +213,16 @@ describe('AI Edit flow', () => {
 
 describe('input failures end the task in ERROR', () => {
   const cases: [string, () => string, RegExp][] = [
-    ['an unreachable URL', () => 'http://127.0.0.1:1/x.jpg', /^Could not download the input image from http:\/\/127\.0\.0\.1:1\/x\.jpg: /],
-    ['a refused connection', () => `http://127.0.0.1:${closedPort}/x.jpg`, /Could not download the input image .*ECONNREFUSED/],
+    [
+      'an unreachable URL',
+      () => 'http://127.0.0.1:1/x.jpg',
+      /^Could not download the input image from http:\/\/127\.0\.0\.1:1\/x\.jpg: /,
+    ],
+    [
+      'a refused connection',
+      () => `http://127.0.0.1:${closedPort}/x.jpg`,
+      /Could not download the input image .*ECONNREFUSED/,
+    ],
     ['a non-image body', () => textUrl, /Invalid input image/],
     ['a 404 answer', () => `${sim.url}/samples/missing.jpg`, /HTTP 404/],
     ['a storage:// input', () => 'storage://my-s3/in/photo.jpg', /Storage 'my-s3' is not connected/],
@@ -212,10 +243,17 @@ describe('input failures end the task in ERROR', () => {
 describe('auth, validation and not found', () => {
   it('answers 401 HttpErrorDetails without a key and with a wrong one', async () => {
     for (const headers of [{}, auth('wrong-key'), { Authorization: 'Basic abc' }]) {
-      for (const res of [await submit({ input: sim.sampleUrl(), options: { prompt: 'abc' } }, headers), await read(1, headers)]) {
+      for (const res of [
+        await submit({ input: sim.sampleUrl(), options: { prompt: 'abc' } }, headers),
+        await read(1, headers),
+      ]) {
         expect(res.status).toBe(401);
         expect(res.headers.get('x-request-id')).toBeTruthy();
-        expect(await res.json()).toMatchObject({ error_type: 'auth', error_code: expect.any(String), error_message: expect.any(String) });
+        expect(await res.json()).toMatchObject({
+          error_type: 'auth',
+          error_code: expect.any(String),
+          error_message: expect.any(String),
+        });
       }
     }
     expect(sim.stats.submits).toBe(3);
@@ -229,17 +267,41 @@ describe('auth, validation and not found', () => {
     ['input not a URI', () => ({ ...valid(), input: 'picture.jpg' }), ['body', 'input']],
     ['input too long', () => ({ ...valid(), input: `https://x.test/${'a'.repeat(4100)}` }), ['body', 'input']],
     ['extra top-level field', () => ({ ...valid(), webhook: 'https://x.test' }), ['body', 'webhook']],
-    ['extra options field', () => ({ ...valid(), options: { prompt: 'add a duck', seed: 1 } }), ['body', 'options', 'seed']],
+    [
+      'extra options field',
+      () => ({ ...valid(), options: { prompt: 'add a duck', seed: 1 } }),
+      ['body', 'options', 'seed'],
+    ],
     ['prompt too short', () => ({ ...valid(), options: { prompt: 'ab' } }), ['body', 'options', 'prompt']],
     ['prompt too long', () => ({ ...valid(), options: { prompt: 'a'.repeat(5001) } }), ['body', 'options', 'prompt']],
-    ['unknown model', () => ({ ...valid(), options: { prompt: 'add a duck', model: 'v3' } }), ['body', 'options', 'model']],
-    ['unknown aspect ratio', () => ({ ...valid(), options: { prompt: 'add a duck', aspect_ratio: '5:4' } }), ['body', 'options', 'aspect_ratio']],
-    ['fractional inference_steps', () => ({ ...valid(), options: { prompt: 'add a duck', inference_steps: 2.5 } }), ['body', 'options', 'inference_steps']],
-    ['guidance_scale above 10', () => ({ ...valid(), options: { prompt: 'add a duck', guidance_scale: 10.5 } }), ['body', 'options', 'guidance_scale']],
+    [
+      'unknown model',
+      () => ({ ...valid(), options: { prompt: 'add a duck', model: 'v3' } }),
+      ['body', 'options', 'model'],
+    ],
+    [
+      'unknown aspect ratio',
+      () => ({ ...valid(), options: { prompt: 'add a duck', aspect_ratio: '5:4' } }),
+      ['body', 'options', 'aspect_ratio'],
+    ],
+    [
+      'fractional inference_steps',
+      () => ({ ...valid(), options: { prompt: 'add a duck', inference_steps: 2.5 } }),
+      ['body', 'options', 'inference_steps'],
+    ],
+    [
+      'guidance_scale above 10',
+      () => ({ ...valid(), options: { prompt: 'add a duck', guidance_scale: 10.5 } }),
+      ['body', 'options', 'guidance_scale'],
+    ],
     ['5 images', () => ({ ...valid(), output: { number_of_images: 5 } }), ['body', 'output', 'number_of_images']],
     ['webp output', () => ({ ...valid(), output: { format: 'webp' } }), ['body', 'output', 'format']],
     ['extra output field', () => ({ ...valid(), output: { quality: 90 } }), ['body', 'output', 'quality']],
-    ['number as a string', () => ({ ...valid(), output: { number_of_images: '2' } }), ['body', 'output', 'number_of_images']],
+    [
+      'number as a string',
+      () => ({ ...valid(), output: { number_of_images: '2' } }),
+      ['body', 'output', 'number_of_images'],
+    ],
     ['malformed JSON', () => '{"input": ', ['body']],
     ['not an object', () => '[1,2]', ['body']],
   ];
@@ -248,7 +310,11 @@ describe('auth, validation and not found', () => {
       const res = await submit(body());
       expect(res.status).toBe(422);
       const error = (await res.json()) as Json;
-      expect(error).toMatchObject({ error_type: 'validation', error_code: expect.any(String), error_message: expect.any(String) });
+      expect(error).toMatchObject({
+        error_type: 'validation',
+        error_code: expect.any(String),
+        error_message: expect.any(String),
+      });
       expect(error['error_details'].errors.map((e: Json) => e['loc'])).toContainEqual(loc);
     });
   }
@@ -262,7 +328,11 @@ describe('auth, validation and not found', () => {
     expect((await read('%E0%A4%A')).status).toBe(422);
     const missing = await read(987654);
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ error_type: 'general', error_code: expect.any(String), error_message: expect.stringContaining('987654') });
+    expect(await missing.json()).toMatchObject({
+      error_type: 'general',
+      error_code: expect.any(String),
+      error_message: expect.stringContaining('987654'),
+    });
     const other = await fetch(`${sim.url}/v1/image/other`, { headers: auth() });
     expect(other.status).toBe(404);
     const noOutput = await fetch(`${sim.url}/outputs/987654/0.png`);
@@ -271,7 +341,12 @@ describe('auth, validation and not found', () => {
   });
 
   it('sends a unique x-request-id and Claid RateLimit headers on every response', async () => {
-    const responses = [await read(987654), await read(987654), await fetch(`${sim.url}/nowhere`), await fetch(sim.sampleUrl())];
+    const responses = [
+      await read(987654),
+      await read(987654),
+      await fetch(`${sim.url}/nowhere`),
+      await fetch(sim.sampleUrl()),
+    ];
     const ids = responses.map((r) => r.headers.get('x-request-id'));
     expect(ids.every((id) => typeof id === 'string' && id.length >= 16)).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
@@ -286,9 +361,21 @@ describe('auth, validation and not found', () => {
 describe('failure injection', () => {
   it('fails the next request with each body kind, then recovers', async () => {
     const kinds = [
-      ['json', 'application/json', (b: string) => expect(JSON.parse(b)).toMatchObject({ error_code: '503', error_type: 'general' })],
-      ['detail', 'application/json', (b: string) => expect(JSON.parse(b).detail).toMatchObject({ error_code: '503', error_type: 'general' })],
-      ['validation', 'application/json', (b: string) => expect(JSON.parse(b).detail[0]).toMatchObject({ loc: ['body'], msg: expect.any(String) })],
+      [
+        'json',
+        'application/json',
+        (b: string) => expect(JSON.parse(b)).toMatchObject({ error_code: '503', error_type: 'general' }),
+      ],
+      [
+        'detail',
+        'application/json',
+        (b: string) => expect(JSON.parse(b).detail).toMatchObject({ error_code: '503', error_type: 'general' }),
+      ],
+      [
+        'validation',
+        'application/json',
+        (b: string) => expect(JSON.parse(b).detail[0]).toMatchObject({ loc: ['body'], msg: expect.any(String) }),
+      ],
       ['html', 'text/html; charset=utf-8', (b: string) => expect(b).toMatch(/<html>.*503 Service Unavailable/)],
       ['empty', null, (b: string) => expect(b).toBe('')],
     ] as const;
@@ -322,7 +409,12 @@ describe('failure injection', () => {
     expect(res.headers.get('ratelimit-remaining')).toBe('-1');
     expect(res.headers.get('retry-after')).toBeNull();
     expect(await res.json()).toEqual({
-      detail: { error_code: '2001', error_type: 'general', error_message: 'Too Many Requests. Rate limit exceeded.', error_details: {} },
+      detail: {
+        error_code: '2001',
+        error_type: 'general',
+        error_message: 'Too Many Requests. Rate limit exceeded.',
+        error_details: {},
+      },
     });
 
     sim.control.fail({ status: 429, body: 'json', headers: { 'RateLimit-Reset': '7', 'Retry-After': '3' } });
@@ -342,7 +434,11 @@ describe('failure injection', () => {
 
   it('can be driven over HTTP with the key, and reports stats', async () => {
     const post = (body: unknown, headers = auth()) =>
-      fetch(`${sim.url}/__control`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${sim.url}/__control`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
 
     expect((await post({ action: 'reset' }, {})).status).toBe(401);
     expect((await fetch(`${sim.url}/__control/stats`)).status).toBe(401);
@@ -351,7 +447,9 @@ describe('failure injection', () => {
     expect((await post({ action: 'fail', status: 500, headers: ['x'] })).status).toBe(400);
     expect((await post({ action: 'hang', endpoint: 'everything' })).status).toBe(400);
 
-    expect(await (await post({ action: 'fail', status: 502, endpoint: 'read', body: 'html', times: 2 })).json()).toEqual({ ok: true });
+    expect(
+      await (await post({ action: 'fail', status: 502, endpoint: 'read', body: 'html', times: 2 })).json(),
+    ).toEqual({ ok: true });
     expect((await read(987654)).status).toBe(502);
     expect((await read(987654)).status).toBe(502);
     expect((await read(42424242)).status).toBe(404);
@@ -359,7 +457,10 @@ describe('failure injection', () => {
     expect(stats).toEqual({ submits: 0, reads: 3, readsByTask: { '987654': 2, '42424242': 1 } });
 
     expect((await post({ action: 'setStepMs', ms: 0 })).status).toBe(200);
-    const accepted = await submitOk({ input: sim.sampleUrl(), options: { model: 'v1', prompt: 'instant', aspect_ratio: '1:1' } });
+    const accepted = await submitOk({
+      input: sim.sampleUrl(),
+      options: { model: 'v1', prompt: 'instant', aspect_ratio: '1:1' },
+    });
     const { statuses } = await pollToFinal(accepted.id);
     expect(statuses).not.toContain('WAITING');
     expect(statuses.at(-1)).toBe('DONE');
@@ -412,7 +513,12 @@ describe('rate limiting', () => {
       expect(third.headers.get('ratelimit-reset')).toBe('1');
       expect(third.headers.get('x-request-id')).toBeTruthy();
       expect(await third.json()).toEqual({
-        detail: { error_code: '2001', error_type: 'general', error_message: 'Too Many Requests. Rate limit exceeded.', error_details: {} },
+        detail: {
+          error_code: '2001',
+          error_type: 'general',
+          error_message: 'Too Many Requests. Rate limit exceeded.',
+          error_details: {},
+        },
       });
       expect(limited.stats.reads).toBe(3);
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { startSimulator, type Simulator } from '../src/simulator/server.js';
-import { gql, readUntilFinal, startTestGateway, SUBMIT } from './support/gateway.js';
+import { type Simulator, startSimulator } from '../src/simulator/server.js';
+import { gql, readUntilFinal, SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -16,13 +16,20 @@ afterAll(async () => {
 
 async function gatewayOnSimulator(stepMs: number, env: Record<string, string> = {}) {
   const simulator: Simulator = await startSimulator({ stepMs });
-  const gateway = await startTestGateway({ env: { CLAID_API_URL: simulator.url, POLL_INTERVAL_MS: '40', BACKGROUND_POLL_INTERVAL_MS: '2000', ...env } });
-  cleanups.push(() => simulator.close(), () => gateway.stop());
+  const gateway = await startTestGateway({
+    env: { CLAID_API_URL: simulator.url, POLL_INTERVAL_MS: '40', BACKGROUND_POLL_INTERVAL_MS: '2000', ...env },
+  });
+  cleanups.push(
+    () => simulator.close(),
+    () => gateway.stop(),
+  );
   return { simulator, gateway };
 }
 
 async function submit(gateway: Gateway, simulator: Simulator): Promise<{ id: string; upstreamId: number }> {
-  const res = await gql(gateway, SUBMIT, { input: { input: simulator.sampleUrl(), options: { prompt: 'add a duck' } } });
+  const res = await gql(gateway, SUBMIT, {
+    input: { input: simulator.sampleUrl(), options: { prompt: 'add a duck' } },
+  });
   expect(res.errors).toBeUndefined();
   return res.data!.submitAiEdit.job;
 }
@@ -113,7 +120,11 @@ describe('restart', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const simulator = await startSimulator({ stepMs: 700 });
     cleanups.push(() => simulator.close());
-    const env = { CLAID_API_URL: simulator.url, DATABASE_URL: `sqlite:${join(dir, 'jobs.db')}`, POLL_INTERVAL_MS: '40' };
+    const env = {
+      CLAID_API_URL: simulator.url,
+      DATABASE_URL: `sqlite:${join(dir, 'jobs.db')}`,
+      POLL_INTERVAL_MS: '40',
+    };
     const first = await startTestGateway({ env });
     const { id } = await submit(first, simulator);
     const client = wsClient(first);

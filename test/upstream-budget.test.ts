@@ -1,9 +1,16 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/lib/logger.js';
 import { UpstreamError } from '../src/domain/errors.js';
-import { RateBudget, type LimiterFactory } from '../src/services/upstream/rate-budget.js';
-import { insertJob, progressingTasks, slidingWindowLimit, startPollerRig, waitFor, type PollerRig } from './support/poller-harness.js';
+import { createLogger } from '../src/lib/logger.js';
+import { type LimiterFactory, RateBudget } from '../src/services/upstream/rate-budget.js';
+import {
+  insertJob,
+  type PollerRig,
+  progressingTasks,
+  slidingWindowLimit,
+  startPollerRig,
+  waitFor,
+} from './support/poller-harness.js';
 import { startTestUpstream } from './support/test-upstream.js';
 
 const logger = createLogger('silent');
@@ -84,7 +91,10 @@ describe('RateBudget', () => {
       track('submit', b.acquire('submit')),
       track('watched-900', b.acquire('read', { priority: 'watched', since: now - 900 })),
       // The poller's way: no explicit options, the priority comes from the surrounding scope.
-      track('scoped-background-900', b.withPriority({ priority: 'background', since: now - 900 }, () => b.acquire('read'))),
+      track(
+        'scoped-background-900',
+        b.withPriority({ priority: 'background', since: now - 900 }, () => b.acquire('read')),
+      ),
     ];
     expect(b.stats().queued).toBe(7);
     await Promise.all(all);

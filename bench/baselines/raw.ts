@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { execute, parse, validate, type DocumentNode, type GraphQLError } from 'graphql';
+import { type DocumentNode, execute, type GraphQLError, parse, validate } from 'graphql';
 import { inMemorySchema, type StoredJob } from './schema.js';
 
 /** Baseline 2: node:http + graphql-js, parse and validate cached per query text, the job from memory. */
@@ -33,13 +33,21 @@ export async function startRawGraphQL(job: StoredJob): Promise<{ url: string; cl
   const server = createServer((req, res) => {
     const send = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+      });
       res.end(text);
     };
-    if (req.method !== 'POST' || !req.url?.startsWith('/graphql')) return send(404, { errors: [{ message: 'Not Found' }] });
+    if (req.method !== 'POST' || !req.url?.startsWith('/graphql'))
+      return send(404, { errors: [{ message: 'Not Found' }] });
     readBody(req)
       .then(async (text) => {
-        const { query, variables, operationName } = JSON.parse(text) as { query: string; variables?: Record<string, unknown>; operationName?: string };
+        const { query, variables, operationName } = JSON.parse(text) as {
+          query: string;
+          variables?: Record<string, unknown>;
+          operationName?: string;
+        };
         const { document, errors } = prepare(query);
         if (!document) return send(400, { errors: errors!.map((e) => ({ message: e.message })) });
         const result = await execute({ schema, document, variableValues: variables, operationName, contextValue: {} });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createSchema } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
+import { createSchema } from 'graphql-yoga';
 
 // The baselines serve the gateway's own SDL (schema.graphql) with one job held in memory: the same query, the same
 // response bytes, none of the gateway's work (store, DataLoader, Relay ids, masking plugins, context).

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -32,7 +32,10 @@ export interface SpawnOptions {
 export async function spawnChild(name: string, mode: string, options: SpawnOptions = {}): Promise<Child> {
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of every server child there (to see what bounds a figure).
   // (Not the simulator: the profiler's own work would keep it from ever looking idle.)
-  const prof = process.env.BENCH_CPU_PROF && mode !== 'simulator' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const prof =
+    process.env.BENCH_CPU_PROF && mode !== 'simulator'
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [];
   const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...prof, '--import', 'tsx', SERVER, mode];
   const [cmd, argv] =
     hasTaskset && options.core !== undefined
@@ -60,7 +63,8 @@ export async function spawnChild(name: string, mode: string, options: SpawnOptio
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const info = await new Promise<Record<string, any>>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`${name} exited (${code}) before it was ready:\n${lines.slice(-30).join('\n')}`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`${name} exited (${code}) before it was ready:\n${lines.slice(-30).join('\n')}`));
     child.once('exit', onExit);
     child.on('message', (msg: any) => {
       if (msg?.type === 'ready') {

@@ -9,8 +9,16 @@ export interface GraphQLResponse<T = Record<string, any>> {
 const HEADERS = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
 
 /** One GraphQL request; throws unless the response has data and no errors. */
-export async function gql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const res = await request(`${url}/graphql`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ query, variables }) });
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<T> {
+  const res = await request(`${url}/graphql`, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify({ query, variables }),
+  });
   const text = await res.body.text();
   let body: GraphQLResponse<T>;
   try {
@@ -18,7 +26,8 @@ export async function gql<T = Record<string, any>>(url: string, query: string, v
   } catch {
     throw new Error(`HTTP ${res.statusCode}, not JSON: ${text.slice(0, 200)}`);
   }
-  if (res.statusCode !== 200 || body.errors?.length || !body.data) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 500)}`);
+  if (res.statusCode !== 200 || body.errors?.length || !body.data)
+    throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 500)}`);
   return body.data;
 }
 

@@ -1,4 +1,4 @@
-import { spawnChild, type Child } from './child.js';
+import { type Child, spawnChild } from './child.js';
 
 export const GATEWAY_CORE = 0;
 /** The simulator shares the load generator's core: its renders must not eat the gateway's CPU or show in its RSS. */
@@ -16,14 +16,23 @@ export interface SimulatorArgs {
 export const UNLIMITED = { perSecond: 1_000_000, perMinute: 60_000_000 };
 
 export function startSimulatorChild(args: SimulatorArgs, verbose = false): Promise<Child> {
-  return spawnChild('simulator', 'simulator', { core: SIMULATOR_CORE, args: { rateLimit: UNLIMITED, ...args }, verbose });
+  return spawnChild('simulator', 'simulator', {
+    core: SIMULATOR_CORE,
+    args: { rateLimit: UNLIMITED, ...args },
+    verbose,
+  });
 }
 
 /**
  * The gateway as `npm start` would run it, on the given simulator, with an in-memory store unless env says otherwise.
  * `name` labels its log lines and errors (several gateways in one scenario).
  */
-export function startGatewayChild(simulatorUrl: string, env: Record<string, string>, verbose = false, name = 'gateway'): Promise<Child> {
+export function startGatewayChild(
+  simulatorUrl: string,
+  env: Record<string, string>,
+  verbose = false,
+  name = 'gateway',
+): Promise<Child> {
   return spawnChild(name, 'gateway', {
     core: GATEWAY_CORE,
     exposeGc: true,

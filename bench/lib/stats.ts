@@ -12,7 +12,15 @@ export function summarize(values: readonly number[]) {
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { n: sorted.length, min: sorted[0]!, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1]!, mean: sum / sorted.length };
+  return {
+    n: sorted.length,
+    min: sorted[0]!,
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    max: sorted[sorted.length - 1]!,
+    mean: sum / sorted.length,
+  };
 }
 
 export const median = (values: readonly number[]) => percentile(values, 50);

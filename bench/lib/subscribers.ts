@@ -1,7 +1,7 @@
 import type { Client } from 'graphql-ws';
 import type { Child } from './child.js';
 import { gql } from './http.js';
-import { SUBMIT, UPDATED, smallEdit } from './queries.js';
+import { SUBMIT, smallEdit, UPDATED } from './queries.js';
 import { sleep } from './stats.js';
 import { describeError } from './ws.js';
 
@@ -29,7 +29,8 @@ export function runSizes(envName: string, defaults: RunSize[]): RunSize[] {
   if (!listed) return defaults;
   return listed.split(',').map((size) => {
     const [subscribers, jobs] = size.split('x').map(Number);
-    if (!Number.isInteger(subscribers) || !Number.isInteger(jobs)) throw new Error(`${envName}: "${size}" is not <subscribers>x<jobs>`);
+    if (!Number.isInteger(subscribers) || !Number.isInteger(jobs))
+      throw new Error(`${envName}: "${size}" is not <subscribers>x<jobs>`);
     return { subscribers: subscribers!, jobs: jobs! };
   });
 }
@@ -48,7 +49,12 @@ export interface SubmittedJob {
   upstreamId: number;
 }
 
-export async function waitUntil(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, everyMs = 100): Promise<number> {
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+  everyMs = 100,
+): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     if (await check()) return Date.now() - t0;
@@ -60,20 +66,29 @@ export async function waitUntil(what: string, timeoutMs: number, check: () => bo
 /** Waits until the simulator process has been nearly idle for a second: its renders are done. */
 export async function waitForIdle(sim: Child, timeoutMs: number): Promise<number> {
   let last = await sim.rpc<{ user: number; system: number; uptimeMs: number }>('cpu');
-  return waitUntil('the simulator to finish rendering', timeoutMs, async () => {
-    await sleep(900);
-    const now = await sim.rpc<{ user: number; system: number; uptimeMs: number }>('cpu');
-    const busy = (now.user + now.system - last.user - last.system) / 1000 / (now.uptimeMs - last.uptimeMs);
-    last = now;
-    return busy < 0.05;
-  }, 0);
+  return waitUntil(
+    'the simulator to finish rendering',
+    timeoutMs,
+    async () => {
+      await sleep(900);
+      const now = await sim.rpc<{ user: number; system: number; uptimeMs: number }>('cpu');
+      const busy = (now.user + now.system - last.user - last.system) / 1000 / (now.uptimeMs - last.uptimeMs);
+      last = now;
+      return busy < 0.05;
+    },
+    0,
+  );
 }
 
 /**
  * Submits `jobCount` small edits, 4 at a time, job i through `gatewayUrls[i % gatewayUrls.length]`.
  * tFirst / tLast: just before the first submit and just after the last answer.
  */
-export async function submitJobs(gatewayUrls: string[], sampleUrl: string, jobCount: number): Promise<{ jobs: SubmittedJob[]; tFirst: number; tLast: number }> {
+export async function submitJobs(
+  gatewayUrls: string[],
+  sampleUrl: string,
+  jobCount: number,
+): Promise<{ jobs: SubmittedJob[]; tFirst: number; tLast: number }> {
   const tFirst = Date.now();
   const jobs: SubmittedJob[] = new Array(jobCount);
   let next = 0;
@@ -81,7 +96,9 @@ export async function submitJobs(gatewayUrls: string[], sampleUrl: string, jobCo
     Array.from({ length: Math.min(4, jobCount) }, async () => {
       while (next < jobCount) {
         const i = next++;
-        jobs[i] = (await gql(gatewayUrls[i % gatewayUrls.length]!, SUBMIT, { input: smallEdit(sampleUrl, i) })).submitAiEdit.job;
+        jobs[i] = (
+          await gql(gatewayUrls[i % gatewayUrls.length]!, SUBMIT, { input: smallEdit(sampleUrl, i) })
+        ).submitAiEdit.job;
       }
     }),
   );
@@ -99,7 +116,9 @@ export function subscribeAll(clients: Client[], subscribers: number, jobs: Submi
       {
         next: (value) => {
           const receivedAt = Date.now();
-          const job = (value.data as { aiEditJobUpdated?: { status: string; updatedAt: string; id: string } } | null | undefined)?.aiEditJobUpdated;
+          const job = (
+            value.data as { aiEditJobUpdated?: { status: string; updatedAt: string; id: string } } | null | undefined
+          )?.aiEditJobUpdated;
           if (value.errors?.length || !job || job.id !== jobs[sub.job]!.id) {
             sub.error ??= `bad event: ${JSON.stringify(value).slice(0, 300)}`;
             return;
@@ -197,6 +216,12 @@ export function readsPerJob(
     const during = readsAtSubscribed[String(job.upstreamId)] ?? 0;
     const reads = (readsAtEnd[String(job.upstreamId)] ?? 0) - during;
     const intervals = (doneAt.get(j)! - tSubscribed) / pollIntervalMs;
-    return { readsWhileSubscribing: during, reads, intervals, perInterval: (reads - 1) / intervals, extra: reads - (Math.floor(intervals) + 1) };
+    return {
+      readsWhileSubscribing: during,
+      reads,
+      intervals,
+      perInterval: (reads - 1) / intervals,
+      extra: reads - (Math.floor(intervals) + 1),
+    };
   });
 }

@@ -1,4 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /** `count` graphql-ws clients, each connected and acknowledged (connection_ack) before this resolves. */
@@ -8,10 +8,12 @@ export async function connectAll(url: string, count: number): Promise<Client[]> 
   for (let i = 0; i < count; i++) {
     let resolve!: () => void;
     let reject!: (e: Error) => void;
-    acked.push(new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    }));
+    acked.push(
+      new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      }),
+    );
     clients.push(
       createClient({
         url,
@@ -19,7 +21,10 @@ export async function connectAll(url: string, count: number): Promise<Client[]> 
         lazy: false,
         retryAttempts: 0,
         keepAlive: 0,
-        on: { connected: () => resolve(), closed: (event) => reject(new Error(`socket ${i} closed before ack: ${describeError(event)}`)) },
+        on: {
+          connected: () => resolve(),
+          closed: (event) => reject(new Error(`socket ${i} closed before ack: ${describeError(event)}`)),
+        },
       }),
     );
   }

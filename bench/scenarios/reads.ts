@@ -1,9 +1,9 @@
 import { spawnChild } from '../lib/child.js';
 import { closedLoop, gql, type LoadResult } from '../lib/http.js';
 import { READ, SUBMIT, smallEdit } from '../lib/queries.js';
+import { type Scenario, table } from '../lib/scenario.js';
 import { GATEWAY_CORE, startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { median, round, sleep } from '../lib/stats.js';
-import { table, type Scenario } from '../lib/scenario.js';
 
 // Read throughput: aiEditJob on a stored, final job through the gateway, against two baselines answering the same
 // query with the same bytes from memory: bare graphql-yoga, and node:http + graphql-js with cached parse/validate.
@@ -34,7 +34,11 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     const yoga = await spawnChild('bare-yoga', 'yoga', { core: GATEWAY_CORE, args: { job }, verbose });
     const raw = await spawnChild('raw', 'raw', { core: GATEWAY_CORE, args: { job }, verbose });
     children.push(yoga, raw);
-    const urls: Record<ServerName, string> = { gateway: gateway.info.url, 'bare-yoga': yoga.info.url, 'raw-graphql-js': raw.info.url };
+    const urls: Record<ServerName, string> = {
+      gateway: gateway.info.url,
+      'bare-yoga': yoga.info.url,
+      'raw-graphql-js': raw.info.url,
+    };
 
     const expected = JSON.stringify(job);
     const validate = (text: string) => {
@@ -49,9 +53,19 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     const runs: Record<ServerName, LoadResult[]> = { gateway: [], 'bare-yoga': [], 'raw-graphql-js': [] };
     for (let r = 0; r < rounds; r++) {
       for (const name of SERVERS) {
-        const result = await closedLoop({ url: `${urls[name]}/graphql`, body, validate, concurrency, durationMs, warmupMs });
-        log(`round ${r + 1} ${name}: ${Math.round(result.rps)} req/s, p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${result.failed} failed, client cpu ${round(result.clientCpu)}`);
-        if (result.failed > 0) throw new Error(`${name}: ${result.failed} failed responses, first: ${result.firstFailure}`);
+        const result = await closedLoop({
+          url: `${urls[name]}/graphql`,
+          body,
+          validate,
+          concurrency,
+          durationMs,
+          warmupMs,
+        });
+        log(
+          `round ${r + 1} ${name}: ${Math.round(result.rps)} req/s, p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${result.failed} failed, client cpu ${round(result.clientCpu)}`,
+        );
+        if (result.failed > 0)
+          throw new Error(`${name}: ${result.failed} failed responses, first: ${result.firstFailure}`);
         runs[name].push(result);
       }
     }
@@ -70,7 +84,10 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
           },
         ];
       }),
-    ) as Record<ServerName, { rps: number; p50Ms: number; p99Ms: number; ok: number; failed: number; clientCpu: number }>;
+    ) as Record<
+      ServerName,
+      { rps: number; p50Ms: number; p99Ms: number; ok: number; failed: number; clientCpu: number }
+    >;
     const ratioYoga = summary.gateway.rps / summary['bare-yoga'].rps;
     const ratioRaw = summary.gateway.rps / summary['raw-graphql-js'].rps;
     const markdown = [
@@ -79,13 +96,30 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       '',
       table(
         ['server', 'req/s', 'p50 ms', 'p99 ms', 'ok responses', 'failed', 'gateway / this'],
-        SERVERS.map((name) => [name, summary[name].rps, summary[name].p50Ms, summary[name].p99Ms, summary[name].ok, summary[name].failed, round(summary.gateway.rps / summary[name].rps)]),
+        SERVERS.map((name) => [
+          name,
+          summary[name].rps,
+          summary[name].p50Ms,
+          summary[name].p99Ms,
+          summary[name].ok,
+          summary[name].failed,
+          round(summary.gateway.rps / summary[name].rps),
+        ]),
       ),
       '',
       `Gateway / bare Yoga throughput: **${round(ratioYoga)}×** (target ≥ 1.5×); gateway / raw graphql-js: ${round(ratioRaw)}×.`,
     ].join('\n');
     return {
-      result: { concurrency, rounds, durationMs, warmupMs, jobJsonBytes: Buffer.byteLength(expected), summary, ratios: { gatewayOverBareYoga: round(ratioYoga, 3), gatewayOverRaw: round(ratioRaw, 3) }, runs },
+      result: {
+        concurrency,
+        rounds,
+        durationMs,
+        warmupMs,
+        jobJsonBytes: Buffer.byteLength(expected),
+        summary,
+        ratios: { gatewayOverBareYoga: round(ratioYoga, 3), gatewayOverRaw: round(ratioRaw, 3) },
+        runs,
+      },
       markdown,
     };
   } finally {

@@ -2,24 +2,24 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { procMemory, type Child } from '../lib/child.js';
-import { table, type Scenario } from '../lib/scenario.js';
+import { type Child, procMemory } from '../lib/child.js';
+import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { mb, round, sleep, summarize } from '../lib/stats.js';
 import {
-  FROZEN_STEP_MS,
-  PER_CONNECTION,
-  STEP_MS,
   checkWalks,
+  FROZEN_STEP_MS,
   fanOutLatencies,
+  PER_CONNECTION,
   readsPerJob,
+  runSizes,
+  STEP_MS,
+  type Sub,
   submitJobs,
   subscribeAll,
   waitForFirstEvents,
   waitForIdle,
   walkJobs,
-  type Sub,
-  runSizes,
 } from '../lib/subscribers.js';
 import { connectAll } from '../lib/ws.js';
 
@@ -129,10 +129,13 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const before = await each((g) => g.rpc<Memory>('memory'));
     const pollerBeforeSubscribing = await each((g) => g.rpc<PollerStats>('poller'));
     const connections = Math.ceil(subscribers / PER_CONNECTION);
-    const socketsOf = gateways.map((_, i) => Math.floor(connections / gateways.length) + (i < connections % gateways.length ? 1 : 0));
+    const socketsOf = gateways.map(
+      (_, i) => Math.floor(connections / gateways.length) + (i < connections % gateways.length ? 1 : 0),
+    );
     // Every socket is acknowledged before anyone subscribes (see subscriptions.ts: 4408 otherwise).
     const perInstance = await each((g, i) => connectAll(`${g.info.url.replace(/^http/, 'ws')}/graphql`, socketsOf[i]!));
-    for (let k = 0; k < connections; k++) clients.push(perInstance[k % gateways.length]![Math.floor(k / gateways.length)]!);
+    for (let k = 0; k < connections; k++)
+      clients.push(perInstance[k % gateways.length]![Math.floor(k / gateways.length)]!);
     const instanceOf = (sub: Sub) => sub.socket % gateways.length;
     const subs = subscribeAll(clients, subscribers, jobs);
     const subscribeMs = await waitForFirstEvents(subs);
@@ -142,7 +145,8 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const pollerBefore = await each((g) => g.rpc<PollerStats>('poller'));
     log(
       `${subscribers} subscribed over ${connections} sockets (${socketsOf.join('/')}) in ${subscribeMs} ms; RSS ` +
-        gateways.map((_g, i) => `${INSTANCES[i]} ${mb(before[i]!.rss)} -> ${mb(after[i]!.rss)}`).join(', ') + ' MB',
+        gateways.map((_g, i) => `${INSTANCES[i]} ${mb(before[i]!.rss)} -> ${mb(after[i]!.rss)}`).join(', ') +
+        ' MB',
     );
 
     // 3. Three changes per job, STEP_MS apart; sample every gateway's RSS (and their sum) meanwhile.
@@ -196,7 +200,9 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       const { latencies } = fanOutLatencies(mine);
       const ms = cpuMs(cpuBefore[i]!, cpuAfter[i]!);
       const jobsRead: string[] = [];
-      const readWhileSubscribing = Object.entries(pollerBefore[i]!.readsByJob).filter(([job, n]) => n > (pollerBeforeSubscribing[i]!.readsByJob[job] ?? 0)).length;
+      const readWhileSubscribing = Object.entries(pollerBefore[i]!.readsByJob).filter(
+        ([job, n]) => n > (pollerBeforeSubscribing[i]!.readsByJob[job] ?? 0),
+      ).length;
       for (const [job, n] of Object.entries(pollerAfter[i]!.readsByJob)) {
         if (n > (pollerBefore[i]!.readsByJob[job] ?? 0)) {
           jobsRead.push(job);
@@ -220,7 +226,11 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         events: { total: mine.reduce((s, x) => s + x.events.length, 0), changes: latencies.length },
         fanOutLatencyMs: summarize(latencies),
         /** This gateway's CPU from the first change to the last completion (polls included), per change event it delivered. */
-        cpu: { ms: round(ms, 0), shareOfWalk: round(ms / walkMs, 3), usPerEvent: round((ms * 1000) / latencies.length, 1) },
+        cpu: {
+          ms: round(ms, 0),
+          shareOfWalk: round(ms / walkMs, 3),
+          usPerEvent: round((ms * 1000) / latencies.length, 1),
+        },
         upstream: {
           pollerReadsDuringWalk: pollerAfter[i]!.reads - pollerBefore[i]!.reads,
           jobsRead: jobsRead.length,
@@ -246,17 +256,32 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         /** Peak of the three RSS figures' sum, sampled together every 100 ms. */
         peakRssSumDuringFanOut: peakRssSum,
         rssPerSubscriberKB: round((sum((m) => m.rss, after) - sum((m) => m.rss, before)) / subscribers / 1024, 2),
-        heapPerSubscriberKB: round((sum((m) => m.heapUsed, after) - sum((m) => m.heapUsed, before)) / subscribers / 1024, 2),
+        heapPerSubscriberKB: round(
+          (sum((m) => m.heapUsed, after) - sum((m) => m.heapUsed, before)) / subscribers / 1024,
+          2,
+        ),
       },
-      events: { total: subs.reduce((s, x) => s + x.events.length, 0), changes: latencies.length, fullWalks, completed: subs.filter((s) => s.completed).length },
+      events: {
+        total: subs.reduce((s, x) => s + x.events.length, 0),
+        changes: latencies.length,
+        fullWalks,
+        completed: subs.filter((s) => s.completed).length,
+      },
       fanOutLatencyMs: summarize(latencies),
       lastSubscriberLatencyMs: summarize([...lastByChange.values()]),
-      cpu: { ms: round(totalCpuMs, 0), shareOfWalk: round(totalCpuMs / walkMs, 3), usPerEvent: round((totalCpuMs * 1000) / latencies.length, 1) },
+      cpu: {
+        ms: round(totalCpuMs, 0),
+        shareOfWalk: round(totalCpuMs / walkMs, 3),
+        usPerEvent: round((totalCpuMs * 1000) / latencies.length, 1),
+      },
       upstream: {
         pollIntervalMs: POLL_INTERVAL_MS,
         readsWhileSubscribing: summarize(perJob.map((p) => p.readsWhileSubscribing)),
         readsWatched: perJob.reduce((s, p) => s + p.reads, 0),
-        watchedIntervals: round(perJob.reduce((s, p) => s + p.intervals, 0), 1),
+        watchedIntervals: round(
+          perJob.reduce((s, p) => s + p.intervals, 0),
+          1,
+        ),
         readsPerJobPerInterval: summarize(perJob.map((p) => p.perInterval)),
         maxReadsOneJob: Math.max(...perJob.map((p) => p.reads)),
         /** Most reads any job got beyond one per interval (<= 0: never more than one per interval). */
@@ -265,7 +290,11 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         jobsReadByMoreThanOneInstance: [...readersByJob.values()].filter((r) => r.size > 1).length,
         simulatorResponses: stats.byStatus,
         simulator429s: stats.byStatus['429'] ?? 0,
-        perJob: perJob.map((p) => ({ reads: p.reads, intervals: round(p.intervals, 2), perInterval: round(p.perInterval, 3) })),
+        perJob: perJob.map((p) => ({
+          reads: p.reads,
+          intervals: round(p.intervals, 2),
+          perInterval: round(p.perInterval, 3),
+        })),
         budget429s: instances.reduce((s, x) => s + x.upstream.budget429s, 0),
       },
     };
@@ -273,7 +302,12 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       subscribers,
       jobs: jobCount,
       submittedVia: INSTANCES[SUBMIT_VIA],
-      shape: { instances: gateways.length, connections, subscriptionsPerConnection: PER_CONNECTION, subscribersPerJob: subscribers / jobCount },
+      shape: {
+        instances: gateways.length,
+        connections,
+        subscriptionsPerConnection: PER_CONNECTION,
+        subscribersPerJob: subscribers / jobCount,
+      },
       stores: { database: db.name, redisKeyPrefix: keyPrefix },
       renderWaitMs,
       subscribeMs,
@@ -294,7 +328,8 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
 
 type Run = Awaited<ReturnType<typeof runOne>>;
 
-const fmtMs = (l: { p50: number; p99: number; max: number }) => `${round(l.p50, 1)} / ${round(l.p99, 1)} / ${round(l.max, 1)}`;
+const fmtMs = (l: { p50: number; p99: number; max: number }) =>
+  `${round(l.p50, 1)} / ${round(l.p99, 1)} / ${round(l.max, 1)}`;
 
 export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
   // BENCH_SCALE_OUT=10000x100,1000x1 runs just those (subscribers x jobs).
@@ -366,14 +401,37 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
       `every job submitted through instance ${INSTANCES[SUBMIT_VIA]} (its lease, and so its upstream reads, going to whichever instance claims it first), sockets round-robin over the instances; graphql-ws, ${PER_CONNECTION} subscriptions per WebSocket; POLL_INTERVAL_MS=${POLL_INTERVAL_MS}; ` +
       `every job walks ACCEPTED → WAITING → PROCESSING → DONE with every subscriber attached (a change every ${STEP_MS / 1000} s); every event checked as in the subscriptions scenario. ` +
       'RSS after a forced GC, before subscribing and once everyone has a first event; "peak" sampled every 100 ms during the walk (total: peak of the sum). ' +
-      'CPU = the process\'s CPU time from the first change to the last completion, as a share of that wall time, and per change event it delivered. ' +
-      'Upstream reads: per instance, its poller\'s reads during the walk (and of how many jobs); total, the simulator\'s reads from everyone subscribed to DONE. ' +
-      'Reads / job / interval and max extra reads as in the subscriptions scenario; after the ";" the jobs read by more than one instance (a lease that moved). 429s: per instance its budget\'s; total, the simulator\'s plus all budgets\'.',
+      "CPU = the process's CPU time from the first change to the last completion, as a share of that wall time, and per change event it delivered. " +
+      "Upstream reads: per instance, its poller's reads during the walk (and of how many jobs); total, the simulator's reads from everyone subscribed to DONE. " +
+      "Reads / job / interval and max extra reads as in the subscriptions scenario; after the \";\" the jobs read by more than one instance (a lease that moved). 429s: per instance its budget's; total, the simulator's plus all budgets'.",
     '',
     table(
-      ['subscribers × jobs', 'instance', 'subscribers', 'sockets', 'RSS before → after (MB)', 'RSS / sub (KB)', 'peak RSS (MB)', 'CPU during fan-out', 'fan-out p50 / p99 / max (ms)', 'upstream reads', 'reads / job / interval (mean, max)', 'max extra reads; jobs read by >1 instance', '429s'],
+      [
+        'subscribers × jobs',
+        'instance',
+        'subscribers',
+        'sockets',
+        'RSS before → after (MB)',
+        'RSS / sub (KB)',
+        'peak RSS (MB)',
+        'CPU during fan-out',
+        'fan-out p50 / p99 / max (ms)',
+        'upstream reads',
+        'reads / job / interval (mean, max)',
+        'max extra reads; jobs read by >1 instance',
+        '429s',
+      ],
       rows,
     ),
   ].join('\n');
-  return { result: { stepMs: STEP_MS, pollIntervalMs: POLL_INTERVAL_MS, instances: INSTANCES.length, submittedVia: INSTANCES[SUBMIT_VIA], runs: results }, markdown };
+  return {
+    result: {
+      stepMs: STEP_MS,
+      pollIntervalMs: POLL_INTERVAL_MS,
+      instances: INSTANCES.length,
+      submittedVia: INSTANCES[SUBMIT_VIA],
+      runs: results,
+    },
+    markdown,
+  };
 };

@@ -1,8 +1,8 @@
 import { Pool } from 'undici';
 import { SUBMIT, smallEdit, smallEditWire } from '../lib/queries.js';
+import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { round, summarize } from '../lib/stats.js';
-import { table, type Scenario } from '../lib/scenario.js';
 
 // Submit overhead: sequential submits straight to the simulator vs submitAiEdit through the gateway (budget set
 // high), alternating in chunks so that both sides see the same machine. The input is a storage:// URL the simulator
@@ -32,11 +32,16 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
       const text = await res.body.text();
       const ms = performance.now() - t0;
       const parsed = JSON.parse(text) as { data?: { id?: number; status?: string } };
-      if (res.statusCode !== 200 || typeof parsed.data?.id !== 'number' || parsed.data.status !== 'ACCEPTED') throw new Error(`simulator submit: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
+      if (res.statusCode !== 200 || typeof parsed.data?.id !== 'number' || parsed.data.status !== 'ACCEPTED')
+        throw new Error(`simulator submit: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
       return ms;
     };
     const viaGateway = async (): Promise<number> => {
-      const body = JSON.stringify({ query: SUBMIT, variables: { input: smallEdit(input, n++) }, operationName: 'Submit' });
+      const body = JSON.stringify({
+        query: SUBMIT,
+        variables: { input: smallEdit(input, n++) },
+        operationName: 'Submit',
+      });
       const t0 = performance.now();
       const res = await gwPool.request({
         path: '/graphql',
@@ -46,8 +51,16 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
       });
       const text = await res.body.text();
       const ms = performance.now() - t0;
-      const parsed = JSON.parse(text) as { data?: { submitAiEdit?: { job?: { id?: string; status?: string } } }; errors?: unknown[] };
-      if (res.statusCode !== 200 || parsed.errors?.length || !parsed.data?.submitAiEdit?.job?.id || parsed.data.submitAiEdit.job.status !== 'ACCEPTED') {
+      const parsed = JSON.parse(text) as {
+        data?: { submitAiEdit?: { job?: { id?: string; status?: string } } };
+        errors?: unknown[];
+      };
+      if (
+        res.statusCode !== 200 ||
+        parsed.errors?.length ||
+        !parsed.data?.submitAiEdit?.job?.id ||
+        parsed.data.submitAiEdit.job.status !== 'ACCEPTED'
+      ) {
         throw new Error(`gateway submit: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
       }
       return ms;
@@ -74,14 +87,46 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
       table(
         ['path', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms'],
         [
-          ['POST straight to the simulator', s.n, round(s.p50), round(s.p90), round(s.p99), round(s.max), round(s.mean)],
-          ['submitAiEdit through the gateway', g.n, round(g.p50), round(g.p90), round(g.p99), round(g.max), round(g.mean)],
-          ['**gateway overhead**', '', `**${round(overhead.p50)}**`, round(g.p90 - s.p90), `**${round(overhead.p99)}**`, round(g.max - s.max), round(overhead.mean)],
+          [
+            'POST straight to the simulator',
+            s.n,
+            round(s.p50),
+            round(s.p90),
+            round(s.p99),
+            round(s.max),
+            round(s.mean),
+          ],
+          [
+            'submitAiEdit through the gateway',
+            g.n,
+            round(g.p50),
+            round(g.p90),
+            round(g.p99),
+            round(g.max),
+            round(g.mean),
+          ],
+          [
+            '**gateway overhead**',
+            '',
+            `**${round(overhead.p50)}**`,
+            round(g.p90 - s.p90),
+            `**${round(overhead.p99)}**`,
+            round(g.max - s.max),
+            round(overhead.mean),
+          ],
         ],
       ),
     ].join('\n');
     return {
-      result: { perSide, warmup, chunk, simulatorMs: s, gatewayMs: g, overheadMs: { p50: round(overhead.p50, 3), p99: round(overhead.p99, 3), mean: round(overhead.mean, 3) }, simulatorStats: { submits: stats.submits, byStatus: stats.byStatus } },
+      result: {
+        perSide,
+        warmup,
+        chunk,
+        simulatorMs: s,
+        gatewayMs: g,
+        overheadMs: { p50: round(overhead.p50, 3), p99: round(overhead.p99, 3), mean: round(overhead.mean, 3) },
+        simulatorStats: { submits: stats.submits, byStatus: stats.byStatus },
+      },
       markdown,
     };
   } finally {

@@ -1,23 +1,23 @@
 import type { Client } from 'graphql-ws';
-import { connectAll } from '../lib/ws.js';
 import { procMemory } from '../lib/child.js';
+import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { mb, round, summarize } from '../lib/stats.js';
-import { table, type Scenario } from '../lib/scenario.js';
 import {
-  FROZEN_STEP_MS,
-  PER_CONNECTION,
-  STEP_MS,
   checkWalks,
+  FROZEN_STEP_MS,
   fanOutLatencies,
+  PER_CONNECTION,
   readsPerJob,
+  runSizes,
+  STEP_MS,
   submitJobs,
   subscribeAll,
   waitForFirstEvents,
   waitForIdle,
   walkJobs,
-  runSizes,
 } from '../lib/subscribers.js';
+import { connectAll } from '../lib/ws.js';
 
 // Live status at scale: N graphql-ws subscribers (100 per WebSocket) spread over 1 or 100 jobs.
 //
@@ -53,7 +53,9 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const afterProc = procMemory(gateway.pid);
     const tSubscribed = Date.now();
     const readsAtSubscribed = (await sim.rpc<{ readsByTask: Record<string, number> }>('stats')).readsByTask;
-    log(`${subscribers} subscribed over ${connections} sockets in ${subscribeMs} ms; gateway RSS ${mb(before.rss)} -> ${mb(after.rss)} MB`);
+    log(
+      `${subscribers} subscribed over ${connections} sockets in ${subscribeMs} ms; gateway RSS ${mb(before.rss)} -> ${mb(after.rss)} MB`,
+    );
 
     // 3. Three changes per job, STEP_MS apart; sample the gateway's RSS meanwhile.
     let peakRss = after.rss as number;
@@ -96,7 +98,12 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         rssPerSubscriberKB: round((after.rss - before.rss) / subscribers / 1024, 2),
         heapPerSubscriberKB: round((after.heapUsed - before.heapUsed) / subscribers / 1024, 2),
       },
-      events: { total: subs.reduce((s, x) => s + x.events.length, 0), changes: latencies.length, fullWalks, completed: subs.filter((s) => s.completed).length },
+      events: {
+        total: subs.reduce((s, x) => s + x.events.length, 0),
+        changes: latencies.length,
+        fullWalks,
+        completed: subs.filter((s) => s.completed).length,
+      },
       fanOutLatencyMs: latency,
       /** The gateway's CPU from the first change to the last completion (polls included), per change event delivered. */
       gatewayCpu: { ms: round(gatewayCpuMs, 0), usPerEvent: round((gatewayCpuMs * 1000) / latencies.length, 1) },
@@ -105,7 +112,10 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         pollIntervalMs: POLL_INTERVAL_MS,
         readsWhileSubscribing: summarize(perJob.map((p) => p.readsWhileSubscribing)),
         readsWatched: perJob.reduce((s, p) => s + p.reads, 0),
-        watchedIntervals: round(perJob.reduce((s, p) => s + p.intervals, 0), 1),
+        watchedIntervals: round(
+          perJob.reduce((s, p) => s + p.intervals, 0),
+          1,
+        ),
         readsPerJobPerInterval: readsPerInterval,
         maxReadsOneJob: Math.max(...perJob.map((p) => p.reads)),
         /** Most reads any job got beyond one per interval (<= 0: never more than one per interval). */
@@ -155,7 +165,20 @@ export const subscriptions: Scenario = async ({ quick, verbose, log }) => {
       'Latency = client receive time − the event\'s `updatedAt` (when the gateway saw the change); "last subscriber" = per job and change, the slowest subscriber.',
     '',
     table(
-      ['subscribers', 'jobs', 'shape', 'RSS before → after (MB)', 'RSS / sub (KB)', 'heap / sub (KB)', 'peak RSS (MB)', 'fan-out p50 / p99 / max (ms)', 'last subscriber p50 / p99 (ms)', 'reads / job / interval (mean, max)', 'max extra reads', '429s'],
+      [
+        'subscribers',
+        'jobs',
+        'shape',
+        'RSS before → after (MB)',
+        'RSS / sub (KB)',
+        'heap / sub (KB)',
+        'peak RSS (MB)',
+        'fan-out p50 / p99 / max (ms)',
+        'last subscriber p50 / p99 (ms)',
+        'reads / job / interval (mean, max)',
+        'max extra reads',
+        '429s',
+      ],
       results.map((r) => [
         r.subscribers,
         r.jobs,

@@ -2,12 +2,12 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'graphql-ws';
-import { connectAll, describeError } from '../lib/ws.js';
 import { gql } from '../lib/http.js';
-import { SUBMIT, UPDATED, smallEdit } from '../lib/queries.js';
+import { SUBMIT, smallEdit, UPDATED } from '../lib/queries.js';
+import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { round, sleep, summarize } from '../lib/stats.js';
-import { table, type Scenario } from '../lib/scenario.js';
+import { connectAll, describeError } from '../lib/ws.js';
 
 // Upstream efficiency under Claid's real limits: 500 watched jobs, the simulator enforcing 4/s and 120/min with 429s,
 // the gateway on its default budget (4/s, 120/min), for 60 s (quick: 20 s).
@@ -40,7 +40,11 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
   const clients: Client[] = [];
   try {
     // Phase A: make the jobs.
-    const maker = await startGatewayChild(sim.info.url, { DATABASE_URL: `sqlite:${dbFile}`, BACKGROUND_POLL_INTERVAL_MS: '3600000' }, verbose);
+    const maker = await startGatewayChild(
+      sim.info.url,
+      { DATABASE_URL: `sqlite:${dbFile}`, BACKGROUND_POLL_INTERVAL_MS: '3600000' },
+      verbose,
+    );
     const jobs: { id: string; upstreamId: number }[] = [];
     try {
       for (let i = 0; i < JOBS; i++) {
@@ -56,7 +60,12 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
     await sim.rpc('reset');
     const gateway = await startGatewayChild(
       sim.info.url,
-      { DATABASE_URL: `sqlite:${dbFile}`, POLL_INTERVAL_MS: String(POLL_INTERVAL_MS), UPSTREAM_MAX_RPS: String(CLAID.perSecond), UPSTREAM_MAX_RPM: String(CLAID.perMinute) },
+      {
+        DATABASE_URL: `sqlite:${dbFile}`,
+        POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
+        UPSTREAM_MAX_RPS: String(CLAID.perSecond),
+        UPSTREAM_MAX_RPM: String(CLAID.perMinute),
+      },
       verbose,
     );
     try {
@@ -69,8 +78,10 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
           { query: UPDATED, variables: { id: job.id } },
           {
             next: (value) => {
-              const j = (value.data as { aiEditJobUpdated?: { id: string; status: string } } | null | undefined)?.aiEditJobUpdated;
-              if (value.errors?.length || !j || j.id !== job.id) sub.error ??= `bad event: ${JSON.stringify(value).slice(0, 300)}`;
+              const j = (value.data as { aiEditJobUpdated?: { id: string; status: string } } | null | undefined)
+                ?.aiEditJobUpdated;
+              if (value.errors?.length || !j || j.id !== job.id)
+                sub.error ??= `bad event: ${JSON.stringify(value).slice(0, 300)}`;
               else sub.events.push({ status: j.status, receivedAt: Date.now() });
             },
             error: (error) => {
@@ -83,7 +94,14 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
         );
         return sub;
       });
-      const timeline: { atS: number; reads: number; r429: number; firstEvents: number; final: number; queued: number }[] = [];
+      const timeline: {
+        atS: number;
+        reads: number;
+        r429: number;
+        firstEvents: number;
+        final: number;
+        queued: number;
+      }[] = [];
       while (Date.now() - t0 < durationMs) {
         await sleep(5_000);
         const s = await sim.rpc<{ reads: number; byStatus: Record<string, number> }>('stats');
@@ -100,7 +118,12 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
         if (failed) throw new Error(`subscription failed: ${failed.error}`);
       }
       const elapsedMs = Date.now() - t0;
-      const stats = await sim.rpc<{ reads: number; submits: number; readsByTask: Record<string, number>; byStatus: Record<string, number> }>('stats');
+      const stats = await sim.rpc<{
+        reads: number;
+        submits: number;
+        readsByTask: Record<string, number>;
+        byStatus: Record<string, number>;
+      }>('stats');
       const budget = await gateway.rpc<Record<string, unknown> & { rateLimited: number }>('budget');
       const poller = await gateway.rpc<Record<string, unknown>>('poller');
       delete poller.readsByJob;
@@ -109,7 +132,9 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
       const perJobReads = jobs.map((j) => stats.readsByTask[String(j.upstreamId)] ?? 0);
       const r429 = stats.byStatus['429'] ?? 0;
       const firstEventS = subs.filter((s) => s.events.length > 0).map((s) => (s.events[0]!.receivedAt - t0) / 1000);
-      const progressed = subs.filter((s) => s.events.length > 1 || (s.events[0] && s.events[0].status !== 'ACCEPTED')).length;
+      const progressed = subs.filter(
+        (s) => s.events.length > 1 || (s.events[0] && s.events[0].status !== 'ACCEPTED'),
+      ).length;
       const final = subs.filter((s) => ['DONE', 'ERROR'].includes(s.events.at(-1)?.status ?? '')).length;
       const done = subs.filter((s) => s.events.at(-1)?.status === 'DONE').length;
       // What the account allows over this window, sustained: 4/s, but no more than 120 a minute (2/s).
@@ -149,24 +174,41 @@ export const upstream: Scenario = async ({ quick, verbose, log }) => {
           `the simulator enforcing ${CLAID.perSecond}/s and ${CLAID.perMinute}/min (429 beyond), the gateway on its default budget, ${round(elapsedMs / 1000, 0)} s.`,
         '',
         table(
-          ['upstream requests', 'account ceiling (120/min)', '429s at the simulator', '429s the gateway saw', 'reads / job / interval', 'at 1 per interval it would be', 'jobs read at least once', 'most reads of one job', 'subscribers with a first event', 'first event p50 / max (s)', 'jobs that moved', 'jobs final'],
-          [[
-            stats.reads + stats.submits,
-            ceiling,
-            r429,
-            budget.rateLimited,
-            String(round(result.upstream.readsPerJobPerInterval, 4)),
-            `${round(JOBS * intervals, 0)} reads`,
-            `${result.upstream.jobsRead} / ${JOBS}`,
-            result.upstream.maxReadsOneJob,
-            `${firstEventS.length} / ${JOBS}`,
-            `${round(result.progress.firstEventSeconds.p50, 1)} / ${round(result.progress.firstEventSeconds.max, 1)}`,
-            `${progressed} / ${JOBS}`,
-            `${final} / ${JOBS}`,
-          ]],
+          [
+            'upstream requests',
+            'account ceiling (120/min)',
+            '429s at the simulator',
+            '429s the gateway saw',
+            'reads / job / interval',
+            'at 1 per interval it would be',
+            'jobs read at least once',
+            'most reads of one job',
+            'subscribers with a first event',
+            'first event p50 / max (s)',
+            'jobs that moved',
+            'jobs final',
+          ],
+          [
+            [
+              stats.reads + stats.submits,
+              ceiling,
+              r429,
+              budget.rateLimited,
+              String(round(result.upstream.readsPerJobPerInterval, 4)),
+              `${round(JOBS * intervals, 0)} reads`,
+              `${result.upstream.jobsRead} / ${JOBS}`,
+              result.upstream.maxReadsOneJob,
+              `${firstEventS.length} / ${JOBS}`,
+              `${round(result.progress.firstEventSeconds.p50, 1)} / ${round(result.progress.firstEventSeconds.max, 1)}`,
+              `${progressed} / ${JOBS}`,
+              `${final} / ${JOBS}`,
+            ],
+          ],
         ),
       ].join('\n');
-      log(`reads ${stats.reads} (ceiling ${ceiling}), 429s ${r429}/${budget.rateLimited}, first events ${firstEventS.length}, moved ${progressed}, final ${final}`);
+      log(
+        `reads ${stats.reads} (ceiling ${ceiling}), 429s ${r429}/${budget.rateLimited}, first events ${firstEventS.length}, moved ${progressed}, final ${final}`,
+      );
       return { result, markdown };
     } finally {
       await Promise.all(clients.map((c) => c.dispose()));

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { AI_EDIT_MODELS, ASPECT_RATIOS, IMAGE_FORMATS, type AiEditRequest } from './job.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { BadUserInputError } from './errors.js';
+import { AI_EDIT_MODELS, type AiEditRequest, ASPECT_RATIOS, IMAGE_FORMATS } from './job.js';
 
 // The contract's submit rules, checked before any upstream call. Paths in errors are GraphQL input paths
 // (`input.options.prompt`), so a client can point at the field.
@@ -23,7 +23,12 @@ const optionsSchema = z
       .refine((p) => p.length <= 5000, 'must be at most 5000 characters'),
     model: z.enum(AI_EDIT_MODELS).optional(),
     aspectRatio: z.enum(ASPECT_RATIOS).optional(),
-    inferenceSteps: z.number().int('must be a whole number').min(1, 'must be from 1 to 50').max(50, 'must be from 1 to 50').optional(),
+    inferenceSteps: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be from 1 to 50')
+      .max(50, 'must be from 1 to 50')
+      .optional(),
     guidanceScale: z.number().min(1, 'must be from 1 to 10').max(10, 'must be from 1 to 10').optional(),
   })
   .strict()
@@ -40,7 +45,12 @@ const outputSchema = z
   .object({
     destination: imageUrl.optional(),
     format: z.enum(IMAGE_FORMATS).optional(),
-    numberOfImages: z.number().int('must be a whole number').min(1, 'must be from 1 to 4').max(4, 'must be from 1 to 4').optional(),
+    numberOfImages: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be from 1 to 4')
+      .max(4, 'must be from 1 to 4')
+      .optional(),
   })
   .strict();
 

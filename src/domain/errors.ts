@@ -28,7 +28,10 @@ export class GatewayError extends Error {
 
 export class BadUserInputError extends GatewayError {
   override name = 'BadUserInputError';
-  constructor(message: string, readonly field: string) {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
     super('BAD_USER_INPUT', message, { field });
   }
 }

@@ -1,31 +1,31 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { authorizationFromConnectionParams, createAuthenticator } from '../services/auth/authenticator.js';
-import { CallerLimits } from '../services/auth/caller-limits.js';
-import type { Config } from './config.js';
+import { createLogger, type Logger } from '../lib/logger.js';
 import { createContextFactory, type GatewayServices, type GraphQLContext } from '../schema/context.js';
 import { createErrorMasker } from '../schema/error-masking.js';
-import { FinalReadCache } from '../transport/final-read-cache.js';
-import { useFinalReadCache } from '../transport/use-final-read-cache.js';
-import { createLogger, type Logger } from '../lib/logger.js';
 import { schema } from '../schema/index.js';
-import { createHardening } from '../transport/security/hardening.js';
-import { createClaidClient, type ClaidClient } from '../services/upstream/claid-client.js';
-import { attachGraphQLWs } from '../transport/graphql-ws-server.js';
+import { authorizationFromConnectionParams, createAuthenticator } from '../services/auth/authenticator.js';
+import { CallerLimits } from '../services/auth/caller-limits.js';
 import { createJobPubSub, type JobPubSub } from '../services/jobs/job-events.js';
 import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
+import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
 import { openJobUpdates } from '../services/jobs/job-updates.js';
 import type { PollCoordinator } from '../services/scale-out/poll-coordinator.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
-import { RateBudget } from '../services/upstream/rate-budget.js';
-import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
-import { createJobStore } from '../services/store/job-store-factory.js';
 import { countUnfinishedIn, type JobStore } from '../services/store/job-store.js';
-import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
-import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
+import { createJobStore } from '../services/store/job-store-factory.js';
+import { type ClaidClient, createClaidClient } from '../services/upstream/claid-client.js';
+import { RateBudget } from '../services/upstream/rate-budget.js';
 import type { Simulator } from '../simulator/server.js';
+import { FinalReadCache } from '../transport/final-read-cache.js';
+import { attachGraphQLWs } from '../transport/graphql-ws-server.js';
+import { createHardening } from '../transport/security/hardening.js';
+import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import { useFinalReadCache } from '../transport/use-final-read-cache.js';
+import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
+import type { Config } from './config.js';
 
 // The transport: Yoga on node:http, one port for GraphQL, GraphiQL, /health and /ready.
 
@@ -75,10 +75,17 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     } else {
       // Loaded only here: the simulator brings sharp (tens of MB) that a gateway in front of Claid never needs.
       const { startSimulator } = await import('../simulator/server.js');
-      simulator = await startSimulator({ port: config.simulator.port, stepMs: config.simulator.stepMs, logger: logger.child({ component: 'simulator' }) });
+      simulator = await startSimulator({
+        port: config.simulator.port,
+        stepMs: config.simulator.stepMs,
+        logger: logger.child({ component: 'simulator' }),
+      });
       apiUrl = simulator.url;
       apiKey = simulator.apiKey;
-      logger.info({ upstream: apiUrl, sampleInput: simulator.sampleUrl() }, 'no CLAID_API_KEY: using the embedded Claid simulator');
+      logger.info(
+        { upstream: apiUrl, sampleInput: simulator.sampleUrl() },
+        'no CLAID_API_KEY: using the embedded Claid simulator',
+      );
     }
   }
 
@@ -118,7 +125,10 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     log: (level, message, details) => authLogger[level](details ?? {}, message),
   });
   if (config.auth.mode === 'none' && config.auth.allowAnonymous) {
-    authLogger.warn({ host: config.host }, 'AUTH_MODE=none with ALLOW_ANONYMOUS=true: anyone who reaches the port can spend upstream credits');
+    authLogger.warn(
+      { host: config.host },
+      'AUTH_MODE=none with ALLOW_ANONYMOUS=true: anyone who reaches the port can spend upstream credits',
+    );
   } else {
     authLogger.info({ mode: config.auth.mode }, 'caller authentication');
   }
@@ -137,7 +147,11 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   const services: GatewayServices = {
     jobs,
     jobUpdates: (owner, jobId) =>
-      openJobUpdates({ events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal }, owner, jobId),
+      openJobUpdates(
+        { events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal },
+        owner,
+        jobId,
+      ),
   };
 
   const readCache = new FinalReadCache({
@@ -172,16 +186,25 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
 
   const ready = async (): Promise<{ ok: boolean; checks: Record<string, string> }> => {
     const checks: Record<string, string> = {};
-    await store.ping().then(() => (checks.store = 'ok'), (e: Error) => (checks.store = e.message));
+    await store.ping().then(
+      () => (checks.store = 'ok'),
+      (e: Error) => (checks.store = e.message),
+    );
     checks.upstream = apiUrl ? 'configured' : 'missing';
-    if (config.redisUrl) await scaleOut.ping().then(() => (checks.redis = 'ok'), (e: Error) => (checks.redis = e.message));
+    if (config.redisUrl)
+      await scaleOut.ping().then(
+        () => (checks.redis = 'ok'),
+        (e: Error) => (checks.redis = e.message),
+      );
     return { ok: Object.values(checks).every((v) => v === 'ok' || v === 'configured'), checks };
   };
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/ready' && req.method === 'GET') {
       void ready().then(({ ok, checks }) => {
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', instanceId, checks }));
+        res
+          .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: ok ? 'ready' : 'not ready', instanceId, checks }));
       });
       return;
     }
@@ -204,13 +227,22 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     maxPayloadBytes: 64 * 1024,
     verifyUpgrade: hardening.verifyUpgrade,
     documentFor: hardening.documentFor,
-    onConnect: (params) => authenticator.authenticate(authorizationFromConnectionParams(params)).then(() => true, () => false),
+    onConnect: (params) =>
+      authenticator.authenticate(authorizationFromConnectionParams(params)).then(
+        () => true,
+        () => false,
+      ),
     maskError: createErrorMasker(logger),
   });
 
-  const keyExpiry = setInterval(() => {
-    store.expireIdempotencyKeys(new Date(Date.now() - IDEMPOTENCY_KEY_TTL_MS)).catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
-  }, 60 * 60 * 1000);
+  const keyExpiry = setInterval(
+    () => {
+      store
+        .expireIdempotencyKeys(new Date(Date.now() - IDEMPOTENCY_KEY_TTL_MS))
+        .catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
+    },
+    60 * 60 * 1000,
+  );
   keyExpiry.unref();
 
   await new Promise<void>((resolve, reject) => {
@@ -254,5 +286,22 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       logger.info('gateway stopped');
     })());
 
-  return { url, config, logger, store, claid, events, budget, poller, coordinator, instanceId, services, yoga, simulator, sharedSubscriptions: { webSocket: graphqlWs.shared, http: httpSubscriptions }, readCache, stop };
+  return {
+    url,
+    config,
+    logger,
+    store,
+    claid,
+    events,
+    budget,
+    poller,
+    coordinator,
+    instanceId,
+    services,
+    yoga,
+    simulator,
+    sharedSubscriptions: { webSocket: graphqlWs.shared, http: httpSubscriptions },
+    readCache,
+    stop,
+  };
 }

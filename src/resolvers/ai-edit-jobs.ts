@@ -1,8 +1,8 @@
-import { decodeGlobalID, resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import type { ResolverContext } from './resolver-context.js';
-import type { Job, JobStatus } from '../domain/job.js';
+import { decodeGlobalID, type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
 import { BadUserInputError, GatewayError } from '../domain/errors.js';
+import type { Job, JobStatus } from '../domain/job.js';
 import type { JobCursor } from '../services/store/job-store.js';
+import type { ResolverContext } from './resolver-context.js';
 
 // Small typed functions the schema calls: unpack arguments, call a service, shape the answer.
 
@@ -24,7 +24,13 @@ export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null
 
 export function submitAiEdit(
   ctx: ResolverContext,
-  input: { input: string; output?: object | null; options: object; idempotencyKey?: string | null; clientMutationId?: string | null },
+  input: {
+    input: string;
+    output?: object | null;
+    options: object;
+    idempotencyKey?: string | null;
+    clientMutationId?: string | null;
+  },
 ): Promise<Job> {
   const { idempotencyKey, clientMutationId: _echoedByThePayload, ...request } = input;
   return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });

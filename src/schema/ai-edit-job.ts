@@ -1,14 +1,4 @@
 import {
-  AI_EDIT_JOB_TYPENAME,
-  jobIdFromGlobalId,
-  listAiEditJobs,
-  loadAiEditJobs,
-  submitAiEdit,
-  watchAiEditJob,
-} from '../resolvers/ai-edit-jobs.js';
-import {
-  TMP_URL_TTL_MS,
-  isFinalStatus,
   type AiEditError,
   type AiEditImage,
   type AiEditOptions,
@@ -16,9 +6,19 @@ import {
   type AiEditOutputImage,
   type AiEditRequest,
   type AiEditResult,
+  isFinalStatus,
   type Job,
   type StatusChange,
+  TMP_URL_TTL_MS,
 } from '../domain/job.js';
+import {
+  AI_EDIT_JOB_TYPENAME,
+  jobIdFromGlobalId,
+  listAiEditJobs,
+  loadAiEditJobs,
+  submitAiEdit,
+  watchAiEditJob,
+} from '../resolvers/ai-edit-jobs.js';
 import { builder } from './builder.js';
 import { AiEditAspectRatioEnum, AiEditImageFormatEnum, AiEditJobStatusEnum, AiEditModelEnum } from './enums.js';
 
@@ -28,19 +28,50 @@ const AiEditRequestOptions = builder.objectRef<AiEditOptions>('AiEditRequestOpti
   description: 'Generation options as submitted; unset options are null and Claid used its defaults.',
   fields: (t) => ({
     prompt: t.exposeString('prompt', { description: 'What to change in the image ("add a duck").' }),
-    model: t.field({ type: AiEditModelEnum, nullable: true, description: 'The model asked for; null means Claid’s default (V2).', resolve: (o) => o.model ?? null }),
-    aspectRatio: t.field({ type: AiEditAspectRatioEnum, nullable: true, description: 'The aspect ratio asked for (V1 only).', resolve: (o) => o.aspectRatio ?? null }),
-    inferenceSteps: t.int({ nullable: true, description: 'Inference steps asked for (V1 only).', resolve: (o) => o.inferenceSteps ?? null }),
-    guidanceScale: t.float({ nullable: true, description: 'Guidance scale asked for (V1 only).', resolve: (o) => o.guidanceScale ?? null }),
+    model: t.field({
+      type: AiEditModelEnum,
+      nullable: true,
+      description: 'The model asked for; null means Claid’s default (V2).',
+      resolve: (o) => o.model ?? null,
+    }),
+    aspectRatio: t.field({
+      type: AiEditAspectRatioEnum,
+      nullable: true,
+      description: 'The aspect ratio asked for (V1 only).',
+      resolve: (o) => o.aspectRatio ?? null,
+    }),
+    inferenceSteps: t.int({
+      nullable: true,
+      description: 'Inference steps asked for (V1 only).',
+      resolve: (o) => o.inferenceSteps ?? null,
+    }),
+    guidanceScale: t.float({
+      nullable: true,
+      description: 'Guidance scale asked for (V1 only).',
+      resolve: (o) => o.guidanceScale ?? null,
+    }),
   }),
 });
 
 const AiEditRequestOutput = builder.objectRef<AiEditOutput>('AiEditRequestOutput').implement({
   description: 'Output settings as submitted.',
   fields: (t) => ({
-    destination: t.string({ nullable: true, description: 'Where Claid was asked to store the results; null means its temporary bucket.', resolve: (o) => o.destination ?? null }),
-    format: t.field({ type: AiEditImageFormatEnum, nullable: true, description: 'The format asked for; null means PNG.', resolve: (o) => o.format ?? null }),
-    numberOfImages: t.int({ nullable: true, description: 'How many images were asked for; null means 1.', resolve: (o) => o.numberOfImages ?? null }),
+    destination: t.string({
+      nullable: true,
+      description: 'Where Claid was asked to store the results; null means its temporary bucket.',
+      resolve: (o) => o.destination ?? null,
+    }),
+    format: t.field({
+      type: AiEditImageFormatEnum,
+      nullable: true,
+      description: 'The format asked for; null means PNG.',
+      resolve: (o) => o.format ?? null,
+    }),
+    numberOfImages: t.int({
+      nullable: true,
+      description: 'How many images were asked for; null means 1.',
+      resolve: (o) => o.numberOfImages ?? null,
+    }),
   }),
 });
 
@@ -48,18 +79,29 @@ const AiEditRequestRef = builder.objectRef<AiEditRequest>('AiEditRequest').imple
   description: 'The request exactly as it was submitted.',
   fields: (t) => ({
     input: t.exposeString('input', { description: 'URL of the input image.' }),
-    output: t.field({ type: AiEditRequestOutput, nullable: true, description: 'Output settings; null when none were given.', resolve: (r) => r.output ?? null }),
+    output: t.field({
+      type: AiEditRequestOutput,
+      nullable: true,
+      description: 'Output settings; null when none were given.',
+      resolve: (r) => r.output ?? null,
+    }),
     options: t.field({ type: AiEditRequestOptions, description: 'Generation options.', resolve: (r) => r.options }),
   }),
 });
 
 // ---------------------------------------------------------------- results and errors
 
-const imageFields = <T extends AiEditImage>(t: PothosSchemaTypes.ObjectFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<import('./builder.js').PothosTypes>, T>) => ({
+const imageFields = <T extends AiEditImage>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<import('./builder.js').PothosTypes>, T>,
+) => ({
   ext: t.string({ nullable: true, description: 'File extension (jpg, png).', resolve: (i) => i.ext ?? null }),
   mps: t.float({ nullable: true, description: 'Size in megapixels.', resolve: (i) => i.mps ?? null }),
   mime: t.string({ nullable: true, description: 'MIME type (image/jpeg, image/png).', resolve: (i) => i.mime ?? null }),
-  format: t.string({ nullable: true, description: 'File format as Claid names it (JPEG, PNG).', resolve: (i) => i.format ?? null }),
+  format: t.string({
+    nullable: true,
+    description: 'File format as Claid names it (JPEG, PNG).',
+    resolve: (i) => i.format ?? null,
+  }),
   width: t.int({ nullable: true, description: 'Width in pixels.', resolve: (i) => i.width ?? null }),
   height: t.int({ nullable: true, description: 'Height in pixels.', resolve: (i) => i.height ?? null }),
 });
@@ -78,11 +120,31 @@ const AiEditOutputImageRef = builder.objectRef<OutputImageShape>('AiEditOutputIm
   description: 'A generated image.',
   fields: (t) => ({
     ...imageFields(t),
-    tmpUrl: t.string({ nullable: true, description: 'Temporary download URL; it stops working at `expiresAt`.', resolve: (i) => i.tmpUrl ?? null }),
-    objectKey: t.string({ nullable: true, description: 'Path of the image in its bucket.', resolve: (i) => i.objectKey ?? null }),
-    objectBucket: t.string({ nullable: true, description: 'Bucket that holds the image.', resolve: (i) => i.objectBucket ?? null }),
-    objectUri: t.string({ nullable: true, description: 'URI of the image in its bucket.', resolve: (i) => i.objectUri ?? null }),
-    claidStorageUri: t.string({ nullable: true, description: 'URI of the image in Claid storage.', resolve: (i) => i.claidStorageUri ?? null }),
+    tmpUrl: t.string({
+      nullable: true,
+      description: 'Temporary download URL; it stops working at `expiresAt`.',
+      resolve: (i) => i.tmpUrl ?? null,
+    }),
+    objectKey: t.string({
+      nullable: true,
+      description: 'Path of the image in its bucket.',
+      resolve: (i) => i.objectKey ?? null,
+    }),
+    objectBucket: t.string({
+      nullable: true,
+      description: 'Bucket that holds the image.',
+      resolve: (i) => i.objectBucket ?? null,
+    }),
+    objectUri: t.string({
+      nullable: true,
+      description: 'URI of the image in its bucket.',
+      resolve: (i) => i.objectUri ?? null,
+    }),
+    claidStorageUri: t.string({
+      nullable: true,
+      description: 'URI of the image in Claid storage.',
+      resolve: (i) => i.claidStorageUri ?? null,
+    }),
     expiresAt: t.field({
       type: 'DateTime',
       nullable: true,
@@ -95,7 +157,11 @@ const AiEditOutputImageRef = builder.objectRef<OutputImageShape>('AiEditOutputIm
 const AiEditResultRef = builder.objectRef<{ result: AiEditResult; finishedAt: Date | null }>('AiEditResult').implement({
   description: "A finished job's images.",
   fields: (t) => ({
-    inputObject: t.field({ type: AiEditImageRef, description: 'The input image as Claid read it.', resolve: (r) => r.result.inputObject }),
+    inputObject: t.field({
+      type: AiEditImageRef,
+      description: 'The input image as Claid read it.',
+      resolve: (r) => r.result.inputObject,
+    }),
     outputObjects: t.field({
       type: [AiEditOutputImageRef],
       description: 'The generated images.',
@@ -130,18 +196,41 @@ export const AiEditJob = builder.loadableNode(AI_EDIT_JOB_TYPENAME, {
   fields: (t) => ({
     upstreamId: t.exposeInt('upstreamId', { description: "Claid's task id." }),
     status: t.field({ type: AiEditJobStatusEnum, description: 'Current status.', resolve: (job) => job.status }),
-    isFinal: t.boolean({ description: 'Whether the status is final (DONE, ERROR or CANCELLED): nothing will change.', resolve: (job) => isFinalStatus(job.status) }),
-    createdAt: t.field({ type: 'DateTime', description: 'When the job was submitted.', resolve: (job) => job.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', description: 'Last time the gateway saw a change.', resolve: (job) => job.updatedAt }),
-    request: t.field({ type: AiEditRequestRef, description: 'The request as submitted.', resolve: (job) => job.request }),
-    errors: t.field({ type: [AiEditErrorRef], description: 'Errors Claid reported; empty unless the job failed.', resolve: (job) => job.errors }),
+    isFinal: t.boolean({
+      description: 'Whether the status is final (DONE, ERROR or CANCELLED): nothing will change.',
+      resolve: (job) => isFinalStatus(job.status),
+    }),
+    createdAt: t.field({
+      type: 'DateTime',
+      description: 'When the job was submitted.',
+      resolve: (job) => job.createdAt,
+    }),
+    updatedAt: t.field({
+      type: 'DateTime',
+      description: 'Last time the gateway saw a change.',
+      resolve: (job) => job.updatedAt,
+    }),
+    request: t.field({
+      type: AiEditRequestRef,
+      description: 'The request as submitted.',
+      resolve: (job) => job.request,
+    }),
+    errors: t.field({
+      type: [AiEditErrorRef],
+      description: 'Errors Claid reported; empty unless the job failed.',
+      resolve: (job) => job.errors,
+    }),
     result: t.field({
       type: AiEditResultRef,
       nullable: true,
       description: 'The images; null until the job is DONE.',
       resolve: (job) => (job.result ? { result: job.result, finishedAt: job.finishedAt } : null),
     }),
-    history: t.field({ type: [AiEditStatusChangeRef], description: 'Every status the gateway saw, oldest first.', resolve: (job) => job.history }),
+    history: t.field({
+      type: [AiEditStatusChangeRef],
+      description: 'Every status the gateway saw, oldest first.',
+      resolve: (job) => job.history,
+    }),
   }),
 });
 
@@ -161,7 +250,9 @@ const AiEditOptionsInput = builder.inputType('AiEditOptionsInput', {
 const AiEditOutputInput = builder.inputType('AiEditOutputInput', {
   description: 'Where and how to write the results.',
   fields: (t) => ({
-    destination: t.string({ description: 'A storage:// or http(s) URL to write results to; default: a temporary bucket (24 h URLs).' }),
+    destination: t.string({
+      description: 'A storage:// or http(s) URL to write results to; default: a temporary bucket (24 h URLs).',
+    }),
     format: t.field({ type: AiEditImageFormatEnum, description: 'Output format; default PNG.' }),
     numberOfImages: t.int({ description: 'How many images, 1 to 4; default 1. Each costs credits.' }),
   }),
@@ -170,23 +261,37 @@ const AiEditOutputInput = builder.inputType('AiEditOutputInput', {
 const SubmitAiEditInput = builder.inputType('SubmitAiEditInput', {
   description: 'An edit to submit.',
   fields: (t) => ({
-    input: t.string({ required: true, description: 'URL of the input image: http, https or storage://, at most 4096 characters.' }),
+    input: t.string({
+      required: true,
+      description: 'URL of the input image: http, https or storage://, at most 4096 characters.',
+    }),
     output: t.field({ type: AiEditOutputInput, description: 'Output settings.' }),
     options: t.field({ type: AiEditOptionsInput, required: true, description: 'Generation options.' }),
     idempotencyKey: t.string({
-      description: 'Repeat a submit safely: the same key returns the first job (kept 24 h); reusing it for another request is refused.',
+      description:
+        'Repeat a submit safely: the same key returns the first job (kept 24 h); reusing it for another request is refused.',
     }),
     clientMutationId: t.string({ description: 'Echoed back unchanged in the payload.' }),
   }),
 });
 
-const SubmitAiEditPayload = builder.objectRef<{ job: Job; clientMutationId: string | null }>('SubmitAiEditPayload').implement({
-  description: 'The result of a submit.',
-  fields: (t) => ({
-    job: t.field({ type: AiEditJob, description: 'The submitted job (or the earlier one for a repeated idempotency key).', resolve: (p) => p.job }),
-    clientMutationId: t.string({ nullable: true, description: 'The clientMutationId given in the input.', resolve: (p) => p.clientMutationId }),
-  }),
-});
+const SubmitAiEditPayload = builder
+  .objectRef<{ job: Job; clientMutationId: string | null }>('SubmitAiEditPayload')
+  .implement({
+    description: 'The result of a submit.',
+    fields: (t) => ({
+      job: t.field({
+        type: AiEditJob,
+        description: 'The submitted job (or the earlier one for a repeated idempotency key).',
+        resolve: (p) => p.job,
+      }),
+      clientMutationId: t.string({
+        nullable: true,
+        description: 'The clientMutationId given in the input.',
+        resolve: (p) => p.clientMutationId,
+      }),
+    }),
+  });
 
 // ---------------------------------------------------------------- operations
 
@@ -194,30 +299,40 @@ builder.queryFields((t) => ({
   aiEditJob: t.field({
     type: AiEditJob,
     nullable: true,
-    description: 'A job by its global id; null when it is unknown or not yours. An unfinished job is refreshed from Claid when its last read is older than the poll interval.',
+    description:
+      'A job by its global id; null when it is unknown or not yours. An unfinished job is refreshed from Claid when its last read is older than the poll interval.',
     args: { id: t.arg.id({ required: true, description: 'The global id of the job.' }) },
     resolve: (_root, args) => jobIdFromGlobalId(args.id),
   }),
-  aiEditJobs: t.connection({
-    type: AiEditJob,
-    description: 'Your jobs, newest first, with cursor pagination (at most 100 a page).',
-    args: {
-      status: t.arg({ type: [AiEditJobStatusEnum], required: false, description: 'Only jobs with one of these statuses.' }),
+  aiEditJobs: t.connection(
+    {
+      type: AiEditJob,
+      description: 'Your jobs, newest first, with cursor pagination (at most 100 a page).',
+      args: {
+        status: t.arg({
+          type: [AiEditJobStatusEnum],
+          required: false,
+          description: 'Only jobs with one of these statuses.',
+        }),
+      },
+      resolve: (_root, args, ctx) => listAiEditJobs(ctx, args),
     },
-    resolve: (_root, args, ctx) => listAiEditJobs(ctx, args),
-  }, {
-    name: 'AiEditJobConnection',
-    description: 'A page of jobs.',
-  }, {
-    name: 'AiEditJobEdge',
-    description: 'A job in a page, with its cursor.',
-  }),
+    {
+      name: 'AiEditJobConnection',
+      description: 'A page of jobs.',
+    },
+    {
+      name: 'AiEditJobEdge',
+      description: 'A job in a page, with its cursor.',
+    },
+  ),
 }));
 
 builder.mutationFields((t) => ({
   submitAiEdit: t.field({
     type: SubmitAiEditPayload,
-    description: 'Submits an image edit to Claid and returns the job at once; follow it with aiEditJob or aiEditJobUpdated. Invalid input is refused before any upstream call.',
+    description:
+      'Submits an image edit to Claid and returns the job at once; follow it with aiEditJob or aiEditJobUpdated. Invalid input is refused before any upstream call.',
     args: { input: t.arg({ type: SubmitAiEditInput, required: true, description: 'The edit.' }) },
     resolve: async (_root, { input }, ctx) => ({
       job: await submitAiEdit(ctx, input),

@@ -2,8 +2,8 @@ import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
-import type { GraphQLContext } from './context.js';
 import { BadUserInputError } from '../domain/errors.js';
+import type { GraphQLContext } from './context.js';
 
 export interface PothosTypes {
   Context: GraphQLContext;

@@ -1,11 +1,11 @@
+import type { GatewayServices, ReadTracker, ResolverContext } from '../resolvers/resolver-context.js';
 import {
   ANONYMOUS_CALLER,
-  authorizationFromConnectionParams,
   type Authenticator,
+  authorizationFromConnectionParams,
   type Caller,
 } from '../services/auth/authenticator.js';
 import type { CallerLimits } from '../services/auth/caller-limits.js';
-import type { GatewayServices, ReadTracker, ResolverContext } from '../resolvers/resolver-context.js';
 
 export type { GatewayServices, ReadTracker };
 
@@ -48,12 +48,19 @@ export function createContextFactory(services: GatewayServices, access?: CallerA
     const caller =
       initial.readTracker?.caller ??
       (await access.authenticator.authenticate(
-        overWebSocket ? authorizationFromConnectionParams(initial.connectionParams) : initial.request?.headers.get('authorization'),
+        overWebSocket
+          ? authorizationFromConnectionParams(initial.connectionParams)
+          : initial.request?.headers.get('authorization'),
       ));
     const { limits } = access;
     if (!limits) return { owner: caller.name, caller, services };
     // Subscription slots count per caller and per graphql-ws connection (an SSE request is its own connection).
     const connection = overWebSocket ? (initial.extra?.socket ?? initial.socket) : undefined;
-    return { owner: caller.name, caller, services, acquireSubscription: () => limits.acquireSubscription(caller.name, connection) };
+    return {
+      owner: caller.name,
+      caller,
+      services,
+      acquireSubscription: () => limits.acquireSubscription(caller.name, connection),
+    };
   };
 }

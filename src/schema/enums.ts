@@ -17,7 +17,10 @@ export const AiEditJobStatusEnum = builder.enumType('AiEditJobStatus', {
 export const AiEditModelEnum = builder.enumType('AiEditModel', {
   description: 'The generation model.',
   values: {
-    V1: { value: 'v1', description: 'The first model; the only one that takes aspectRatio, inferenceSteps and guidanceScale.' },
+    V1: {
+      value: 'v1',
+      description: 'The first model; the only one that takes aspectRatio, inferenceSteps and guidanceScale.',
+    },
     V2: { value: 'v2', description: "Claid's default and recommended model, with native 2K output." },
   } as const,
 });

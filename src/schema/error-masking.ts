@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import type { Logger } from '../lib/logger.js';
 import { GatewayError } from '../domain/errors.js';
+import type { Logger } from '../lib/logger.js';
 
 /**
  * Yoga's maskError: a GatewayError from a service becomes a GraphQLError with `extensions.code` the client can act
@@ -23,7 +23,10 @@ export function createErrorMasker(logger: Logger) {
     if (error instanceof GraphQLError && !error.originalError) return error;
     if (error instanceof GraphQLError && error.originalError instanceof GraphQLError) return error.originalError;
     const correlationId = randomUUID();
-    logger.error({ err: original, correlationId, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+    logger.error(
+      { err: original, correlationId, path: error instanceof GraphQLError ? error.path : undefined },
+      'unexpected error',
+    );
     return new GraphQLError(message, {
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,

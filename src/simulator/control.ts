@@ -35,9 +35,11 @@ export class ControlSpecError extends Error {
 
 function checkCommon(spec: { endpoint?: unknown; times?: unknown }): { endpoint: InjectionEndpoint; times: number } {
   const endpoint = spec.endpoint ?? 'any';
-  if (!ENDPOINTS.includes(endpoint as InjectionEndpoint)) throw new ControlSpecError(`endpoint must be one of ${ENDPOINTS.join(', ')}`);
+  if (!ENDPOINTS.includes(endpoint as InjectionEndpoint))
+    throw new ControlSpecError(`endpoint must be one of ${ENDPOINTS.join(', ')}`);
   const times = spec.times ?? 1;
-  if (typeof times !== 'number' || !Number.isInteger(times) || times < 1) throw new ControlSpecError('times must be a positive integer');
+  if (typeof times !== 'number' || !Number.isInteger(times) || times < 1)
+    throw new ControlSpecError('times must be a positive integer');
   return { endpoint: endpoint as InjectionEndpoint, times };
 }
 
@@ -53,10 +55,19 @@ export class FailureInjector {
     const body = spec.body ?? (spec.status === 429 ? 'detail' : 'json');
     if (!BODIES.includes(body)) throw new ControlSpecError(`body must be one of ${BODIES.join(', ')}`);
     const headers = spec.headers ?? {};
-    if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string')) {
+    if (
+      typeof headers !== 'object' ||
+      headers === null ||
+      Array.isArray(headers) ||
+      Object.values(headers).some((v) => typeof v !== 'string')
+    ) {
       throw new ControlSpecError('headers must map header names to strings');
     }
-    this.rules.push({ endpoint, remaining: times, injection: { kind: 'fail', status: spec.status, body, headers: { ...headers } } });
+    this.rules.push({
+      endpoint,
+      remaining: times,
+      injection: { kind: 'fail', status: spec.status, body, headers: { ...headers } },
+    });
   }
 
   hang(spec: HangSpec = {}): void {

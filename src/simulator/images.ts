@@ -1,5 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
-import { ASPECT_RATIO_SIZES, type AiEditModel, type AspectRatio, type ImageFormat } from '../domain/job.js';
+import { type AiEditModel, ASPECT_RATIO_SIZES, type AspectRatio, type ImageFormat } from '../domain/job.js';
 
 // Real pixels for the simulator: sample inputs, input inspection, and "edited" outputs (the input fitted to the
 // output size, tinted, with the prompt and the image's index drawn on it).
@@ -118,14 +118,24 @@ function hashString(text: string): number {
   return h >>> 0;
 }
 
-function overlaySvg(width: number, height: number, prompt: string, model: AiEditModel, index: number, count: number): Buffer {
+function overlaySvg(
+  width: number,
+  height: number,
+  prompt: string,
+  model: AiEditModel,
+  index: number,
+  count: number,
+): Buffer {
   const hue = (hashString(prompt) + index * 67) % 360;
   const font = Math.max(12, Math.round(Math.min(width, height) / 28));
   const lines = wrap(prompt, Math.max(10, Math.floor((width * 0.9) / (font * 0.55))), 3);
   const bandHeight = Math.round(font * (lines.length * 1.3 + 1.2));
   const textY = height - bandHeight + Math.round(font * 1.4);
   const tspans = lines
-    .map((l, i) => `<tspan x="${Math.round(width * 0.05)}" y="${textY + Math.round(i * font * 1.3)}">${escapeXml(l)}</tspan>`)
+    .map(
+      (l, i) =>
+        `<tspan x="${Math.round(width * 0.05)}" y="${textY + Math.round(i * font * 1.3)}">${escapeXml(l)}</tspan>`,
+    )
     .join('');
   // a "generated" object whose place depends on the index, so every image of a task looks different
   const cx = Math.round(width * (0.2 + 0.6 * (((index * 37) % 100) / 100)));

@@ -26,7 +26,10 @@ const simulator = await startSimulator({
 });
 
 // The default key is public; a chosen one is only hinted at.
-const keyHint = apiKey === DEFAULT_SIMULATOR_API_KEY ? apiKey : `${apiKey.slice(0, Math.min(3, Math.floor(apiKey.length / 3)))}… (from SIMULATOR_API_KEY)`;
+const keyHint =
+  apiKey === DEFAULT_SIMULATOR_API_KEY
+    ? apiKey
+    : `${apiKey.slice(0, Math.min(3, Math.floor(apiKey.length / 3)))}… (from SIMULATOR_API_KEY)`;
 logger.info(
   { url: simulator.url, keyHint, sampleUrl: simulator.sampleUrl() },
   `Claid simulator listening on ${simulator.url} (Bearer ${keyHint}); try input ${simulator.sampleUrl()}`,

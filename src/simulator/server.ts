@@ -1,12 +1,12 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { pino, type Logger } from 'pino';
-import { ControlSpecError, FailureInjector, type FailSpec, type HangSpec, type Injection } from './control.js';
+import { type Logger, pino } from 'pino';
+import { ControlSpecError, type FailSpec, FailureInjector, type HangSpec, type Injection } from './control.js';
 import { renderSample, SAMPLES, type SampleImage } from './images.js';
 import { FixedWindowRateLimiter } from './rate-limit.js';
 import { claidTimestamp, currentStatus, OutputStore, runTask, type SimTask } from './tasks.js';
-import { validateAiEditRequest, type ValidationIssue } from './validation.js';
+import { type ValidationIssue, validateAiEditRequest } from './validation.js';
 
 // A Claid-compatible AI Edit upstream on a real socket: what the gateway talks to without an API key, and what
 // tests use to make the upstream slow, failing, rate limited or silent.
@@ -82,9 +82,12 @@ const errorDetails = (code: string, type: string, message: string, details: Json
 });
 
 function injectedError(status: number): Json {
-  if (status === 429) return errorDetails(SIMULATOR_ERROR_CODES.rateLimited, 'general', 'Too Many Requests. Rate limit exceeded.');
-  const type = status === 401 || status === 403 ? 'auth' : status === 402 ? 'billing' : status === 422 ? 'validation' : 'general';
-  const message = status === 402 ? 'No API calls left.' : `${STATUS_CODES[status] ?? 'Error'} (injected by the simulator)`;
+  if (status === 429)
+    return errorDetails(SIMULATOR_ERROR_CODES.rateLimited, 'general', 'Too Many Requests. Rate limit exceeded.');
+  const type =
+    status === 401 || status === 403 ? 'auth' : status === 402 ? 'billing' : status === 422 ? 'validation' : 'general';
+  const message =
+    status === 402 ? 'No API calls left.' : `${STATUS_CODES[status] ?? 'Error'} (injected by the simulator)`;
   return errorDetails(String(status), type, message);
 }
 
@@ -152,7 +155,9 @@ function validationFailure(issues: ValidationIssue[]): Json {
     .slice(0, 5)
     .map((i) => `${i.loc.slice(1).join('.') || 'body'}: ${i.msg}`)
     .join('; ');
-  return errorDetails(SIMULATOR_ERROR_CODES.validation, 'validation', `Request validation failed: ${summary}`, { errors: issues });
+  return errorDetails(SIMULATOR_ERROR_CODES.validation, 'validation', `Request validation failed: ${summary}`, {
+    errors: issues,
+  });
 }
 
 function urlFor(host: string, port: number): string {
@@ -169,7 +174,8 @@ function safeDecode(segment: string): string {
 }
 
 function checkStepMs(ms: number): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new RangeError('stepMs must be a non-negative number');
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+    throw new RangeError('stepMs must be a non-negative number');
   return ms;
 }
 
@@ -225,7 +231,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         errorDetails(
           SIMULATOR_ERROR_CODES.auth,
           'auth',
-          auth === 'missing' ? 'Authorization is required: send "Authorization: Bearer <API key>".' : 'Invalid API key.',
+          auth === 'missing'
+            ? 'Authorization is required: send "Authorization: Bearer <API key>".'
+            : 'Invalid API key.',
         ),
         { 'WWW-Authenticate': 'Bearer' },
       );
@@ -234,7 +242,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const decision = limiter.take();
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     if (!decision.allowed) {
-      sendJson(res, 429, { detail: errorDetails(SIMULATOR_ERROR_CODES.rateLimited, 'general', 'Too Many Requests. Rate limit exceeded.') });
+      sendJson(res, 429, {
+        detail: errorDetails(SIMULATOR_ERROR_CODES.rateLimited, 'general', 'Too Many Requests. Rate limit exceeded.'),
+      });
       return false;
     }
     return true;
@@ -258,7 +268,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const raw = await readBody(req, MAX_BODY_BYTES);
     if (raw === 'too-large') {
       res.setHeader('Connection', 'close');
-      sendJson(res, 413, errorDetails(SIMULATOR_ERROR_CODES.payloadTooLarge, 'validation', `Request body is larger than ${MAX_BODY_BYTES} bytes.`));
+      sendJson(
+        res,
+        413,
+        errorDetails(
+          SIMULATOR_ERROR_CODES.payloadTooLarge,
+          'validation',
+          `Request body is larger than ${MAX_BODY_BYTES} bytes.`,
+        ),
+      );
       return;
     }
     let body: unknown;
@@ -308,12 +326,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (isInteger) stats.readsByTask.set(id, (stats.readsByTask.get(id) ?? 0) + 1);
     if (inject('read', res) || !admit(req, res)) return;
     if (!isInteger) {
-      sendJson(res, 422, { detail: [{ loc: ['path', 'ai_edit_id'], msg: 'value is not a valid integer', type: 'type_error.integer' }] });
+      sendJson(res, 422, {
+        detail: [{ loc: ['path', 'ai_edit_id'], msg: 'value is not a valid integer', type: 'type_error.integer' }],
+      });
       return;
     }
     const task = tasks.get(id);
     if (!task) {
-      sendJson(res, 404, errorDetails(SIMULATOR_ERROR_CODES.notFound, 'general', `AI edit task ${rawId} was not found.`));
+      sendJson(
+        res,
+        404,
+        errorDetails(SIMULATOR_ERROR_CODES.notFound, 'general', `AI edit task ${rawId} was not found.`),
+      );
       return;
     }
     const status = currentStatus(task, stepMs);
@@ -322,7 +346,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       status,
       created_at: claidTimestamp(task.createdAt),
       request: task.request,
-      errors: status === 'ERROR' && task.failure ? [{ error: task.failure.message, created_at: claidTimestamp(task.failure.at) }] : [],
+      errors:
+        status === 'ERROR' && task.failure
+          ? [{ error: task.failure.message, created_at: claidTimestamp(task.failure.at) }]
+          : [],
     };
     // Before DONE the result is null; a failed task has none at all.
     if (status === 'DONE') data['result'] = task.result;
@@ -352,17 +379,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function handleControl(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (authorized(req) !== 'ok') {
-      sendJson(res, 401, errorDetails(SIMULATOR_ERROR_CODES.auth, 'auth', 'The control endpoint needs the simulator API key.'));
+      sendJson(
+        res,
+        401,
+        errorDetails(SIMULATOR_ERROR_CODES.auth, 'auth', 'The control endpoint needs the simulator API key.'),
+      );
       return;
     }
     const raw = await readBody(req, MAX_BODY_BYTES);
     let spec: Json;
     try {
       const parsed: unknown = raw === 'too-large' ? undefined : JSON.parse(raw.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ControlSpecError('body must be a JSON object');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new ControlSpecError('body must be a JSON object');
       spec = parsed as Json;
     } catch (err) {
-      sendJson(res, 400, errorDetails(SIMULATOR_ERROR_CODES.validation, 'validation', `Bad control request: ${(err as Error).message}`));
+      sendJson(
+        res,
+        400,
+        errorDetails(SIMULATOR_ERROR_CODES.validation, 'validation', `Bad control request: ${(err as Error).message}`),
+      );
       return;
     }
     try {
@@ -384,7 +420,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
     } catch (err) {
       if (!(err instanceof ControlSpecError || err instanceof RangeError)) throw err;
-      sendJson(res, 400, errorDetails(SIMULATOR_ERROR_CODES.validation, 'validation', `Bad control request: ${err.message}`));
+      sendJson(
+        res,
+        400,
+        errorDetails(SIMULATOR_ERROR_CODES.validation, 'validation', `Bad control request: ${err.message}`),
+      );
       return;
     }
     sendJson(res, 200, { ok: true });
@@ -392,7 +432,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   function handleStats(req: IncomingMessage, res: ServerResponse): void {
     if (authorized(req) !== 'ok') {
-      sendJson(res, 401, errorDetails(SIMULATOR_ERROR_CODES.auth, 'auth', 'The control endpoint needs the simulator API key.'));
+      sendJson(
+        res,
+        401,
+        errorDetails(SIMULATOR_ERROR_CODES.auth, 'auth', 'The control endpoint needs the simulator API key.'),
+      );
       return;
     }
     sendJson(res, 200, {
@@ -435,11 +479,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.setHeader('x-request-id', requestId);
     for (const [name, value] of Object.entries(limiter.peek())) res.setHeader(name, value);
     res.on('finish', () => {
-      logger.debug({ method: req.method, url: req.url, status: res.statusCode, requestId, ms: Date.now() - started }, 'simulator request');
+      logger.debug(
+        { method: req.method, url: req.url, status: res.statusCode, requestId, ms: Date.now() - started },
+        'simulator request',
+      );
     });
     route(req, res).catch((err: unknown) => {
       logger.error({ err, requestId }, 'simulator request failed');
-      if (!res.headersSent) sendJson(res, 500, errorDetails(SIMULATOR_ERROR_CODES.internal, 'general', 'Internal simulator error.'));
+      if (!res.headersSent)
+        sendJson(res, 500, errorDetails(SIMULATOR_ERROR_CODES.internal, 'general', 'Internal simulator error.'));
       else res.destroy();
     });
   });
@@ -470,8 +518,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const sampleUrl = (name?: string): string => {
     const wanted = name ?? SAMPLES[0]!.file;
-    const sample: SampleImage | undefined = SAMPLES.find((s) => s.file === wanted || s.file.replace(/\.[^.]+$/, '') === wanted);
-    if (!sample) throw new Error(`Unknown simulator sample '${wanted}'; available: ${SAMPLES.map((s) => s.file).join(', ')}`);
+    const sample: SampleImage | undefined = SAMPLES.find(
+      (s) => s.file === wanted || s.file.replace(/\.[^.]+$/, '') === wanted,
+    );
+    if (!sample)
+      throw new Error(`Unknown simulator sample '${wanted}'; available: ${SAMPLES.map((s) => s.file).join(', ')}`);
     return `${baseUrl}/samples/${sample.file}`;
   };
 

@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
 import type { JobStatus } from '../domain/job.js';
-import { inspectInput, megapixels, OUTPUT_FORMATS, outputSize, renderOutputs, UnsupportedImageError, type WireImageObject } from './images.js';
+import {
+  inspectInput,
+  megapixels,
+  OUTPUT_FORMATS,
+  outputSize,
+  renderOutputs,
+  UnsupportedImageError,
+  type WireImageObject,
+} from './images.js';
 import type { SimulatedAiEditRequest } from './validation.js';
 
 // One simulated AI Edit task: the input is downloaded and the outputs rendered in the background from submit on;
@@ -94,10 +102,14 @@ const shortUrl = (url: string): string => (url.length > 200 ? `${url.slice(0, 19
 export async function downloadInput(url: string, signal: AbortSignal): Promise<Buffer> {
   const parsed = new URL(url);
   if (parsed.protocol === 'storage:') {
-    throw new TaskFailure(`Storage '${parsed.hostname}' is not connected to your account; connect it in the Claid dashboard or use a public URL`);
+    throw new TaskFailure(
+      `Storage '${parsed.hostname}' is not connected to your account; connect it in the Claid dashboard or use a public URL`,
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new TaskFailure(`Unsupported input URL scheme '${parsed.protocol.replace(/:$/, '')}'; use an http(s) URL or storage://`);
+    throw new TaskFailure(
+      `Unsupported input URL scheme '${parsed.protocol.replace(/:$/, '')}'; use an http(s) URL or storage://`,
+    );
   }
   const where = shortUrl(url);
   try {
@@ -192,7 +204,9 @@ export async function runTask(task: SimTask, deps: TaskRunnerDeps): Promise<void
         format: params.format,
       });
     } catch (err) {
-      throw new TaskFailure(`Invalid input image: it could not be decoded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+      throw new TaskFailure(
+        `Invalid input image: it could not be decoded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+      );
     }
     const fmt = OUTPUT_FORMATS[params.format];
     const outputObjects = rendered.map((body, index): WireOutputObject => {
@@ -212,7 +226,8 @@ export async function runTask(task: SimTask, deps: TaskRunnerDeps): Promise<void
     task.generation = 'done';
     deps.logger.debug({ taskId: task.id, outputs: outputObjects.length }, 'simulator task rendered');
   } catch (err) {
-    const message = err instanceof TaskFailure ? err.message : `Internal error while processing the image: ${String(err)}`;
+    const message =
+      err instanceof TaskFailure ? err.message : `Internal error while processing the image: ${String(err)}`;
     task.failure = { message, at: new Date() };
     task.generation = 'failed';
     deps.logger.debug({ taskId: task.id, error: message }, 'simulator task failed');

@@ -1,9 +1,9 @@
 import {
   AI_EDIT_MODELS,
-  ASPECT_RATIOS,
-  IMAGE_FORMATS,
   type AiEditModel,
+  ASPECT_RATIOS,
   type AspectRatio,
+  IMAGE_FORMATS,
   type ImageFormat,
 } from '../domain/job.js';
 
@@ -29,9 +29,7 @@ export interface SimulatedAiEditRequest {
   destination: string | undefined;
 }
 
-export type ValidationOutcome =
-  | { ok: true; value: SimulatedAiEditRequest }
-  | { ok: false; issues: ValidationIssue[] };
+export type ValidationOutcome = { ok: true; value: SimulatedAiEditRequest } | { ok: false; issues: ValidationIssue[] };
 
 type Obj = Record<string, unknown>;
 
@@ -100,7 +98,11 @@ class Checker {
 
   number(value: unknown, loc: string[], min: number, max: number, integer: boolean): number | undefined {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      this.add(loc, integer ? 'value is not a valid integer' : 'value is not a valid float', integer ? 'type_error.integer' : 'type_error.float');
+      this.add(
+        loc,
+        integer ? 'value is not a valid integer' : 'value is not a valid float',
+        integer ? 'type_error.integer' : 'type_error.float',
+      );
       return undefined;
     }
     if (integer && !Number.isInteger(value)) {
@@ -148,7 +150,8 @@ export function validateAiEditRequest(body: unknown): ValidationOutcome {
       const o = c.object(output, ['output'], ['number_of_images', 'destination', 'format']);
       if (o) {
         if (c.present(o, 'number_of_images', ['output'], false)) {
-          numberOfImages = c.number(o['number_of_images'], ['output', 'number_of_images'], 1, 4, true) ?? numberOfImages;
+          numberOfImages =
+            c.number(o['number_of_images'], ['output', 'number_of_images'], 1, 4, true) ?? numberOfImages;
         }
         if (c.present(o, 'destination', ['output'], false)) {
           destination = c.string(o['destination'], ['output', 'destination'], 1, 4096, true);
@@ -166,10 +169,16 @@ export function validateAiEditRequest(body: unknown): ValidationOutcome {
   let inferenceSteps: number | undefined;
   let guidanceScale: number | undefined;
   if (c.present(root, 'options', [], true)) {
-    const o = c.object(root['options'], ['options'], ['model', 'prompt', 'aspect_ratio', 'inference_steps', 'guidance_scale']);
+    const o = c.object(
+      root['options'],
+      ['options'],
+      ['model', 'prompt', 'aspect_ratio', 'inference_steps', 'guidance_scale'],
+    );
     if (o) {
-      if (c.present(o, 'prompt', ['options'], true)) prompt = c.string(o['prompt'], ['options', 'prompt'], 3, 5000, false);
-      if (c.present(o, 'model', ['options'], false)) model = c.oneOf(o['model'], ['options', 'model'], AI_EDIT_MODELS) ?? model;
+      if (c.present(o, 'prompt', ['options'], true))
+        prompt = c.string(o['prompt'], ['options', 'prompt'], 3, 5000, false);
+      if (c.present(o, 'model', ['options'], false))
+        model = c.oneOf(o['model'], ['options', 'model'], AI_EDIT_MODELS) ?? model;
       if (c.present(o, 'aspect_ratio', ['options'], false)) {
         aspectRatio = c.oneOf(o['aspect_ratio'], ['options', 'aspect_ratio'], ASPECT_RATIOS);
       }

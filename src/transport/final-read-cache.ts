@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import type { Authenticator, Caller } from '../services/auth/authenticator.js';
-import type { ReadTracker } from '../schema/context.js';
-import { PREFLIGHT_HEADERS } from './security/use-http-guards.js';
 import { isFinalStatus, type Job } from '../domain/job.js';
+import type { ReadTracker } from '../schema/context.js';
+import type { Authenticator, Caller } from '../services/auth/authenticator.js';
+import { PREFLIGHT_HEADERS } from './security/use-http-guards.js';
 
 // Answers repeated reads of final jobs without running Yoga. A final job (DONE, ERROR, CANCELLED) never changes, and
 // no field of a job reads the clock (expiresAt is finishedAt + 24 h), so the bytes Yoga wrote for such a read are the

@@ -1,12 +1,17 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer, type WebSocket } from 'ws';
-import type { GraphQLContext } from '../schema/context.js';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../lib/logger.js';
-import { sharedSubscriptionKey, SharedSubscriptions, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
+import type { GraphQLContext } from '../schema/context.js';
+import {
+  type SharedEvent,
+  type SharedSubscriptionMember,
+  SharedSubscriptions,
+  sharedSubscriptionKey,
+} from './shared-subscriptions.js';
 
 // graphql-ws on the HTTP server's port and path, run through Yoga's envelop so that a WebSocket operation gets the
 // same context factory, parsing, validation, error masking and plugins as one over HTTP or SSE. Subscriptions that
@@ -59,20 +64,37 @@ export function attachGraphQLWs(
     path: options.path,
     maxPayload: options.maxPayloadBytes,
     handleProtocols,
-    ...(verifyUpgrade ? { verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => done(verifyUpgrade(info.req), 403) } : {}),
+    ...(verifyUpgrade
+      ? {
+          verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) =>
+            done(verifyUpgrade(info.req), 403),
+        }
+      : {}),
   });
   const shared = new SharedSubscriptions();
   /** An error for the client, as it would come out of Yoga: masked, without HTTP-only extensions. */
   const refusal = (error: unknown): GraphQLError => {
     const masked = options.maskError?.(error, 'Unexpected error.') ?? new GraphQLError('Unexpected error.');
-    const { http: _httpOnly, ...extensions } = (masked instanceof GraphQLError ? masked.extensions : {}) as Record<string, unknown>;
+    const { http: _httpOnly, ...extensions } = (masked instanceof GraphQLError ? masked.extensions : {}) as Record<
+      string,
+      unknown
+    >;
     return new GraphQLError(masked.message, { extensions });
   };
-  const subscribeShared = async (args: ExecutionArgs, root: EnvelopedRoot, share: NonNullable<EnvelopedRoot['share']>) => {
+  const subscribeShared = async (
+    args: ExecutionArgs,
+    root: EnvelopedRoot,
+    share: NonNullable<EnvelopedRoot['share']>,
+  ) => {
     const member = new SocketMember(share.socket, share.id);
     let outcome: Awaited<ReturnType<typeof shared.joinAs>>;
     try {
-      outcome = await shared.joinAs(args.contextValue as GraphQLContext, share.key, (contextValue) => root.subscribe({ ...args, contextValue }), member);
+      outcome = await shared.joinAs(
+        args.contextValue as GraphQLContext,
+        share.key,
+        (contextValue) => root.subscribe({ ...args, contextValue }),
+        member,
+      );
     } catch (error) {
       // RATE_LIMITED, or a start that threw: an answer for this operation alone. Throwing here would close the
       // socket, and every subscription on it.
@@ -81,59 +103,62 @@ export function attachGraphQLWs(
     return outcome.joined ? member.stream(outcome.leave, refusal) : outcome.result;
   };
 
-  const protocol = makeServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>(
-    {
-      connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
-      ...(options.onConnect ? { onConnect: (ctx) => options.onConnect!(ctx.connectionParams) } : {}),
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => {
-        const root = args.rootValue as EnvelopedRoot;
-        return (root.share ? subscribeShared(args, root, root.share) : root.subscribe(args)) as never;
-      },
-      onSubscribe: async (ctx, id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-        });
-        let document: ReturnType<typeof parse>;
-        let text: string;
-        try {
-          text = options.documentFor ? options.documentFor(params) : params.query;
-          document = parse(text);
-        } catch (error) {
-          return [error as never];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        let contextValue: Awaited<ReturnType<typeof contextFactory>>;
-        try {
-          contextValue = await contextFactory();
-        } catch (error) {
-          // Refuse this operation with an error the client can read instead of dropping the socket (4500).
-          return [refusal(error)];
-        }
-        const operation = getOperationAST(document, params.operationName)?.operation;
-        const share =
-          operation === 'subscription'
-            ? {
-                id,
-                socket: ctx.extra.socket,
-                key: sharedSubscriptionKey({ owner: (contextValue as unknown as GraphQLContext).owner, document: text, operationName: params.operationName, variables: params.variables }),
-              }
-            : undefined;
-        return {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue,
-          rootValue: { execute, subscribe, share } satisfies EnvelopedRoot,
-        };
-      },
+  const protocol = makeServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>({
+    connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
+    ...(options.onConnect ? { onConnect: (ctx) => options.onConnect!(ctx.connectionParams) } : {}),
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+    subscribe: (args) => {
+      const root = args.rootValue as EnvelopedRoot;
+      return (root.share ? subscribeShared(args, root, root.share) : root.subscribe(args)) as never;
     },
-  );
+    onSubscribe: async (ctx, id, params) => {
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params,
+      });
+      let document: ReturnType<typeof parse>;
+      let text: string;
+      try {
+        text = options.documentFor ? options.documentFor(params) : params.query;
+        document = parse(text);
+      } catch (error) {
+        return [error as never];
+      }
+      const errors = validate(schema, document);
+      if (errors.length > 0) return errors;
+      let contextValue: Awaited<ReturnType<typeof contextFactory>>;
+      try {
+        contextValue = await contextFactory();
+      } catch (error) {
+        // Refuse this operation with an error the client can read instead of dropping the socket (4500).
+        return [refusal(error)];
+      }
+      const operation = getOperationAST(document, params.operationName)?.operation;
+      const share =
+        operation === 'subscription'
+          ? {
+              id,
+              socket: ctx.extra.socket,
+              key: sharedSubscriptionKey({
+                owner: (contextValue as unknown as GraphQLContext).owner,
+                document: text,
+                operationName: params.operationName,
+                variables: params.variables,
+              }),
+            }
+          : undefined;
+      return {
+        schema,
+        operationName: params.operationName,
+        document,
+        variableValues: params.variables,
+        contextValue,
+        rootValue: { execute, subscribe, share } satisfies EnvelopedRoot,
+      };
+    },
+  });
 
   // graphql-ws's own `use/ws` adapter, less its console output: failures go to the logger, and close reasons never
   // carry an internal error's message.

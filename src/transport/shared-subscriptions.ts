@@ -52,7 +52,10 @@ export interface SharedSubscriptionMember {
 }
 
 /** Starts the one execution a stream shares: the subscription's event stream, or an ExecutionResult (its errors). */
-export type StartSubscription = () => AsyncIterable<ExecutionResult> | ExecutionResult | Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
+export type StartSubscription = () =>
+  | AsyncIterable<ExecutionResult>
+  | ExecutionResult
+  | Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
 
 export type JoinOutcome =
   /** The member is in; `leave` takes it out (safe to call more than once). */

@@ -1,4 +1,4 @@
-import { getOperationAST, Kind, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { type ExecutionResult, getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { FinalReadTracker, replayableHeaders } from './final-read-cache.js';
 
@@ -71,7 +71,11 @@ export function useFinalReadCache(): Plugin {
       }
       // Yoga's CORS headers are already on the response (its plugins answer before ours).
       const body = Buffer.from(await response.arrayBuffer());
-      tracker.keepResponse({ status: response.status, headers: replayableHeaders(response.headers, body.length), body });
+      tracker.keepResponse({
+        status: response.status,
+        headers: replayableHeaders(response.headers, body.length),
+        body,
+      });
       setResponse(new fetchAPI.Response(body, { status: response.status, headers: response.headers }));
     },
   };

@@ -1,13 +1,13 @@
-import { GraphQLError, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError, print } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { GraphQLContext } from '../schema/context.js';
 import { LatestValueQueue } from '../lib/latest-value-queue.js';
+import type { GraphQLContext } from '../schema/context.js';
 import {
   SHARED_EXECUTION,
-  sharedSubscriptionKey,
-  type SharedSubscriptions,
   type SharedEvent,
   type SharedSubscriptionMember,
+  type SharedSubscriptions,
+  sharedSubscriptionKey,
 } from './shared-subscriptions.js';
 
 // Shared subscription executions for subscriptions that arrive over HTTP (Server-Sent Events, multipart): a Yoga

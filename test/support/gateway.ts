@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { startGateway, type Gateway } from '../../src/gateway/build-gateway.js';
+import { type Gateway, startGateway } from '../../src/gateway/build-gateway.js';
 import { loadConfig } from '../../src/gateway/config.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 
@@ -55,7 +55,11 @@ export async function gql<T = Record<string, any>>(
 ): Promise<GraphQLResponse<T>> {
   const res = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...headers,
+    },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as GraphQLResponse<T>;
@@ -83,7 +87,11 @@ export const READ = /* GraphQL */ `
 `;
 
 /** Reads a job until it is final, or fails after `timeoutMs`. */
-export async function readUntilFinal(gateway: { url: string }, id: string, timeoutMs = 15_000): Promise<Record<string, any>> {
+export async function readUntilFinal(
+  gateway: { url: string },
+  id: string,
+  timeoutMs = 15_000,
+): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await gql(gateway, READ, { id });

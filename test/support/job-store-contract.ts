@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AiEditError, AiEditRequest, AiEditResult, Job, JobStatus, UpstreamTaskState } from '../../src/domain/job.js';
+import type {
+  AiEditError,
+  AiEditRequest,
+  AiEditResult,
+  Job,
+  JobStatus,
+  UpstreamTaskState,
+} from '../../src/domain/job.js';
 import type { JobCursor, JobStore, ListJobsPage, NewJob } from '../../src/services/store/job-store.js';
 
 // The behaviour every JobStore must share, whatever database is underneath. `makeStore` must return a migrated,
@@ -17,7 +24,13 @@ const BASIC_REQUEST: AiEditRequest = {
 const FULL_REQUEST: AiEditRequest = {
   input: 'storage://my-bucket/in/cat.png',
   output: { destination: 'storage://my-bucket/out/', format: 'png', numberOfImages: 3 },
-  options: { prompt: 'a cat wearing a tiny hat', model: 'v1', aspectRatio: '16:9', inferenceSteps: 30, guidanceScale: 7.5 },
+  options: {
+    prompt: 'a cat wearing a tiny hat',
+    model: 'v1',
+    aspectRatio: '16:9',
+    inferenceSteps: 30,
+    guidanceScale: 7.5,
+  },
 };
 
 const FULL_RESULT: AiEditResult = {
@@ -143,7 +156,14 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(inserted).toStrictEqual(expected);
         const found = await find(inserted.id);
         expect(found).toStrictEqual(expected);
-        for (const date of [found.createdAt, found.updatedAt, found.lastPolledAt, found.finishedAt, found.history[0]?.at, found.errors[1]?.createdAt]) {
+        for (const date of [
+          found.createdAt,
+          found.updatedAt,
+          found.lastPolledAt,
+          found.finishedAt,
+          found.history[0]?.at,
+          found.errors[1]?.createdAt,
+        ]) {
           expect(date).toBeInstanceOf(Date);
         }
         expect(found.errors[1]?.createdAt.getTime()).toBe(T0 + 5678);
@@ -162,7 +182,11 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
     describe('applyUpstreamState', () => {
       it('moves forward through the statuses, recording each in history', async () => {
         const job = await store.insert(newJob({ at: at(0) }));
-        const steps: [JobStatus, number][] = [['WAITING', 1000], ['PROCESSING', 2000], ['DONE', 3000]];
+        const steps: [JobStatus, number][] = [
+          ['WAITING', 1000],
+          ['PROCESSING', 2000],
+          ['DONE', 3000],
+        ];
         for (const [status, offset] of steps) {
           const applied = await store.applyUpstreamState(
             job.id,
@@ -247,7 +271,11 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         const state = upstream({ status: 'PROCESSING', errors: [{ message: 'retrying', createdAt: at(900) }] });
         const first = await store.applyUpstreamState(job.id, state, at(1000));
         expect(first?.changed).toBe(true);
-        const second = await store.applyUpstreamState(job.id, { ...state, errors: [{ message: 'retrying', createdAt: at(900) }] }, at(2000));
+        const second = await store.applyUpstreamState(
+          job.id,
+          { ...state, errors: [{ message: 'retrying', createdAt: at(900) }] },
+          at(2000),
+        );
         expect(second?.changed).toBe(false);
         const found = await find(job.id);
         expect(found.lastPolledAt).toEqual(at(2000));
@@ -279,7 +307,11 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
           inputObject: Object.fromEntries(Object.entries(FULL_RESULT.inputObject).reverse()),
         };
         expect(Object.keys(shuffled)).not.toEqual(Object.keys(FULL_RESULT));
-        const again = await store.applyUpstreamState(job.id, upstream({ status: 'PROCESSING', errors, result: shuffled }), at(4000));
+        const again = await store.applyUpstreamState(
+          job.id,
+          upstream({ status: 'PROCESSING', errors, result: shuffled }),
+          at(4000),
+        );
         expect(again?.changed).toBe(false);
 
         const cleared = await store.applyUpstreamState(job.id, upstream({ status: 'PROCESSING' }), at(5000));
@@ -319,14 +351,18 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         // 25 jobs in groups of three sharing createdAt, so pages must break ties by id.
         for (let i = 0; i < 25; i++) {
           const status = STATUSES[i % STATUSES.length] ?? 'ACCEPTED';
-          alice.push(await store.insert(newJob({ upstream: upstream({ upstreamId: i, status }), at: at(Math.floor(i / 3) * 1000) })));
+          alice.push(
+            await store.insert(
+              newJob({ upstream: upstream({ upstreamId: i, status }), at: at(Math.floor(i / 3) * 1000) }),
+            ),
+          );
           if (i % 5 === 0) bob.push(await store.insert(newJob({ owner: 'bob', at: at(Math.floor(i / 3) * 1000) })));
         }
         alice.sort(newestFirst);
         bob.sort(newestFirst);
       });
 
-      it('returns the caller\'s jobs newest first, as full jobs', async () => {
+      it("returns the caller's jobs newest first, as full jobs", async () => {
         const page = await store.listJobs({ owner: 'alice', limit: 100 });
         expect(ids(page.jobs)).toEqual(ids(alice));
         expect(page.hasMore).toBe(false);
@@ -388,7 +424,12 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(ids(newest.jobs)).toEqual(ids(alice.slice(0, 5)));
         expect(newest.hasMore).toBe(true);
 
-        const window = await store.listJobs({ owner: 'alice', limit: 10, after: cursor(alice[2]!), before: cursor(alice[8]!) });
+        const window = await store.listJobs({
+          owner: 'alice',
+          limit: 10,
+          after: cursor(alice[2]!),
+          before: cursor(alice[8]!),
+        });
         expect(ids(window.jobs)).toEqual(ids(alice.slice(3, 8)));
         expect(window.hasMore).toBe(false);
 
@@ -410,8 +451,18 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
 
         const finished = alice.filter((j) => j.status === 'DONE' || j.status === 'ERROR');
         const first = await store.listJobs({ owner: 'alice', limit: 4, statuses: ['DONE', 'ERROR'] });
-        const second = await store.listJobs({ owner: 'alice', limit: 4, statuses: ['DONE', 'ERROR'], after: cursor(first.jobs[3]!) });
-        const third = await store.listJobs({ owner: 'alice', limit: 4, statuses: ['DONE', 'ERROR'], after: cursor(second.jobs[3]!) });
+        const second = await store.listJobs({
+          owner: 'alice',
+          limit: 4,
+          statuses: ['DONE', 'ERROR'],
+          after: cursor(first.jobs[3]!),
+        });
+        const third = await store.listJobs({
+          owner: 'alice',
+          limit: 4,
+          statuses: ['DONE', 'ERROR'],
+          after: cursor(second.jobs[3]!),
+        });
         expect([...ids(first.jobs), ...ids(second.jobs), ...ids(third.jobs)]).toEqual(ids(finished));
         expect([first.hasMore, second.hasMore, third.hasMore]).toEqual([true, true, false]);
 
@@ -437,15 +488,26 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(alices.jobs.some((j) => j.owner !== 'alice')).toBe(false);
         expect(alices.jobs).toHaveLength(24);
         expect(await store.listJobs({ owner: 'nobody', limit: 10 })).toEqual({ jobs: [], hasMore: false });
-        expect(await store.listJobs({ owner: 'nobody', limit: 10, fromEnd: true })).toEqual({ jobs: [], hasMore: false });
+        expect(await store.listJobs({ owner: 'nobody', limit: 10, fromEnd: true })).toEqual({
+          jobs: [],
+          hasMore: false,
+        });
       });
     });
 
     describe('idempotency keys', () => {
       it('claims a key once; later claims see the first request hash', async () => {
         expect(await store.claimIdempotencyKey('alice', 'k1', 'hash-a', at(0))).toEqual({ claimed: true });
-        expect(await store.claimIdempotencyKey('alice', 'k1', 'hash-a', at(1))).toEqual({ claimed: false, requestHash: 'hash-a', jobId: null });
-        expect(await store.claimIdempotencyKey('alice', 'k1', 'hash-b', at(2))).toEqual({ claimed: false, requestHash: 'hash-a', jobId: null });
+        expect(await store.claimIdempotencyKey('alice', 'k1', 'hash-a', at(1))).toEqual({
+          claimed: false,
+          requestHash: 'hash-a',
+          jobId: null,
+        });
+        expect(await store.claimIdempotencyKey('alice', 'k1', 'hash-b', at(2))).toEqual({
+          claimed: false,
+          requestHash: 'hash-a',
+          jobId: null,
+        });
       });
 
       it('lets exactly one of several concurrent claims win', async () => {
@@ -463,7 +525,11 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect((await store.claimIdempotencyKey('alice', 'shared', 'h1', at(0))).claimed).toBe(true);
         expect((await store.claimIdempotencyKey('bob', 'shared', 'h2', at(0))).claimed).toBe(true);
         await store.releaseIdempotencyKey('bob', 'shared');
-        expect(await store.claimIdempotencyKey('alice', 'shared', 'h3', at(1))).toEqual({ claimed: false, requestHash: 'h1', jobId: null });
+        expect(await store.claimIdempotencyKey('alice', 'shared', 'h3', at(1))).toEqual({
+          claimed: false,
+          requestHash: 'h1',
+          jobId: null,
+        });
       });
 
       it('returns the attached job to a claim made after the insert', async () => {
@@ -490,12 +556,20 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         await store.claimIdempotencyKey('alice', 'failed', 'hash-1', at(0));
         await store.releaseIdempotencyKey('alice', 'failed');
         expect(await store.claimIdempotencyKey('alice', 'failed', 'hash-2', at(1))).toEqual({ claimed: true });
-        expect(await store.claimIdempotencyKey('alice', 'failed', 'hash-3', at(2))).toEqual({ claimed: false, requestHash: 'hash-2', jobId: null });
+        expect(await store.claimIdempotencyKey('alice', 'failed', 'hash-3', at(2))).toEqual({
+          claimed: false,
+          requestHash: 'hash-2',
+          jobId: null,
+        });
 
         await store.claimIdempotencyKey('alice', 'done', 'hash-basic', at(0));
         const job = await store.insert(newJob({ idempotencyKey: 'done' }));
         await store.releaseIdempotencyKey('alice', 'done');
-        expect(await store.claimIdempotencyKey('alice', 'done', 'hash-basic', at(3))).toEqual({ claimed: false, requestHash: 'hash-basic', jobId: job.id });
+        expect(await store.claimIdempotencyKey('alice', 'done', 'hash-basic', at(3))).toEqual({
+          claimed: false,
+          requestHash: 'hash-basic',
+          jobId: job.id,
+        });
 
         await expect(store.releaseIdempotencyKey('alice', 'never-claimed')).resolves.toBeUndefined();
         expect(await store.claimIdempotencyKey('alice', 'never-claimed', 'h', at(4))).toEqual({ claimed: true });
@@ -509,7 +583,11 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
 
         expect(await store.expireIdempotencyKeys(at(1000))).toBe(1);
         expect(await store.claimIdempotencyKey('alice', 'k0', 'fresh', at(5000))).toEqual({ claimed: true });
-        expect(await store.claimIdempotencyKey('alice', 'k1', 'other', at(5000))).toEqual({ claimed: false, requestHash: 'h1', jobId: null });
+        expect(await store.claimIdempotencyKey('alice', 'k1', 'other', at(5000))).toEqual({
+          claimed: false,
+          requestHash: 'h1',
+          jobId: null,
+        });
         expect(await find(job.id)).toEqual(job);
 
         expect(await store.expireIdempotencyKeys(at(1000))).toBe(0);

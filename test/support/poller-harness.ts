@@ -1,20 +1,20 @@
-import { createLogger, type Logger } from '../../src/lib/logger.js';
-import { createClaidClient, type ClaidClient } from '../../src/services/upstream/claid-client.js';
 import type { Job } from '../../src/domain/job.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createJobPubSub, type JobPubSub } from '../../src/services/jobs/job-events.js';
 import { JobPoller } from '../../src/services/jobs/job-poller.js';
 import { JobRefresher } from '../../src/services/jobs/job-refresher.js';
-import { createJobStore } from '../../src/services/store/job-store-factory.js';
 import type { JobStore } from '../../src/services/store/job-store.js';
+import { createJobStore } from '../../src/services/store/job-store-factory.js';
+import { type ClaidClient, createClaidClient } from '../../src/services/upstream/claid-client.js';
 import { RateBudget } from '../../src/services/upstream/rate-budget.js';
 import {
   claidResult,
+  type RecordedRequest,
   rateLimitedReply,
   rateLimitHeaders,
   startTestUpstream,
-  taskPath,
-  type RecordedRequest,
   type TestUpstream,
+  taskPath,
   type UpstreamHandler,
   type UpstreamReply,
 } from './test-upstream.js';
@@ -106,7 +106,11 @@ export function insertJob(store: JobStore, upstreamId: number, agoMs = 60_000): 
   });
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -138,7 +142,10 @@ export function finishTask(up: TestUpstream, taskId: number): void {
  * A handler like the fake Claid, but each task answers PROCESSING on its first successful read and DONE from the
  * `doneAfter`-th one on.
  */
-export function progressingTasks(up: TestUpstream, doneAfter = 2): { handler: UpstreamHandler; okReads: Map<number, number> } {
+export function progressingTasks(
+  up: TestUpstream,
+  doneAfter = 2,
+): { handler: UpstreamHandler; okReads: Map<number, number> } {
   const okReads = new Map<number, number>();
   const handler: UpstreamHandler = (request) => {
     const id = taskIdOf(request);
@@ -180,7 +187,10 @@ export function slidingWindowLimit(
     accepted.push(now);
     maxAccepted = Math.max(maxAccepted, accepted.length);
     const reply: UpstreamReply = await inner(request);
-    return { ...reply, headers: { ...rateLimitHeaders(limit - arrivals.length, reset, `${limit};w=1`), ...reply.headers } };
+    return {
+      ...reply,
+      headers: { ...rateLimitHeaders(limit - arrivals.length, reset, `${limit};w=1`), ...reply.headers },
+    };
   };
   return { handler, refusedAt, maxInWindowAccepted: () => maxAccepted };
 }

@@ -40,7 +40,10 @@ export class PostgresTestDatabase {
   }
 
   /** A store in `schema` (a fresh one by default), not yet migrated: like a gateway instance before it starts. */
-  store(schema: string = this.newSchema(), options: Omit<PostgresJobStoreOptions, 'connectionString' | 'schema'> = {}): PostgresJobStore {
+  store(
+    schema: string = this.newSchema(),
+    options: Omit<PostgresJobStoreOptions, 'connectionString' | 'schema'> = {},
+  ): PostgresJobStore {
     this.#created.add(schema);
     return new PostgresJobStore({ connectionString: this.url, schema, ...options });
   }

@@ -1,4 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { GraphQLResponse } from './gateway.js';
 
@@ -45,8 +45,14 @@ export async function collectSse<T = Record<string, any>>(
   const text = res.body ? await readAll(res.body) : '';
   for (const block of text.split('\n\n')) {
     const lines = block.split('\n');
-    const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim();
-    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+    const event = lines
+      .find((l) => l.startsWith('event:'))
+      ?.slice(6)
+      .trim();
+    const data = lines
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trim())
+      .join('\n');
     if (event === 'complete') completed = true;
     else if (data) events.push(JSON.parse(data) as GraphQLResponse<T>);
   }
@@ -56,7 +62,8 @@ export async function collectSse<T = Record<string, any>>(
 async function readAll(body: ReadableStream<Uint8Array>): Promise<string> {
   const decoder = new TextDecoder();
   let text = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>)
+    text += decoder.decode(chunk, { stream: true });
   return text;
 }
 

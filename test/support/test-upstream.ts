@@ -180,7 +180,11 @@ export function fastApiValidationBody(items: Array<{ loc: Array<string | number>
 
 /** Claid's rate-limit headers. */
 export function rateLimitHeaders(remaining: number, resetSeconds: number, limit = '4, 120;w=60, 4;w=1') {
-  return { 'ratelimit-limit': limit, 'ratelimit-remaining': String(remaining), 'ratelimit-reset': String(resetSeconds) };
+  return {
+    'ratelimit-limit': limit,
+    'ratelimit-remaining': String(remaining),
+    'ratelimit-reset': String(resetSeconds),
+  };
 }
 
 /** Claid's documented 429. */

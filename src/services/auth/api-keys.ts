@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile, type StatsListener } from 'node:fs';
+import { readFileSync, type StatsListener, unwatchFile, watchFile } from 'node:fs';
 
 // API keys as `name:key` pairs. Only SHA-256 digests of the keys are kept, and a presented key is compared with
 // every digest in constant time, so neither the comparison nor an early exit tells an attacker how close they were.
@@ -32,8 +32,10 @@ export function parseApiKeys(text: string): ApiKeyEntry[] {
     const colon = item.indexOf(':');
     const name = colon < 0 ? item : item.slice(0, colon).trim();
     const key = colon < 0 ? '' : item.slice(colon + 1).trim();
-    if (!NAME.test(name)) throw new ApiKeyFormatError(`entry ${index + 1}: the name must be 1-128 of A-Z a-z 0-9 . _ @ -`);
-    if (key.length < 8) throw new ApiKeyFormatError(`entry ${index + 1} (${name}): the key must be at least 8 characters`);
+    if (!NAME.test(name))
+      throw new ApiKeyFormatError(`entry ${index + 1}: the name must be 1-128 of A-Z a-z 0-9 . _ @ -`);
+    if (key.length < 8)
+      throw new ApiKeyFormatError(`entry ${index + 1} (${name}): the key must be at least 8 characters`);
     const digest = digestOf(key);
     const hex = digest.toString('hex');
     if (seen.has(hex)) throw new ApiKeyFormatError(`entry ${index + 1} (${name}): the same key is listed twice`);

@@ -75,7 +75,9 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
         file: config.apiKeysFile,
         watchIntervalMs: options.apiKeysWatchIntervalMs,
         onReload: (r) =>
-          r.ok ? log('info', 'API keys reloaded', { count: r.count }) : log('error', 'API key file not reloaded; keeping the previous keys', { reason: r.error.message }),
+          r.ok
+            ? log('info', 'API keys reloaded', { count: r.count })
+            : log('error', 'API key file not reloaded; keeping the previous keys', { reason: r.error.message }),
       });
       return {
         mode: 'apikey',
@@ -123,7 +125,10 @@ export function authorizationFromConnectionParams(params: unknown): string | nul
 
 /** Whether HOST only accepts connections from this machine: 127.0.0.0/8, ::1 or localhost. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
   const octets = v4.split('.');

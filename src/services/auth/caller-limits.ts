@@ -99,7 +99,10 @@ export class CallerLimits {
       );
     }
     if (byCaller >= this.config.maxSubscriptionsPerCaller) {
-      throw new RateLimitedError(`Too many subscriptions (at most ${this.config.maxSubscriptionsPerCaller} at once).`, 'MAX_SUBSCRIPTIONS_PER_CALLER');
+      throw new RateLimitedError(
+        `Too many subscriptions (at most ${this.config.maxSubscriptionsPerCaller} at once).`,
+        'MAX_SUBSCRIPTIONS_PER_CALLER',
+      );
     }
     this.subscriptionsByCaller.set(owner, byCaller + 1);
     if (connection) this.subscriptionsByConnection.set(connection, byConnection + 1);
@@ -110,7 +113,11 @@ export class CallerLimits {
       const callerLeft = (this.subscriptionsByCaller.get(owner) ?? 1) - 1;
       if (callerLeft > 0) this.subscriptionsByCaller.set(owner, callerLeft);
       else this.subscriptionsByCaller.delete(owner);
-      if (connection) this.subscriptionsByConnection.set(connection, Math.max(0, (this.subscriptionsByConnection.get(connection) ?? 1) - 1));
+      if (connection)
+        this.subscriptionsByConnection.set(
+          connection,
+          Math.max(0, (this.subscriptionsByConnection.get(connection) ?? 1) - 1),
+        );
     };
   }
 

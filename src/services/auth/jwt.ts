@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 
 // Bearer JWTs, verified with jose against a JWKS URL (asymmetric keys) or a shared HS256 secret.
 
@@ -43,7 +43,10 @@ export class JwtVerifier {
         requiredClaims: ['exp'],
         clockTolerance: this.options.clockToleranceSeconds ?? 5,
       };
-      const verified = this.key instanceof Uint8Array ? await jwtVerify(token, this.key, options) : await jwtVerify(token, this.key, options);
+      const verified =
+        this.key instanceof Uint8Array
+          ? await jwtVerify(token, this.key, options)
+          : await jwtVerify(token, this.key, options);
       payload = verified.payload;
     } catch (error) {
       return { ok: false, reason: describe(error) };

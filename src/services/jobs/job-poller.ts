@@ -1,11 +1,11 @@
-import type { Logger } from '../../lib/logger.js';
-import { isFinalStatus, type Job } from '../../domain/job.js';
 import { UpstreamError } from '../../domain/errors.js';
-import type { JobRefresher } from './job-refresher.js';
-import type { JobStore } from '../store/job-store.js';
-import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
+import { isFinalStatus, type Job } from '../../domain/job.js';
+import type { Logger } from '../../lib/logger.js';
 import { MinHeap } from '../../lib/min-heap.js';
+import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
+import type { JobStore } from '../store/job-store.js';
 import type { PriorityScope } from '../upstream/rate-budget.js';
+import type { JobRefresher } from './job-refresher.js';
 
 // One poll loop per unfinished job, shared by every subscriber and by query refreshes.
 //
@@ -106,8 +106,8 @@ export class JobPoller {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly readsByJob = new Map<string, number>();
   private readonly timeline = new MinHeap<Slot>((a, b) => a.dueAt < b.dueAt);
-  private readonly ready = new MinHeap<Slot>(
-    (a, b) => (a.watched !== b.watched ? a.watched : a.dueAt !== b.dueAt ? a.dueAt < b.dueAt : a.seq < b.seq),
+  private readonly ready = new MinHeap<Slot>((a, b) =>
+    a.watched !== b.watched ? a.watched : a.dueAt !== b.dueAt ? a.dueAt < b.dueAt : a.seq < b.seq,
   );
   private readonly concurrency: number;
   private readonly backgroundLimit: number;
@@ -195,7 +195,16 @@ export class JobPoller {
       this.schedule(existing);
       return;
     }
-    const tracked: TrackedJob = { id: job.id, job, lastReadAt: 0, failures: 0, backoffUntil: 0, leaseRetryAt: 0, busy: false, version: 0 };
+    const tracked: TrackedJob = {
+      id: job.id,
+      job,
+      lastReadAt: 0,
+      failures: 0,
+      backoffUntil: 0,
+      leaseRetryAt: 0,
+      busy: false,
+      version: 0,
+    };
     this.tracked.set(job.id, tracked);
     this.schedule(tracked);
   }
@@ -293,11 +302,14 @@ export class JobPoller {
     if (!this.running || at >= this.timerAt) return;
     this.clearTimer();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.pump();
-    }, Math.max(0, at - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.max(0, at - this.now()),
+    );
     this.timer.unref();
   }
 
@@ -395,7 +407,13 @@ export class JobPoller {
       const delayMs = this.backoffMs(tracked.failures, err);
       tracked.backoffUntil = this.now() + delayMs;
       this.logger.warn(
-        { err, jobId: tracked.id, upstreamId: tracked.job.upstreamId, failures: tracked.failures, retryInMs: Math.round(delayMs) },
+        {
+          err,
+          jobId: tracked.id,
+          upstreamId: tracked.job.upstreamId,
+          failures: tracked.failures,
+          retryInMs: Math.round(delayMs),
+        },
         'job poll failed; backing off',
       );
     }

@@ -1,9 +1,9 @@
-import type { Logger } from '../../lib/logger.js';
-import type { ClaidClient } from '../upstream/claid-client.js';
 import { isFinalStatus, type Job } from '../../domain/job.js';
-import type { JobPubSub } from './job-events.js';
-import type { JobStore } from '../store/job-store.js';
+import type { Logger } from '../../lib/logger.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
+import type { JobStore } from '../store/job-store.js';
+import type { ClaidClient } from '../upstream/claid-client.js';
+import type { JobPubSub } from './job-events.js';
 
 /**
  * Reads one job's task upstream, records it and publishes a change. Concurrent callers for the same job share one
@@ -46,7 +46,10 @@ export class JobRefresher {
     }
     if (options.throwOnError) return pending;
     return pending.catch((error: unknown) => {
-      this.deps.logger.warn({ jobId: job.id, upstreamId: job.upstreamId, err: error }, 'upstream read failed; serving stored state');
+      this.deps.logger.warn(
+        { jobId: job.id, upstreamId: job.upstreamId, err: error },
+        'upstream read failed; serving stored state',
+      );
       return job;
     });
   }

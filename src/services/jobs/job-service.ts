@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../../lib/logger.js';
 import { hashAiEditRequest, parseAiEditRequest } from '../../domain/ai-edit-request.js';
-import type { ClaidClient } from '../upstream/claid-client.js';
-import { isFinalStatus, type Job } from '../../domain/job.js';
 import { BadUserInputError, GatewayError } from '../../domain/errors.js';
+import { isFinalStatus, type Job } from '../../domain/job.js';
+import type { Logger } from '../../lib/logger.js';
+import type { JobStore, ListJobsPage, ListJobsQuery } from '../store/job-store.js';
+import type { ClaidClient } from '../upstream/claid-client.js';
 import type { JobPubSub } from './job-events.js';
 import type { JobRefresher } from './job-refresher.js';
-import type { JobStore, ListJobsPage, ListJobsQuery } from '../store/job-store.js';
 
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -69,9 +69,12 @@ export class JobService {
       const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
       if (claim.claimed) break;
       if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
-      const job = claim.jobId ? await this.findOwned(owner, claim.jobId) : await this.awaitClaim(owner, key, requestHash);
+      const job = claim.jobId
+        ? await this.findOwned(owner, claim.jobId)
+        : await this.awaitClaim(owner, key, requestHash);
       if (job) return job;
-      if (attempt >= 2) throw new GatewayError('UPSTREAM_UNAVAILABLE', 'Could not settle this idempotency key; try again shortly.');
+      if (attempt >= 2)
+        throw new GatewayError('UPSTREAM_UNAVAILABLE', 'Could not settle this idempotency key; try again shortly.');
     }
 
     const submitting = this.submitUpstream(owner, request, requestHash, key).catch(async (error: unknown) => {
@@ -87,7 +90,12 @@ export class JobService {
     }
   }
 
-  private async submitUpstream(owner: string, request: ReturnType<typeof parseAiEditRequest>, requestHash: string, idempotencyKey: string | null): Promise<Job> {
+  private async submitUpstream(
+    owner: string,
+    request: ReturnType<typeof parseAiEditRequest>,
+    requestHash: string,
+    idempotencyKey: string | null,
+  ): Promise<Job> {
     const release = await this.deps.admitSubmit?.(owner);
     try {
       return await this.submitAdmitted(owner, request, requestHash, idempotencyKey);
@@ -96,7 +104,12 @@ export class JobService {
     }
   }
 
-  private async submitAdmitted(owner: string, request: ReturnType<typeof parseAiEditRequest>, requestHash: string, idempotencyKey: string | null): Promise<Job> {
+  private async submitAdmitted(
+    owner: string,
+    request: ReturnType<typeof parseAiEditRequest>,
+    requestHash: string,
+    idempotencyKey: string | null,
+  ): Promise<Job> {
     const upstream = await this.deps.claid.submit(request);
     const at = this.now();
     try {
@@ -106,7 +119,10 @@ export class JobService {
       return job;
     } catch (error) {
       // The upstream took (and will bill) the task, but we could not record it: say exactly what to recover.
-      this.deps.logger.error({ err: error, upstreamId: upstream.upstreamId, owner }, 'upstream accepted a task that could not be stored');
+      this.deps.logger.error(
+        { err: error, upstreamId: upstream.upstreamId, owner },
+        'upstream accepted a task that could not be stored',
+      );
       throw error;
     }
   }
@@ -130,7 +146,10 @@ export class JobService {
       if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
       if (claim.jobId) return this.findOwned(owner, claim.jobId);
     }
-    throw new GatewayError('UPSTREAM_UNAVAILABLE', 'An earlier submit with this idempotency key is still in progress; try again shortly.');
+    throw new GatewayError(
+      'UPSTREAM_UNAVAILABLE',
+      'An earlier submit with this idempotency key is still in progress; try again shortly.',
+    );
   }
 
   private async findOwned(owner: string, id: string): Promise<Job | null> {

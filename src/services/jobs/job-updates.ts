@@ -1,8 +1,8 @@
+import { GatewayError } from '../../domain/errors.js';
 import type { AiEditError, AiEditResult, Job } from '../../domain/job.js';
 import { isFinalStatus } from '../../domain/job.js';
-import { GatewayError } from '../../domain/errors.js';
-import type { JobPubSub } from './job-events.js';
 import { LatestValueQueue } from '../../lib/latest-value-queue.js';
+import type { JobPubSub } from './job-events.js';
 
 export interface JobWatchRegistry {
   /** Registers interest in a job so it is polled at the watched cadence; returns the release. */
@@ -64,7 +64,12 @@ export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId:
   return updates;
 }
 
-async function* follow(deps: JobUpdatesDeps, queue: LatestValueQueue<Job>, current: Job, cleanup: () => Promise<void>): AsyncGenerator<Job> {
+async function* follow(
+  deps: JobUpdatesDeps,
+  queue: LatestValueQueue<Job>,
+  current: Job,
+  cleanup: () => Promise<void>,
+): AsyncGenerator<Job> {
   let release: (() => void) | undefined;
   try {
     let last = current;

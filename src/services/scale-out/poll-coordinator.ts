@@ -169,7 +169,8 @@ export class RedisPollCoordinator implements PollCoordinator {
     this.timer = undefined;
     await this.ticking;
     const pipeline = this.redis.pipeline();
-    for (const jobId of this.held) (pipeline as unknown as ScriptedRedis).leaseRelease(this.leaseKey(jobId), this.instanceId);
+    for (const jobId of this.held)
+      (pipeline as unknown as ScriptedRedis).leaseRelease(this.leaseKey(jobId), this.instanceId);
     for (const jobId of this.watchedHere) pipeline.zrem(this.watchKey(jobId), this.instanceId);
     this.held.clear();
     this.watchedHere.clear();
@@ -178,7 +179,12 @@ export class RedisPollCoordinator implements PollCoordinator {
 
   async claim(jobId: string): Promise<LeaseClaim> {
     try {
-      const [state, others] = (await this.redis.leaseClaim(this.leaseKey(jobId), this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs)) as [number, number];
+      const [state, others] = (await this.redis.leaseClaim(
+        this.leaseKey(jobId),
+        this.watchKey(jobId),
+        this.instanceId,
+        this.options.leaseTtlMs,
+      )) as [number, number];
       if (state === -1) {
         if (!this.held.has(jobId)) this.logger.debug({ jobId }, 'lease taken');
         this.held.add(jobId);
@@ -199,15 +205,21 @@ export class RedisPollCoordinator implements PollCoordinator {
   async release(jobId: string): Promise<void> {
     if (!this.held.has(jobId)) return;
     this.dropHeld(jobId);
-    await this.redis.leaseRelease(this.leaseKey(jobId), this.instanceId).catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not release a job lease'));
+    await this.redis
+      .leaseRelease(this.leaseKey(jobId), this.instanceId)
+      .catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not release a job lease'));
   }
 
   setWatched(jobId: string, watched: boolean): void {
     if (watched) {
       this.watchedHere.add(jobId);
-      void this.redis.watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs).catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not share a watch'));
+      void this.redis
+        .watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs)
+        .catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not share a watch'));
     } else if (this.watchedHere.delete(jobId)) {
-      void this.redis.zrem(this.watchKey(jobId), this.instanceId).catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not withdraw a watch'));
+      void this.redis
+        .zrem(this.watchKey(jobId), this.instanceId)
+        .catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not withdraw a watch'));
     }
   }
 
@@ -223,9 +235,13 @@ export class RedisPollCoordinator implements PollCoordinator {
   async renew(): Promise<void> {
     const heldNow = [...this.held];
     if (heldNow.length === 0 && this.watchedHere.size === 0) return;
-    const pipeline = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const jobId of heldNow) pipeline.leaseRenew(this.leaseKey(jobId), this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
-    for (const jobId of this.watchedHere) pipeline.watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
+    const pipeline = this.redis.pipeline() as unknown as ScriptedRedis & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const jobId of heldNow)
+      pipeline.leaseRenew(this.leaseKey(jobId), this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
+    for (const jobId of this.watchedHere)
+      pipeline.watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipeline.exec();

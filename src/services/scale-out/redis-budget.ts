@@ -79,7 +79,9 @@ export class RedisBudgetGate implements SharedBudgetGate {
   async reserve(spacingMs: number): Promise<number> {
     if (this.redis.status !== 'ready') return 0;
     try {
-      return Number(await this.redis.budgetReserve(this.nextAtKey, this.pauseKey, Math.ceil(spacingMs * SHARED_SPACING_MARGIN)));
+      return Number(
+        await this.redis.budgetReserve(this.nextAtKey, this.pauseKey, Math.ceil(spacingMs * SHARED_SPACING_MARGIN)),
+      );
     } catch (err) {
       this.logger.warn({ err }, 'shared budget gate failed; spacing locally');
       return 0;
@@ -88,6 +90,8 @@ export class RedisBudgetGate implements SharedBudgetGate {
 
   async pause(ms: number): Promise<void> {
     if (this.redis.status !== 'ready') return;
-    await this.redis.budgetPause(this.pauseKey, Math.ceil(ms)).catch((err: unknown) => this.logger.warn({ err }, 'could not share an upstream pause'));
+    await this.redis
+      .budgetPause(this.pauseKey, Math.ceil(ms))
+      .catch((err: unknown) => this.logger.warn({ err }, 'could not share an upstream pause'));
   }
 }

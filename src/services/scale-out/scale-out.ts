@@ -1,10 +1,10 @@
+import type { TypedEventTarget } from '@graphql-yoga/typed-event-target';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../lib/logger.js';
-import { LocalPollCoordinator, RedisPollCoordinator, type PollCoordinator } from './poll-coordinator.js';
-import { redisLimiterFactory, RedisBudgetGate } from './redis-budget.js';
-import { createPrefixedRedisEventTarget } from './redis-event-target.js';
-import type { TypedEventTarget } from '@graphql-yoga/typed-event-target';
 import type { LimiterFactory, SharedBudgetGate } from '../upstream/rate-budget.js';
+import { LocalPollCoordinator, type PollCoordinator, RedisPollCoordinator } from './poll-coordinator.js';
+import { RedisBudgetGate, redisLimiterFactory } from './redis-budget.js';
+import { createPrefixedRedisEventTarget } from './redis-event-target.js';
 
 // What lets several gateway instances behind one load balancer behave like one (REDIS_URL): pub/sub on Redis, job
 // leases with shared watch interest, and one upstream budget. Without REDIS_URL every piece is this process's own.
@@ -54,7 +54,11 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
 
   const log = logger.child({ component: 'redis' });
   const connect = async (name: string): Promise<Redis> => {
-    const client = new Redis(redisUrl, { lazyConnect: true, connectionName: `aiedit-gateway-${name}`, maxRetriesPerRequest: 2 });
+    const client = new Redis(redisUrl, {
+      lazyConnect: true,
+      connectionName: `aiedit-gateway-${name}`,
+      maxRetriesPerRequest: 2,
+    });
     client.on('error', (err: Error) => log.warn({ err, connection: name }, 'redis connection error'));
     try {
       await client.connect();
@@ -83,11 +87,18 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
     ...(scaleOut.instanceId ? { instanceId: scaleOut.instanceId } : {}),
   });
   coordinator.start();
-  log.info({ instanceId: coordinator.instanceId, keyPrefix: prefix, leaseTtlMs: scaleOut.leaseTtlMs }, 'scale-out on Redis: shared pub/sub, job leases and upstream budget');
+  log.info(
+    { instanceId: coordinator.instanceId, keyPrefix: prefix, leaseTtlMs: scaleOut.leaseTtlMs },
+    'scale-out on Redis: shared pub/sub, job leases and upstream budget',
+  );
 
   return {
     instanceId: coordinator.instanceId,
-    eventTarget: createPrefixedRedisEventTarget({ publishClient: commands, subscribeClient: subscriber, channelPrefix: prefix }),
+    eventTarget: createPrefixedRedisEventTarget({
+      publishClient: commands,
+      subscribeClient: subscriber,
+      channelPrefix: prefix,
+    }),
     coordinator,
     limiterFactory: redisLimiterFactory(commands, prefix),
     sharedBudget: new RedisBudgetGate(commands, prefix, logger),

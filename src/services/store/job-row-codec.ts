@@ -25,7 +25,8 @@ export function toMs(date: Date): number {
 export const errorsJson = (errors: readonly AiEditError[]): string =>
   canonicalJson(errors.map((e): StoredError => ({ message: e.message, createdAt: toMs(e.createdAt) })));
 
-export const resultJson = (result: AiEditResult | null): string | null => (result === null ? null : canonicalJson(result));
+export const resultJson = (result: AiEditResult | null): string | null =>
+  result === null ? null : canonicalJson(result);
 
 export const historyJson = (history: readonly StoredStatusChange[]): string => canonicalJson(history);
 

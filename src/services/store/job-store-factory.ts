@@ -23,7 +23,8 @@ export async function createJobStore(databaseUrl: string): Promise<JobStore> {
 function openJobStore(databaseUrl: string): JobStore {
   if (databaseUrl.startsWith('sqlite:')) {
     const path = databaseUrl.slice('sqlite:'.length);
-    if (path === '') throw new Error('DATABASE_URL: sqlite: needs a path, e.g. sqlite:./data/gateway.db or sqlite::memory:');
+    if (path === '')
+      throw new Error('DATABASE_URL: sqlite: needs a path, e.g. sqlite:./data/gateway.db or sqlite::memory:');
     return new SqliteJobStore(path);
   }
   if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {

@@ -1,4 +1,11 @@
-import { type AiEditRequest, isFinalStatus, JOB_STATUSES, type Job, type JobStatus, type UpstreamTaskState } from '../../domain/job.js';
+import {
+  type AiEditRequest,
+  isFinalStatus,
+  JOB_STATUSES,
+  type Job,
+  type JobStatus,
+  type UpstreamTaskState,
+} from '../../domain/job.js';
 
 // The job store's contract. SQLite implements it today; PostgreSQL implements the same interface so that
 // several instances can share one database. Every method is async so both fit.
@@ -89,6 +96,9 @@ export interface JobStore {
 const UNFINISHED_STATUSES = JOB_STATUSES.filter((status) => !isFinalStatus(status));
 
 /** Counts an owner's unfinished jobs through the store's owner-scoped listing, reading at most `atLeast` rows. */
-export function countUnfinishedIn(store: Pick<JobStore, 'listJobs'>): (owner: string, atLeast: number) => Promise<number> {
-  return async (owner, atLeast) => (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit: atLeast })).jobs.length;
+export function countUnfinishedIn(
+  store: Pick<JobStore, 'listJobs'>,
+): (owner: string, atLeast: number) => Promise<number> {
+  return async (owner, atLeast) =>
+    (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit: atLeast })).jobs.length;
 }

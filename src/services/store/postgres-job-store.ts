@@ -1,23 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import {
+  type AiEditRequest,
+  type AiEditResult,
   FINAL_STATUSES,
   isFinalStatus,
   isForwardTransition,
-  type AiEditRequest,
-  type AiEditResult,
   type Job,
   type JobStatus,
   type UpstreamTaskState,
 } from '../../domain/job.js';
-import type {
-  ApplyResult,
-  IdempotencyClaim,
-  JobStore,
-  ListJobsPage,
-  ListJobsQuery,
-  NewJob,
-} from './job-store.js';
 import {
   canonicalJson,
   errorsFromStored,
@@ -25,10 +17,11 @@ import {
   historyFromStored,
   historyJson,
   resultJson,
-  toMs,
   type StoredError,
   type StoredStatusChange,
+  toMs,
 } from './job-row-codec.js';
+import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
 
 // Each entry is applied once, in order, inside one transaction that holds the migration lock; append new versions,
 // never edit old ones. Names are unqualified: the migration runs with search_path set to the store's schema.
@@ -104,8 +97,6 @@ interface JobRow {
   finished_at: string | null;
 }
 
-
-
 interface IdempotencyRow {
   request_hash: string;
   job_id: string | null;
@@ -124,11 +115,6 @@ export interface PostgresJobStoreOptions {
   /** How long to wait for a connection before a call fails. Default 5000 ms. */
   connectionTimeoutMs?: number | undefined;
 }
-
-
-
-
-
 
 function rowToJob(row: JobRow): Job {
   return {
@@ -197,7 +183,9 @@ export class PostgresJobStore implements JobStore {
     try {
       new pg.Client({ connectionString: options.connectionString });
     } catch {
-      throw new Error('postgres-job-store: the connection URL cannot be parsed (postgres://user:password@host:port/database)');
+      throw new Error(
+        'postgres-job-store: the connection URL cannot be parsed (postgres://user:password@host:port/database)',
+      );
     }
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,
@@ -404,7 +392,9 @@ export class PostgresJobStore implements JobStore {
       where.push(`(created_at, id) < (${param(toMs(query.after.createdAt))}::bigint, ${param(query.after.id)}::text)`);
     }
     if (query.before) {
-      where.push(`(created_at, id) > (${param(toMs(query.before.createdAt))}::bigint, ${param(query.before.id)}::text)`);
+      where.push(
+        `(created_at, id) > (${param(toMs(query.before.createdAt))}::bigint, ${param(query.before.id)}::text)`,
+      );
     }
     const order = query.fromEnd ? 'created_at ASC, id ASC' : 'created_at DESC, id DESC';
     const { rows } = await this.#query<JobRow>(
@@ -431,10 +421,10 @@ export class PostgresJobStore implements JobStore {
       );
       if (inserted.rowCount === 1) return { claimed: true };
       const row = (
-        await this.#query<IdempotencyRow>(`SELECT request_hash, job_id FROM ${this.#keys} WHERE owner = $1 AND key = $2`, [
-          owner,
-          key,
-        ])
+        await this.#query<IdempotencyRow>(
+          `SELECT request_hash, job_id FROM ${this.#keys} WHERE owner = $1 AND key = $2`,
+          [owner, key],
+        )
       ).rows[0];
       if (row) return { claimed: false, requestHash: row.request_hash, jobId: row.job_id };
     }
@@ -462,5 +452,6 @@ export class PostgresJobStore implements JobStore {
 }
 
 function assertLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`postgres-job-store: limit must be a whole number >= 0, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new RangeError(`postgres-job-store: limit must be a whole number >= 0, got ${limit}`);
 }

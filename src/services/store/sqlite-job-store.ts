@@ -3,23 +3,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  type AiEditRequest,
+  type AiEditResult,
   FINAL_STATUSES,
   isFinalStatus,
   isForwardTransition,
-  type AiEditRequest,
-  type AiEditResult,
   type Job,
   type JobStatus,
   type UpstreamTaskState,
 } from '../../domain/job.js';
-import type {
-  ApplyResult,
-  IdempotencyClaim,
-  JobStore,
-  ListJobsPage,
-  ListJobsQuery,
-  NewJob,
-} from './job-store.js';
 import {
   canonicalJson,
   errorsFromStored,
@@ -27,10 +19,11 @@ import {
   historyFromStored,
   historyJson,
   resultJson,
-  toMs,
   type StoredError,
   type StoredStatusChange,
+  toMs,
 } from './job-row-codec.js';
+import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
 
 // Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
 const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -93,17 +86,10 @@ interface JobRow {
   finished_at: number | null;
 }
 
-
-
 interface IdempotencyRow {
   request_hash: string;
   job_id: string | null;
 }
-
-
-
-
-
 
 function rowToJob(row: JobRow): Job {
   return {
@@ -152,11 +138,15 @@ export class SqliteJobStore implements JobStore {
   }
 
   async migrate(): Promise<void> {
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+    this.#db.exec(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+    );
     this.#db
       .transaction(() => {
         const applied = new Set(
-          (this.#db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+          (this.#db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+            (r) => r.version,
+          ),
         );
         for (const migration of MIGRATIONS) {
           if (applied.has(migration.version)) continue;
@@ -278,9 +268,9 @@ export class SqliteJobStore implements JobStore {
 
   async listUnfinished(limit?: number): Promise<Job[]> {
     if (limit !== undefined) assertLimit(limit);
-    const rows = this.#stmt(
-      `SELECT * FROM jobs WHERE ${UNFINISHED_SQL} ORDER BY created_at ASC, id ASC LIMIT ?`,
-    ).all(limit ?? -1) as JobRow[];
+    const rows = this.#stmt(`SELECT * FROM jobs WHERE ${UNFINISHED_SQL} ORDER BY created_at ASC, id ASC LIMIT ?`).all(
+      limit ?? -1,
+    ) as JobRow[];
     return rows.map(rowToJob);
   }
 
@@ -305,9 +295,9 @@ export class SqliteJobStore implements JobStore {
     }
     const order = query.fromEnd ? 'created_at ASC, id ASC' : 'created_at DESC, id DESC';
     // At most 16 distinct shapes, each prepared once.
-    const rows = this.#stmt(
-      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`,
-    ).all(params) as JobRow[];
+    const rows = this.#stmt(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`).all(
+      params,
+    ) as JobRow[];
     const hasMore = rows.length > query.limit;
     const page = rows.slice(0, query.limit);
     if (query.fromEnd) page.reverse();
@@ -354,5 +344,6 @@ export class SqliteJobStore implements JobStore {
 }
 
 function assertLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`sqlite-job-store: limit must be a whole number >= 0, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new RangeError(`sqlite-job-store: limit must be a whole number >= 0, got ${limit}`);
 }

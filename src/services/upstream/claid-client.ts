@@ -2,20 +2,20 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { Agent, request } from 'undici';
+import { UpstreamError } from '../../domain/errors.js';
+import type { AiEditRequest, UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import {
+  type ClaidOperation,
   connectionError,
   parseRateLimitHeaders,
   protocolError,
+  type ResponseHeaders,
   requestIdOf,
   timeoutError,
   upstreamErrorFromResponse,
-  type ClaidOperation,
-  type ResponseHeaders,
 } from './claid-errors.js';
 import { claidEnvelopeSchema, fromClaidTask, toClaidRequestBody } from './claid-mapping.js';
-import type { AiEditRequest, UpstreamTaskState } from '../../domain/job.js';
-import { UpstreamError } from '../../domain/errors.js';
 
 // The one place that talks HTTP to Claid. Every call is bounded by timeoutMs (headers and body together), logged
 // as one line per attempt, and counted against an optional rate budget. Status reads are retried; a submit is

@@ -160,9 +160,17 @@ export function upstreamErrorFromResponse(response: ErrorResponse): UpstreamErro
     case 401:
       return new UpstreamError('UPSTREAM_UNAUTHORIZED', `Claid rejected the gateway's API key: ${said}`, info);
     case 402:
-      return new UpstreamError('UPSTREAM_PAYMENT_REQUIRED', `Claid refused the request, no credits left: ${said}`, info);
+      return new UpstreamError(
+        'UPSTREAM_PAYMENT_REQUIRED',
+        `Claid refused the request, no credits left: ${said}`,
+        info,
+      );
     case 403:
-      return new UpstreamError('UPSTREAM_FORBIDDEN', `Claid refused the request, not enough permissions: ${said}`, info);
+      return new UpstreamError(
+        'UPSTREAM_FORBIDDEN',
+        `Claid refused the request, not enough permissions: ${said}`,
+        info,
+      );
     case 400:
     case 422:
       return new UpstreamError('UPSTREAM_VALIDATION', `Claid rejected the request: ${said}`, info);
@@ -214,7 +222,11 @@ export function protocolError(
 }
 
 export function timeoutError(timeoutMs: number): UpstreamError {
-  return new UpstreamError('UPSTREAM_UNAVAILABLE', `Claid did not answer within ${timeoutMs} ms`, emptyInfo(null, null));
+  return new UpstreamError(
+    'UPSTREAM_UNAVAILABLE',
+    `Claid did not answer within ${timeoutMs} ms`,
+    emptyInfo(null, null),
+  );
 }
 
 /** A failure before any answer arrived; `reason` is an error code such as ECONNREFUSED, never the request itself. */

@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { protocolError } from './claid-errors.js';
 import {
-  JOB_STATUSES,
   type AiEditError,
   type AiEditImage,
   type AiEditOutputImage,
   type AiEditRequest,
   type AiEditResult,
+  JOB_STATUSES,
   type UpstreamTaskState,
 } from '../../domain/job.js';
+import { protocolError } from './claid-errors.js';
 
 // Claid's wire format <-> the gateway's domain model. Claid speaks snake_case; the domain speaks camelCase and
 // keeps only the fields that were given, so absent stays absent in both directions.

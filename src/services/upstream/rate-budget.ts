@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Logger } from '../../lib/logger.js';
-import type { UpstreamBudget } from './claid-client.js';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { UpstreamError } from '../../domain/errors.js';
+import type { Logger } from '../../lib/logger.js';
 import { MinHeap } from '../../lib/min-heap.js';
+import type { UpstreamBudget } from './claid-client.js';
 
 // The account-wide upstream budget (claid-facts.md: ~4 requests/s and 120/min for everything, submits included).
 //
@@ -114,8 +114,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   private readonly shared: SharedBudgetGate | undefined;
 
   private readonly queue = new MinHeap<Waiter>(
-    (a, b) =>
-      (PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.since - b.since || a.seq - b.seq) < 0,
+    (a, b) => (PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.since - b.since || a.seq - b.seq) < 0,
   );
   private readonly queuedByPriority: Record<BudgetPriority, number> = { submit: 0, watched: 0, background: 0 };
   private readonly granted: Record<BudgetPriority, number> = { submit: 0, watched: 0, background: 0 };
@@ -130,7 +129,8 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
 
   constructor(options: RateBudgetOptions) {
-    if (!(options.perSecond > 0) || !(options.perMinute > 0)) throw new RangeError('perSecond and perMinute must be positive');
+    if (!(options.perSecond > 0) || !(options.perMinute > 0))
+      throw new RangeError('perSecond and perMinute must be positive');
     const factory = options.limiterFactory ?? defaultLimiterFactory;
     this.perSecond = factory(options.perSecond, 1, 'upstream-budget:1s');
     this.perMinute = factory(options.perMinute, 60, 'upstream-budget:60s');
@@ -194,7 +194,10 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
         const base = Math.min(FAILURE_BACKOFF_MAX_MS, FAILURE_BACKOFF_BASE_MS * 2 ** (this.consecutiveFailures - 2));
         const ms = base * (0.5 + Math.random() / 2);
         this.pause(ms);
-        this.logger.warn({ failures: this.consecutiveFailures, pauseMs: Math.round(ms) }, 'upstream failing: backing off');
+        this.logger.warn(
+          { failures: this.consecutiveFailures, pauseMs: Math.round(ms) },
+          'upstream failing: backing off',
+        );
       }
     } else {
       this.consecutiveFailures = 0;

@@ -1,5 +1,5 @@
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { BREAK, GraphQLError, type ASTVisitor, type ValidationContext } from 'graphql';
+import { type ASTVisitor, BREAK, GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { SecurityConfig } from './security-config.js';
 
@@ -42,7 +42,10 @@ export function useDocumentLengthLimit(maxLength: number): Plugin {
     onParse({ params }) {
       const source = typeof params.source === 'string' ? params.source : params.source.body;
       if (source.length > maxLength) {
-        throw limitError('documentLength', `Document length limit of ${maxLength} characters exceeded, found ${source.length}.`);
+        throw limitError(
+          'documentLength',
+          `Document length limit of ${maxLength} characters exceeded, found ${source.length}.`,
+        );
       }
     },
   };
@@ -55,7 +58,10 @@ export function typenameLimitRule(max: number) {
       Field(node) {
         if (node.name.value !== '__typename' || ++count <= max) return undefined;
         context.reportError(
-          new GraphQLError(`__typename limit of ${max} exceeded.`, { nodes: [node], extensions: { code: QUERY_TOO_COMPLEX, limit: 'typename' } }),
+          new GraphQLError(`__typename limit of ${max} exceeded.`, {
+            nodes: [node],
+            extensions: { code: QUERY_TOO_COMPLEX, limit: 'typename' },
+          }),
         );
         return BREAK;
       },

@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../lib/logger.js';
+import { limitPlugins } from './document-limits.js';
+import { isOriginAllowed } from './origins.js';
 import type { SecurityConfig } from './security-config.js';
 import { corsFor, useHttpGuards } from './use-http-guards.js';
 import { useIntrospectionPolicy } from './use-introspection-policy.js';
-import { limitPlugins } from './document-limits.js';
-import { isOriginAllowed } from './origins.js';
-import { PersistedOperations, usePersistedOperations, type OperationParams } from './use-persisted-operations.js';
+import { type OperationParams, PersistedOperations, usePersistedOperations } from './use-persisted-operations.js';
 
 // GraphQL hardening, assembled in one place: Yoga options and plugins for HTTP and SSE, and the two hooks the
 // graphql-ws server needs (the upgrade's Origin, and trusted documents for subscribe messages). Depth, cost and the
@@ -29,7 +29,9 @@ export interface Hardening {
 
 export function createHardening(config: SecurityConfig, logger: Logger, graphqlEndpoint = '/graphql'): Hardening {
   const persisted =
-    config.persistedOperations === 'off' ? undefined : PersistedOperations.load(config.persistedOperations, config.persistedOperationsManifest);
+    config.persistedOperations === 'off'
+      ? undefined
+      : PersistedOperations.load(config.persistedOperations, config.persistedOperationsManifest);
   if (persisted) logger.info({ mode: persisted.mode, documents: persisted.size }, 'trusted documents loaded');
 
   const plugins: Plugin[] = [
@@ -40,7 +42,12 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
   ];
 
   return {
-    yogaOptions: { plugins, cors: corsFor(config.corsOrigins), batching: false, maxRequestBodySize: config.maxBodyBytes },
+    yogaOptions: {
+      plugins,
+      cors: corsFor(config.corsOrigins),
+      batching: false,
+      maxRequestBodySize: config.maxBodyBytes,
+    },
     verifyUpgrade(request) {
       const allowed = isOriginAllowed(request.headers.origin, request.headers.host, config.corsOrigins);
       if (!allowed) logger.debug({ origin: request.headers.origin }, 'websocket upgrade refused: origin not allowed');

@@ -9,7 +9,10 @@ const limit = (min: number, max: number, fallback: number) =>
 const originList = z.string().superRefine((v, ctx) => {
   for (const entry of splitList(v)) {
     if (!isOrigin(entry)) {
-      ctx.addIssue({ code: 'custom', message: `must be origins like https://app.example.com separated by commas ("${entry}" is not one)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be origins like https://app.example.com separated by commas ("${entry}" is not one)`,
+      });
       return;
     }
   }
@@ -73,7 +76,10 @@ export function securityConfigFrom(e: SecurityEnv): SecurityConfig {
 }
 
 function splitList(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function isOrigin(v: string): boolean {

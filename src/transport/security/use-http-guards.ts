@@ -31,7 +31,9 @@ export function useHttpGuards(options: { graphqlEndpoint: string; corsOrigins: r
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== options.graphqlEndpoint) return;
       if (!isOriginAllowed(request.headers.get('origin'), request.headers.get('host'), options.corsOrigins)) {
-        endResponse(refuse(fetchAPI, 403, 'ORIGIN_NOT_ALLOWED', 'This origin may not call the gateway (see CORS_ORIGINS).'));
+        endResponse(
+          refuse(fetchAPI, 403, 'ORIGIN_NOT_ALLOWED', 'This origin may not call the gateway (see CORS_ORIGINS).'),
+        );
         return;
       }
       const method = request.method.toUpperCase();

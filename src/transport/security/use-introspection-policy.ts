@@ -1,4 +1,4 @@
-import { BREAK, GraphQLError, visit, type DocumentNode } from 'graphql';
+import { BREAK, type DocumentNode, GraphQLError, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ANONYMOUS_OWNER } from '../../schema/context.js';
 import type { IntrospectionMode } from './security-config.js';
@@ -33,7 +33,9 @@ export function useIntrospectionPolicy(mode: IntrospectionMode): Plugin {
   const check = (args: { document: DocumentNode; contextValue: unknown }) =>
     isIntrospection(args.document) && refused(mode, (args.contextValue as { owner?: unknown } | undefined)?.owner)
       ? new GraphQLError(
-          mode === 'off' ? 'Introspection is disabled on this gateway.' : 'Introspection is only open to authenticated callers.',
+          mode === 'off'
+            ? 'Introspection is disabled on this gateway.'
+            : 'Introspection is only open to authenticated callers.',
           { extensions: { code: INTROSPECTION_DISABLED } },
         )
       : undefined;

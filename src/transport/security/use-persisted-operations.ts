@@ -33,15 +33,19 @@ export class PersistedOperations {
     try {
       manifest = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new Error(`PERSISTED_OPERATIONS=${mode} needs a manifest, and ${file} could not be read: ${(error as Error).message}`);
+      throw new Error(
+        `PERSISTED_OPERATIONS=${mode} needs a manifest, and ${file} could not be read: ${(error as Error).message}`,
+      );
     }
-    if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) throw new Error(`${file} is not a map of hash -> document`);
+    if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest))
+      throw new Error(`${file} is not a map of hash -> document`);
     const documents = new Map<string, string>();
     for (const [hash, document] of Object.entries(manifest)) {
       if (typeof document !== 'string') throw new Error(`${file}: the entry ${hash} is not a document`);
       // The client preset writes keys as "sha256:<hex>"; clients may send either form.
       const hex = withoutPrefix(hash);
-      if (sha256(document) !== hex) throw new Error(`${file}: the entry ${hash} does not match its document's sha256 hash`);
+      if (sha256(document) !== hex)
+        throw new Error(`${file}: the entry ${hash} does not match its document's sha256 hash`);
       documents.set(hex, document);
     }
     return new PersistedOperations(mode, documents);
@@ -67,9 +71,12 @@ export class PersistedOperations {
       return document;
     }
     if (this.mode === 'only') {
-      throw new GraphQLError('PersistedQueryOnly: this gateway runs only trusted documents; send documentId or extensions.persistedQuery.sha256Hash.', {
-        extensions: { code: PERSISTED_QUERY_ONLY, http: { status: 400 } },
-      });
+      throw new GraphQLError(
+        'PersistedQueryOnly: this gateway runs only trusted documents; send documentId or extensions.persistedQuery.sha256Hash.',
+        {
+          extensions: { code: PERSISTED_QUERY_ONLY, http: { status: 400 } },
+        },
+      );
     }
     // Not a string (or missing): Yoga's parameter check, which runs next, answers that with 400.
     return params.query as string;
@@ -81,11 +88,14 @@ export function sha256(document: string): string {
 }
 
 function requestedHash(params: OperationParams): string | undefined {
-  const fromExtensions = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)?.persistedQuery?.sha256Hash;
+  const fromExtensions = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined)
+    ?.persistedQuery?.sha256Hash;
   const raw = params.documentId ?? fromExtensions;
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== 'string') {
-    throw new GraphQLError('documentId must be a string.', { extensions: { code: PERSISTED_QUERY_NOT_FOUND, http: { status: 400 } } });
+    throw new GraphQLError('documentId must be a string.', {
+      extensions: { code: PERSISTED_QUERY_NOT_FOUND, http: { status: 400 } },
+    });
   }
   return withoutPrefix(raw);
 }
