@@ -13,7 +13,7 @@ import type { PersistedOperationsMode } from './security-config.js';
 export const PERSISTED_QUERY_ONLY = 'PERSISTED_QUERY_ONLY';
 export const PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND';
 
-export const DEFAULT_MANIFEST = fileURLToPath(new URL('../../client/gql/persisted-documents.json', import.meta.url));
+export const DEFAULT_MANIFEST = fileURLToPath(new URL('../../../client/gql/persisted-documents.json', import.meta.url));
 
 export interface OperationParams {
   query?: unknown;
