@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
 import { createContextFactory, type GatewayServices, type GraphQLContext } from '../schema/context.js';
 import { createErrorMasker } from '../schema/error-masking.js';
@@ -54,8 +54,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
     landingPage: false,
     healthCheckEndpoint: '/health',
     maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
-    // pino itself, so that an Error Yoga logs keeps its stack instead of becoming a string.
-    logging: logger.child({ component: 'yoga' }),
+    logging: yogaLogger(logger),
   });
   const server = options.server(yoga);
   const graphqlWs = attachGraphQLWs(server, yoga, logger, {
@@ -73,4 +72,19 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
     maskError: createErrorMasker(logger),
   });
   return { yoga, server, graphqlWs, httpSubscriptions };
+}
+
+/**
+ * pino for Yoga, so that what it logs keeps its stack. Yoga calls `error` only with the errors it hands to the
+ * masker, which already logs the unexpected ones (with their correlation id) and leaves client mistakes out of the
+ * error log; at error level they would be logged twice, so Yoga's copy goes to debug.
+ */
+function yogaLogger(logger: Logger): YogaLogger {
+  const yoga = logger.child({ component: 'yoga' });
+  return {
+    debug: yoga.debug.bind(yoga),
+    info: yoga.info.bind(yoga),
+    warn: yoga.warn.bind(yoga),
+    error: (err: unknown) => yoga.debug({ err }, 'error handed to the masker'),
+  };
 }
