@@ -197,7 +197,9 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
 
   let url: string | undefined;
   let listening: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
   const listen = async () => {
+    if (stopping) throw new Error('the gateway is stopped: build a new one');
     await upstream.listen();
     url = await listenHttp(server, config.port, config.host);
     const keyExpiry = setInterval(
@@ -214,7 +216,6 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     logger.info({ url: `${url}/graphql`, instanceId }, 'gateway listening');
   };
 
-  let stopping: Promise<void> | undefined;
   return {
     get url() {
       if (!url) throw new Error('the gateway is not listening: call listen() first');
