@@ -45,12 +45,12 @@ async function main(): Promise<Record<string, unknown>> {
       const config = loadConfig(process.env);
       const gateway = await startGateway(config);
       stopServer = () => gateway.stop();
-      handlers.budget = () => gateway.budget.stats();
+      handlers.budget = () => gateway.internals.budget.stats();
       handlers.poller = () => {
-        const { readsByJob, ...rest } = gateway.poller.stats();
+        const { readsByJob, ...rest } = gateway.internals.poller.stats();
         return { ...rest, readsByJob: Object.fromEntries(readsByJob) };
       };
-      return { url: gateway.url, simulatorUrl: gateway.simulator?.url };
+      return { url: gateway.url, simulatorUrl: gateway.internals.simulator?.url };
     }
     case 'simulator': {
       const { startSimulator } = await import('../src/simulator/server.js');

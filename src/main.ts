@@ -1,5 +1,6 @@
 import { startGateway } from './gateway/build-gateway.js';
 import { ConfigError, loadConfig } from './gateway/config.js';
+import { startFailureLine } from './gateway/start-errors.js';
 
 // Reads configuration, starts the gateway, and stops it gracefully on SIGTERM or SIGINT. Nothing else.
 
@@ -14,17 +15,23 @@ try {
   throw error;
 }
 
-const gateway = await startGateway(config);
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    gateway.logger.info({ signal }, 'shutting down');
-    gateway.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        gateway.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
+try {
+  const gateway = await startGateway(config);
+  const { logger } = gateway.internals;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      gateway.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+} catch (error) {
+  console.error(startFailureLine(error));
+  // No process.exit: a failed start has closed what it opened, so the process ends by itself once the loop drains.
+  process.exitCode = 1;
 }

@@ -226,7 +226,7 @@ describe('AUTH_MODE=apikey', () => {
       input: { input: INPUT, options: { prompt: 'add a duck' } },
     });
     expect(submitted.body.errors).toBeUndefined();
-    const [job] = await g.store.findByIds([
+    const [job] = await g.internals.store.findByIds([
       Buffer.from(submitted.body.data.submitAiEdit.job.id, 'base64').toString().split(':')[1]!,
     ]);
     expect(job?.owner).toBe('alice');
@@ -337,7 +337,7 @@ describe('AUTH_MODE=jwt with JWT_SECRET (HS256)', () => {
       input: { input: INPUT, options: { prompt: 'add a duck' } },
     });
     expect(res.body.errors).toBeUndefined();
-    const jobs = await g.store.listJobs({ owner: 'user-42', limit: 10 });
+    const jobs = await g.internals.store.listJobs({ owner: 'user-42', limit: 10 });
     expect(jobs.jobs.map((j) => j.upstreamId)).toEqual([res.body.data.submitAiEdit.job.upstreamId]);
     expect((await post(g, LIST, bearer(await sign({ sub: 'user-42' }, { aud: 'ai-edit-admin' })))).status).toBe(200);
   });

@@ -16,8 +16,8 @@ describe('end to end on the embedded simulator', () => {
   it('submits, reads to DONE and serves real images of the promised size and format', async () => {
     const gateway = await startTestGateway({ env: { POLL_INTERVAL_MS: '20' } });
     cleanups.push(() => gateway.stop());
-    expect(gateway.simulator).toBeDefined();
-    const input = gateway.simulator!.sampleUrl('living-room');
+    expect(gateway.internals.simulator).toBeDefined();
+    const input = gateway.internals.simulator!.sampleUrl('living-room');
 
     const cases = [
       {

@@ -133,7 +133,7 @@ describe('limits with the defaults', () => {
     const res = await fetch(url, { headers: { 'x-graphql-yoga-csrf': '1', accept: 'application/json' } });
     expect(res.status).toBe(405);
     expect(((await res.json()) as any).errors[0].message).toMatch(/POST/);
-    expect(gateway.store).toBeDefined();
+    expect(gateway.internals.store).toBeDefined();
     const jobs = await gql(gateway, '{ aiEditJobs { edges { node { id } } } }');
     expect(jobs.data?.aiEditJobs.edges).toEqual([]);
   });
@@ -383,7 +383,7 @@ describe('masked internal errors', () => {
     const { logger, text } = captureLogger('error');
     const gateway = await startTestGateway({ logger });
     try {
-      await gateway.store.close();
+      await gateway.internals.store.close();
       const res = await gql(gateway, '{ aiEditJobs { edges { node { id } } } }');
       expect(res.errors).toHaveLength(1);
       const [error] = res.errors!;

@@ -177,7 +177,9 @@ describe('ownership', () => {
     expect(ids[0]).toBe(ids[2]);
     expect(ids[1]).toBe(ids[3]);
     expect(ids[0]).not.toBe(ids[1]);
-    const owners = await gateway.store.findByIds(ids.map((id) => Buffer.from(id, 'base64').toString().split(':')[1]!));
+    const owners = await gateway.internals.store.findByIds(
+      ids.map((id) => Buffer.from(id, 'base64').toString().split(':')[1]!),
+    );
     expect(owners.map((j) => j?.owner)).toEqual(['alice', 'bob', 'alice', 'bob']);
   });
 });

@@ -79,7 +79,11 @@ describe('PERSISTED_OPERATIONS=only', () => {
     const submitted = await post(gateway, {
       documentId: hashOf(SubmitAiEditDocument),
       variables: {
-        input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' }, clientMutationId: 'c1' },
+        input: {
+          input: gateway.internals.simulator!.sampleUrl(),
+          options: { prompt: 'add a duck' },
+          clientMutationId: 'c1',
+        },
       },
     });
     expect(submitted.status).toBe(200);
@@ -101,7 +105,7 @@ describe('PERSISTED_OPERATIONS=only', () => {
   it('runs a trusted subscription by hash over SSE too', async () => {
     const submitted = await post(gateway, {
       documentId: hashOf(SubmitAiEditDocument),
-      variables: { input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
+      variables: { input: { input: gateway.internals.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
     });
     const id = submitted.json.data.submitAiEdit.job.id;
     const res = await fetch(`${gateway.url}/graphql`, {
@@ -135,7 +139,7 @@ describe('PERSISTED_OPERATIONS=only', () => {
   it('subscribes over graphql-ws by hash, and refuses an ad-hoc subscription without dropping the socket', async () => {
     const submitted = await post(gateway, {
       documentId: hashOf(SubmitAiEditDocument),
-      variables: { input: { input: gateway.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
+      variables: { input: { input: gateway.internals.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
     });
     const id = submitted.json.data.submitAiEdit.job.id;
 

@@ -100,9 +100,9 @@ async function jobWithStatus(
 }
 
 function countExecutions(g: Gateway) {
-  const loads = vi.spyOn(g.services.jobs, 'loadJobs');
-  const lists = vi.spyOn(g.services.jobs, 'listJobs');
-  const submits = vi.spyOn(g.services.jobs, 'submit');
+  const loads = vi.spyOn(g.internals.services.jobs, 'loadJobs');
+  const lists = vi.spyOn(g.internals.services.jobs, 'listJobs');
+  const submits = vi.spyOn(g.internals.services.jobs, 'submit');
   cleanups.push(() => vi.restoreAllMocks());
   return {
     loads: () => loads.mock.calls.length,
@@ -122,14 +122,14 @@ describe('read cache (AUTH_MODE=none)', () => {
   });
 
   it('answers a repeated read of a final job from the cache, byte for byte, without running it', async () => {
-    expect(g.readCache.enabled).toBe(true);
-    const before = { ...g.readCache.stats, loads: runs.loads() };
+    expect(g.internals.readCache.enabled).toBe(true);
+    const before = { ...g.internals.readCache.stats, loads: runs.loads() };
     const first = await send(g, { body: readBody(done) });
     expect(first.status).toBe(200);
     expect(first.body.data.aiEditJob).toMatchObject({ id: done, status: 'DONE', isFinal: true });
     expect(first.body.data.aiEditJob.result.outputObjects).toHaveLength(2);
     expect(runs.loads()).toBe(before.loads + 1);
-    expect(g.readCache.stats).toMatchObject({
+    expect(g.internals.readCache.stats).toMatchObject({
       misses: before.misses + 1,
       stores: before.stores + 1,
       hits: before.hits,
@@ -142,12 +142,12 @@ describe('read cache (AUTH_MODE=none)', () => {
       expect(again.text).toBe(first.text);
       expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
       expect(again.headers.get('content-length')).toBe(String(Buffer.byteLength(first.text)));
-      expect(g.readCache.stats.hits).toBe(before.hits + i);
+      expect(g.internals.readCache.stats.hits).toBe(before.hits + i);
     }
     // Execution never ran for the hits.
     expect(runs.loads()).toBe(before.loads + 1);
-    expect(g.readCache.stats.misses).toBe(before.misses + 1);
-    expect(g.readCache.stats.bytes).toBeGreaterThan(Buffer.byteLength(first.text));
+    expect(g.internals.readCache.stats.misses).toBe(before.misses + 1);
+    expect(g.internals.readCache.stats.bytes).toBeGreaterThan(Buffer.byteLength(first.text));
   });
 
   it('keeps ERROR jobs and node(id) reads too', async () => {
@@ -157,22 +157,22 @@ describe('read cache (AUTH_MODE=none)', () => {
     expect(first.body.data.aiEditJob).toMatchObject({ status: 'ERROR', errors: [{ message: 'bad input' }] });
     const node = await send(g, { body: readBody(done, NODE) });
     expect(node.body).toEqual({ data: { node: { id: done, status: 'DONE' } } });
-    const hits = g.readCache.stats.hits;
+    const hits = g.internals.readCache.stats.hits;
     expect((await send(g, { body: readBody(failed) })).text).toBe(first.text);
     expect((await send(g, { body: readBody(done, NODE) })).text).toBe(node.text);
-    expect(g.readCache.stats.hits).toBe(hits + 2);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 2);
     expect(runs.loads()).toBe(loads + 2);
   });
 
   it('never keeps an unfinished job: its later status is visible', async () => {
     const running = await jobWithStatus(g, 'PROCESSING');
-    const stores = g.readCache.stats.stores;
-    const hits = g.readCache.stats.hits;
+    const stores = g.internals.readCache.stats.stores;
+    const hits = g.internals.readCache.stats.hits;
     for (let i = 0; i < 3; i++) {
       const res = await send(g, { body: readBody(running) });
       expect(res.body.data.aiEditJob.status).toBe('PROCESSING');
     }
-    expect(g.readCache.stats.stores).toBe(stores);
+    expect(g.internals.readCache.stats.stores).toBe(stores);
     upstream.setTask(upstreamIds.get(running)!, { status: 'DONE', result: claidResult(1) });
     const deadline = Date.now() + 5_000;
     let status = 'PROCESSING';
@@ -181,25 +181,25 @@ describe('read cache (AUTH_MODE=none)', () => {
       status = (await send(g, { body: readBody(running) })).body.data.aiEditJob.status;
     }
     expect(status).toBe('DONE');
-    expect(g.readCache.stats.hits).toBe(hits);
+    expect(g.internals.readCache.stats.hits).toBe(hits);
     // Now final: kept from here on.
-    expect(g.readCache.stats.stores).toBe(stores + 1);
+    expect(g.internals.readCache.stats.stores).toBe(stores + 1);
     await send(g, { body: readBody(running) });
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
   });
 
   it('never keeps a null answer (an unknown id, or an id of another type)', async () => {
-    const stores = g.readCache.stats.stores;
+    const stores = g.internals.readCache.stats.stores;
     const otherType = Buffer.from('Somethin:00000000-0000-4000-8000-000000000000').toString('base64');
     for (const id of [UNKNOWN, UNKNOWN, otherType, otherType]) {
       const res = await send(g, { body: readBody(id) });
       expect(res.body).toEqual({ data: { aiEditJob: null } });
     }
-    expect(g.readCache.stats.stores).toBe(stores);
+    expect(g.internals.readCache.stats.stores).toBe(stores);
   });
 
   it('never keeps connections, mutations, errors or a read mixed with a connection', async () => {
-    const stores = g.readCache.stats.stores;
+    const stores = g.internals.readCache.stats.stores;
     const lists = runs.lists();
     for (let i = 0; i < 2; i++)
       expect((await send(g, { body: JSON.stringify({ query: LIST }) })).body.errors).toBeUndefined();
@@ -225,33 +225,33 @@ describe('read cache (AUTH_MODE=none)', () => {
     // A validation error: 200/400 with errors, never kept.
     const bad = JSON.stringify({ query: `query($id: ID!) { aiEditJob(id: $id) { nope } }`, variables: { id: done } });
     for (let i = 0; i < 2; i++) expect((await send(g, { body: bad })).body.errors?.length).toBe(1);
-    expect(g.readCache.stats.stores).toBe(stores);
+    expect(g.internals.readCache.stats.stores).toBe(stores);
   });
 
   it('GET and POST both work, as separate entries', async () => {
     const search = `?query=${encodeURIComponent(READ)}&variables=${encodeURIComponent(JSON.stringify({ id: done }))}`;
     const loads = runs.loads();
-    const hits = g.readCache.stats.hits;
+    const hits = g.internals.readCache.stats.hits;
     const first = await send(g, { search });
     expect(first.status).toBe(200);
     expect(first.body.data.aiEditJob.id).toBe(done);
     expect(runs.loads()).toBe(loads + 1);
     const again = await send(g, { search });
     expect(again.text).toBe(first.text);
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
     expect(runs.loads()).toBe(loads + 1);
     // A GET without the CSRF header is still refused (the header is part of the key), and never kept.
     const forged = await fetch(`${g.url}/graphql${search}`, { headers: { accept: JSON_HEADERS.accept } });
     expect(forged.status).toBe(403);
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
   });
 
   it('a different Origin or Accept is a different entry, with its own headers', async () => {
     const body = readBody(done);
     await send(g, { body });
     const plain = await send(g, { body });
-    const hits = g.readCache.stats.hits;
-    const misses = g.readCache.stats.misses;
+    const hits = g.internals.readCache.stats.hits;
+    const misses = g.internals.readCache.stats.misses;
 
     const fromApp = await send(g, { body, headers: { origin: 'https://app.example.com' } });
     expect(fromApp.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
@@ -271,13 +271,13 @@ describe('read cache (AUTH_MODE=none)', () => {
     const jsonAgain = await send(g, { body, headers: { accept: 'application/json' } });
     expect(jsonAgain.headers.get('content-type')).toMatch(/^application\/json/);
 
-    expect(g.readCache.stats.misses).toBe(misses + 3);
-    expect(g.readCache.stats.hits).toBe(hits + 2);
+    expect(g.internals.readCache.stats.misses).toBe(misses + 3);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 2);
   });
 
   it('lets a body without Content-Length through to Yoga unbuffered, and still refuses one over MAX_BODY_BYTES', async () => {
-    const misses = g.readCache.stats.misses;
-    const hits = g.readCache.stats.hits;
+    const misses = g.internals.readCache.stats.misses;
+    const hits = g.internals.readCache.stats.hits;
     const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpRequest(`${g.url}/graphql`, { method: 'POST', headers: JSON_HEADERS }, (res) => {
         let text = '';
@@ -299,8 +299,8 @@ describe('read cache (AUTH_MODE=none)', () => {
       body: JSON.stringify({ query: READ, variables: { id: done, pad: 'x'.repeat(200_000) } }),
     });
     expect(huge.status).toBe(413);
-    expect(g.readCache.stats.misses).toBe(misses);
-    expect(g.readCache.stats.hits).toBe(hits);
+    expect(g.internals.readCache.stats.misses).toBe(misses);
+    expect(g.internals.readCache.stats.hits).toBe(hits);
   });
 });
 
@@ -327,13 +327,13 @@ describe('read cache with API keys', () => {
     expect((await send(g, { body, headers: BOB })).body).toEqual(nullAnswer);
     const mine = await send(g, { body, headers: ALICE });
     expect(mine.body.data.aiEditJob.id).toBe(aliceJob);
-    const hits = g.readCache.stats.hits;
+    const hits = g.internals.readCache.stats.hits;
     expect((await send(g, { body, headers: ALICE })).text).toBe(mine.text);
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
     // After: the identical request from bob is his own (null) answer, and not a hit.
     const theirs = await send(g, { body, headers: BOB });
     expect(theirs.body).toEqual(nullAnswer);
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
     // Interleaved, all at once.
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => send(g, { body, headers: i % 2 ? BOB : ALICE })),
@@ -342,36 +342,36 @@ describe('read cache with API keys', () => {
       if (i % 2) expect(answer.body).toEqual(nullAnswer);
       else expect(answer.text).toBe(mine.text);
     });
-    expect(g.readCache.stats.hits).toBe(hits + 11);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 11);
     // No credentials, or a wrong key: Yoga's usual 401, never the entry.
     for (const headers of [{}, { authorization: 'Bearer wrong-key-0000' }] as Record<string, string>[]) {
       const refused = await send(g, { body, headers });
       expect(refused.status).toBe(401);
       expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     }
-    expect(g.readCache.stats.hits).toBe(hits + 11);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 11);
   });
 
   it('stops answering a revoked key from the cache once the key file is reloaded', async () => {
     const body = readBody(aliceJob, NODE);
     const first = await send(g, { body, headers: ALICE });
     expect(first.body.data.node.id).toBe(aliceJob);
-    const hits = g.readCache.stats.hits;
+    const hits = g.internals.readCache.stats.hits;
     expect((await send(g, { body, headers: ALICE })).text).toBe(first.text);
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
 
     writeFileSync(keysFile, 'bob:bob-key-000002\n');
     process.emit('SIGHUP', 'SIGHUP');
     const revoked = await send(g, { body, headers: ALICE });
     expect(revoked.status).toBe(401);
     expect(revoked.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
 
     // The same key back under another name is another caller: it does not get alice's entry.
     writeFileSync(keysFile, 'mallory:alice-key-0001\nbob:bob-key-000002\n');
     process.emit('SIGHUP', 'SIGHUP');
     expect((await send(g, { body, headers: ALICE })).body).toEqual({ data: { node: null } });
-    expect(g.readCache.stats.hits).toBe(hits + 1);
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
   });
 });
 
@@ -384,17 +384,17 @@ describe('read cache limits', () => {
     const second = await send(g, { body: readBody(id) });
     expect(second.text).toBe(first.text);
     expect(runs.loads()).toBe(2);
-    expect(g.readCache.enabled).toBe(false);
-    expect(g.readCache.stats).toMatchObject({ hits: 0, misses: 0, stores: 0, entries: 0 });
+    expect(g.internals.readCache.enabled).toBe(false);
+    expect(g.internals.readCache.stats).toMatchObject({ hits: 0, misses: 0, stores: 0, entries: 0 });
   });
 
   it('READ_CACHE_TTL_MS ends an entry; READ_CACHE_MAX_BYTES bounds them all', async () => {
     const g = await gateway({ READ_CACHE_TTL_MS: '300', READ_CACHE_MAX_BYTES: '6000' });
     const id = await jobWithStatus(g, 'DONE');
     const runs = countExecutions(g);
-    const stores = g.readCache.stats.stores;
+    const stores = g.internals.readCache.stats.stores;
     const first = await send(g, { body: readBody(id) });
-    const size = g.readCache.stats.bytes;
+    const size = g.internals.readCache.stats.bytes;
     expect(size).toBeGreaterThan(Buffer.byteLength(first.text));
     await send(g, { body: readBody(id) });
     expect(runs.loads()).toBe(1);
@@ -411,9 +411,9 @@ describe('read cache limits', () => {
       });
       expect(res.body.data[`a${i}`].id).toBe(id);
     }
-    expect(g.readCache.stats.stores).toBe(stores + 14);
-    expect(g.readCache.stats.bytes).toBeLessThanOrEqual(6000);
-    expect(g.readCache.stats.entries).toBeLessThan(14);
-    expect(g.readCache.stats.entries).toBeGreaterThan(0);
+    expect(g.internals.readCache.stats.stores).toBe(stores + 14);
+    expect(g.internals.readCache.stats.bytes).toBeLessThanOrEqual(6000);
+    expect(g.internals.readCache.stats.entries).toBeLessThan(14);
+    expect(g.internals.readCache.stats.entries).toBeGreaterThan(0);
   });
 });

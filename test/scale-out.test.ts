@@ -353,8 +353,8 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       expect(new Date(last.updatedAt).getTime()).toBeGreaterThan(0);
 
       // Every read was the holder's: the gateway with the subscriber read nothing.
-      expect(other.poller.stats().readsByJob.get(jobId) ?? 0).toBe(0);
-      expect(holder.poller.stats().readsByJob.get(jobId)).toBe(
+      expect(other.internals.poller.stats().readsByJob.get(jobId) ?? 0).toBe(0);
+      expect(holder.internals.poller.stats().readsByJob.get(jobId)).toBe(
         up.requests.filter((r) => r.path === taskPath(upstreamId)).length,
       );
       // The lease is gone with the job.

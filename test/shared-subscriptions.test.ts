@@ -280,8 +280,8 @@ describe('shared subscriptions over graphql-ws', () => {
     cleanups.push(...sockets.map((s) => () => s.dispose()));
     const subs = Array.from({ length: 30 }, (_, i) => collect(sockets[i % 3]!, UPDATED, { id: job.id }));
     await expect.poll(() => subs.every((s) => s.events.length > 0), { timeout: 5_000 }).toBe(true);
-    expect(g.sharedSubscriptions.webSocket.streamCount).toBe(1);
-    expect(g.sharedSubscriptions.webSocket.memberCount).toBe(30);
+    expect(g.internals.sharedSubscriptions.webSocket.streamCount).toBe(1);
+    expect(g.internals.sharedSubscriptions.webSocket.memberCount).toBe(30);
 
     // Bob sends the identical document and variables: he gets NOT_FOUND, not Alice's stream.
     const bob = wsClient(g, BOB);
@@ -290,14 +290,14 @@ describe('shared subscriptions over graphql-ws', () => {
     const bobError = ((bobs.error as { extensions?: unknown }[] | undefined) ?? bobs.events[0]?.errors)?.[0];
     expect(bobError).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
     expect(bobs.events.every((e) => !e.data?.aiEditJobUpdated)).toBe(true);
-    expect(g.sharedSubscriptions.webSocket.memberCount).toBe(30);
+    expect(g.internals.sharedSubscriptions.webSocket.memberCount).toBe(30);
 
     // A different selection of the same job is a different execution.
     const other = collect(sockets[0]!, `subscription ($id: ID!) { aiEditJobUpdated(id: $id) { id status } }`, {
       id: job.id,
     });
     await expect.poll(() => other.events.length, { timeout: 5_000 }).toBe(1);
-    expect(g.sharedSubscriptions.webSocket.streamCount).toBe(2);
+    expect(g.internals.sharedSubscriptions.webSocket.streamCount).toBe(2);
 
     upstream.setTask(job.upstreamId, { status: 'PROCESSING' });
     await expect
@@ -313,7 +313,7 @@ describe('shared subscriptions over graphql-ws', () => {
       expect(outcome.events.at(-1)!.data!.aiEditJobUpdated.result.outputObjects[0].tmpUrl).toMatch(/^http/);
     }
     await other.done;
-    await expect.poll(() => g.sharedSubscriptions.webSocket.streamCount, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => g.internals.sharedSubscriptions.webSocket.streamCount, { timeout: 5_000 }).toBe(0);
   });
 
   it('a subscriber that joins late gets the current state first; one that leaves does not stop the others', async () => {
@@ -330,9 +330,9 @@ describe('shared subscriptions over graphql-ws', () => {
     const late = collect(socket, UPDATED, { id: job.id });
     await expect.poll(() => late.events.length + leaving.events.length, { timeout: 5_000 }).toBe(2);
     expect(late.events[0]!.data!.aiEditJobUpdated.status).toBe('PROCESSING');
-    expect(g.sharedSubscriptions.webSocket.memberCount).toBe(3);
+    expect(g.internals.sharedSubscriptions.webSocket.memberCount).toBe(3);
     await leaver.dispose();
-    await expect.poll(() => g.sharedSubscriptions.webSocket.memberCount, { timeout: 5_000 }).toBe(2);
+    await expect.poll(() => g.internals.sharedSubscriptions.webSocket.memberCount, { timeout: 5_000 }).toBe(2);
 
     upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
     expect((await late.done).events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['PROCESSING', 'DONE']);
@@ -376,12 +376,12 @@ describe('shared subscriptions over graphql-ws', () => {
   it('SSE subscribers of one caller share one execution too, each gets the whole walk and the same bytes; slots are per subscriber', async () => {
     const job = await submit(ALICE, 'add a swan');
     const streams = Array.from({ length: 8 }, () => collectSse(g, UPDATED, { id: job.id }, ALICE));
-    await expect.poll(() => g.sharedSubscriptions.http.memberCount, { timeout: 5_000 }).toBe(8);
-    expect(g.sharedSubscriptions.http.streamCount).toBe(1);
+    await expect.poll(() => g.internals.sharedSubscriptions.http.memberCount, { timeout: 5_000 }).toBe(8);
+    expect(g.internals.sharedSubscriptions.http.streamCount).toBe(1);
     // Bob's identical request is NOT_FOUND and does not join Alice's stream.
     const bob = await collectSse(g, UPDATED, { id: job.id }, BOB);
     expect(bob.events[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
-    expect(g.sharedSubscriptions.http.memberCount).toBe(8);
+    expect(g.internals.sharedSubscriptions.http.memberCount).toBe(8);
 
     upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
     const outcomes = await Promise.all(streams);
@@ -390,7 +390,7 @@ describe('shared subscriptions over graphql-ws', () => {
       expect(outcome.events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'DONE']);
     }
     expect(new Set(outcomes.map((o) => JSON.stringify(o.events))).size).toBe(1);
-    expect(g.sharedSubscriptions.http.streamCount).toBe(0);
+    expect(g.internals.sharedSubscriptions.http.streamCount).toBe(0);
   });
 
   it('a subscription with bad variables gets its own error; the socket and its other subscriptions carry on', async () => {

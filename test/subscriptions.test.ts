@@ -197,10 +197,11 @@ describe('leaving', () => {
     const sub = collect(client, UPDATED, { id });
     while (sub.events.length < 1) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 100));
-    expect(gateway.poller.stats().watchers).toBe(1);
+    expect(gateway.internals.poller.stats().watchers).toBe(1);
     await client.dispose();
     const deadline = Date.now() + 2_000;
-    while (gateway.poller.stats().watchers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(gateway.poller.stats().watchers).toBe(0);
+    while (gateway.internals.poller.stats().watchers > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(gateway.internals.poller.stats().watchers).toBe(0);
   });
 });

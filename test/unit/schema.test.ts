@@ -8,8 +8,8 @@ import {
   isSpecifiedScalarType,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { schema } from '../src/schema/index.js';
-import { isSchemaFileCurrent } from '../src/schema/schema-file.js';
+import { schema } from '../../src/schema/index.js';
+import { isSchemaFileCurrent } from '../../src/schema/schema-file.js';
 
 function undocumented(type: GraphQLNamedType): string[] {
   const missing: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Job } from '../src/domain/job.js';
-import { createJobPubSub } from '../src/services/jobs/job-events.js';
+import type { Job } from '../../src/domain/job.js';
+import { createJobPubSub } from '../../src/services/jobs/job-events.js';
 
 describe('createJobPubSub (in memory)', () => {
   it('delivers to many subscribers of one job without a MaxListenersExceededWarning', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/gateway/config.js';
+import { ConfigError, loadConfig } from '../../src/gateway/config.js';
 
 describe('configuration', () => {
   it('applies the contract defaults', () => {

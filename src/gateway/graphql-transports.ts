@@ -1,0 +1,90 @@
+import type { Server } from 'node:http';
+import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../lib/logger.js';
+import { createContextFactory, type GatewayServices, type GraphQLContext } from '../schema/context.js';
+import { createErrorMasker } from '../schema/error-masking.js';
+import { schema } from '../schema/index.js';
+import { type Authenticator, authorizationFromConnectionParams } from '../services/auth/authenticator.js';
+import type { CallerLimits } from '../services/auth/caller-limits.js';
+import type { FinalReadCache } from '../transport/final-read-cache.js';
+import { attachGraphQLWs, type GraphQLWsServer } from '../transport/graphql-ws-server.js';
+import type { Hardening } from '../transport/security/hardening.js';
+import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import { useFinalReadCache } from '../transport/use-final-read-cache.js';
+import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
+
+// The schema behind its two transports: Yoga for HTTP and SSE, graphql-ws for WebSocket, both hardened alike and
+// both masking errors with the same masker.
+
+export type GatewayYoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+
+export interface GraphQLTransportOptions {
+  hardening: Hardening;
+  logger: Logger;
+  services: GatewayServices;
+  authenticator: Authenticator;
+  limits: CallerLimits;
+  readCache: FinalReadCache;
+  /** The HTTP server that hands requests to Yoga; graphql-ws attaches to its upgrades. */
+  server: (yoga: GatewayYoga) => Server;
+}
+
+export interface GraphQLTransports {
+  yoga: GatewayYoga;
+  server: Server;
+  graphqlWs: GraphQLWsServer;
+  httpSubscriptions: SharedSubscriptions;
+}
+
+export function createGraphQLTransports(options: GraphQLTransportOptions): GraphQLTransports {
+  const { hardening, logger, authenticator, readCache } = options;
+  const httpSubscriptions = new SharedSubscriptions();
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    ...hardening.yogaOptions,
+    plugins: [
+      ...hardening.yogaOptions.plugins,
+      ...(readCache.enabled ? [useFinalReadCache()] : []),
+      // Last, so that it wraps whatever subscribe function the plugins before it set.
+      useSharedSubscriptions(httpSubscriptions),
+    ],
+    schema,
+    context: createContextFactory(options.services, { authenticator, limits: options.limits }),
+    graphqlEndpoint: '/graphql',
+    graphiql: { title: 'AI Edit GraphQL gateway' },
+    landingPage: false,
+    healthCheckEndpoint: '/health',
+    maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
+    logging: yogaLogger(logger),
+  });
+  const server = options.server(yoga);
+  const graphqlWs = attachGraphQLWs(server, yoga, logger, {
+    path: '/graphql',
+    connectionInitWaitTimeoutMs: 3_000,
+    keepAliveMs: 15_000,
+    maxPayloadBytes: 64 * 1024,
+    verifyUpgrade: hardening.verifyUpgrade,
+    documentFor: hardening.documentFor,
+    onConnect: (params) =>
+      authenticator.authenticate(authorizationFromConnectionParams(params)).then(
+        () => true,
+        () => false,
+      ),
+    maskError: createErrorMasker(logger),
+  });
+  return { yoga, server, graphqlWs, httpSubscriptions };
+}
+
+/**
+ * pino for Yoga, so that what it logs keeps its stack. Yoga calls `error` only with the errors it hands to the
+ * masker, which already logs the unexpected ones (with their correlation id) and leaves client mistakes out of the
+ * error log; at error level they would be logged twice, so Yoga's copy goes to debug.
+ */
+function yogaLogger(logger: Logger): YogaLogger {
+  const yoga = logger.child({ component: 'yoga' });
+  return {
+    debug: yoga.debug.bind(yoga),
+    info: yoga.info.bind(yoga),
+    warn: yoga.warn.bind(yoga),
+    error: (err: unknown) => yoga.debug({ err }, 'error handed to the masker'),
+  };
+}
