@@ -20,6 +20,8 @@ import { type ClaidClient, createClaidClient } from '../services/upstream/claid-
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import type { Simulator } from '../simulator/server.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
+import { useGraphiQLAssets } from '../transport/graphiql/graphiql-assets.js';
+import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
 import { attachGraphQLWs } from '../transport/graphql-ws-server.js';
 import { createHardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
@@ -164,6 +166,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
     plugins: [
+      useGraphiQLAssets(),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
       // Last, so that it wraps whatever subscribe function the plugins before it set.
@@ -173,6 +176,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     context: createContextFactory(services, { authenticator, limits }),
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'AI Edit GraphQL gateway' },
+    renderGraphiQL,
     landingPage: false,
     healthCheckEndpoint: '/health',
     maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
