@@ -56,6 +56,8 @@ export interface OfflineContext {
 /** A fresh browser context (no storage) that refuses everything but loopback. */
 export async function offlineContext(browser: Browser): Promise<OfflineContext> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  // Well inside the test's own timeout, so that a step that never succeeds still leaves its screenshot.
+  context.setDefaultTimeout(10_000);
   const refused: string[] = [];
   await context.route('**/*', (route) => {
     const url = route.request().url();
