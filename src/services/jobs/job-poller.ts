@@ -2,6 +2,7 @@ import { UpstreamError } from '../../domain/errors.js';
 import { isFinalStatus, type Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import { MinHeap } from '../../lib/min-heap.js';
+import { once } from '../../lib/once.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PriorityScope } from '../upstream/rate-budget.js';
@@ -97,7 +98,7 @@ const DUE_SLACK_MS = 5;
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 const READS_BY_JOB_LIMIT = 10_000;
 /** At most this many unfinished jobs are picked up per rescan. */
-export const RESCAN_LIMIT = 10_000;
+const RESCAN_LIMIT = 10_000;
 
 export class JobPoller {
   private readonly tracked = new Map<string, TrackedJob>();
@@ -220,10 +221,7 @@ export class JobPoller {
       this.options.coordinator?.setWatched(jobId, true);
       this.watchersChanged(jobId);
     }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return once(() => {
       const left = (this.watchers.get(jobId) ?? 1) - 1;
       if (left > 0) {
         this.watchers.set(jobId, left);
@@ -232,7 +230,7 @@ export class JobPoller {
       this.watchers.delete(jobId);
       this.options.coordinator?.setWatched(jobId, false);
       this.watchersChanged(jobId);
-    };
+    });
   }
 
   stats(): JobPollerStats {

@@ -33,7 +33,7 @@ export function redisLimiterFactory(redis: Redis, keyPrefix: string): LimiterFac
 }
 
 /** Shared grants are spaced this much wider than 1/rps (see above). */
-export const SHARED_SPACING_MARGIN = 1.1;
+const SHARED_SPACING_MARGIN = 1.1;
 
 const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
