@@ -4,8 +4,6 @@ import { canonicalJson } from '../../lib/canonical-json.js';
 // How a job's nested values are kept in a SQL row, shared by the SQLite and PostgreSQL stores so that both store,
 // compare and revive them identically: times as epoch milliseconds, JSON as canonical text.
 
-export { canonicalJson };
-
 export interface StoredError {
   message: string;
   createdAt: number;
