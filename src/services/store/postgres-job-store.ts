@@ -1,23 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type AiEditRequest,
-  type AiEditResult,
-  isFinalStatus,
-  type Job,
-  type JobStatus,
-  type UpstreamTaskState,
-} from '../../domain/job.js';
-import { canonicalJson } from '../../lib/canonical-json.js';
-import {
-  errorsFromStored,
-  errorsJson,
-  historyFromStored,
-  historyJson,
-  resultJson,
-  type StoredError,
-  type StoredStatusChange,
-  toMs,
-} from './job-row-codec.js';
+import type { Job, UpstreamTaskState } from '../../domain/job.js';
+import { type DecodedJobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
 import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
@@ -28,22 +11,14 @@ import { planStatusChange } from './status-change-plan.js';
 const CLAIM_ATTEMPTS = 5;
 
 // pg returns bigint columns as strings (they may exceed 2^53); ms timestamps and Claid task ids never do.
-interface JobRow {
-  id: string;
-  owner: string;
+type BigintColumn = 'upstream_id' | 'created_at' | 'updated_at' | 'last_polled_at' | 'finished_at';
+type JobRow = Omit<DecodedJobColumns, BigintColumn> & {
   upstream_id: string;
-  status: string;
-  request: AiEditRequest;
-  request_hash: string;
-  idempotency_key: string | null;
-  errors: StoredError[];
-  result: AiEditResult | null;
-  history: StoredStatusChange[];
   created_at: string;
   updated_at: string;
   last_polled_at: string;
   finished_at: string | null;
-}
+};
 
 interface IdempotencyRow {
   request_hash: string;
@@ -58,24 +33,15 @@ export interface PostgresJobStoreOptions extends PostgresPoolOptions {
   schema?: string | undefined;
 }
 
-function rowToJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    owner: row.owner,
-    upstreamId: Number(row.upstream_id),
-    status: row.status as JobStatus,
-    request: row.request,
-    requestHash: row.request_hash,
-    idempotencyKey: row.idempotency_key,
-    errors: errorsFromStored(row.errors),
-    result: row.result,
-    history: historyFromStored(row.history),
-    createdAt: new Date(Number(row.created_at)),
-    updatedAt: new Date(Number(row.updated_at)),
-    lastPolledAt: new Date(Number(row.last_polled_at)),
-    finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
-  };
-}
+const rowToJob = (row: JobRow): Job =>
+  jobFromColumns({
+    ...row,
+    upstream_id: Number(row.upstream_id),
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+    last_polled_at: Number(row.last_polled_at),
+    finished_at: row.finished_at === null ? null : Number(row.finished_at),
+  });
 
 /**
  * The job store on PostgreSQL (node-postgres pool), for several gateway instances sharing one database.
@@ -106,28 +72,28 @@ export class PostgresJobStore implements JobStore {
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const id = randomUUID();
-    const at = toMs(job.at);
-    const { upstream } = job;
+    const columns = newJobColumns(randomUUID(), job);
     const row = await this.#pool.transaction(async (client) => {
       const inserted = await client.query<JobRow>(
         `INSERT INTO ${this.#jobs} (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors,
                                     result, history, created_at, updated_at, last_polled_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5::json, $6, $7, $8::json, $9::json, $10::json, $11, $11, $11, $12)
+         VALUES ($1, $2, $3, $4, $5::json, $6, $7, $8::json, $9::json, $10::json, $11, $12, $13, $14)
          RETURNING *`,
         [
-          id,
-          job.owner,
-          upstream.upstreamId,
-          upstream.status,
-          canonicalJson(job.request),
-          job.requestHash,
-          job.idempotencyKey,
-          errorsJson(upstream.errors),
-          resultJson(upstream.result),
-          historyJson([{ status: upstream.status, at }]),
-          at,
-          isFinalStatus(upstream.status) ? at : null,
+          columns.id,
+          columns.owner,
+          columns.upstream_id,
+          columns.status,
+          columns.request,
+          columns.request_hash,
+          columns.idempotency_key,
+          columns.errors,
+          columns.result,
+          columns.history,
+          columns.created_at,
+          columns.updated_at,
+          columns.last_polled_at,
+          columns.finished_at,
         ],
       );
       if (job.idempotencyKey !== null) {
@@ -136,7 +102,7 @@ export class PostgresJobStore implements JobStore {
         await client.query(
           `INSERT INTO ${this.#keys} AS k (owner, key, request_hash, job_id, created_at) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE k.job_id IS NULL`,
-          [job.owner, job.idempotencyKey, job.requestHash, id, at],
+          [job.owner, job.idempotencyKey, job.requestHash, columns.id, columns.created_at],
         );
       }
       return inserted.rows[0];

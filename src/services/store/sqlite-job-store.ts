@@ -2,70 +2,28 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  type AiEditRequest,
-  type AiEditResult,
-  isFinalStatus,
-  type Job,
-  type JobStatus,
-  type UpstreamTaskState,
-} from '../../domain/job.js';
-import { canonicalJson } from '../../lib/canonical-json.js';
-import {
-  errorsFromStored,
-  errorsJson,
-  historyFromStored,
-  historyJson,
-  resultJson,
-  type StoredError,
-  type StoredStatusChange,
-  toMs,
-} from './job-row-codec.js';
+import type { Job, UpstreamTaskState } from '../../domain/job.js';
+import { type JobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
 import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { planStatusChange } from './status-change-plan.js';
 
-interface JobRow {
-  id: string;
-  owner: string;
-  upstream_id: number;
-  status: string;
-  request: string;
-  request_hash: string;
-  idempotency_key: string | null;
-  errors: string;
-  result: string | null;
-  history: string;
-  created_at: number;
-  updated_at: number;
-  last_polled_at: number;
-  finished_at: number | null;
-}
+type JobRow = JobColumns;
 
 interface IdempotencyRow {
   request_hash: string;
   job_id: string | null;
 }
 
-function rowToJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    owner: row.owner,
-    upstreamId: row.upstream_id,
-    status: row.status as JobStatus,
-    request: JSON.parse(row.request) as AiEditRequest,
-    requestHash: row.request_hash,
-    idempotencyKey: row.idempotency_key,
-    errors: errorsFromStored(JSON.parse(row.errors) as StoredError[]),
-    result: row.result === null ? null : (JSON.parse(row.result) as AiEditResult),
-    history: historyFromStored(JSON.parse(row.history) as StoredStatusChange[]),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    lastPolledAt: new Date(row.last_polled_at),
-    finishedAt: row.finished_at === null ? null : new Date(row.finished_at),
-  };
-}
+const rowToJob = (row: JobRow): Job =>
+  jobFromColumns({
+    ...row,
+    request: JSON.parse(row.request),
+    errors: JSON.parse(row.errors),
+    result: row.result === null ? null : JSON.parse(row.result),
+    history: JSON.parse(row.history),
+  });
 
 /**
  * The job store on SQLite (better-sqlite3). Calls are synchronous underneath, so each method is atomic within
@@ -99,25 +57,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const id = randomUUID();
-    const at = toMs(job.at);
-    const { upstream } = job;
-    const row: JobRow = {
-      id,
-      owner: job.owner,
-      upstream_id: upstream.upstreamId,
-      status: upstream.status,
-      request: canonicalJson(job.request),
-      request_hash: job.requestHash,
-      idempotency_key: job.idempotencyKey,
-      errors: errorsJson(upstream.errors),
-      result: resultJson(upstream.result),
-      history: historyJson([{ status: upstream.status, at }]),
-      created_at: at,
-      updated_at: at,
-      last_polled_at: at,
-      finished_at: isFinalStatus(upstream.status) ? at : null,
-    };
+    const row = newJobColumns(randomUUID(), job);
     this.#db
       .transaction(() => {
         this.#stmt(
@@ -132,7 +72,7 @@ export class SqliteJobStore implements JobStore {
           this.#stmt(
             `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
-          ).run(job.owner, job.idempotencyKey, job.requestHash, id, at);
+          ).run(job.owner, job.idempotencyKey, job.requestHash, row.id, row.created_at);
         }
       })
       .immediate();
