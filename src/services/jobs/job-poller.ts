@@ -5,7 +5,7 @@ import { MinHeap } from '../../lib/min-heap.js';
 import { once } from '../../lib/once.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
-import type { PriorityScope } from '../upstream/rate-budget.js';
+import type { PriorityScope } from '../upstream/budget-types.js';
 import type { JobRefresher } from './job-refresher.js';
 
 // One poll loop per unfinished job, shared by every subscriber and by query refreshes.

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../../lib/logger.js';
-import type { LimiterFactory, SharedBudgetGate } from '../upstream/rate-budget.js';
+import type { LimiterFactory, SharedBudgetGate } from '../upstream/budget-types.js';
 
 // The upstream budget shared by every instance on one Redis (claid-facts.md: the limits are per account, not per
 // process). Three pieces, all keyed under one prefix:
