@@ -50,7 +50,7 @@ function digestOf(key: string): Buffer {
 }
 
 /** The owner name for a presented key, or null. Looks at every entry whatever the outcome. */
-export function matchApiKey(entries: readonly ApiKeyEntry[], presented: string): string | null {
+function matchApiKey(entries: readonly ApiKeyEntry[], presented: string): string | null {
   const digest = digestOf(presented);
   let match: string | null = null;
   for (const entry of entries) {
@@ -86,10 +86,6 @@ export class ApiKeyRegistry {
       watchFile(options.file, { interval: options.watchIntervalMs ?? 1000, persistent: false }, this.onFileChange);
       process.on('SIGHUP', this.onSighup);
     }
-  }
-
-  get size(): number {
-    return this.inline.length + this.fromFile.length;
   }
 
   /**

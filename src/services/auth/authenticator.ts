@@ -55,7 +55,7 @@ export class ForbiddenError extends GatewayError {
 }
 
 /** The credential inside an Authorization value; `Bearer ` is required over HTTP and optional over graphql-ws. */
-export function bearerCredential(authorization: string | null | undefined, requirePrefix: boolean): string | null {
+function bearerCredential(authorization: string | null | undefined, requirePrefix: boolean): string | null {
   if (typeof authorization !== 'string') return null;
   const value = authorization.trim();
   const match = /^Bearer\s+(\S+)$/i.exec(value);

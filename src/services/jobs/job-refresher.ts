@@ -26,11 +26,6 @@ export class JobRefresher {
     },
   ) {}
 
-  /** How many upstream reads are under way right now. */
-  get inFlightCount(): number {
-    return this.inFlight.size;
-  }
-
   /**
    * Refreshes `job` from upstream. Never rejects for an upstream failure: the stored state is returned and the
    * failure logged, because a stale answer serves a reader better than an error while the poller keeps trying.
