@@ -1,4 +1,4 @@
-import { GatewayError } from '../../domain/errors.js';
+import { ERROR_CODES, GatewayError } from '../../domain/errors.js';
 import { ApiKeyRegistry } from './api-keys.js';
 import { JwtVerifier } from './jwt.js';
 
@@ -43,14 +43,16 @@ export interface AuthenticatorOptions {
 export class UnauthenticatedError extends GatewayError {
   override name = 'UnauthenticatedError';
   constructor(message = 'Missing or invalid credentials.') {
-    super('UNAUTHENTICATED', message, { http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } });
+    super('UNAUTHENTICATED', message, {
+      http: { status: ERROR_CODES.UNAUTHENTICATED.httpStatus, headers: { 'WWW-Authenticate': 'Bearer' } },
+    });
   }
 }
 
 export class ForbiddenError extends GatewayError {
   override name = 'ForbiddenError';
   constructor(message: string) {
-    super('FORBIDDEN', message, { http: { status: 403 } });
+    super('FORBIDDEN', message, { http: { status: ERROR_CODES.FORBIDDEN.httpStatus } });
   }
 }
 

@@ -1,12 +1,11 @@
 import { BREAK, type DocumentNode, GraphQLError, visit } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ErrorCode } from '../../domain/errors.js';
 import { ANONYMOUS_OWNER } from '../../schema/context.js';
 import type { IntrospectionMode } from './security-config.js';
 
 // INTROSPECTION=on leaves schema introspection open (GraphiQL, codegen); off refuses it; authenticated allows it to
 // callers who are not anonymous. Checked when the operation runs, once the context knows the caller.
-
-export const INTROSPECTION_DISABLED = 'INTROSPECTION_DISABLED';
 
 export function isIntrospection(document: DocumentNode): boolean {
   let found = false;
@@ -36,7 +35,7 @@ export function useIntrospectionPolicy(mode: IntrospectionMode): Plugin {
           mode === 'off'
             ? 'Introspection is disabled on this gateway.'
             : 'Introspection is only open to authenticated callers.',
-          { extensions: { code: INTROSPECTION_DISABLED } },
+          { extensions: { code: ErrorCode.INTROSPECTION_DISABLED } },
         )
       : undefined;
   return {
