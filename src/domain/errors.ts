@@ -64,6 +64,12 @@ export const ERROR_CODES = {
     meaning: '`PERSISTED_OPERATIONS=only` runs trusted documents alone; send `documentId` instead of a query.',
   },
   REQUEST_ENTITY_TOO_LARGE: { httpStatus: 413, meaning: 'The request body is over `MAX_BODY_BYTES` (sent by Yoga).' },
+  BAD_REQUEST: {
+    httpStatus: 400,
+    meaning: 'A malformed request (no query, bad JSON, a batch); 405 for a mutation over GET (sent by Yoga).',
+  },
+  GRAPHQL_PARSE_FAILED: { httpStatus: 400, meaning: 'The document is not valid GraphQL syntax.' },
+  GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, meaning: 'The document does not validate against the schema.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -83,6 +89,8 @@ export type GatewayErrorCode = Exclude<
   | 'INTROSPECTION_DISABLED'
   | `PERSISTED_QUERY_${string}`
   | 'REQUEST_ENTITY_TOO_LARGE'
+  | 'BAD_REQUEST'
+  | `GRAPHQL_${string}`
 >;
 
 export class GatewayError extends Error {

@@ -73,7 +73,7 @@ const JSON_POST = { 'content-type': 'application/json', accept: 'application/gra
 
 async function answer(
   yoga: ReturnType<typeof yogaWith>,
-  body: string | Record<string, unknown>,
+  body: string | Record<string, unknown> | Record<string, unknown>[],
   headers: Record<string, string> = JSON_POST,
 ): Promise<{ status: number; codes: unknown[] }> {
   const res = await yoga.fetch('http://gateway.test/graphql', {
@@ -111,6 +111,9 @@ const produce: Record<ErrorCode, () => Promise<{ status: number; codes: unknown[
   PERSISTED_QUERY_NOT_FOUND: () => answer(trustedOnly, { documentId: sha256('{ nothing }') }),
   PERSISTED_QUERY_ONLY: () => answer(trustedOnly, { query: TRUSTED }),
   REQUEST_ENTITY_TOO_LARGE: () => answer(open, { query: '{ ok }', variables: { pad: 'x'.repeat(4096) } }),
+  BAD_REQUEST: () => answer(open, [{ query: '{ ok }' }, { query: '{ ok }' }]),
+  GRAPHQL_PARSE_FAILED: () => answer(open, { query: '{ ok' }),
+  GRAPHQL_VALIDATION_FAILED: () => answer(open, { query: '{ nope }' }),
 };
 
 describe('the client-facing error codes', () => {
