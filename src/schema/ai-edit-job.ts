@@ -28,27 +28,23 @@ const AiEditRequestOptions = builder.objectRef<AiEditOptions>('AiEditRequestOpti
   description: 'Generation options as submitted; unset options are null and Claid used its defaults.',
   fields: (t) => ({
     prompt: t.exposeString('prompt', { description: 'What to change in the image ("add a duck").' }),
-    model: t.field({
+    model: t.expose('model', {
       type: AiEditModelEnum,
       nullable: true,
       description: 'The model asked for; null means Claid’s default (V2).',
-      resolve: (o) => o.model ?? null,
     }),
-    aspectRatio: t.field({
+    aspectRatio: t.expose('aspectRatio', {
       type: AiEditAspectRatioEnum,
       nullable: true,
       description: 'The aspect ratio asked for (V1 only).',
-      resolve: (o) => o.aspectRatio ?? null,
     }),
-    inferenceSteps: t.int({
+    inferenceSteps: t.exposeInt('inferenceSteps', {
       nullable: true,
       description: 'Inference steps asked for (V1 only).',
-      resolve: (o) => o.inferenceSteps ?? null,
     }),
-    guidanceScale: t.float({
+    guidanceScale: t.exposeFloat('guidanceScale', {
       nullable: true,
       description: 'Guidance scale asked for (V1 only).',
-      resolve: (o) => o.guidanceScale ?? null,
     }),
   }),
 });
@@ -56,21 +52,18 @@ const AiEditRequestOptions = builder.objectRef<AiEditOptions>('AiEditRequestOpti
 const AiEditRequestOutput = builder.objectRef<AiEditOutput>('AiEditRequestOutput').implement({
   description: 'Output settings as submitted.',
   fields: (t) => ({
-    destination: t.string({
+    destination: t.exposeString('destination', {
       nullable: true,
       description: 'Where Claid was asked to store the results; null means its temporary bucket.',
-      resolve: (o) => o.destination ?? null,
     }),
-    format: t.field({
+    format: t.expose('format', {
       type: AiEditImageFormatEnum,
       nullable: true,
       description: 'The format asked for; null means PNG.',
-      resolve: (o) => o.format ?? null,
     }),
-    numberOfImages: t.int({
+    numberOfImages: t.exposeInt('numberOfImages', {
       nullable: true,
       description: 'How many images were asked for; null means 1.',
-      resolve: (o) => o.numberOfImages ?? null,
     }),
   }),
 });
@@ -79,11 +72,10 @@ const AiEditRequestRef = builder.objectRef<AiEditRequest>('AiEditRequest').imple
   description: 'The request exactly as it was submitted.',
   fields: (t) => ({
     input: t.exposeString('input', { description: 'URL of the input image.' }),
-    output: t.field({
+    output: t.expose('output', {
       type: AiEditRequestOutput,
       nullable: true,
       description: 'Output settings; null when none were given.',
-      resolve: (r) => r.output ?? null,
     }),
     options: t.field({ type: AiEditRequestOptions, description: 'Generation options.', resolve: (r) => r.options }),
   }),
@@ -91,19 +83,22 @@ const AiEditRequestRef = builder.objectRef<AiEditRequest>('AiEditRequest').imple
 
 // ---------------------------------------------------------------- results and errors
 
-const imageFields = <T extends AiEditImage>(
-  t: PothosSchemaTypes.ObjectFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<import('./builder.js').PothosTypes>, T>,
+/** The fields every image has; an output image's builder passes for an AiEditImage's, since its shape extends it. */
+const imageFields = (
+  t: PothosSchemaTypes.ObjectFieldBuilder<
+    PothosSchemaTypes.ExtendDefaultTypes<import('./builder.js').PothosTypes>,
+    AiEditImage
+  >,
 ) => ({
-  ext: t.string({ nullable: true, description: 'File extension (jpg, png).', resolve: (i) => i.ext ?? null }),
-  mps: t.float({ nullable: true, description: 'Size in megapixels.', resolve: (i) => i.mps ?? null }),
-  mime: t.string({ nullable: true, description: 'MIME type (image/jpeg, image/png).', resolve: (i) => i.mime ?? null }),
-  format: t.string({
+  ext: t.exposeString('ext', { nullable: true, description: 'File extension (jpg, png).' }),
+  mps: t.exposeFloat('mps', { nullable: true, description: 'Size in megapixels.' }),
+  mime: t.exposeString('mime', { nullable: true, description: 'MIME type (image/jpeg, image/png).' }),
+  format: t.exposeString('format', {
     nullable: true,
     description: 'File format as Claid names it (JPEG, PNG).',
-    resolve: (i) => i.format ?? null,
   }),
-  width: t.int({ nullable: true, description: 'Width in pixels.', resolve: (i) => i.width ?? null }),
-  height: t.int({ nullable: true, description: 'Height in pixels.', resolve: (i) => i.height ?? null }),
+  width: t.exposeInt('width', { nullable: true, description: 'Width in pixels.' }),
+  height: t.exposeInt('height', { nullable: true, description: 'Height in pixels.' }),
 });
 
 const AiEditImageRef = builder.objectRef<AiEditImage>('AiEditImage').implement({
@@ -120,30 +115,25 @@ const AiEditOutputImageRef = builder.objectRef<OutputImageShape>('AiEditOutputIm
   description: 'A generated image.',
   fields: (t) => ({
     ...imageFields(t),
-    tmpUrl: t.string({
+    tmpUrl: t.exposeString('tmpUrl', {
       nullable: true,
       description: 'Temporary download URL; it stops working at `expiresAt`.',
-      resolve: (i) => i.tmpUrl ?? null,
     }),
-    objectKey: t.string({
+    objectKey: t.exposeString('objectKey', {
       nullable: true,
       description: 'Path of the image in its bucket.',
-      resolve: (i) => i.objectKey ?? null,
     }),
-    objectBucket: t.string({
+    objectBucket: t.exposeString('objectBucket', {
       nullable: true,
       description: 'Bucket that holds the image.',
-      resolve: (i) => i.objectBucket ?? null,
     }),
-    objectUri: t.string({
+    objectUri: t.exposeString('objectUri', {
       nullable: true,
       description: 'URI of the image in its bucket.',
-      resolve: (i) => i.objectUri ?? null,
     }),
-    claidStorageUri: t.string({
+    claidStorageUri: t.exposeString('claidStorageUri', {
       nullable: true,
       description: 'URI of the image in Claid storage.',
-      resolve: (i) => i.claidStorageUri ?? null,
     }),
     expiresAt: t.field({
       type: 'DateTime',
