@@ -1,4 +1,4 @@
-import { ERROR_CODES, GatewayError } from '../../domain/errors.js';
+import { ERROR_CODES, ErrorCode, GatewayError } from '../../domain/errors.js';
 import { ANONYMOUS_NAME, ApiKeyRegistry } from './api-keys.js';
 import { JwtVerifier } from './jwt.js';
 
@@ -44,7 +44,7 @@ export interface AuthenticatorOptions {
 export class UnauthenticatedError extends GatewayError {
   override name = 'UnauthenticatedError';
   constructor(message = 'Missing or invalid credentials.') {
-    super('UNAUTHENTICATED', message, {
+    super(ErrorCode.UNAUTHENTICATED, message, {
       http: { status: ERROR_CODES.UNAUTHENTICATED.httpStatus, headers: { 'WWW-Authenticate': 'Bearer' } },
     });
   }
@@ -53,7 +53,7 @@ export class UnauthenticatedError extends GatewayError {
 export class ForbiddenError extends GatewayError {
   override name = 'ForbiddenError';
   constructor(message: string) {
-    super('FORBIDDEN', message, { http: { status: ERROR_CODES.FORBIDDEN.httpStatus } });
+    super(ErrorCode.FORBIDDEN, message, { http: { status: ERROR_CODES.FORBIDDEN.httpStatus } });
   }
 }
 
