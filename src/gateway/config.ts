@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { emptyToUndefined } from '../lib/empty-to-undefined.js';
 import { parseApiKeys } from '../services/auth/api-keys.js';
 import { type AuthConfig, isLoopbackHost } from '../services/auth/authenticator.js';
 import type { CallerLimitsConfig } from '../services/auth/caller-limits.js';
@@ -31,8 +32,6 @@ const httpUrl = z.string().refine(
 const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' });
-
-const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
