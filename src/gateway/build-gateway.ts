@@ -78,6 +78,7 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
       simulator = await startSimulator({
         port: config.simulator.port,
         stepMs: config.simulator.stepMs,
+        dataDir: config.simulator.dataDir,
         logger: logger.child({ component: 'simulator' }),
       });
       apiUrl = simulator.url;
@@ -108,7 +109,14 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
     budget,
   });
   const events = createJobPubSub(scaleOut.eventTarget);
-  const refresher = new JobRefresher({ store, claid, events, logger, coordinator });
+  const refresher = new JobRefresher({
+    store,
+    claid,
+    events,
+    logger,
+    coordinator,
+    unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
+  });
   const poller = new JobPoller({
     store,
     refresher,
