@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { JobStatus } from '../domain/job.js';
-import { clockTaskId, type OutputFile, type SimTask, type TaskOutcome, type TaskStore } from './task-store.js';
+import { nextTaskId, type OutputFile, type SimTask, type TaskOutcome, type TaskStore } from './task-store.js';
 
 // The simulator's tasks and output images in one SQLite file under its data directory, images as blobs: a restart
 // answers for the same tasks with the same bytes, and never hands out an id twice.
@@ -67,7 +67,8 @@ export class SqliteTaskStore implements TaskStore {
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     this.file = join(dataDir, 'simulator.db');
-    this.db = new Database(this.file);
+    // Fail fast rather than wait on a file another simulator holds.
+    this.db = new Database(this.file, { timeout: 500 });
     try {
       // Two simulators on one directory would run each other's tasks: the first one holds the file for itself.
       this.db.pragma('locking_mode = EXCLUSIVE');
@@ -85,7 +86,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   allocateId(now = Date.now()): number {
-    this.highestId = Math.max(this.highestId + 1, clockTaskId(now));
+    this.highestId = nextTaskId(this.highestId, now);
     return this.highestId;
   }
 

@@ -35,7 +35,7 @@ export interface OutputFile {
 export type TaskOutcome = Pick<SimTask, 'generation' | 'failure' | 'result'>;
 
 export interface TaskStore {
-  /** An id no task of this store ever had, nor (see clockTaskId) a task of an earlier run without a file. */
+  /** An id no task of this store ever had, nor (see nextTaskId) a task of an earlier run without a file. */
   allocateId(now?: number): number;
   insert(task: SimTask): void;
   get(id: number): SimTask | undefined;
@@ -52,25 +52,30 @@ export interface TaskStore {
 const ID_EPOCH_MS = Date.UTC(2025, 0, 1);
 const ID_TICK_MS = 250;
 
+let lastIssuedId = 0;
+
 /**
- * The id the clock gives now: quarter seconds since 2025. Claid's ids are 32-bit integers (the schema's `Int`),
- * which this stays within until 2042; a simulator that starts again without a file begins above every id an
- * earlier run handed out, as long as that run stayed within Claid's 4 submits a second.
+ * The next task id: above `floor` (the highest a store holds), above every id this process handed out, and at least
+ * the clock's (quarter seconds since 2025). Claid's ids are 32-bit integers (the schema's `Int`), which this stays
+ * within until 2042. So a simulator started again without a file never reuses an id in the same process, and in
+ * a new process only if the last one handed out ids faster than Claid's 4 submits a second just before it stopped.
  */
-export const clockTaskId = (now = Date.now()): number => Math.max(1, Math.floor((now - ID_EPOCH_MS) / ID_TICK_MS));
+export function nextTaskId(floor: number, now = Date.now()): number {
+  const clock = Math.floor((now - ID_EPOCH_MS) / ID_TICK_MS);
+  lastIssuedId = Math.max(lastIssuedId + 1, floor + 1, clock);
+  return lastIssuedId;
+}
 
 /** Finished outputs and tasks kept in memory; outputs beyond a byte budget are dropped oldest first. */
 export class MemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<number, SimTask>();
   private readonly outputs = new Map<string, OutputFile>();
   private bytes = 0;
-  private highestId = 0;
 
   constructor(private readonly maxOutputBytes = 512 * 1024 * 1024) {}
 
   allocateId(now = Date.now()): number {
-    this.highestId = Math.max(this.highestId + 1, clockTaskId(now));
-    return this.highestId;
+    return nextTaskId(0, now);
   }
 
   insert(task: SimTask): void {

@@ -14,8 +14,8 @@ export const foreignTaskMessage = (reason: string): string =>
 export const DEFAULT_UNKNOWN_TASK_GRACE_MS = 5 * 60_000;
 
 export const unknownTaskMessage = (graceMs: number): string =>
-  `The upstream no longer knows this job's task (HTTP 404 for more than ${Math.round(graceMs / 1000)} s; the ` +
-  "upstream may have been reset); this job's outcome is unknown.";
+  `The upstream no longer knows this job's task (HTTP 404 for more than ${graceMs < 1000 ? `${graceMs} ms` : `${Math.round(graceMs / 1000)} s`}; ` +
+  "the upstream may have been reset); this job's outcome is unknown.";
 
 // The echoed fields compared with what the job sent, by path in Claid's request body.
 const COMPARED: readonly (readonly string[])[] = [
