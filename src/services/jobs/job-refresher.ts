@@ -68,6 +68,10 @@ export class JobRefresher {
     });
   }
 
+  private now(): Date {
+    return (this.deps.now ?? (() => new Date()))();
+  }
+
   private async readIfLeased(job: Job): Promise<Job> {
     const coordinator = this.deps.coordinator;
     if (coordinator && !(await coordinator.claim(job.id)).held) return job;
@@ -76,7 +80,7 @@ export class JobRefresher {
 
   private async read(job: Job): Promise<Job> {
     const state = await this.readTask(job);
-    const at = (this.deps.now ?? (() => new Date()))();
+    const at = this.now();
     const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
     if (!applied) return job;
     if (applied.changed) this.deps.events.publish('job:updated', applied.job.id, applied.job);
@@ -87,15 +91,14 @@ export class JobRefresher {
 
   /** The task's state as this job should take it: a foreign task, or one unknown for too long, ends the job. */
   private async readTask(job: Job): Promise<UpstreamTaskState> {
-    const now = () => (this.deps.now ?? (() => new Date()))();
     let state: UpstreamTaskState;
     try {
       state = await this.deps.claid.getTask(job.upstreamId);
     } catch (error) {
-      if (!isUnknownTaskError(error) || !this.unknownTasks.unknownFor(job.id, now().getTime())) throw error;
+      if (!isUnknownTaskError(error) || !this.unknownTasks.unknownFor(job.id, this.now().getTime())) throw error;
       this.unknownTasks.forget(job.id);
       this.deps.logger.warn({ jobId: job.id, upstreamId: job.upstreamId, err: error }, 'upstream lost the task');
-      return endedWithError(job, unknownTaskMessage(this.unknownTasks.graceMs), now());
+      return endedWithError(job, unknownTaskMessage(this.unknownTasks.graceMs), this.now());
     }
     this.unknownTasks.forget(job.id);
     const foreign = foreignTaskReason(job, state);
@@ -104,6 +107,6 @@ export class JobRefresher {
       { jobId: job.id, upstreamId: job.upstreamId, reason: foreign },
       'upstream answered a foreign task',
     );
-    return endedWithError(job, foreignTaskMessage(foreign), now());
+    return endedWithError(job, foreignTaskMessage(foreign), this.now());
   }
 }
