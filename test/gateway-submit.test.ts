@@ -337,8 +337,10 @@ describe('reads', () => {
   it('concurrent requests share one in-flight upstream read', async () => {
     const { id, upstreamId } = (await gql(gateway, SUBMIT, { input: submitInput() })).data!.submitAiEdit.job;
     await new Promise((r) => setTimeout(r, 80));
+    // The reset forgets requests and tasks; the task comes back with the request the job sent.
+    const { request } = upstream.tasks.get(upstreamId)!;
     upstream.reset();
-    upstream.setTask(upstreamId, { status: 'PROCESSING' });
+    upstream.setTask(upstreamId, { status: 'PROCESSING', request });
     upstream.enqueue(
       async (req) => {
         await new Promise((r) => setTimeout(r, 150));

@@ -81,12 +81,14 @@ export const configSchema = z
     UPSTREAM_RETRIES: z.preprocess(emptyToUndefined, nonNegativeInt(10).default(2)),
     UPSTREAM_MAX_RPS: z.preprocess(emptyToUndefined, positiveInt(1000).default(4)),
     UPSTREAM_MAX_RPM: z.preprocess(emptyToUndefined, positiveInt(60_000).default(120)),
+    UPSTREAM_UNKNOWN_TASK_GRACE_MS: z.preprocess(emptyToUndefined, nonNegativeInt(86_400_000).default(300_000)),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
     SIMULATOR_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).default(4010)),
     SIMULATOR_STEP_MS: z.preprocess(emptyToUndefined, nonNegativeInt(600_000).default(1500)),
+    SIMULATOR_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
     AUTH_MODE: z.preprocess(emptyToUndefined, z.enum(['none', 'apikey', 'jwt']).default('none')),
     ALLOW_ANONYMOUS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
     GATEWAY_API_KEYS: z.preprocess(emptyToUndefined, apiKeyList.optional()),
@@ -143,6 +145,8 @@ export interface Config {
     retries: number;
     maxRequestsPerSecond: number;
     maxRequestsPerMinute: number;
+    /** How long a task the upstream answers 404 for may stay unknown before its job ends ERROR (default 5 min). */
+    unknownTaskGraceMs: number;
   };
   databaseUrl: string;
   redisUrl: string | undefined;
@@ -161,7 +165,11 @@ export interface Config {
   /** Cadence for unfinished jobs nobody watches. */
   backgroundPollIntervalMs: number;
   logLevel: Env['LOG_LEVEL'];
-  simulator: { port: number; stepMs: number };
+  /**
+   * The embedded simulator. dataDir keeps its tasks and images across restarts (SIMULATOR_DATA_DIR, default
+   * ./data/simulator; in memory with sqlite::memory: or SIMULATOR_DATA_DIR=:memory:).
+   */
+  simulator: { port: number; stepMs: number; dataDir: string | undefined };
   /** Who may call (src/services/auth). */
   auth: AuthConfig & { allowAnonymous: boolean };
   /** Spend limits per caller. */
@@ -197,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retries: e.UPSTREAM_RETRIES,
       maxRequestsPerSecond: e.UPSTREAM_MAX_RPS,
       maxRequestsPerMinute: e.UPSTREAM_MAX_RPM,
+      unknownTaskGraceMs: e.UPSTREAM_UNKNOWN_TASK_GRACE_MS,
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -209,7 +218,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pollIntervalMs: e.POLL_INTERVAL_MS,
     backgroundPollIntervalMs: e.BACKGROUND_POLL_INTERVAL_MS ?? Math.max(e.POLL_INTERVAL_MS * 10, 10_000),
     logLevel: e.LOG_LEVEL,
-    simulator: { port: e.SIMULATOR_PORT, stepMs: e.SIMULATOR_STEP_MS },
+    simulator: {
+      port: e.SIMULATOR_PORT,
+      stepMs: e.SIMULATOR_STEP_MS,
+      dataDir:
+        e.SIMULATOR_DATA_DIR === ':memory:'
+          ? undefined
+          : (e.SIMULATOR_DATA_DIR ?? (e.DATABASE_URL === 'sqlite::memory:' ? undefined : './data/simulator')),
+    },
     auth: {
       mode: e.AUTH_MODE,
       allowAnonymous: e.ALLOW_ANONYMOUS,
