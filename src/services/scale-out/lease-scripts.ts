@@ -51,4 +51,3 @@ export function withScripts(redis: Redis): ScriptedRedis {
   }
   return redis as ScriptedRedis;
 }
-

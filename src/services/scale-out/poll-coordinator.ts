@@ -124,12 +124,11 @@ export class RedisPollCoordinator implements PollCoordinator {
   private wentAway(): void {
     if (this.away) return;
     this.away = true;
-    const lost = this.held.size;
-    for (const jobId of [...this.held]) this.dropHeld(jobId);
     this.logger.warn(
-      { leasesLost: lost, readingSubmittedHere: this.submitted.size },
+      { leasesLost: this.held.size, readingSubmittedHere: this.submitted.size },
       'Redis away: job leases treated as lost; reading only jobs submitted here until it returns',
     );
+    for (const jobId of [...this.held]) this.dropHeld(jobId);
   }
 
   private rejoin(): void {
@@ -169,25 +168,22 @@ export class RedisPollCoordinator implements PollCoordinator {
     this.redis.off('close', this.onClose);
     this.redis.off('ready', this.onReady);
     this.submitted.clear();
-    if (this.isAway()) {
-      // Nothing to release: what this instance held expires by itself.
-      this.held.clear();
-      this.watchedHere.clear();
-      return;
-    }
     const pipeline = this.redis.pipeline();
     for (const jobId of this.held)
       (pipeline as unknown as ScriptedRedis).leaseRelease(this.leaseKey(jobId), this.instanceId);
     for (const jobId of this.watchedHere) pipeline.zrem(this.watchKey(jobId), this.instanceId);
     this.held.clear();
     this.watchedHere.clear();
-    await pipeline.exec().catch((err: unknown) => this.logger.warn({ err }, 'could not release leases on stop'));
+    // Away, there is nothing to release: whatever this instance held expires by itself.
+    if (!this.isAway())
+      await pipeline.exec().catch((err: unknown) => this.logger.warn({ err }, 'could not release leases on stop'));
   }
 
   async claim(jobId: string): Promise<LeaseClaim> {
     if (this.isAway()) return this.claimWhileAway(jobId);
     const graceLeft = this.rejoinUntil - Date.now();
-    if (graceLeft > 0 && !this.submitted.has(jobId) && !this.held.has(jobId)) return { held: false, retryInMs: graceLeft };
+    if (graceLeft > 0 && !this.submitted.has(jobId) && !this.held.has(jobId))
+      return { held: false, retryInMs: graceLeft };
     try {
       const [state, others] = (await this.redis.leaseClaim(
         this.leaseKey(jobId),
@@ -276,7 +272,10 @@ export class RedisPollCoordinator implements PollCoordinator {
       const [error, reply] = results?.[i] ?? [new Error('no reply'), null];
       // A lease not renewed may expire and go to another instance before this one hears of it: stop reading now,
       // and claim again at the next poll.
-      if (error) return this.dropHeld(jobId);
+      if (error) {
+        this.dropHeld(jobId);
+        return;
+      }
       const [ok, others] = reply as [number, number];
       if (ok !== 1) {
         if (this.held.has(jobId)) this.logger.info({ jobId }, 'lease lost to another instance');

@@ -72,7 +72,9 @@ export function createPrefixedRedisEventTarget(options: RedisEventTargetOptions)
     if (channels.length === 0 || sub.status !== 'ready') return; // Done on 'ready' instead.
     sub
       .subscribe(...channels)
-      .catch((err: unknown) => log?.warn({ err, channels: channels.length }, 'could not subscribe; again on reconnect'));
+      .catch((err: unknown) =>
+        log?.warn({ err, channels: channels.length }, 'could not subscribe; again on reconnect'),
+      );
   };
   // Not ioredis's autoResubscribe: it remembers only subscriptions Redis confirmed, and loses one asked while away.
   sub.on('ready', () => subscribe([...listening.keys()].map((type) => prefix + type)));
