@@ -5,9 +5,19 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isFinalStatus } from '../src/domain/job.js';
+import { createLogger } from '../src/lib/logger.js';
+import { createJobPubSub } from '../src/services/jobs/job-events.js';
+import { JobPoller } from '../src/services/jobs/job-poller.js';
+import { JobRefresher } from '../src/services/jobs/job-refresher.js';
+import { RedisPollCoordinator } from '../src/services/scale-out/poll-coordinator.js';
+import type { JobStore } from '../src/services/store/job-store.js';
+import { createJobStore } from '../src/services/store/job-store-factory.js';
+import { createClaidClient } from '../src/services/upstream/claid-client.js';
 import { gql, READ, SUBMIT } from './support/gateway.js';
-import { sleep, waitFor } from './support/poller-harness.js';
+import { finishTask, insertJob, readsOf, sleep, waitFor } from './support/poller-harness.js';
 import { freshKeyPrefix } from './support/redis.js';
 import { collect, UPDATED, wsClient } from './support/subscriptions.js';
 import { claidResult, startTestUpstream, type TestUpstream, taskPath } from './support/test-upstream.js';
@@ -270,3 +280,78 @@ function client(instance: Instance): Client {
   cleanups.push(() => c.dispose());
   return c;
 }
+
+describe('a lease that changes hands as its holder finishes the job', () => {
+  it('is not followed by a second read: the poller claims before it looks at the stored job', async () => {
+    const redisServer = new RedisServer(await freePort());
+    await redisServer.start();
+    const up = await startTestUpstream();
+    cleanups.push(() => up.close());
+    const store = await createJobStore('sqlite::memory:');
+    cleanups.push(() => store.close());
+    const logger = createLogger('silent');
+    const keyPrefix = freshKeyPrefix();
+    up.setTask(1, { status: 'PROCESSING' });
+    const job = await insertJob(store, 1);
+
+    // B's look at the store answers what it found, but only once A has finished the job (and so given its lease
+    // up): the moment of issue 11 item 5, made certain. Looking first, B then finds the lease free and reads again.
+    const slowFind = async (ids: readonly string[]) => {
+      const found = await store.findByIds(ids);
+      if (found.some((j) => j && !isFinalStatus(j.status))) {
+        await waitFor(
+          async () => (await store.findByIds(ids)).every((j) => !j || isFinalStatus(j.status)),
+          3000,
+          'the holder to finish',
+        ).catch(() => undefined);
+        await sleep(50);
+      }
+      return found;
+    };
+    const slowLook = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'findByIds') return slowFind;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const instance = async (name: string, pollerStore: JobStore) => {
+      const redis = new Redis(redisServer.url, { lazyConnect: true });
+      await redis.connect();
+      const coordinator = new RedisPollCoordinator({ redis, keyPrefix, leaseTtlMs: 500, logger, instanceId: name });
+      coordinator.start();
+      const claid = createClaidClient({ baseUrl: up.url, apiKey: `key-${name}`, timeoutMs: 5000, retries: 0, logger });
+      const events = createJobPubSub();
+      const refresher = new JobRefresher({ store, claid, events, logger, coordinator });
+      const poller = new JobPoller({
+        store: pollerStore,
+        refresher,
+        logger,
+        pollIntervalMs: 100,
+        backgroundPollIntervalMs: 100,
+        coordinator,
+      });
+      cleanups.push(async () => {
+        await poller.stop();
+        await coordinator.stop();
+        await claid.close();
+        redis.disconnect();
+      });
+      await poller.start();
+      return { coordinator };
+    };
+    const a = await instance('a', store);
+    await waitFor(() => a.coordinator.heldJobs().includes(job.id) && readsOf(up, 1).length > 0, 3000, 'A to read');
+    await instance('b', slowLook);
+    await sleep(300);
+    const finishedAt = Date.now();
+    finishTask(up, 1);
+    await waitFor(async () => (await store.findByIds([job.id]))[0]?.status === 'DONE', 3000, 'DONE');
+    await sleep(1000);
+
+    const byB = readsOf(up, 1).filter((r) => r.headers.authorization === 'Bearer key-b');
+    expect(byB).toHaveLength(0);
+    // The one read after the task finished is A's, which saw DONE.
+    expect(readsOf(up, 1).filter((r) => r.at >= finishedAt)).toHaveLength(1);
+  }, 20_000);
+});
