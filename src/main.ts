@@ -1,8 +1,10 @@
 import { startGateway } from './gateway/build-gateway.js';
 import { ConfigError, loadConfig } from './gateway/config.js';
+import { installProcessGuards } from './gateway/process-guards.js';
 import { startFailureLine } from './gateway/start-errors.js';
 
-// Reads configuration, starts the gateway, and stops it gracefully on SIGTERM or SIGINT. Nothing else.
+// Reads configuration, guards the process (gateway/process-guards.ts), starts the gateway, and stops it gracefully
+// on SIGTERM or SIGINT. Nothing else.
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -14,6 +16,7 @@ try {
   }
   throw error;
 }
+installProcessGuards(config.logLevel);
 
 try {
   const gateway = await startGateway(config);
