@@ -67,7 +67,8 @@ export const ERROR_CODES = {
   REQUEST_ENTITY_TOO_LARGE: { httpStatus: 413, meaning: 'The request body is over `MAX_BODY_BYTES` (sent by Yoga).' },
   BAD_REQUEST: {
     httpStatus: 400,
-    meaning: 'A malformed request (no query, bad JSON, a batch); 405 for a mutation over GET (sent by Yoga).',
+    meaning:
+      "A malformed request (no query, bad JSON, a batch, a persisted-query hash not its query's); 405: a mutation over GET.",
   },
   GRAPHQL_PARSE_FAILED: { httpStatus: 400, meaning: 'The document is not valid GraphQL syntax.' },
   GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, meaning: 'The document does not validate against the schema.' },
