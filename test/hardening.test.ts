@@ -353,6 +353,22 @@ describe('introspection policy', () => {
       await stillServes(gateway);
       const typo = await gql(gateway, '{ aiEditJo(id: "x") { id } }');
       expect(JSON.stringify(typo.errors)).not.toMatch(/Did you mean/);
+      const BY_STATUS = 'query($s: [AiEditJobStatus!]) { aiEditJobs(status: $s) { edges { cursor } } }';
+      const badEnum = await gql(gateway, BY_STATUS, { s: ['DON'] });
+      expect(badEnum.errors?.[0]?.message).toMatch(/does not exist in "AiEditJobStatus" enum\.$/);
+      // graphql-ws validates through the same plugins.
+      const client = wsClient(gateway);
+      const refused = await new Promise<unknown>((resolve) => {
+        client.subscribe(
+          { query: 'subscription { aiEditJobUpdate(id: "x") { id } }' },
+          { next: () => undefined, error: resolve, complete: () => resolve(undefined) },
+        );
+      });
+      await client.dispose();
+      expect((refused as { message: string }[])[0]?.message).toBe(
+        'Cannot query field "aiEditJobUpdate" on type "Subscription".',
+      );
+      expect(JSON.stringify(refused)).not.toMatch(/Did you mean/);
     } finally {
       await gateway.stop();
     }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { print } from 'graphql';
+import { parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AiEditJobUpdatedDocument,
@@ -21,6 +21,19 @@ import { wsClient } from './support/subscriptions.js';
 
 const hashOf = (document: unknown) => (document as { __meta__: { hash: string } }).__meta__.hash;
 const hex = (hash: string) => hash.replace(/^sha256:/, '');
+
+/** The accept header of Apollo Client 4's HttpLink. */
+const APOLLO_ACCEPT = 'application/graphql-response+json,application/json;q=0.9';
+
+/** A POST as Apollo Client 4's HttpLink sends it (behind its persisted-queries link). */
+async function apolloPost(gateway: { url: string }, body: Record<string, unknown>) {
+  const res = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: APOLLO_ACCEPT },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as any };
+}
 
 async function post(gateway: { url: string }, body: Record<string, unknown>) {
   const res = await fetch(`${gateway.url}/graphql`, {
@@ -128,6 +141,66 @@ describe('PERSISTED_OPERATIONS=only', () => {
     expect(await adHoc.text()).toContain('PERSISTED_QUERY_ONLY');
   });
 
+  it('runs a trusted query by GET /graphql?documentId=…, which still needs the CSRF preflight header', async () => {
+    const url = `${gateway.url}/graphql?documentId=${encodeURIComponent(hashOf(ListAiEditJobsDocument))}&variables=${encodeURIComponent(JSON.stringify({ first: 1 }))}`;
+    const accept = 'application/graphql-response+json, application/json';
+    const unguarded = await fetch(url, { headers: { accept } });
+    expect(unguarded.status).toBe(403);
+    expect(((await unguarded.json()) as any).errors[0].extensions.code).toBe('CSRF_PREVENTION');
+
+    const res = await fetch(url, { headers: { accept, 'x-graphql-yoga-csrf': '1' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      data: { __typename: 'Query', aiEditJobs: { __typename: 'AiEditJobConnection', edges: expect.any(Array) } },
+    });
+    // A mutation stays POST-only, named by hash or not.
+    const mutation = await fetch(
+      `${gateway.url}/graphql?documentId=${encodeURIComponent(hashOf(SubmitAiEditDocument))}`,
+      {
+        headers: { accept, 'x-graphql-yoga-csrf': '1' },
+      },
+    );
+    expect(mutation.status).toBe(405);
+  });
+
+  it('answers with __typename on every object, so a normalising cache (Apollo) can key the job', async () => {
+    const submitted = await post(gateway, {
+      documentId: hashOf(SubmitAiEditDocument),
+      variables: { input: { input: gateway.internals.simulator!.sampleUrl(), options: { prompt: 'add a duck' } } },
+    });
+    expect(submitted.json.data).toMatchObject({
+      __typename: 'Mutation',
+      submitAiEdit: { __typename: 'SubmitAiEditPayload', job: { __typename: 'AiEditJob' } },
+    });
+    const read = await post(gateway, {
+      documentId: hashOf(ReadAiEditJobDocument),
+      variables: { id: submitted.json.data.submitAiEdit.job.id },
+    });
+    expect(read.json.data.aiEditJob).toMatchObject({
+      __typename: 'AiEditJob',
+      history: [{ __typename: 'AiEditStatusChange' }],
+    });
+  });
+
+  it('refuses Apollo’s automatic persisted query registration: only the manifest runs', async () => {
+    const query = 'query Mine { aiEditJobs(first: 1) { pageInfo { hasNextPage } } }';
+    const persistedQuery = { version: 1, sha256Hash: sha256(query) };
+    const miss = await apolloPost(gateway, { operationName: 'Mine', variables: {}, extensions: { persistedQuery } });
+    expect(miss.status).toBe(400);
+    expect(miss.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const register = await apolloPost(gateway, {
+      operationName: 'Mine',
+      variables: {},
+      extensions: { persistedQuery },
+      query,
+    });
+    expect(register.status).toBe(400);
+    expect(register.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(register.json.data).toBeUndefined();
+    const again = await apolloPost(gateway, { operationName: 'Mine', variables: {}, extensions: { persistedQuery } });
+    expect(again.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
   it('answers an unknown hash with 400 PERSISTED_QUERY_NOT_FOUND', async () => {
     const res = await post(gateway, { documentId: `sha256:${'0'.repeat(64)}` });
     expect(res.status).toBe(400);
@@ -204,6 +277,70 @@ describe('PERSISTED_OPERATIONS=allow', () => {
       // Both ran: each reached the resolver, which refuses an unknown job with NOT_FOUND.
       expect(JSON.stringify(result)).toContain('NOT_FOUND');
     }
+  });
+});
+
+describe('PERSISTED_OPERATIONS=allow with Apollo’s automatic persisted queries', () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway({ env: { PERSISTED_OPERATIONS: 'allow' } });
+  });
+  afterAll(() => gateway.stop());
+
+  // What Apollo Client's persisted-queries link sends: the sha256 of graphql's print() of the document (after its
+  // cache added __typename), first alone, then, on PERSISTED_QUERY_NOT_FOUND, again with the document.
+  const query = print(
+    parse('query Recent($first: Int) { aiEditJobs(first: $first) { __typename edges { __typename cursor } } }'),
+  );
+  const persistedQuery = { version: 1, sha256Hash: sha256(query) };
+  const hashOnly = { operationName: 'Recent', variables: { first: 2 }, extensions: { persistedQuery } };
+
+  it('a miss, then the document with its matching hash runs, and then the hash alone does', async () => {
+    const miss = await apolloPost(gateway, hashOnly);
+    expect(miss.status).toBe(400);
+    expect(miss.json.errors[0]).toMatchObject({
+      message: expect.stringMatching(/^PersistedQueryNotFound/),
+      extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+    });
+    const withDocument = await apolloPost(gateway, { ...hashOnly, query });
+    expect(withDocument).toEqual({
+      status: 200,
+      json: { data: { aiEditJobs: { __typename: 'AiEditJobConnection', edges: [] } } },
+    });
+    expect(await apolloPost(gateway, hashOnly)).toEqual(withDocument);
+    // Apollo's useGETForHashedQueries sends the same as a GET (with the preflight header, as every GET needs).
+    const params = new URLSearchParams({
+      operationName: 'Recent',
+      variables: JSON.stringify({ first: 2 }),
+      extensions: JSON.stringify({ persistedQuery }),
+    });
+    const get = await fetch(`${gateway.url}/graphql?${params}`, {
+      headers: { accept: APOLLO_ACCEPT, 'apollo-require-preflight': 'true' },
+    });
+    expect({ status: get.status, json: await get.json() }).toEqual(withDocument);
+  });
+
+  it('refuses a document whose sha256 is not the hash it came with, and runs nothing', async () => {
+    const other = 'query Other { aiEditJobs(first: 100) { edges { node { id } } } }';
+    const mismatch = await apolloPost(gateway, {
+      operationName: 'Other',
+      variables: {},
+      extensions: { persistedQuery: { version: 1, sha256Hash: sha256(`${other} `) } },
+      query: other,
+    });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.json.data).toBeUndefined();
+    expect(mismatch.json.errors[0]).toMatchObject({
+      message: expect.stringMatching(/^PersistedQueryHashMismatch/),
+      extensions: { code: 'BAD_REQUEST' },
+    });
+    // Nor was the document remembered under that hash.
+    const after = await apolloPost(gateway, {
+      operationName: 'Other',
+      variables: {},
+      extensions: { persistedQuery: { version: 1, sha256Hash: sha256(`${other} `) } },
+    });
+    expect(after.json.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 });
 

@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,5 +203,32 @@ describe('leaving', () => {
     while (gateway.internals.poller.stats().watchers > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     expect(gateway.internals.poller.stats().watchers).toBe(0);
+  });
+});
+
+describe('many subscriptions on one instance', () => {
+  it('30 live subscriptions add no abort listener each: no MaxListenersExceededWarning, none left after', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    cleanups.push(() => void process.off('warning', onWarning));
+    const { gateway, simulator } = await gatewayOnSimulator(60_000);
+    const jobs = await Promise.all(Array.from({ length: 30 }, () => submit(gateway, simulator)));
+    const client = wsClient(gateway);
+    cleanups.push(() => client.dispose());
+    // One job each, so that no two share an execution: 30 streams of their own.
+    const subs = jobs.map(({ id }) => collect(client, UPDATED, { id }));
+    const deadline = Date.now() + 10_000;
+    while (subs.some((s) => s.events.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(subs.every((s) => s.events.length >= 1)).toBe(true);
+    const signal = gateway.internals.shutdownSignal;
+    expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+
+    await client.dispose();
+    const released = Date.now() + 2_000;
+    while (gateway.internals.poller.stats().watchers > 0 && Date.now() < released)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 });

@@ -17,10 +17,12 @@ const imageUrl = z
 
 const optionsSchema = z
   .object({
+    // Claid counts characters as code points, so an emoji is one, not two UTF-16 units.
     prompt: z
       .string()
-      .refine((p) => p.trim().length >= 3, 'must be at least 3 characters')
-      .refine((p) => p.length <= 5000, 'must be at most 5000 characters'),
+      .refine((p) => p.trim().length > 0, 'must not be blank')
+      .refine((p) => p.trim().length === 0 || codePoints(p.trim()) >= 3, 'must be at least 3 characters')
+      .refine((p) => codePoints(p) <= 5000, 'must be at most 5000 characters'),
     model: z.enum(AI_EDIT_MODELS).optional(),
     aspectRatio: z.enum(ASPECT_RATIOS).optional(),
     inferenceSteps: z
@@ -62,6 +64,12 @@ export const aiEditRequestSchema = z
   })
   .strict();
 
+function codePoints(value: string): number {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
+}
+
 function isAllowedUrl(value: string): boolean {
   if (value.length === 0 || /\s/.test(value)) return false;
   try {
@@ -84,8 +92,8 @@ export function compact<T extends object>(value: T): T {
 }
 
 /**
- * Validates a submit request. Returns it with absent fields removed; throws BadUserInputError naming the first
- * offending input path (`input.options.prompt`).
+ * Validates a submit request. Returns it with absent fields removed; throws one BadUserInputError naming every
+ * offending input path (`input.options.prompt`), so that a caller fixes them all in one round.
  */
 export function parseAiEditRequest(raw: unknown, pathPrefix = 'input'): AiEditRequest {
   const candidate = raw !== null && typeof raw === 'object' ? compact(raw) : raw;
@@ -95,9 +103,11 @@ export function parseAiEditRequest(raw: unknown, pathPrefix = 'input'): AiEditRe
   }
   const parsed = aiEditRequestSchema.safeParse(candidate);
   if (parsed.success) return parsed.data as AiEditRequest;
-  const issue = parsed.error.issues[0]!;
-  const field = [pathPrefix, ...issue.path.map(String)].join('.');
-  throw new BadUserInputError(`${field} ${issueMessage(issue)}`, field);
+  const [first, ...rest] = parsed.error.issues.map((issue) => {
+    const field = [pathPrefix, ...issue.path.map(String)].join('.');
+    return { field, message: `${field} ${issueMessage(issue)}` };
+  });
+  throw BadUserInputError.forFields([first!, ...rest]);
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {

@@ -15,7 +15,8 @@ export interface ErrorCodeEntry {
 export const ERROR_CODES = {
   BAD_USER_INPUT: {
     httpStatus: 200,
-    meaning: 'Invalid input; `extensions.field` names the input path, e.g. `input.options.prompt`.',
+    meaning:
+      'Invalid input; `extensions.field` names the input path (`fields`: each of several); a bad variable is 400.',
   },
   NOT_FOUND: { httpStatus: 200, meaning: 'Subscribing to a job that is unknown or not the caller’s.' },
   IDEMPOTENCY_KEY_REUSED: { httpStatus: 200, meaning: 'The same `idempotencyKey` came with a different request.' },
@@ -66,7 +67,8 @@ export const ERROR_CODES = {
   REQUEST_ENTITY_TOO_LARGE: { httpStatus: 413, meaning: 'The request body is over `MAX_BODY_BYTES` (sent by Yoga).' },
   BAD_REQUEST: {
     httpStatus: 400,
-    meaning: 'A malformed request (no query, bad JSON, a batch); 405 for a mutation over GET (sent by Yoga).',
+    meaning:
+      "A malformed request (no query, bad JSON, a batch, a persisted-query hash not its query's); 405: a mutation over GET.",
   },
   GRAPHQL_PARSE_FAILED: { httpStatus: 400, meaning: 'The document is not valid GraphQL syntax.' },
   GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, meaning: 'The document does not validate against the schema.' },
@@ -104,13 +106,31 @@ export class GatewayError extends Error {
   }
 }
 
+/** One invalid input field: its GraphQL input path (`input.options.prompt`) and what is wrong with it. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * Invalid input. `extensions.field` names the (first) offending input path; when several fields are wrong,
+ * `extensions.fields` lists each with its own message, so that a form can mark them all at once.
+ */
 export class BadUserInputError extends GatewayError {
   override name = 'BadUserInputError';
+  readonly fields: readonly FieldProblem[];
   constructor(
     message: string,
     readonly field: string,
+    fields: readonly FieldProblem[] = [{ field, message }],
   ) {
-    super('BAD_USER_INPUT', message, { field });
+    super('BAD_USER_INPUT', message, fields.length > 1 ? { field, fields } : { field });
+    this.fields = fields;
+  }
+
+  /** One error for every problem found, the first named in `field`; the message joins them all. */
+  static forFields(problems: readonly [FieldProblem, ...FieldProblem[]]): BadUserInputError {
+    return new BadUserInputError(problems.map((p) => p.message).join('; '), problems[0].field, problems);
   }
 }
 

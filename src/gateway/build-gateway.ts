@@ -49,6 +49,8 @@ export interface GatewayInternals {
   readonly sharedSubscriptions: { readonly webSocket: SharedSubscriptions; readonly http: SharedSubscriptions };
   /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
   readonly readCache: FinalReadCache;
+  /** Aborted by stop(): every live stream completes. */
+  readonly shutdownSignal: AbortSignal;
 }
 
 export interface Gateway {
@@ -256,6 +258,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       },
       sharedSubscriptions: { webSocket: graphqlWs.shared, http: transports.httpSubscriptions },
       readCache,
+      shutdownSignal: shutdown.signal,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { decodeGlobalID, type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
+import { type GraphQLSchema, isObjectType } from 'graphql';
 import { BadUserInputError, ErrorCode, GatewayError } from '../domain/errors.js';
 import type { Job, JobStatus } from '../domain/job.js';
 import type { JobCursor } from '../services/store/job-store.js';
@@ -10,8 +11,8 @@ export const AI_EDIT_JOB_TYPENAME = 'AiEditJob';
 const DEFAULT_PAGE_SIZE = 20;
 const MAX_PAGE_SIZE = 100;
 
-/** The job id inside a global id; null for a well-formed id of another type. Malformed ids are the caller's error. */
-export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null {
+/** A global id's type and id; a malformed one is the caller's error (BAD_USER_INPUT naming `field`). */
+export function parseGlobalId(globalId: string, field = 'id'): { typename: string; id: string } {
   let decoded: { typename: string; id: string };
   try {
     decoded = decodeGlobalID(globalId);
@@ -19,7 +20,27 @@ export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null
     throw new BadUserInputError(`${field} is not a valid global id`, field);
   }
   if (!decoded.typename || !decoded.id) throw new BadUserInputError(`${field} is not a valid global id`, field);
+  return decoded;
+}
+
+/** The job id inside a global id; null for a well-formed id of another type. Malformed ids are the caller's error. */
+export function jobIdFromGlobalId(globalId: string, field = 'id'): string | null {
+  const decoded = parseGlobalId(globalId, field);
   return decoded.typename === AI_EDIT_JOB_TYPENAME ? decoded.id : null;
+}
+
+/**
+ * node(id)'s answer, agreeing with aiEditJob: an id of a type that is no Node of this schema is null, as its
+ * description says, rather than the relay plugin's "… has not been implemented" error.
+ */
+export function resolveNodeOfKnownType<T>(
+  id: { typename: string; id: string },
+  schema: GraphQLSchema,
+  resolveNode: (id: { typename: string; id: string }) => T,
+): T | null {
+  const type = schema.getType(id.typename);
+  const isNode = isObjectType(type) && type.getInterfaces().some((each) => each.name === 'Node');
+  return isNode ? resolveNode(id) : null;
 }
 
 export function submitAiEdit(

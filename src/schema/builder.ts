@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
+import { parseGlobalId, resolveNodeOfKnownType } from '../resolvers/ai-edit-jobs.js';
 import type { GraphQLContext } from './context.js';
 
 export interface PothosTypes {
@@ -19,9 +20,12 @@ export const builder = new SchemaBuilder<PothosTypes>({
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesQueryOptions: false,
+    // Malformed ids are BAD_USER_INPUT naming `id`, and ids of other types null, as in aiEditJob.
+    decodeGlobalID: (globalId) => parseGlobalId(globalId),
     nodeQueryOptions: {
       description: 'Fetches any object that has a global id. Null when the id is unknown or not yours.',
       args: { id: { description: 'The global id of the object.' } },
+      resolve: (_root, args, _ctx, info, resolveNode) => resolveNodeOfKnownType(args.id, info.schema, resolveNode),
     },
     nodeTypeOptions: { description: 'An object with a globally unique, opaque id.' },
     idFieldOptions: { description: 'Opaque global id.' },

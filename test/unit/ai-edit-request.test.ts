@@ -82,6 +82,56 @@ describe('submit validation', () => {
     expect(fieldOf(raw)).toBe(field);
   });
 
+  it('reports every invalid field at once, each with its own message, the first as `field`', () => {
+    let error: BadUserInputError | undefined;
+    try {
+      parseAiEditRequest({
+        input: 'not a url',
+        output: { numberOfImages: 9 },
+        options: { prompt: 'x', guidanceScale: 2 },
+      });
+    } catch (caught) {
+      error = caught as BadUserInputError;
+    }
+    expect(error).toBeInstanceOf(BadUserInputError);
+    expect(error!.field).toBe('input.input');
+    expect(error!.extensions.field).toBe('input.input');
+    expect(error!.extensions.fields).toEqual([
+      { field: 'input.input', message: 'input.input must be an http, https or storage:// URL' },
+      { field: 'input.output.numberOfImages', message: 'input.output.numberOfImages must be from 1 to 4' },
+      { field: 'input.options.prompt', message: 'input.options.prompt must be at least 3 characters' },
+      { field: 'input.options.guidanceScale', message: 'input.options.guidanceScale is supported only with model V1' },
+    ]);
+    for (const { message } of error!.extensions.fields as { message: string }[])
+      expect(error!.message).toContain(message);
+  });
+
+  it('keeps a single problem as it was: `field` alone, no `fields`', () => {
+    try {
+      parseAiEditRequest({ ...valid, input: 'not a url' });
+    } catch (error) {
+      expect((error as BadUserInputError).extensions).toEqual({ field: 'input.input' });
+      return;
+    }
+    throw new Error('expected a BadUserInputError');
+  });
+
+  it('refuses a prompt of only spaces as blank', () => {
+    expect(() => parseAiEditRequest({ ...valid, options: { prompt: ' \t  \n ' } })).toThrow(
+      'input.options.prompt must not be blank',
+    );
+  });
+
+  it('counts prompt length in code points, as Claid does', () => {
+    expect(parseAiEditRequest({ ...valid, options: { prompt: '🦆🦆🦆' } }).options.prompt).toBe('🦆🦆🦆');
+    expect(parseAiEditRequest({ ...valid, options: { prompt: '🦆'.repeat(5000) } }).options.prompt).toHaveLength(
+      10_000,
+    );
+    expect(() => parseAiEditRequest({ ...valid, options: { prompt: '🦆'.repeat(5001) } })).toThrow(
+      'input.options.prompt must be at most 5000 characters',
+    );
+  });
+
   it('hashes equal requests equally, whatever the key order', () => {
     const a = parseAiEditRequest({ input: 'https://e.com/a.jpg', options: { prompt: 'add a duck', model: 'v1' } });
     const b = parseAiEditRequest({ options: { model: 'v1', prompt: 'add a duck' }, input: 'https://e.com/a.jpg' });

@@ -70,11 +70,19 @@ describe('reads', () => {
     expect(res.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
   });
 
-  // Known defect (contract: BAD_USER_INPUT for invalid input): the relay plugin's "Invalid global ID" reaches the
-  // client without a code. Drop `.fails` once the schema maps it.
-  it.fails('refuses a malformed id in node(id) with BAD_USER_INPUT', async () => {
+  it('refuses a malformed id in node(id) with BAD_USER_INPUT naming the field', async () => {
     const res = await api.gql('query($id: ID!) { node(id: $id) { id } }', { id: '%%%' });
-    expect(res.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    expect(res.errors![0]!.path).toEqual(['node']);
+  });
+
+  it('gives null without an error for an id of another type, in node(id) as in aiEditJob', async () => {
+    const other = Buffer.from('SomethingElse:1').toString('base64');
+    expect(await api.gql('query($id: ID!) { node(id: $id) { id } }', { id: other })).toEqual({ data: { node: null } });
+    expect(await api.gql('query($id: ID!) { aiEditJob(id: $id) { id } }', { id: other })).toEqual({
+      data: { aiEditJob: null },
+    });
   });
 
   const BAD_ENUM = 'query($s: [AiEditJobStatus!]) { aiEditJobs(status: $s) { edges { node { id } } } }';
@@ -86,13 +94,43 @@ describe('reads', () => {
     expect(body.errors![0]!.message).toMatch(/"FINISHED" does not exist in "AiEditJobStatus"/);
   });
 
-  // Known defect: the masker returns the inner coercion error, which loses the outer message (naming `$s`) and its
-  // `extensions.http` status, so graphql-response+json answers 200 instead of 400. Drop `.fails` once it keeps them.
-  it.fails('answers an unknown enum value in variables with 400, naming the variable', async () => {
+  it('answers an unknown enum value in variables with 400, naming the variable', async () => {
     const res = await api.post(BAD_ENUM, { s: ['FINISHED'] }, { accept: 'application/graphql-response+json' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/"\$s"/);
   });
+
+  it.each([
+    [
+      'a bad enum value',
+      { input: { input: REQUEST.input, output: { format: 'JPG' }, options: { prompt: 'add a duck' } } },
+      /^Variable "\$input" got invalid value "JPG" at "input\.output\.format"; Value "JPG" does not exist in "AiEditImageFormat" enum/,
+      'input.output.format',
+    ],
+    [
+      'an unknown field',
+      { input: { input: REQUEST.input, options: { prompt: 'add a duck', colour: 'red' } } },
+      /^Variable "\$input" got invalid value .* at "input\.options"; Field "colour" is not defined by type "AiEditOptionsInput"/,
+      'input.options.colour',
+    ],
+    [
+      'a missing field',
+      { input: { input: REQUEST.input, options: {} } },
+      /^Variable "\$input" got invalid value \{\} at "input\.options"; Field "prompt" of required type "String!" was not provided/,
+      'input.options.prompt',
+    ],
+    ['a missing variable', {}, /^Variable "\$input" of required type "SubmitAiEditInput!" was not provided/, 'input'],
+  ])(
+    'answers %s in variables with the whole message, BAD_USER_INPUT and the field',
+    async (_name, variables, message, field) => {
+      const res = await api.post(SUBMIT, variables);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+      expect(body.errors).toHaveLength(1);
+      expect(body.errors[0]!.message).toMatch(message);
+      expect(body.errors[0]!.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+    },
+  );
 });
 
 describe('submit input validation', () => {
@@ -112,6 +150,24 @@ describe('submit input validation', () => {
     expect(res.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     // The embedded simulator never started here: a call that got that far would have failed as INTERNAL_SERVER_ERROR.
     expect((await api.gateway.internals.store.listUnfinished()).length).toBe(before);
+  });
+});
+
+describe('submit input validation, every field at once', () => {
+  it('lists each invalid field in extensions.fields, the first also as extensions.field', async () => {
+    const res = await api.gql(SUBMIT, {
+      input: { input: 'not a url', output: { numberOfImages: 7 }, options: { prompt: '     ' } },
+    });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors![0]!.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.input',
+      fields: [
+        { field: 'input.input', message: 'input.input must be an http, https or storage:// URL' },
+        { field: 'input.output.numberOfImages', message: 'input.output.numberOfImages must be from 1 to 4' },
+        { field: 'input.options.prompt', message: 'input.options.prompt must not be blank' },
+      ],
+    });
   });
 });
 

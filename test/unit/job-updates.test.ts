@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Job, JobStatus } from '../../src/domain/job.js';
 import { createJobPubSub } from '../../src/services/jobs/job-events.js';
@@ -125,5 +126,34 @@ describe('openJobUpdates', () => {
     running.shutdown.abort();
     expect((await pending).done).toBe(true);
     expect(running.watching.now).toBe(0);
+  });
+
+  it('30 open streams hold one abort listener on the shutdown signal, none once they end, and warn of nothing', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const { deps, shutdown } = rig(job('WAITING', T0));
+      const streams = await Promise.all(Array.from({ length: 30 }, () => openJobUpdates(deps, 'alice', 'job-1')));
+      await Promise.all(streams.map((s) => s.next()));
+      expect(getEventListeners(shutdown.signal, 'abort').length).toBeLessThanOrEqual(1);
+      await Promise.all(streams.map((s) => s.return(undefined)));
+      expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+      // Node emits the warning on the next tick after the listener that crosses the limit.
+      await tick();
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('shutdown still ends every open stream with one listener for all', async () => {
+    const { deps, shutdown } = rig(job('WAITING', T0));
+    const streams = await Promise.all(Array.from({ length: 12 }, () => openJobUpdates(deps, 'alice', 'job-1')));
+    await Promise.all(streams.map((s) => s.next()));
+    const pending = streams.map((s) => s.next());
+    shutdown.abort();
+    expect((await Promise.all(pending)).every((r) => r.done)).toBe(true);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 });

@@ -52,8 +52,7 @@ export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId:
     const ended = isFinalStatus(first.status) || deps.shutdown.aborted;
     if (ended) stop();
     const release = ended ? undefined : deps.poller.watch(first.id);
-    const onShutdown = () => stop();
-    deps.shutdown.addEventListener('abort', onShutdown, { once: true });
+    const leaveShutdown = onShutdown(deps.shutdown, () => stop());
     const follow = (async () => {
       let last = first;
       for (let event = await firstEvent; !event.done; event = await subscription.next()) {
@@ -66,10 +65,39 @@ export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId:
     })();
     await stop;
     release?.();
-    deps.shutdown.removeEventListener('abort', onShutdown);
+    leaveShutdown();
     await subscription.return();
     await follow.catch(() => undefined);
   }, new SlidingBuffer(1));
+}
+
+// Every open stream of one gateway waits on the same shutdown signal. One abort listener per stream would put more
+// than ten on it once an instance holds ten subscriptions (Node's MaxListenersExceededWarning), so the streams share
+// one listener, added with the first and removed with the last.
+const shutdownStops = new WeakMap<AbortSignal, { stops: Set<() => void>; listener: () => void }>();
+
+/** Calls `stop` when `signal` aborts; returns what unregisters it (the signal's listener goes with the last one). */
+function onShutdown(signal: AbortSignal, stop: () => void): () => void {
+  let entry = shutdownStops.get(signal);
+  if (!entry) {
+    const stops = new Set<() => void>();
+    const listener = () => {
+      shutdownStops.delete(signal);
+      for (const each of stops) each();
+    };
+    entry = { stops, listener };
+    shutdownStops.set(signal, entry);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const { stops, listener } = entry;
+  // A distinct function per stream, so that two streams with the same stop are still two entries.
+  const registered = () => stop();
+  stops.add(registered);
+  return () => {
+    if (!stops.delete(registered) || stops.size > 0) return;
+    signal.removeEventListener('abort', listener);
+    if (shutdownStops.get(signal)?.stops === stops) shutdownStops.delete(signal);
+  };
 }
 
 /** Whether `next` tells a subscriber something `last` did not: a later update that changed what they see. */

@@ -80,8 +80,8 @@ export function limitPlugins(config: SecurityConfig): Plugin[] {
     // armor leaves aliased __typename out of the count by default; here every alias counts.
     maxAliases: { n: config.maxAliases, allowList: [], ...reject('aliases') },
     maxDirectives: { n: config.maxDirectives, ...reject('directives') },
-    // Suggestions ("Did you mean …?") reveal the schema, which matters only where introspection is not open anyway.
-    blockFieldSuggestion: { enabled: config.introspection !== 'on' },
+    // Armor hides field suggestions in validation only; use-suggestion-policy.ts removes all of them.
+    blockFieldSuggestion: { enabled: false },
   });
   const typenameRule = typenameLimitRule(config.maxTypenameFields);
   return [

@@ -7,6 +7,7 @@ import type { SecurityConfig } from './security-config.js';
 import { corsFor, useHttpGuards } from './use-http-guards.js';
 import { useIntrospectionPolicy } from './use-introspection-policy.js';
 import { type OperationParams, PersistedOperations, usePersistedOperations } from './use-persisted-operations.js';
+import { useSuggestionPolicy } from './use-suggestion-policy.js';
 
 // GraphQL hardening, assembled in one place: Yoga options and plugins for HTTP and SSE, and the two hooks the
 // graphql-ws server needs (the upgrade's Origin, and trusted documents for subscribe messages). Depth, cost and the
@@ -38,6 +39,7 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
     ...(persisted ? [usePersistedOperations(persisted)] : []),
     ...limitPlugins(config),
     useIntrospectionPolicy(config.introspection),
+    useSuggestionPolicy(config.introspection),
   ];
 
   return {
