@@ -183,7 +183,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger }),
+    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger, limits: config.http }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;

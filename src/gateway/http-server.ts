@@ -4,6 +4,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
+import type { HttpLimits } from './config.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
@@ -15,10 +16,28 @@ export interface HttpServerOptions {
   readCache: FinalReadCache;
   ready: () => Promise<Readiness>;
   logger: Logger;
+  limits: HttpLimits;
 }
 
-export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerOptions): Server {
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
+export function createHttpServer({ yoga, readCache, ready, logger, limits }: HttpServerOptions): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // node:http enforces both timeouts only when it sweeps its connections (every 30 s by default), which let a
+      // header trickler stay for 88 s: sweep often enough that a cut comes close to the limit.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
+    },
+    handler({ yoga, readCache, ready, logger }),
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  logDroppedConnections(server, limits.maxConnections, logger);
+  return server;
+}
+
+function handler({ yoga, readCache, ready, logger }: Omit<HttpServerOptions, 'limits'>) {
+  return (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/ready' && req.method === 'GET') {
       ready().then(
         ({ ok, body }) =>
@@ -40,6 +59,23 @@ export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerO
       return;
     }
     void yoga.handle(req, res);
+  };
+}
+
+/** One warning per burst of connections refused at MAX_CONNECTIONS, not one per connection. */
+function logDroppedConnections(server: Server, maxConnections: number, logger: Logger): void {
+  let dropped = 0;
+  let timer: NodeJS.Timeout | undefined;
+  server.on('drop', () => {
+    dropped += 1;
+    if (timer) return;
+    logger.warn({ maxConnections }, 'connection refused: MAX_CONNECTIONS reached');
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (dropped > 1) logger.warn({ maxConnections, dropped }, 'connections refused: MAX_CONNECTIONS reached');
+      dropped = 0;
+    }, 10_000);
+    timer.unref();
   });
 }
 
