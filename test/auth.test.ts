@@ -435,3 +435,60 @@ describe('AUTH_MODE=jwt with JWT_JWKS_URL', () => {
     expectRefused(await post(g, LIST, bearer(hs)));
   });
 });
+
+describe('a caller named anonymous', () => {
+  // Only AUTH_MODE=none makes the anonymous caller; a real caller that happens to carry the name must neither read
+  // the jobs made without authentication nor be treated as unauthenticated.
+  it('refuses an API key named anonymous at config load, with one line saying the name is reserved', async () => {
+    let error: unknown;
+    try {
+      loadConfig({ AUTH_MODE: 'apikey', GATEWAY_API_KEYS: 'alice:alice-key-0001,anonymous:anonymous-key-01' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^Invalid GATEWAY_API_KEYS=.*entry 2: the name anonymous is reserved/);
+    expect((error as Error).message).not.toContain('\n');
+    expect((error as Error).message).not.toContain('anonymous-key-01');
+
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-keys-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const keysFile = join(dir, 'keys');
+    writeFileSync(keysFile, 'anonymous:anonymous-key-01\n');
+    await expect(gateway({ AUTH_MODE: 'apikey', GATEWAY_API_KEYS_FILE: keysFile })).rejects.toThrow(
+      /the name anonymous is reserved/,
+    );
+  });
+
+  it('refuses a JWT whose sub is anonymous with 403 FORBIDDEN, so it never reads jobs made under AUTH_MODE=none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-anonymous-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const DATABASE_URL = `sqlite:${join(dir, 'jobs.db')}`;
+    const open = await gateway({ DATABASE_URL });
+    const made = await post(open, SUBMIT, {}, { input: { input: INPUT, options: { prompt: 'add a duck' } } });
+    expect(made.body.errors).toBeUndefined();
+    expect((await post(open, LIST)).body.data.aiEditJobs.edges).toHaveLength(1);
+    await open.stop();
+
+    const g = await gateway({
+      DATABASE_URL,
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: SECRET,
+      INTROSPECTION: 'authenticated',
+    });
+    const token = (sub: string) =>
+      new SignJWT({ sub })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(SECRET));
+    const res = await post(g, LIST, bearer(await token('anonymous')));
+    expectRefused(res, 403, 'FORBIDDEN');
+    expect(res.body.errors?.[0]?.message).toMatch(/anonymous.*reserved/);
+    // Any other subject is an authenticated caller: it may introspect, and sees only its own (no) jobs.
+    const other = bearer(await token('anonymous-user'));
+    expect((await post(g, LIST, other)).body).toEqual({ data: { aiEditJobs: { edges: [] } } });
+    expect((await post(g, '{ __schema { queryType { name } } }', other)).body).toEqual({
+      data: { __schema: { queryType: { name: 'Query' } } },
+    });
+  });
+});

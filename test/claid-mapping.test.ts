@@ -99,6 +99,8 @@ describe('fromClaidTask', () => {
         { message: 'integer timestamp', createdAt: new Date(1741866000 * 1000) },
         { message: 'millisecond timestamp', createdAt: new Date(1741866000123) },
       ],
+      // The echoed request stays in Claid's wire format: the refresher compares it with what the job sent.
+      request: { input: 'https://picsum.photos/500', options: { prompt: 'add a duck' } },
       result: {
         inputObject: { ext: 'jpeg', mps: 0.25, mime: 'image/jpeg', format: 'JPEG', width: 500, height: 500 },
         outputObjects: [
@@ -136,6 +138,7 @@ describe('fromClaidTask', () => {
       createdAt: new Date('2025-03-13T11:37:09.160Z'),
       errors: [],
       result: null,
+      request: {},
     });
     const failed = fromClaidTask({ ...claidTask({ id: 2, status: 'ERROR' }), errors: null, result: {} });
     expect(failed.result).toBeNull();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { captureLogger, gql, READ, SUBMIT, startTestGateway } from './support/gateway.js';
+import { captureLogger, gql, READ, readUntilFinal, SUBMIT, startTestGateway } from './support/gateway.js';
 import {
   claidDetailErrorBody,
   claidErrorBody,
@@ -337,8 +337,10 @@ describe('reads', () => {
   it('concurrent requests share one in-flight upstream read', async () => {
     const { id, upstreamId } = (await gql(gateway, SUBMIT, { input: submitInput() })).data!.submitAiEdit.job;
     await new Promise((r) => setTimeout(r, 80));
+    // The reset forgets requests and tasks; the task comes back with the request the job sent.
+    const { request } = upstream.tasks.get(upstreamId)!;
     upstream.reset();
-    upstream.setTask(upstreamId, { status: 'PROCESSING' });
+    upstream.setTask(upstreamId, { status: 'PROCESSING', request });
     upstream.enqueue(
       async (req) => {
         await new Promise((r) => setTimeout(r, 150));
@@ -389,9 +391,11 @@ describe('reads', () => {
 describe('aiEditJobs', () => {
   it('lists newest first with cursor pagination both ways and a status filter', async () => {
     const ids: string[] = [];
+    const upstreamIds: number[] = [];
     for (let i = 0; i < 5; i++) {
       const res = await gql(gateway, SUBMIT, { input: submitInput({ options: { prompt: `edit number ${i}` } }) });
       ids.push(res.data!.submitAiEdit.job.id);
+      upstreamIds.push(res.data!.submitAiEdit.job.upstreamId);
     }
     const newest = [...ids].reverse();
     const LIST = `query($first: Int, $after: String, $last: Int, $before: String, $status: [AiEditJobStatus!]) {
@@ -411,9 +415,21 @@ describe('aiEditJobs', () => {
     expect(back.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(newest.slice(1, 3));
     expect(back.pageInfo.hasPreviousPage).toBe(true);
 
+    // One of the five finishes DONE and one ERROR; the filter must list exactly those of the five.
+    upstream.setTask(upstreamIds[1]!, { status: 'DONE', result: claidResult(1) });
+    upstream.setTask(upstreamIds[3]!, {
+      status: 'ERROR',
+      errors: [{ error: 'Input image could not be downloaded', created_at: '2025-03-13T11:37:09.160554+00:00' }],
+    });
+    expect((await readUntilFinal(gateway, ids[1]!)).status).toBe('DONE');
+    expect((await readUntilFinal(gateway, ids[3]!)).status).toBe('ERROR');
     const done = (await gql(gateway, LIST, { first: 100, status: ['DONE', 'ERROR'] })).data!.aiEditJobs;
     expect(done.edges.every((e: { node: { status: string } }) => ['DONE', 'ERROR'].includes(e.node.status))).toBe(true);
-    expect(done.edges.map((e: { node: { id: string } }) => e.node.id)).not.toContain(ids[0]);
+    const finished = done.edges.map((e: { node: { id: string } }) => e.node.id) as string[];
+    expect(finished.filter((id) => ids.includes(id))).toEqual([ids[3], ids[1]]);
+    const errored = (await gql(gateway, LIST, { first: 100, status: ['ERROR'] })).data!.aiEditJobs;
+    expect(errored.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(ids[3]);
+    expect(errored.edges.map((e: { node: { id: string } }) => e.node.id)).not.toContain(ids[1]);
   });
 
   it('refuses a forged cursor and an oversized page', async () => {

@@ -133,9 +133,17 @@ describe('limits with the defaults', () => {
     const res = await fetch(url, { headers: { 'x-graphql-yoga-csrf': '1', accept: 'application/json' } });
     expect(res.status).toBe(405);
     expect(((await res.json()) as any).errors[0].message).toMatch(/POST/);
-    expect(gateway.internals.store).toBeDefined();
-    const jobs = await gql(gateway, '{ aiEditJobs { edges { node { id } } } }');
-    expect(jobs.data?.aiEditJobs.edges).toEqual([]);
+    const LIST = '{ aiEditJobs { edges { node { id } } } }';
+    expect((await gql(gateway, LIST)).data?.aiEditJobs.edges).toEqual([]);
+    // The same mutation over POST makes a job that the list shows, so an empty list above means none was made.
+    const made = await post(gateway, {
+      query:
+        'mutation { submitAiEdit(input: { input: "https://e.com/a.jpg", options: { prompt: "add a duck" } }) { job { id } } }',
+    });
+    expect(made.json.errors).toBeUndefined();
+    expect((await gql(gateway, LIST)).data?.aiEditJobs.edges).toEqual([
+      { node: { id: made.json.data.submitAiEdit.job.id } },
+    ]);
   });
 
   it('runs the test suites’ own deep read queries within the limits', async () => {

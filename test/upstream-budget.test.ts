@@ -2,7 +2,8 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../src/domain/errors.js';
 import { createLogger } from '../src/lib/logger.js';
-import { type LimiterFactory, RateBudget } from '../src/services/upstream/rate-budget.js';
+import type { LimiterFactory } from '../src/services/upstream/budget-types.js';
+import { RateBudget } from '../src/services/upstream/rate-budget.js';
 import {
   insertJob,
   type PollerRig,

@@ -1,24 +1,102 @@
-// Errors a client must act on. Services stay free of GraphQL: the transport turns a GatewayError into a
-// GraphQLError with `extensions.code` (app.ts), and masks everything else.
+// Every code a client can find in `extensions.code`, in one list: services raise GatewayErrors with the codes they
+// own, the error masker (src/schema/error-masking.ts) turns those into GraphQLErrors, and the transport emits the
+// codes of its own refusals from here too. The list carries what the README's error table shows.
 
-export type ErrorCode =
-  | 'BAD_USER_INPUT'
-  | 'NOT_FOUND'
-  | 'IDEMPOTENCY_KEY_REUSED'
-  | 'UPSTREAM_UNAUTHORIZED'
-  | 'UPSTREAM_FORBIDDEN'
-  | 'UPSTREAM_PAYMENT_REQUIRED'
-  | 'UPSTREAM_RATE_LIMITED'
-  | 'UPSTREAM_VALIDATION'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'RATE_LIMITED';
+export interface ErrorCodeEntry {
+  /**
+   * The HTTP status of a POST answered with this error (`accept: application/graphql-response+json`); 200 when the
+   * error travels in the body of an executed operation. A WebSocket has no status: the error is that operation's.
+   */
+  readonly httpStatus: 200 | 400 | 401 | 403 | 413;
+  /** When a client sees it, in one line. */
+  readonly meaning: string;
+}
+
+export const ERROR_CODES = {
+  BAD_USER_INPUT: {
+    httpStatus: 200,
+    meaning: 'Invalid input; `extensions.field` names the input path, e.g. `input.options.prompt`.',
+  },
+  NOT_FOUND: { httpStatus: 200, meaning: 'Subscribing to a job that is unknown or not the caller’s.' },
+  IDEMPOTENCY_KEY_REUSED: { httpStatus: 200, meaning: 'The same `idempotencyKey` came with a different request.' },
+  UNAUTHENTICATED: {
+    httpStatus: 401,
+    meaning: 'Missing, unknown, revoked, expired or forged credentials (HTTP adds `WWW-Authenticate: Bearer`).',
+  },
+  FORBIDDEN: { httpStatus: 403, meaning: 'Genuine credentials that name no usable caller (a JWT without `sub`).' },
+  RATE_LIMITED: {
+    httpStatus: 200,
+    meaning: 'A per-caller spend limit; `extensions.limit` names it, submits carry `retryAfterSeconds`.',
+  },
+  UPSTREAM_UNAUTHORIZED: { httpStatus: 200, meaning: 'Claid answered 401: the gateway’s key is wrong or missing.' },
+  UPSTREAM_FORBIDDEN: { httpStatus: 200, meaning: 'Claid answered 403.' },
+  UPSTREAM_PAYMENT_REQUIRED: { httpStatus: 200, meaning: 'Claid answered 402: no credits left.' },
+  UPSTREAM_RATE_LIMITED: {
+    httpStatus: 200,
+    meaning: 'Claid answered 429; `extensions.retryAfterSeconds` says when to try again.',
+  },
+  UPSTREAM_VALIDATION: { httpStatus: 200, meaning: 'Claid answered 422 (or 400): it rejected the request.' },
+  UPSTREAM_UNAVAILABLE: {
+    httpStatus: 200,
+    meaning: 'Claid answered 5xx, timed out, could not be reached, or sent a body that is not its JSON.',
+  },
+  INTERNAL_SERVER_ERROR: {
+    httpStatus: 200,
+    meaning: 'An unexpected failure, masked as `Unexpected error.`; `extensions.correlationId` finds it in the log.',
+  },
+  QUERY_TOO_COMPLEX: {
+    httpStatus: 400,
+    meaning: 'The document is over a limit (length, depth, cost, tokens, aliases, directives, `__typename`).',
+  },
+  CSRF_PREVENTION: {
+    httpStatus: 403,
+    meaning:
+      'A request a browser could send cross-site: send JSON, or a preflight header such as `x-graphql-yoga-csrf`.',
+  },
+  ORIGIN_NOT_ALLOWED: { httpStatus: 403, meaning: 'A browser origin outside `CORS_ORIGINS`.' },
+  INTROSPECTION_DISABLED: {
+    httpStatus: 200,
+    meaning: 'Introspection is off (`INTROSPECTION=off`), or open to authenticated callers only.',
+  },
+  PERSISTED_QUERY_NOT_FOUND: { httpStatus: 400, meaning: 'No trusted document has the hash that was sent.' },
+  PERSISTED_QUERY_ONLY: {
+    httpStatus: 400,
+    meaning: '`PERSISTED_OPERATIONS=only` runs trusted documents alone; send `documentId` instead of a query.',
+  },
+  REQUEST_ENTITY_TOO_LARGE: { httpStatus: 413, meaning: 'The request body is over `MAX_BODY_BYTES` (sent by Yoga).' },
+  BAD_REQUEST: {
+    httpStatus: 400,
+    meaning: 'A malformed request (no query, bad JSON, a batch); 405 for a mutation over GET (sent by Yoga).',
+  },
+  GRAPHQL_PARSE_FAILED: { httpStatus: 400, meaning: 'The document is not valid GraphQL syntax.' },
+  GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, meaning: 'The document does not validate against the schema.' },
+} as const satisfies Record<string, ErrorCodeEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Each code by name, for the places that emit one: `extensions: { code: ErrorCode.QUERY_TOO_COMPLEX }`. */
+export const ErrorCode = Object.freeze(Object.fromEntries(Object.keys(ERROR_CODES).map((code) => [code, code]))) as {
+  readonly [Code in ErrorCode]: Code;
+};
+
+/** Codes a service raises as a GatewayError; the rest belong to the transport, the masker and Yoga. */
+export type GatewayErrorCode = Exclude<
+  ErrorCode,
+  | 'INTERNAL_SERVER_ERROR'
+  | 'QUERY_TOO_COMPLEX'
+  | 'CSRF_PREVENTION'
+  | 'ORIGIN_NOT_ALLOWED'
+  | 'INTROSPECTION_DISABLED'
+  | `PERSISTED_QUERY_${string}`
+  | 'REQUEST_ENTITY_TOO_LARGE'
+  | 'BAD_REQUEST'
+  | `GRAPHQL_${string}`
+>;
 
 export class GatewayError extends Error {
   override name = 'GatewayError';
   constructor(
-    readonly code: ErrorCode,
+    readonly code: GatewayErrorCode,
     message: string,
     readonly extensions: Record<string, unknown> = {},
   ) {
@@ -48,7 +126,7 @@ export interface UpstreamErrorInfo {
 export class UpstreamError extends GatewayError {
   override name = 'UpstreamError';
   constructor(
-    code: Extract<ErrorCode, `UPSTREAM_${string}`>,
+    code: Extract<GatewayErrorCode, `UPSTREAM_${string}`>,
     message: string,
     readonly upstream: UpstreamErrorInfo,
     readonly retryAfterSeconds?: number,

@@ -90,6 +90,8 @@ export interface UpstreamTaskState {
   createdAt: Date;
   errors: AiEditError[];
   result: AiEditResult | null;
+  /** The request body the upstream says the task was made from, in its own wire format; absent when not echoed. */
+  request?: unknown;
 }
 
 export interface Job {

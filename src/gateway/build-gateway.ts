@@ -115,7 +115,14 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   const claid = upstream.client;
 
   const events = createJobPubSub(scaleOut.eventTarget);
-  const refresher = new JobRefresher({ store, claid, events, logger, coordinator });
+  const refresher = new JobRefresher({
+    store,
+    claid,
+    events,
+    logger,
+    coordinator,
+    unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
+  });
   const poller = new JobPoller({
     store,
     refresher,

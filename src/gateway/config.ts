@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { emptyToUndefined } from '../lib/empty-to-undefined.js';
 import { parseApiKeys } from '../services/auth/api-keys.js';
 import { type AuthConfig, isLoopbackHost } from '../services/auth/authenticator.js';
 import type { CallerLimitsConfig } from '../services/auth/caller-limits.js';
 import { type SecurityConfig, securityConfigFrom, securityEnvShape } from '../transport/security/security-config.js';
+import type { HttpLimits } from './http-server.js';
 
 // Environment -> typed, validated configuration. A bad value stops start-up with one line naming the variable.
 
@@ -31,8 +33,6 @@ const httpUrl = z.string().refine(
 const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' });
-
-const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -82,12 +82,14 @@ export const configSchema = z
     UPSTREAM_RETRIES: z.preprocess(emptyToUndefined, nonNegativeInt(10).default(2)),
     UPSTREAM_MAX_RPS: z.preprocess(emptyToUndefined, positiveInt(1000).default(4)),
     UPSTREAM_MAX_RPM: z.preprocess(emptyToUndefined, positiveInt(60_000).default(120)),
+    UPSTREAM_UNKNOWN_TASK_GRACE_MS: z.preprocess(emptyToUndefined, nonNegativeInt(86_400_000).default(300_000)),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
     SIMULATOR_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).default(4010)),
     SIMULATOR_STEP_MS: z.preprocess(emptyToUndefined, nonNegativeInt(600_000).default(1500)),
+    SIMULATOR_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
     AUTH_MODE: z.preprocess(emptyToUndefined, z.enum(['none', 'apikey', 'jwt']).default('none')),
     ALLOW_ANONYMOUS: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
     GATEWAY_API_KEYS: z.preprocess(emptyToUndefined, apiKeyList.optional()),
@@ -153,6 +155,8 @@ export interface Config {
     retries: number;
     maxRequestsPerSecond: number;
     maxRequestsPerMinute: number;
+    /** How long a task the upstream answers 404 for may stay unknown before its job ends ERROR (default 5 min). */
+    unknownTaskGraceMs: number;
   };
   databaseUrl: string;
   redisUrl: string | undefined;
@@ -175,7 +179,11 @@ export interface Config {
   logFormat: Env['LOG_FORMAT'];
   /** Limits on slow or many clients (src/gateway/http-server.ts). */
   http: HttpLimits;
-  simulator: { port: number; stepMs: number };
+  /**
+   * The embedded simulator. dataDir keeps its tasks and images across restarts (SIMULATOR_DATA_DIR, default
+   * ./data/simulator; in memory with sqlite::memory: or SIMULATOR_DATA_DIR=:memory:).
+   */
+  simulator: { port: number; stepMs: number; dataDir: string | undefined };
   /** Who may call (src/services/auth). */
   auth: AuthConfig & { allowAnonymous: boolean };
   /** Spend limits per caller. */
@@ -184,17 +192,6 @@ export interface Config {
   security: SecurityConfig;
   /** Answers to reads of final jobs, kept per caller (src/transport/final-read-cache.ts); maxBytes 0: off. */
   readCache: { maxBytes: number; ttlMs: number };
-}
-
-export interface HttpLimits {
-  /** Time for a request's headers to arrive. @default 10000 */
-  headersTimeoutMs: number;
-  /** Time for a whole request (headers and body) to arrive; a WebSocket or an SSE stream is not cut by it. @default 30000 */
-  requestTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open. @default 5000 */
-  keepAliveTimeoutMs: number;
-  /** Open connections (HTTP and WebSocket) at once; more are closed as they arrive. @default 10000 */
-  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -222,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retries: e.UPSTREAM_RETRIES,
       maxRequestsPerSecond: e.UPSTREAM_MAX_RPS,
       maxRequestsPerMinute: e.UPSTREAM_MAX_RPM,
+      unknownTaskGraceMs: e.UPSTREAM_UNKNOWN_TASK_GRACE_MS,
     },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -241,7 +239,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       maxConnections: e.MAX_CONNECTIONS,
     },
-    simulator: { port: e.SIMULATOR_PORT, stepMs: e.SIMULATOR_STEP_MS },
+    simulator: {
+      port: e.SIMULATOR_PORT,
+      stepMs: e.SIMULATOR_STEP_MS,
+      dataDir:
+        e.SIMULATOR_DATA_DIR === ':memory:'
+          ? undefined
+          : (e.SIMULATOR_DATA_DIR ?? (e.DATABASE_URL === 'sqlite::memory:' ? undefined : './data/simulator')),
+    },
     auth: {
       mode: e.AUTH_MODE,
       allowAnonymous: e.ALLOW_ANONYMOUS,

@@ -7,6 +7,8 @@ import { schema } from '../schema/index.js';
 import { type Authenticator, authorizationFromConnectionParams } from '../services/auth/authenticator.js';
 import type { CallerLimits } from '../services/auth/caller-limits.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
+import { useGraphiQLAssets } from '../transport/graphiql/graphiql-assets.js';
+import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
 import { attachGraphQLWs, type GraphQLWsServer } from '../transport/graphql-ws-server.js';
 import type { Hardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
@@ -42,6 +44,8 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
     plugins: [
+      // First: GraphiQL's own assets are served before any check meant for GraphQL requests.
+      useGraphiQLAssets(),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
       // Last, so that it wraps whatever subscribe function the plugins before it set.
@@ -51,6 +55,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
     context: createContextFactory(options.services, { authenticator, limits: options.limits }),
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'AI Edit GraphQL gateway' },
+    renderGraphiQL,
     landingPage: false,
     healthCheckEndpoint: '/health',
     maskedErrors: { maskError: createErrorMasker(logger), isDev: false },

@@ -4,12 +4,22 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
-import type { HttpLimits } from './config.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
 // One node:http port for everything: /ready here, reads of final jobs from the read cache, the rest (GraphQL,
 // GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades.
+
+export interface HttpLimits {
+  /** Time for a request's headers to arrive. @default 10000 */
+  headersTimeoutMs: number;
+  /** Time for a whole request (headers and body) to arrive; a WebSocket or an SSE stream is not cut by it. @default 30000 */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. @default 5000 */
+  keepAliveTimeoutMs: number;
+  /** Open connections (HTTP and WebSocket) at once; more are closed as they arrive. @default 10000 */
+  maxConnections: number;
+}
 
 export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;

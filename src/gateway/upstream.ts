@@ -77,6 +77,7 @@ function embeddedSimulator(
       simulator = await startSimulator({
         port: config.simulator.port,
         stepMs: config.simulator.stepMs,
+        dataDir: config.simulator.dataDir,
         logger: logger.child({ component: 'simulator' }),
       }).catch((error: unknown) => {
         throw listenError('SIMULATOR_PORT', config.simulator.port, error);

@@ -1,5 +1,5 @@
 import { decodeGlobalID, type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
-import { BadUserInputError, GatewayError } from '../domain/errors.js';
+import { BadUserInputError, ErrorCode, GatewayError } from '../domain/errors.js';
 import type { Job, JobStatus } from '../domain/job.js';
 import type { JobCursor } from '../services/store/job-store.js';
 import type { ResolverContext } from './resolver-context.js';
@@ -92,7 +92,7 @@ export function decodeJobCursor(cursor: string, field: string): JobCursor {
 /** The live updates of one of the caller's jobs; an unknown id (or another owner's job) is NOT_FOUND. */
 export async function watchAiEditJob(ctx: ResolverContext, globalId: string): Promise<AsyncGenerator<Job>> {
   const jobId = jobIdFromGlobalId(globalId);
-  if (!jobId) throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
+  if (!jobId) throw new GatewayError(ErrorCode.NOT_FOUND, 'No job with this id.', { field: 'id' });
   // Its subscription slot is taken per subscriber by the transport (SharedSubscriptions.joinAs), not here: this runs
   // once for all the subscribers that share the execution.
   return ctx.services.jobUpdates(ctx.owner, jobId);

@@ -1,8 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
-import ValidationPlugin from '@pothos/plugin-validation';
-import { BadUserInputError } from '../domain/errors.js';
 import type { GraphQLContext } from './context.js';
 
 export interface PothosTypes {
@@ -15,7 +13,7 @@ export interface PothosTypes {
 }
 
 export const builder = new SchemaBuilder<PothosTypes>({
-  plugins: [RelayPlugin, DataloaderPlugin, ValidationPlugin],
+  plugins: [RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',
@@ -40,13 +38,5 @@ export const builder = new SchemaBuilder<PothosTypes>({
     afterArgOptions: { description: 'Start after this cursor.' },
     lastArgOptions: { description: 'Take this many items from the end (at most 100).' },
     beforeArgOptions: { description: 'End before this cursor.' },
-  },
-  validation: {
-    validationError: (failure) => {
-      const issue = failure.issues[0];
-      const path = (issue?.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p));
-      const field = path.join('.') || 'input';
-      return new BadUserInputError(`${field} ${issue?.message ?? 'is invalid'}`, field);
-    },
   },
 });

@@ -1,10 +1,5 @@
 import type { GatewayServices, ReadTracker, ResolverContext } from '../resolvers/resolver-context.js';
-import {
-  ANONYMOUS_CALLER,
-  type Authenticator,
-  authorizationFromConnectionParams,
-  type Caller,
-} from '../services/auth/authenticator.js';
+import { type Authenticator, authorizationFromConnectionParams, type Caller } from '../services/auth/authenticator.js';
 import type { CallerLimits } from '../services/auth/caller-limits.js';
 
 export type { GatewayServices, ReadTracker };
@@ -16,18 +11,16 @@ export interface GraphQLContext extends ResolverContext {
   caller: Caller;
   /**
    * Takes one of this caller's subscription slots (and, over graphql-ws, one of its connection's) or throws
-   * RATE_LIMITED; returns the release. Absent when callers are unlimited. Taken once per subscriber by
-   * SharedSubscriptions.joinAs, through which every subscription runs (graphql-ws and HTTP alike).
+   * RATE_LIMITED; returns the release. Taken once per subscriber by SharedSubscriptions.joinAs, through which every
+   * subscription runs (graphql-ws and HTTP alike); absent from the copy of the context a shared execution runs with.
    */
   acquireSubscription?: () => () => void;
 }
 
-export const ANONYMOUS_OWNER = ANONYMOUS_CALLER.name;
-
-/** Who may call, and how much (src/services/auth). Without it every caller is anonymous and unlimited. */
+/** Who may call (AUTH_MODE=none authenticates everyone as the anonymous caller), and how much (src/services/auth). */
 export interface CallerAccess {
   authenticator: Authenticator;
-  limits?: CallerLimits;
+  limits: CallerLimits;
 }
 
 /** What the transports hand the factory: Yoga's request (HTTP, SSE), or graphql-ws's context (WebSocket). */
@@ -35,15 +28,14 @@ interface TransportContext {
   request?: { headers: { get(name: string): string | null } };
   connectionInitReceived?: boolean;
   connectionParams?: Readonly<Record<string, unknown>>;
+  /** The graphql-ws connection's socket. */
   socket?: object;
-  extra?: { socket?: object };
   /** Put on the server context by the read cache (HTTP), which has authenticated the request already. */
   readTracker?: ReadTracker;
 }
 
-export function createContextFactory(services: GatewayServices, access?: CallerAccess) {
-  return async function createContext(initial: TransportContext = {}): Promise<GraphQLContext> {
-    if (!access) return { owner: ANONYMOUS_OWNER, caller: ANONYMOUS_CALLER, services };
+export function createContextFactory(services: GatewayServices, access: CallerAccess) {
+  return async function createContext(initial: TransportContext): Promise<GraphQLContext> {
     const overWebSocket = 'connectionInitReceived' in initial;
     const caller =
       initial.readTracker?.caller ??
@@ -53,9 +45,8 @@ export function createContextFactory(services: GatewayServices, access?: CallerA
           : initial.request?.headers.get('authorization'),
       ));
     const { limits } = access;
-    if (!limits) return { owner: caller.name, caller, services };
     // Subscription slots count per caller and per graphql-ws connection (an SSE request is its own connection).
-    const connection = overWebSocket ? (initial.extra?.socket ?? initial.socket) : undefined;
+    const connection = overWebSocket ? initial.socket : undefined;
     return {
       owner: caller.name,
       caller,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import { GatewayError } from '../domain/errors.js';
+import { ErrorCode, GatewayError } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
 
 /**
@@ -30,7 +30,7 @@ export function createErrorMasker(logger: Logger) {
     return new GraphQLError(message, {
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'INTERNAL_SERVER_ERROR', correlationId },
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, correlationId },
     });
   };
 }

@@ -1,4 +1,5 @@
 import { GraphQLError, Kind } from 'graphql';
+import { ErrorCode } from '../domain/errors.js';
 import { builder } from './builder.js';
 
 function parseDateTime(value: unknown): Date {
@@ -7,7 +8,7 @@ function parseDateTime(value: unknown): Date {
     if (!Number.isNaN(date.getTime()) && /^\d{4}-\d{2}-\d{2}T/.test(value)) return date;
   }
   throw new GraphQLError('DateTime must be an ISO 8601 date-time string such as 2025-03-13T11:37:09.160Z.', {
-    extensions: { code: 'BAD_USER_INPUT' },
+    extensions: { code: ErrorCode.BAD_USER_INPUT },
   });
 }
 

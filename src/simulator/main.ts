@@ -16,12 +16,15 @@ function intFromEnv(name: string, fallback: number, max: number): number {
 
 const logger = createLogger(process.env['LOG_LEVEL']?.trim() || 'info');
 const apiKey = process.env['SIMULATOR_API_KEY']?.trim() || DEFAULT_SIMULATOR_API_KEY;
+const dataDir = process.env['SIMULATOR_DATA_DIR']?.trim();
 
 const simulator = await startSimulator({
   port: intFromEnv('SIMULATOR_PORT', 4010, 65535),
   host: process.env['SIMULATOR_HOST']?.trim() || '127.0.0.1',
   apiKey,
   stepMs: intFromEnv('SIMULATOR_STEP_MS', 1500, 600_000),
+  // Unset: tasks live in memory (ids are still never handed out twice); set: they survive a restart.
+  ...(dataDir ? { dataDir } : {}),
   logger,
 });
 
@@ -31,7 +34,7 @@ const keyHint =
     ? apiKey
     : `${apiKey.slice(0, Math.min(3, Math.floor(apiKey.length / 3)))}… (from SIMULATOR_API_KEY)`;
 logger.info(
-  { url: simulator.url, keyHint, sampleUrl: simulator.sampleUrl() },
+  { url: simulator.url, keyHint, sampleUrl: simulator.sampleUrl(), dataDir: dataDir ?? null },
   `Claid simulator listening on ${simulator.url} (Bearer ${keyHint}); try input ${simulator.sampleUrl()}`,
 );
 

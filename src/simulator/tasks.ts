@@ -9,35 +9,15 @@ import {
   UnsupportedImageError,
   type WireImageObject,
 } from './images.js';
-import type { SimulatedAiEditRequest } from './validation.js';
+import type { SimTask, TaskStore, WireOutputObject } from './task-store.js';
 
 // One simulated AI Edit task: the input is downloaded and the outputs rendered in the background from submit on;
 // the reported status is a walk over elapsed time that never runs ahead of the real work.
 
+export type { SimTask } from './task-store.js';
+
 export const DOWNLOAD_TIMEOUT_MS = 15_000;
 export const DOWNLOAD_MAX_BYTES = 25 * 1024 * 1024;
-const OUTPUT_STORE_MAX_BYTES = 512 * 1024 * 1024;
-
-export interface WireOutputObject extends WireImageObject {
-  tmp_url: string;
-  object_key: string;
-  object_bucket: string;
-  object_uri: string;
-  claid_storage_uri: string;
-}
-
-export interface SimTask {
-  id: number;
-  createdAt: Date;
-  /** The submitted body, echoed back as `request`. */
-  request: unknown;
-  params: SimulatedAiEditRequest;
-  generation: 'pending' | 'done' | 'failed';
-  failure: { message: string; at: Date } | undefined;
-  result: { input_object: WireImageObject; output_objects: WireOutputObject[] } | undefined;
-  /** Highest status reported so far: the walk never goes back, even when stepMs changes. */
-  reported: JobStatus;
-}
 
 /** A failure Claid would report in the task's `errors`. */
 export class TaskFailure extends Error {
@@ -59,31 +39,6 @@ export function currentStatus(task: SimTask, stepMs: number, now = Date.now()): 
   if ((RANK[status] ?? 0) < (RANK[task.reported] ?? 0)) status = task.reported;
   task.reported = status;
   return status;
-}
-
-/** Finished outputs kept in memory, oldest dropped first beyond a byte budget. */
-export class OutputStore {
-  private readonly files = new Map<string, { body: Buffer; mime: string }>();
-  private bytes = 0;
-
-  put(taskId: number, index: number, ext: string, body: Buffer, mime: string): void {
-    this.files.set(`${taskId}/${index}.${ext}`, { body, mime });
-    this.bytes += body.length;
-    for (const [key, file] of this.files) {
-      if (this.bytes <= OUTPUT_STORE_MAX_BYTES) break;
-      this.files.delete(key);
-      this.bytes -= file.body.length;
-    }
-  }
-
-  get(taskId: string, file: string): { body: Buffer; mime: string } | undefined {
-    return this.files.get(`${taskId}/${file}`);
-  }
-
-  clear(): void {
-    this.files.clear();
-    this.bytes = 0;
-  }
 }
 
 function describeFetchError(err: unknown): string {
@@ -175,12 +130,13 @@ export function outputLocation(
 
 export interface TaskRunnerDeps {
   baseUrl: string;
-  outputs: OutputStore;
+  store: TaskStore;
+  /** Aborted when the simulator stops: the run ends without an outcome, and runs again on the next start. */
   signal: AbortSignal;
   logger: Logger;
 }
 
-/** Downloads, inspects and renders; never rejects (a failure is recorded on the task). */
+/** Downloads, inspects and renders; never rejects (the outcome is recorded in the store). */
 export async function runTask(task: SimTask, deps: TaskRunnerDeps): Promise<void> {
   const { params } = task;
   try {
@@ -209,8 +165,9 @@ export async function runTask(task: SimTask, deps: TaskRunnerDeps): Promise<void
       );
     }
     const fmt = OUTPUT_FORMATS[params.format];
+    if (deps.signal.aborted) return;
     const outputObjects = rendered.map((body, index): WireOutputObject => {
-      deps.outputs.put(task.id, index, fmt.ext, body, fmt.mime);
+      deps.store.putOutput(task.id, `${index}.${fmt.ext}`, { body, mime: fmt.mime });
       return {
         ext: fmt.ext,
         mps: megapixels(size.width, size.height),
@@ -222,14 +179,18 @@ export async function runTask(task: SimTask, deps: TaskRunnerDeps): Promise<void
         ...outputLocation(task.id, index, rendered.length, fmt.ext, params.destination),
       };
     });
-    task.result = { input_object: inputObject, output_objects: outputObjects };
-    task.generation = 'done';
+    deps.store.finish(task.id, {
+      generation: 'done',
+      failure: undefined,
+      result: { input_object: inputObject, output_objects: outputObjects },
+    });
     deps.logger.debug({ taskId: task.id, outputs: outputObjects.length }, 'simulator task rendered');
   } catch (err) {
+    // Stopped mid-run (the download aborted): no outcome, so that the next start runs the task again.
+    if (deps.signal.aborted) return;
     const message =
       err instanceof TaskFailure ? err.message : `Internal error while processing the image: ${String(err)}`;
-    task.failure = { message, at: new Date() };
-    task.generation = 'failed';
+    deps.store.finish(task.id, { generation: 'failed', failure: { message, at: new Date() }, result: undefined });
     deps.logger.debug({ taskId: task.id, error: message }, 'simulator task failed');
   }
 }

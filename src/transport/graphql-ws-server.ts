@@ -1,23 +1,22 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
-import type { SubscribePayload } from 'graphql-ws';
+import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
+import type { Context, SubscribePayload } from 'graphql-ws';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { GraphQLContext } from '../schema/context.js';
-import {
-  type SharedEvent,
-  type SharedSubscriptionMember,
-  SharedSubscriptions,
-  sharedSubscriptionKey,
-} from './shared-subscriptions.js';
+import { SocketMember } from './graphql-ws-member.js';
+import { type MaskError, operationError } from './operation-error.js';
+import { SharedSubscriptions, sharedSubscriptionKey } from './shared-subscriptions.js';
 
 // graphql-ws on the HTTP server's port and path, run through Yoga's envelop so that a WebSocket operation gets the
 // same context factory, parsing, validation, error masking and plugins as one over HTTP or SSE. Subscriptions that
 // are the same (caller, document, variables) share one execution and one serialization per event
-// (src/transport/shared-subscriptions.ts); each subscriber's socket is then written here, bypassing graphql-ws's per-message
-// JSON.stringify, with the very same payload string.
+// (src/transport/shared-subscriptions.ts); each subscriber's socket is then written with the very same payload string
+// (src/transport/graphql-ws-member.ts). Whatever refuses an operation, the refusal is that operation's own `error`
+// message: graphql-ws closes the whole socket (4500) for anything thrown, or returned, that is not a GraphQLError.
 
 export interface GraphQLWsOptions {
   path: string;
@@ -29,18 +28,17 @@ export interface GraphQLWsOptions {
   maxPayloadBytes: number;
   /** Refuses an upgrade before the handshake (e.g. by its Origin): false answers 403. */
   verifyUpgrade?: (request: IncomingMessage) => boolean;
-  /** The document a subscribe message runs (trusted documents); throws a GraphQLError to refuse the operation. */
+  /** The document a subscribe message runs (trusted documents); throws to refuse the operation. */
   documentFor?: (params: SubscribePayload) => string;
   /** Decides on connection_init whether the socket may stay (its connectionParams); false closes it with 4403. */
   onConnect?: (connectionParams: Readonly<Record<string, unknown>> | undefined) => Promise<boolean>;
-  /** Turns an error thrown while building the context (e.g. credentials revoked since connecting) into one to send. */
-  maskError?: (error: unknown, message: string) => Error;
+  /** Turns an error that refuses an operation (e.g. credentials revoked since connecting) into one to send. */
+  maskError?: MaskError;
 }
 
 export interface GraphQLWsServer {
   /** Completes every stream and closes every socket with 1001 (going away). */
   close(): Promise<void>;
-  readonly clientCount: number;
   /** The shared subscription executions (streamCount, memberCount). */
   readonly shared: SharedSubscriptions;
 }
@@ -51,6 +49,9 @@ type EnvelopedRoot = {
   /** Set for subscription operations: the subscriber's id on its socket and what it shares with others. */
   share?: { id: string; key: string; socket: WebSocket };
 };
+
+type SocketExtra = { request: IncomingMessage; socket: WebSocket };
+type SocketContext = Context<Record<string, unknown>, SocketExtra>;
 
 export function attachGraphQLWs(
   server: Server,
@@ -72,15 +73,7 @@ export function attachGraphQLWs(
       : {}),
   });
   const shared = new SharedSubscriptions();
-  /** An error for the client, as it would come out of Yoga: masked, without HTTP-only extensions. */
-  const refusal = (error: unknown): GraphQLError => {
-    const masked = options.maskError?.(error, 'Unexpected error.') ?? new GraphQLError('Unexpected error.');
-    const { http: _httpOnly, ...extensions } = (masked instanceof GraphQLError ? masked.extensions : {}) as Record<
-      string,
-      unknown
-    >;
-    return new GraphQLError(masked.message, { extensions });
-  };
+  const refusal = (error: unknown) => operationError(error, options.maskError);
   const subscribeShared = async (
     args: ExecutionArgs,
     root: EnvelopedRoot,
@@ -103,7 +96,44 @@ export function attachGraphQLWs(
     return outcome.joined ? member.stream(outcome.leave, refusal) : outcome.result;
   };
 
-  const protocol = makeServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>({
+  /** What onSubscribe runs: throws whatever refuses the operation, and returns its errors when it does not validate. */
+  const prepare = async (ctx: SocketContext, id: string, params: SubscribePayload) => {
+    const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+      ...ctx,
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      params,
+    });
+    const text = options.documentFor ? options.documentFor(params) : params.query;
+    const document = parseDocument(parse, text);
+    const errors = validate(schema, document);
+    if (errors.length > 0) return errors.map(refusal);
+    const contextValue = await contextFactory();
+    const operation = getOperationAST(document, params.operationName)?.operation;
+    const share =
+      operation === 'subscription'
+        ? {
+            id,
+            socket: ctx.extra.socket,
+            key: sharedSubscriptionKey({
+              owner: (contextValue as unknown as GraphQLContext).owner,
+              document: text,
+              operationName: params.operationName,
+              variables: params.variables,
+            }),
+          }
+        : undefined;
+    return {
+      schema,
+      operationName: params.operationName,
+      document,
+      variableValues: params.variables,
+      contextValue,
+      rootValue: { execute, subscribe, share } satisfies EnvelopedRoot,
+    };
+  };
+
+  const protocol = makeServer<Record<string, unknown>, SocketExtra>({
     connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
     ...(options.onConnect ? { onConnect: (ctx) => options.onConnect!(ctx.connectionParams) } : {}),
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
@@ -112,51 +142,11 @@ export function attachGraphQLWs(
       return (root.share ? subscribeShared(args, root, root.share) : root.subscribe(args)) as never;
     },
     onSubscribe: async (ctx, id, params) => {
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-        ...ctx,
-        req: ctx.extra.request,
-        socket: ctx.extra.socket,
-        params,
-      });
-      let document: ReturnType<typeof parse>;
-      let text: string;
       try {
-        text = options.documentFor ? options.documentFor(params) : params.query;
-        document = parse(text);
+        return await prepare(ctx, id, params);
       } catch (error) {
-        return [error as never];
-      }
-      const errors = validate(schema, document);
-      if (errors.length > 0) return errors;
-      let contextValue: Awaited<ReturnType<typeof contextFactory>>;
-      try {
-        contextValue = await contextFactory();
-      } catch (error) {
-        // Refuse this operation with an error the client can read instead of dropping the socket (4500).
         return [refusal(error)];
       }
-      const operation = getOperationAST(document, params.operationName)?.operation;
-      const share =
-        operation === 'subscription'
-          ? {
-              id,
-              socket: ctx.extra.socket,
-              key: sharedSubscriptionKey({
-                owner: (contextValue as unknown as GraphQLContext).owner,
-                document: text,
-                operationName: params.operationName,
-                variables: params.variables,
-              }),
-            }
-          : undefined;
-      return {
-        schema,
-        operationName: params.operationName,
-        document,
-        variableValues: params.variables,
-        contextValue,
-        rootValue: { execute, subscribe, share } satisfies EnvelopedRoot,
-      };
     },
   });
 
@@ -212,9 +202,6 @@ export function attachGraphQLWs(
 
   return {
     shared,
-    get clientCount() {
-      return wss.clients.size;
-    },
     async close() {
       clearInterval(pinger);
       // Going away (1001) completes every socket's subscriptions.
@@ -224,115 +211,14 @@ export function attachGraphQLWs(
   };
 }
 
-/**
- * One graphql-ws subscriber of a shared stream: writes `next` messages around the shared payload string straight to
- * its socket. Like a LatestValueQueue, it never queues more than one event: while a write is in flight, a newer
- * event replaces an unsent one, so a slow socket skips to the newest state instead of buffering every change.
- */
-class SocketMember implements SharedSubscriptionMember {
-  private readonly prefix: string;
-  private writing = false;
-  /**
-   * Nothing is written before graphql-ws pulls this subscriber's stream: until then it may still drop the id (a
-   * client `complete` while the subscription was starting), and a frame under that id could reach a new
-   * subscription that reuses it.
-   */
-  private pulled = false;
-  private unsent: string | undefined;
-  private finishing = false;
-  private closed = false;
-  private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
-  private readonly ended: Promise<void>;
-
-  constructor(
-    private readonly socket: WebSocket,
-    id: string,
-  ) {
-    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    this.ended = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
-    // graphql-ws reports a failure by itself; nobody may be awaiting this one yet.
-    this.ended.catch(() => undefined);
-  }
-
-  next(event: SharedEvent): void {
-    if (this.closed) return;
-    if (this.writing || !this.pulled) this.unsent = event.json;
-    else this.write(event.json);
-  }
-
-  complete(): void {
-    this.finishing = true;
-    if (this.pulled && !this.writing && this.unsent === undefined) this.finish();
-  }
-
-  /** graphql-ws follows the stream: write what came meanwhile (the newest event only), or end if it has ended. */
-  private start(): void {
-    if (this.pulled) return;
-    this.pulled = true;
-    if (this.closed) return;
-    const unsent = this.unsent;
-    this.unsent = undefined;
-    if (unsent !== undefined) this.write(unsent);
-    else if (this.finishing) this.finish();
-  }
-
-  fail(error: unknown): void {
-    this.closed = true;
-    this.settle?.reject(error);
-  }
-
-  /**
-   * The stream graphql-ws follows for this subscriber: it yields nothing (events are written directly) and ends when
-   * the shared stream has ended and the last event is written; its return (client `complete`, socket closed) leaves.
-   */
-  stream(leave: () => void, refusal: (error: unknown) => GraphQLError): AsyncGenerator<never> {
-    const done = { value: undefined, done: true } as const;
-    const stream = {
-      next: () => {
-        this.start();
-        return this.ended.then(
-          () => done,
-          (error: unknown) => {
-            leave();
-            throw refusal(error);
-          },
-        );
-      },
-      return: async () => {
-        this.closed = true;
-        leave();
-        this.finish();
-        return done;
-      },
-      throw: async (error: unknown) => {
-        this.closed = true;
-        leave();
-        throw error;
-      },
-      [Symbol.asyncIterator]: () => stream,
-    };
-    void this.ended.then(leave, () => undefined);
-    return stream as unknown as AsyncGenerator<never>;
-  }
-
-  private write(json: string): void {
-    if (this.socket.readyState !== this.socket.OPEN) {
-      this.closed = true;
-      return;
+/** Parses as Yoga does over HTTP, where a syntax error carries GRAPHQL_PARSE_FAILED too. */
+function parseDocument(parse: (source: string) => DocumentNode, text: string): DocumentNode {
+  try {
+    return parse(text);
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions.code === undefined) {
+      Object.assign(error.extensions, { code: ErrorCode.GRAPHQL_PARSE_FAILED });
     }
-    this.writing = true;
-    this.socket.send(`${this.prefix}${json}}`, (error) => {
-      this.writing = false;
-      if (error) this.closed = true;
-      const unsent = this.unsent;
-      this.unsent = undefined;
-      if (unsent !== undefined && !this.closed) this.write(unsent);
-      else if (this.finishing) this.finish();
-    });
-  }
-
-  private finish(): void {
-    this.closed = true;
-    this.settle?.resolve();
+    throw error;
   }
 }

@@ -1,5 +1,7 @@
 import type { ExecutionResult } from 'graphql';
+import type { Repeater } from 'graphql-yoga';
 import { canonicalJson } from '../lib/canonical-json.js';
+import { once } from '../lib/once.js';
 
 // Subscribers that send the same subscription (same caller, document, operation name and variables) would get the
 // same events. Instead of executing and serializing every event once per subscriber, they share one execution:
@@ -170,12 +172,7 @@ export class SharedSubscriptions {
     member: SharedSubscriptionMember,
   ): Promise<JoinOutcome> {
     const releaseSlot = context.acquireSubscription?.();
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      releaseSlot?.();
-    };
+    const release = once(() => releaseSlot?.());
     const sharedContext = { ...context, acquireSubscription: undefined, [SHARED_EXECUTION]: true };
     try {
       const outcome = await this.join(key, () => start(sharedContext), member);
@@ -233,6 +230,20 @@ export class SharedSubscriptions {
       },
     };
   }
+}
+
+/**
+ * Makes `stream.return()` call `leave` too. A Repeater runs its executor (and so any cleanup after `await stop`) only
+ * once it is first pulled, but a transport may return a stream it never pulled: graphql-ws does when the client
+ * completed the subscription while it was starting.
+ */
+export function leavingOnReturn<T>(stream: Repeater<T>, leave: () => void): Repeater<T> {
+  const finish = stream.return.bind(stream);
+  stream.return = (value) => {
+    leave();
+    return finish(value);
+  };
+  return stream;
 }
 
 function sharedEvent(result: ExecutionResult): SharedEvent {

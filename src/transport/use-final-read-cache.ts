@@ -8,7 +8,7 @@ import { FinalReadTracker, replayableHeaders } from './final-read-cache.js';
 // (the resolvers report the jobs they load: src/resolvers/ai-edit-jobs.ts).
 
 /** Root fields whose answer is jobs by id, each reported to the tracker by loadAiEditJobs. */
-const JOB_ROOT_FIELDS = new Set(['aiEditJob', 'node', 'nodes']);
+const JOB_ROOT_FIELDS = new Set(['aiEditJob', 'node']);
 
 const JSON_TYPES = ['application/json', 'application/graphql-response+json'];
 
@@ -30,15 +30,14 @@ function jobRootFields(operation: OperationDefinitionNode): { key: string; job: 
   return fields;
 }
 
-/** No errors, and every root field answered with a job (a list of jobs for `nodes`), none null. */
+/** No errors, and every root field answered with a job, none null. */
 function answersEveryField(result: ExecutionResult, fields: readonly { key: string; job: boolean }[]): boolean {
   if (result.errors?.length || !result.data || 'hasNext' in result) return false;
   const data = result.data as Record<string, unknown>;
   return fields.every(({ key, job }) => {
     const value = data[key];
     if (value === null || value === undefined) return false;
-    if (!job) return true;
-    return Array.isArray(value) ? value.every((v) => v !== null && typeof v === 'object') : typeof value === 'object';
+    return !job || typeof value === 'object';
   });
 }
 

@@ -1,8 +1,8 @@
 import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError, print } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import { LatestValueQueue } from '../lib/latest-value-queue.js';
+import { type Plugin, Repeater, SlidingBuffer } from 'graphql-yoga';
 import type { GraphQLContext } from '../schema/context.js';
 import {
+  leavingOnReturn,
   SHARED_EXECUTION,
   type SharedEvent,
   type SharedSubscriptionMember,
@@ -43,7 +43,7 @@ export function useSharedSubscriptions(shared: SharedSubscriptions): Plugin<Grap
           operationName: memberArgs.operationName,
           variables: memberArgs.variableValues,
         });
-        const member = new QueueMember();
+        const member = new StreamMember();
         let outcome: Awaited<ReturnType<typeof shared.joinAs>>;
         try {
           outcome = await shared.joinAs(context, key, (contextValue) => start({ ...memberArgs, contextValue }), member);
@@ -57,50 +57,43 @@ export function useSharedSubscriptions(shared: SharedSubscriptions): Plugin<Grap
   };
 }
 
-/** A member that hands events to Yoga's writer as a stream; a slow reader skips to the newest event. */
-class QueueMember implements SharedSubscriptionMember {
-  private readonly queue = new LatestValueQueue<ExecutionResult>();
-  private failure: { error: unknown } | undefined;
+/**
+ * A member that hands events to Yoga's writer as a stream with a sliding buffer of one: a slow reader skips to the
+ * newest event, and the final one is still delivered after complete(). Events that come before Yoga first pulls the
+ * stream (a Repeater starts then) wait in `early`, the newest only.
+ */
+export class StreamMember implements SharedSubscriptionMember {
+  private early: { latest?: ExecutionResult; ended?: { error?: unknown } } | undefined = {};
+  private push: ((result: ExecutionResult) => unknown) | undefined;
+  private stop: ((error?: unknown) => unknown) | undefined;
 
   next(event: SharedEvent): void {
-    this.queue.push(event.result);
+    if (this.early) this.early.latest = event.result;
+    else void this.push?.(event.result);
   }
 
   complete(): void {
-    this.queue.finish();
+    if (this.early) this.early.ended = {};
+    else this.stop?.();
   }
 
   fail(error: unknown): void {
-    this.failure = { error };
-    this.queue.close();
+    if (this.early) this.early.ended = { error };
+    else this.stop?.(error);
   }
 
-  /**
-   * The stream Yoga writes: the final event is still delivered after complete(); return() (the client went away)
-   * leaves at once, even while waiting for the next event, which an async generator could not.
-   */
-  stream(leave: () => void): AsyncGenerator<ExecutionResult> {
-    const done = { value: undefined, done: true } as const;
-    const stream = {
-      next: async (): Promise<IteratorResult<ExecutionResult>> => {
-        const step = await this.queue.next();
-        if (!step.done) return step;
-        leave();
-        if (this.failure) throw this.failure.error;
-        return done;
-      },
-      return: async () => {
-        this.queue.close();
-        leave();
-        return done;
-      },
-      throw: async (error: unknown) => {
-        this.queue.close();
-        leave();
-        throw error;
-      },
-      [Symbol.asyncIterator]: () => stream,
-    };
-    return stream as unknown as AsyncGenerator<ExecutionResult>;
+  /** The stream Yoga writes; its return() (the client went away) leaves at once, even while waiting for an event. */
+  stream(leave: () => void): Repeater<ExecutionResult> {
+    const stream = new Repeater<ExecutionResult>(async (push, stop) => {
+      const early = this.early!;
+      this.early = undefined;
+      if (early.latest !== undefined) void push(early.latest);
+      if (early.ended) stop(early.ended.error);
+      this.push = push;
+      this.stop = stop;
+      await stop;
+      leave();
+    }, new SlidingBuffer(1));
+    return leavingOnReturn(stream, leave);
   }
 }

@@ -9,6 +9,7 @@ import { type ClaidClient, createClaidClient } from '../../src/services/upstream
 import { RateBudget } from '../../src/services/upstream/rate-budget.js';
 import {
   claidResult,
+  DEFAULT_TASK_REQUEST,
   type RecordedRequest,
   rateLimitedReply,
   rateLimitHeaders,
@@ -93,12 +94,15 @@ export async function startPollerRig(options: PollerRigOptions): Promise<PollerR
   };
 }
 
-/** Stores a submitted, unfinished job for upstream task `upstreamId`, last read `agoMs` ago. */
+/**
+ * Stores a submitted, unfinished job for upstream task `upstreamId`, last read `agoMs` ago. Its request is the one
+ * the fake Claid's setTask() tasks echo, as a real upstream would echo the job's own.
+ */
 export function insertJob(store: JobStore, upstreamId: number, agoMs = 60_000): Promise<Job> {
   const at = new Date(Date.now() - agoMs);
   return store.insert({
     owner: 'alice',
-    request: { input: 'https://example.com/in.png', options: { prompt: `edit number ${upstreamId}` } },
+    request: { input: DEFAULT_TASK_REQUEST.input, options: { prompt: DEFAULT_TASK_REQUEST.options.prompt } },
     requestHash: `hash-${upstreamId}`,
     idempotencyKey: null,
     upstream: { upstreamId, status: 'ACCEPTED', createdAt: at, errors: [], result: null },

@@ -132,11 +132,14 @@ export const taskPath = (id: number): string => `${SUBMIT_PATH}/${id}`;
 
 // ---- Builders for Claid-shaped answers ----
 
+/** The request a task made with setTask() or claidTask() echoes unless told otherwise. */
+export const DEFAULT_TASK_REQUEST = { input: 'https://picsum.photos/500', options: { prompt: 'add a duck' } } as const;
+
 export function claidTask(overrides: Partial<ClaidTaskJson> & { id: number }): ClaidTaskJson {
   return {
     status: 'ACCEPTED',
     created_at: '2025-03-13T11:37:09.160554+00:00',
-    request: { input: 'https://picsum.photos/500', options: { prompt: 'add a duck' } },
+    request: structuredClone(DEFAULT_TASK_REQUEST),
     errors: [],
     result: null,
     ...overrides,

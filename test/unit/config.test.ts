@@ -51,6 +51,19 @@ describe('configuration', () => {
     });
   });
 
+  it('keeps the embedded simulator beside a persistent store, in memory beside sqlite::memory:', () => {
+    expect(loadConfig({}).simulator.dataDir).toBe('./data/simulator');
+    expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).simulator.dataDir).toBeUndefined();
+    expect(loadConfig({ SIMULATOR_DATA_DIR: '/var/lib/sim' }).simulator.dataDir).toBe('/var/lib/sim');
+    expect(loadConfig({ SIMULATOR_DATA_DIR: ':memory:' }).simulator.dataDir).toBeUndefined();
+  });
+
+  it('gives a task the upstream does not know 5 minutes by default before its job ends', () => {
+    expect(loadConfig({}).claid.unknownTaskGraceMs).toBe(300_000);
+    expect(loadConfig({ UPSTREAM_UNKNOWN_TASK_GRACE_MS: '250' }).claid.unknownTaskGraceMs).toBe(250);
+    expect(() => loadConfig({ UPSTREAM_UNKNOWN_TASK_GRACE_MS: '-1' })).toThrow(/UPSTREAM_UNKNOWN_TASK_GRACE_MS/);
+  });
+
   it('never echoes the API key in a configuration error', () => {
     expect(() => loadConfig({ CLAID_API_KEY: 'sk-secret', PORT: 'x' })).toThrow(/PORT/);
     try {

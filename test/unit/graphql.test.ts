@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashAiEditRequest } from '../../src/domain/ai-edit-request.js';
 import type { AiEditRequest } from '../../src/domain/job.js';
-import { ANONYMOUS_OWNER } from '../../src/schema/context.js';
+import { ANONYMOUS_CALLER } from '../../src/services/auth/authenticator.js';
 import { captureLogger, JOB_FIELDS, READ, SUBMIT } from '../support/gateway.js';
 import { buildInProcessGateway, type InProcessGateway } from './support/in-process.js';
 
@@ -17,7 +17,7 @@ afterAll(() => api.close());
 const globalId = (id: string) => Buffer.from(`AiEditJob:${id}`).toString('base64');
 const REQUEST: AiEditRequest = { input: 'https://images.example/a.jpg', options: { prompt: 'add a duck' } };
 
-async function storedJob(owner = ANONYMOUS_OWNER) {
+async function storedJob(owner = ANONYMOUS_CALLER.name) {
   return api.gateway.internals.store.insert({
     owner,
     request: REQUEST,

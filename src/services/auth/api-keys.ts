@@ -14,6 +14,8 @@ export class ApiKeyFormatError extends Error {
 }
 
 const NAME = /^[A-Za-z0-9._@-]{1,128}$/;
+/** The owner of every job made under AUTH_MODE=none: no key may carry it, or its caller would share those jobs. */
+export const ANONYMOUS_NAME = 'anonymous';
 
 /**
  * Parses `name:key` pairs separated by commas or new lines; blank lines and lines starting with `#` are skipped.
@@ -34,6 +36,8 @@ export function parseApiKeys(text: string): ApiKeyEntry[] {
     const key = colon < 0 ? '' : item.slice(colon + 1).trim();
     if (!NAME.test(name))
       throw new ApiKeyFormatError(`entry ${index + 1}: the name must be 1-128 of A-Z a-z 0-9 . _ @ -`);
+    if (name === ANONYMOUS_NAME)
+      throw new ApiKeyFormatError(`entry ${index + 1}: the name ${name} is reserved for the caller of AUTH_MODE=none`);
     if (key.length < 8)
       throw new ApiKeyFormatError(`entry ${index + 1} (${name}): the key must be at least 8 characters`);
     const digest = digestOf(key);
@@ -50,7 +54,7 @@ function digestOf(key: string): Buffer {
 }
 
 /** The owner name for a presented key, or null. Looks at every entry whatever the outcome. */
-export function matchApiKey(entries: readonly ApiKeyEntry[], presented: string): string | null {
+function matchApiKey(entries: readonly ApiKeyEntry[], presented: string): string | null {
   const digest = digestOf(presented);
   let match: string | null = null;
   for (const entry of entries) {
@@ -86,10 +90,6 @@ export class ApiKeyRegistry {
       watchFile(options.file, { interval: options.watchIntervalMs ?? 1000, persistent: false }, this.onFileChange);
       process.on('SIGHUP', this.onSighup);
     }
-  }
-
-  get size(): number {
-    return this.inline.length + this.fromFile.length;
   }
 
   /**

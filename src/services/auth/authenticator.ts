@@ -1,5 +1,5 @@
-import { GatewayError } from '../../domain/errors.js';
-import { ApiKeyRegistry } from './api-keys.js';
+import { ERROR_CODES, ErrorCode, GatewayError } from '../../domain/errors.js';
+import { ANONYMOUS_NAME, ApiKeyRegistry } from './api-keys.js';
 import { JwtVerifier } from './jwt.js';
 
 // Who is calling. Free of GraphQL: the transport hands over the Authorization value (HTTP/SSE header, or graphql-ws
@@ -10,7 +10,8 @@ export type AuthMode = 'none' | 'apikey' | 'jwt';
 export interface Caller {
   /** The owner of every job this caller submits: the API key's name, the JWT's `sub`, or `anonymous`. */
   name: string;
-  via: AuthMode;
+  /** How the caller was authenticated; `none` only for the anonymous caller of AUTH_MODE=none, whatever its name. */
+  authenticatedBy: AuthMode;
 }
 
 export interface AuthConfig {
@@ -32,7 +33,7 @@ export interface Authenticator {
   close(): void;
 }
 
-export const ANONYMOUS_CALLER: Caller = Object.freeze({ name: 'anonymous', via: 'none' as const });
+export const ANONYMOUS_CALLER: Caller = Object.freeze({ name: ANONYMOUS_NAME, authenticatedBy: 'none' as const });
 
 export interface AuthenticatorOptions {
   /** Told about failures and key reloads; never given a credential. */
@@ -43,19 +44,21 @@ export interface AuthenticatorOptions {
 export class UnauthenticatedError extends GatewayError {
   override name = 'UnauthenticatedError';
   constructor(message = 'Missing or invalid credentials.') {
-    super('UNAUTHENTICATED', message, { http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } });
+    super(ErrorCode.UNAUTHENTICATED, message, {
+      http: { status: ERROR_CODES.UNAUTHENTICATED.httpStatus, headers: { 'WWW-Authenticate': 'Bearer' } },
+    });
   }
 }
 
 export class ForbiddenError extends GatewayError {
   override name = 'ForbiddenError';
   constructor(message: string) {
-    super('FORBIDDEN', message, { http: { status: 403 } });
+    super(ErrorCode.FORBIDDEN, message, { http: { status: ERROR_CODES.FORBIDDEN.httpStatus } });
   }
 }
 
 /** The credential inside an Authorization value; `Bearer ` is required over HTTP and optional over graphql-ws. */
-export function bearerCredential(authorization: string | null | undefined, requirePrefix: boolean): string | null {
+function bearerCredential(authorization: string | null | undefined, requirePrefix: boolean): string | null {
   if (typeof authorization !== 'string') return null;
   const value = authorization.trim();
   const match = /^Bearer\s+(\S+)$/i.exec(value);
@@ -89,7 +92,7 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
             log('warn', 'refused an unknown API key');
             throw new UnauthenticatedError();
           }
-          return { name, via: 'apikey' };
+          return { name, authenticatedBy: 'apikey' };
         },
         close: () => registry.close(),
       };
@@ -107,7 +110,15 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
             if (outcome.noSubject) throw new ForbiddenError('The token names no caller (sub).');
             throw new UnauthenticatedError();
           }
-          return { name: outcome.subject, via: 'jwt' };
+          // Refused rather than renamed: a changed owner would hide the caller's jobs from it should the name
+          // ever be freed, and the token's issuer can give the user a subject of its own.
+          if (outcome.subject === ANONYMOUS_NAME) {
+            log('warn', 'refused a JWT whose sub is reserved', { sub: ANONYMOUS_NAME });
+            throw new ForbiddenError(
+              `The token's sub "${ANONYMOUS_NAME}" is reserved for the caller of AUTH_MODE=none.`,
+            );
+          }
+          return { name: outcome.subject, authenticatedBy: 'jwt' };
         },
         close: () => undefined,
       };

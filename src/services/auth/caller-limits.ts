@@ -1,5 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { GatewayError } from '../../domain/errors.js';
+import { once } from '../../lib/once.js';
 
 // Spend limits per caller, checked before any upstream call: submits per minute, unfinished jobs at once, and open
 // subscriptions per connection and per caller. Counters live in this process (one instance's view).
@@ -50,14 +51,11 @@ export class CallerLimits {
   async admitSubmit(owner: string): Promise<() => void> {
     const pending = this.inFlight.get(owner) ?? 0;
     this.inFlight.set(owner, pending + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
+    const release = once(() => {
       const left = (this.inFlight.get(owner) ?? 1) - 1;
       if (left > 0) this.inFlight.set(owner, left);
       else this.inFlight.delete(owner);
-    };
+    });
     try {
       const max = this.config.maxUnfinishedJobs;
       const unfinished = await this.deps.countUnfinished(owner, max);
@@ -106,10 +104,7 @@ export class CallerLimits {
     }
     this.subscriptionsByCaller.set(owner, byCaller + 1);
     if (connection) this.subscriptionsByConnection.set(connection, byConnection + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return once(() => {
       const callerLeft = (this.subscriptionsByCaller.get(owner) ?? 1) - 1;
       if (callerLeft > 0) this.subscriptionsByCaller.set(owner, callerLeft);
       else this.subscriptionsByCaller.delete(owner);
@@ -118,11 +113,6 @@ export class CallerLimits {
           connection,
           Math.max(0, (this.subscriptionsByConnection.get(connection) ?? 1) - 1),
         );
-    };
-  }
-
-  /** Open subscriptions of one caller (for tests and diagnostics). */
-  subscriptionsOf(owner: string): number {
-    return this.subscriptionsByCaller.get(owner) ?? 0;
+    });
   }
 }

@@ -1,11 +1,21 @@
-import { UpstreamError } from '../../domain/errors.js';
 import { isFinalStatus, type Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
-import { MinHeap } from '../../lib/min-heap.js';
+import { RecentCounts } from '../../lib/recent-counts.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
-import type { PriorityScope } from '../upstream/rate-budget.js';
+import type { PriorityScope } from '../upstream/budget-types.js';
 import type { JobRefresher } from './job-refresher.js';
+import { JobWatchers } from './job-watchers.js';
+import {
+  DUE_SLACK_MS,
+  dueAt,
+  PollSchedule,
+  pollBackoffMs,
+  type Slot,
+  type TrackedJob,
+  trackedJob,
+} from './poll-schedule.js';
+import { UnfinishedRescan } from './unfinished-rescan.js';
 
 // One poll loop per unfinished job, shared by every subscriber and by query refreshes.
 //
@@ -14,10 +24,10 @@ import type { JobRefresher } from './job-refresher.js';
 // `backgroundPollIntervalMs` (nobody watching) after its last upstream read, whoever made it: before reading, the
 // poller reloads the job from the store and skips it when a query refresh read it meanwhile.
 //
-// Scheduling: one timer to the earliest due time; due jobs wait in a ready queue ordered watched-first, then by how
-// long they have been due; at most `concurrency` reads run at once. The poller acquires no budget tokens itself
-// (the Claid client charges one per HTTP attempt); it runs each read in budget.withPriority(), so the client's
-// acquire() queues with the job's class and due time, retries included.
+// Scheduling (poll-schedule.ts): one timer to the earliest due time; due jobs wait in a ready queue ordered
+// watched-first, then by how long they have been due; at most `concurrency` reads run at once. The poller acquires
+// no budget tokens itself (the Claid client charges one per HTTP attempt); it runs each read in
+// budget.withPriority(), so the client's acquire() queues with the job's class and due time, retries included.
 //
 // Several instances (a distributed PollCoordinator): every instance tracks every unfinished job, but reads one only
 // while it holds the job's lease; a job it does not hold is looked at again when the lease would run out, so that
@@ -44,7 +54,7 @@ export interface JobPollerOptions {
   coordinator?: PollCoordinator;
   /**
    * How often to look for unfinished jobs in the store that this poller does not track yet (jobs other instances
-   * took); 0 or unset: only at start(). Bounded to RESCAN_LIMIT jobs, oldest first.
+   * took); 0 or unset: only at start(). Bounded to 10 000 jobs, oldest first (unfinished-rescan.ts).
    */
   rescanIntervalMs?: number;
 }
@@ -68,47 +78,17 @@ export interface JobPollerStats {
   leasedElsewhere: number;
 }
 
-interface TrackedJob {
-  id: string;
-  job: Job;
-  /** When the poller's last successful read finished (ms); guards against a store that does not move lastPolledAt. */
-  lastReadAt: number;
-  failures: number;
-  backoffUntil: number;
-  /** Another instance holds the lease: not before this (ms) is it worth asking again. */
-  leaseRetryAt: number;
-  /** Taken from the ready queue: its store look-up or read is under way. */
-  busy: boolean;
-  /** Bumped on every reschedule; heap entries with an older version are stale. */
-  version: number;
-}
-
-interface Slot {
-  tracked: TrackedJob;
-  version: number;
-  dueAt: number;
-  watched: boolean;
-  seq: number;
-}
-
 const DEFAULT_CONCURRENCY = 4;
-/** Jobs due this soon are read in the same wake-up, so that near-simultaneous due times share one timer. */
-const DUE_SLACK_MS = 5;
-const MAX_RETRY_AFTER_MS = 10 * 60_000;
 const READS_BY_JOB_LIMIT = 10_000;
-/** At most this many unfinished jobs are picked up per rescan. */
-export const RESCAN_LIMIT = 10_000;
 
 export class JobPoller {
   private readonly tracked = new Map<string, TrackedJob>();
-  private readonly watchers = new Map<string, number>();
+  private readonly watchers: JobWatchers;
   private readonly loading = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly readsByJob = new Map<string, number>();
-  private readonly timeline = new MinHeap<Slot>((a, b) => a.dueAt < b.dueAt);
-  private readonly ready = new MinHeap<Slot>((a, b) =>
-    a.watched !== b.watched ? a.watched : a.dueAt !== b.dueAt ? a.dueAt < b.dueAt : a.seq < b.seq,
-  );
+  private readonly readsByJob = new RecentCounts<string>(READS_BY_JOB_LIMIT);
+  private readonly rescan: UnfinishedRescan;
+  private readonly schedule: PollSchedule;
   private readonly concurrency: number;
   private readonly backgroundLimit: number;
   private backgroundInFlight = 0;
@@ -117,14 +97,9 @@ export class JobPoller {
   private readonly now: () => number;
   private running = false;
   private abort = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-  private seq = 0;
   private reads = 0;
   private failures = 0;
   private leasedElsewhere = 0;
-  private rescanTimer: NodeJS.Timeout | undefined;
-  private rescanning = false;
 
   constructor(private readonly options: JobPollerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
@@ -134,9 +109,12 @@ export class JobPoller {
     this.logger = options.logger.child({ component: 'job-poller' });
     const now = options.now;
     this.now = now ? () => now().getTime() : Date.now;
+    this.schedule = new PollSchedule(this.now, () => this.pump());
+    this.watchers = new JobWatchers((jobId) => this.watchersChanged(jobId), options.coordinator);
+    this.rescan = new UnfinishedRescan(options.store, this.logger, this.tracked, (job) => this.track(job));
     options.coordinator?.onWatchChange((jobId) => {
       const tracked = this.tracked.get(jobId);
-      if (tracked) this.schedule(tracked);
+      if (tracked) this.reschedule(tracked);
     });
   }
 
@@ -144,45 +122,21 @@ export class JobPoller {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.schedule.start();
     this.abort = new AbortController();
     const jobs = await this.options.store.listUnfinished();
     for (const job of jobs) this.track(job);
     this.logger.info({ resumed: jobs.length }, 'job poller started');
     this.pump();
-    const every = this.options.rescanIntervalMs ?? 0;
-    if (every > 0) {
-      this.rescanTimer = setInterval(() => void this.rescan(), every);
-      this.rescanTimer.unref();
-    }
-  }
-
-  /** Tracks unfinished jobs the store has and this poller does not (submitted on another instance). */
-  async rescan(): Promise<void> {
-    if (!this.running || this.rescanning) return;
-    this.rescanning = true;
-    try {
-      const jobs = await this.options.store.listUnfinished(RESCAN_LIMIT);
-      let found = 0;
-      for (const job of jobs) {
-        if (this.tracked.has(job.id)) continue;
-        found++;
-        this.track(job);
-      }
-      if (found > 0) this.logger.debug({ found }, 'rescan found unfinished jobs');
-    } catch (err) {
-      this.logger.warn({ err }, 'could not rescan unfinished jobs');
-    } finally {
-      this.rescanning = false;
-    }
+    this.rescan.start(this.options.rescanIntervalMs ?? 0);
   }
 
   /** Stops scheduling, gives up reads still waiting for the budget, and waits for the reads under way. */
   async stop(): Promise<void> {
     this.running = false;
     this.abort.abort();
-    this.clearTimer();
-    clearInterval(this.rescanTimer);
-    this.rescanTimer = undefined;
+    this.schedule.stop();
+    this.rescan.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -192,21 +146,12 @@ export class JobPoller {
     const existing = this.tracked.get(job.id);
     if (existing) {
       if (job.lastPolledAt.getTime() >= existing.job.lastPolledAt.getTime()) existing.job = job;
-      this.schedule(existing);
+      this.reschedule(existing);
       return;
     }
-    const tracked: TrackedJob = {
-      id: job.id,
-      job,
-      lastReadAt: 0,
-      failures: 0,
-      backoffUntil: 0,
-      leaseRetryAt: 0,
-      busy: false,
-      version: 0,
-    };
+    const tracked = trackedJob(job);
     this.tracked.set(job.id, tracked);
-    this.schedule(tracked);
+    this.reschedule(tracked);
   }
 
   /**
@@ -214,139 +159,69 @@ export class JobPoller {
    * job the poller does not track yet is loaded and tracked. Returns an idempotent release function.
    */
   watch(jobId: string): () => void {
-    const count = (this.watchers.get(jobId) ?? 0) + 1;
-    this.watchers.set(jobId, count);
-    if (count === 1) {
-      this.options.coordinator?.setWatched(jobId, true);
-      this.watchersChanged(jobId);
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.watchers.get(jobId) ?? 1) - 1;
-      if (left > 0) {
-        this.watchers.set(jobId, left);
-        return;
-      }
-      this.watchers.delete(jobId);
-      this.options.coordinator?.setWatched(jobId, false);
-      this.watchersChanged(jobId);
-    };
+    return this.watchers.watch(jobId);
   }
 
   stats(): JobPollerStats {
-    let watched = 0;
-    let watchers = 0;
-    for (const [id, count] of this.watchers) {
-      watchers += count;
-      if (this.tracked.has(id)) watched++;
-    }
     return {
       tracked: this.tracked.size,
-      watched,
-      watchers,
+      ...this.watchers.stats(this.tracked),
       inFlight: this.inFlight.size,
       reads: this.reads,
       failures: this.failures,
-      readsByJob: new Map(this.readsByJob),
+      readsByJob: this.readsByJob.snapshot(),
       leasedElsewhere: this.leasedElsewhere,
     };
-  }
-
-  private isWatched(jobId: string): boolean {
-    return this.watchers.has(jobId) || (this.options.coordinator?.isWatchedElsewhere(jobId) ?? false);
   }
 
   private watchersChanged(jobId: string): void {
     const tracked = this.tracked.get(jobId);
     if (tracked) {
       // The cadence changed: recompute the due time now rather than when the old one comes up.
-      this.schedule(tracked);
+      this.reschedule(tracked);
       return;
     }
-    if (!this.isWatched(jobId) || this.loading.has(jobId)) return;
+    if (!this.watchers.isWatched(jobId) || this.loading.has(jobId)) return;
     this.loading.add(jobId);
     this.options.store
       .findByIds([jobId])
       .then(([job]) => {
-        if (job && this.isWatched(jobId)) this.track(job);
+        if (job && this.watchers.isWatched(jobId)) this.track(job);
       })
       .catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not load a watched job'))
       .finally(() => this.loading.delete(jobId));
   }
 
   private dueAt(tracked: TrackedJob): number {
-    const interval = this.isWatched(tracked.id) ? this.options.pollIntervalMs : this.options.backgroundPollIntervalMs;
-    const lastRead = Math.max(tracked.job.lastPolledAt.getTime(), tracked.lastReadAt);
-    return Math.max(lastRead + interval, tracked.backoffUntil, tracked.leaseRetryAt);
+    const { pollIntervalMs, backgroundPollIntervalMs } = this.options;
+    return dueAt(tracked, this.watchers.isWatched(tracked.id) ? pollIntervalMs : backgroundPollIntervalMs);
   }
 
-  private schedule(tracked: TrackedJob): void {
+  private reschedule(tracked: TrackedJob): void {
     // A busy job is rescheduled when its read ends; an untracked one never again.
     if (tracked.busy || this.tracked.get(tracked.id) !== tracked) return;
-    tracked.version++;
-    const dueAt = this.dueAt(tracked);
-    this.timeline.push({ tracked, version: tracked.version, dueAt, watched: false, seq: 0 });
-    this.armTimer(dueAt);
+    this.schedule.add(tracked, this.dueAt(tracked));
   }
 
   private untrack(tracked: TrackedJob): void {
     if (this.tracked.get(tracked.id) !== tracked) return;
     this.tracked.delete(tracked.id);
-    tracked.version++;
+    this.schedule.forget(tracked);
     void this.options.coordinator?.release(tracked.id);
-  }
-
-  private armTimer(at: number): void {
-    if (!this.running || at >= this.timerAt) return;
-    this.clearTimer();
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.pump();
-      },
-      Math.max(0, at - this.now()),
-    );
-    this.timer.unref();
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
   }
 
   /** Moves due jobs to the ready queue, starts reads while slots are free, and sets the timer for the next due job. */
   private pump(): void {
     if (!this.running) return;
-    const now = this.now();
-    for (let slot = this.timeline.peek(); slot; slot = this.timeline.peek()) {
-      if (slot.version !== slot.tracked.version) {
-        this.timeline.pop();
-        continue;
-      }
-      if (slot.dueAt > now + DUE_SLACK_MS) break;
-      this.timeline.pop();
-      this.ready.push({ ...slot, watched: this.isWatched(slot.tracked.id), seq: this.seq++ });
-    }
+    this.schedule.promoteDue((jobId) => this.watchers.isWatched(jobId));
     while (this.inFlight.size < this.concurrency) {
-      const slot = this.ready.peek();
-      if (!slot) break;
-      if (slot.version !== slot.tracked.version || slot.tracked.busy) {
-        this.ready.pop();
-        continue;
-      }
       // Watched jobs come out first; a background one may not take the last slot, so that a watched job falling
       // due never waits behind reads that are themselves queued for budget tokens.
-      if (!slot.watched && this.backgroundInFlight >= this.backgroundLimit) break;
-      this.ready.pop();
+      const slot = this.schedule.takeReady(this.backgroundInFlight < this.backgroundLimit);
+      if (!slot) break;
       this.dispatch(slot);
     }
-    const next = this.timeline.peek();
-    if (next) this.armTimer(next.dueAt);
+    this.schedule.armNext();
   }
 
   private dispatch(slot: Slot): void {
@@ -357,7 +232,7 @@ export class JobPoller {
       tracked.busy = false;
       if (!slot.watched) this.backgroundInFlight--;
       this.inFlight.delete(run);
-      this.schedule(tracked);
+      this.reschedule(tracked);
       this.pump();
     });
     this.inFlight.add(run);
@@ -386,8 +261,9 @@ export class JobPoller {
         }
       }
 
-      const watched = this.isWatched(tracked.id);
-      this.countRead(tracked.id);
+      const watched = this.watchers.isWatched(tracked.id);
+      this.reads++;
+      this.readsByJob.add(tracked.id);
       const read = () => refresher.refresh(fresh, { throwOnError: true, leased: true });
       const job = budget
         ? await budget.withPriority(
@@ -404,7 +280,7 @@ export class JobPoller {
       if (!this.running) return;
       this.failures++;
       tracked.failures++;
-      const delayMs = this.backoffMs(tracked.failures, err);
+      const delayMs = pollBackoffMs(tracked.failures, err, this.options.pollIntervalMs, this.maxBackoffMs);
       tracked.backoffUntil = this.now() + delayMs;
       this.logger.warn(
         {
@@ -416,26 +292,6 @@ export class JobPoller {
         },
         'job poll failed; backing off',
       );
-    }
-  }
-
-  /** Exponential with jitter from one poll interval up to maxBackoffMs; at least what a 429 asked for. */
-  private backoffMs(failures: number, err: unknown): number {
-    const exp = Math.min(this.maxBackoffMs, this.options.pollIntervalMs * 2 ** (failures - 1));
-    const jittered = exp * (0.5 + Math.random() / 2);
-    const retryAfterSeconds = err instanceof UpstreamError ? err.retryAfterSeconds : undefined;
-    const asked = retryAfterSeconds === undefined ? 0 : Math.min(retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS);
-    return Math.max(jittered, asked);
-  }
-
-  private countRead(jobId: string): void {
-    this.reads++;
-    const count = (this.readsByJob.get(jobId) ?? 0) + 1;
-    this.readsByJob.delete(jobId);
-    this.readsByJob.set(jobId, count);
-    if (this.readsByJob.size > READS_BY_JOB_LIMIT) {
-      const oldest = this.readsByJob.keys().next().value;
-      if (oldest !== undefined) this.readsByJob.delete(oldest);
     }
   }
 }

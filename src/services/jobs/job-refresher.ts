@@ -1,9 +1,18 @@
-import { isFinalStatus, type Job } from '../../domain/job.js';
+import { isFinalStatus, type Job, type UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
 import type { ClaidClient } from '../upstream/claid-client.js';
 import type { JobPubSub } from './job-events.js';
+import {
+  DEFAULT_UNKNOWN_TASK_GRACE_MS,
+  endedWithError,
+  foreignTaskMessage,
+  foreignTaskReason,
+  isUnknownTaskError,
+  UnknownTaskClock,
+  unknownTaskMessage,
+} from './task-match.js';
 
 /**
  * Reads one job's task upstream, records it and publishes a change. Concurrent callers for the same job share one
@@ -13,6 +22,7 @@ import type { JobPubSub } from './job-events.js';
  */
 export class JobRefresher {
   private readonly inFlight = new Map<string, Promise<Job>>();
+  private readonly unknownTasks: UnknownTaskClock;
 
   constructor(
     private readonly deps: {
@@ -23,12 +33,11 @@ export class JobRefresher {
       now?: () => Date;
       /** Who may read a job (several instances); without one, this process may read every job. */
       coordinator?: Pick<PollCoordinator, 'claim' | 'release'>;
+      /** How long the upstream may answer 404 for a job's task before the job ends ERROR; default 5 min. */
+      unknownTaskGraceMs?: number;
     },
-  ) {}
-
-  /** How many upstream reads are under way right now. */
-  get inFlightCount(): number {
-    return this.inFlight.size;
+  ) {
+    this.unknownTasks = new UnknownTaskClock(deps.unknownTaskGraceMs ?? DEFAULT_UNKNOWN_TASK_GRACE_MS);
   }
 
   /**
@@ -54,6 +63,10 @@ export class JobRefresher {
     });
   }
 
+  private now(): Date {
+    return (this.deps.now ?? (() => new Date()))();
+  }
+
   private async readIfLeased(job: Job): Promise<Job> {
     const coordinator = this.deps.coordinator;
     if (coordinator && !(await coordinator.claim(job.id)).held) return job;
@@ -61,13 +74,34 @@ export class JobRefresher {
   }
 
   private async read(job: Job): Promise<Job> {
-    const state = await this.deps.claid.getTask(job.upstreamId);
-    const at = (this.deps.now ?? (() => new Date()))();
+    const state = await this.readTask(job);
+    const at = this.now();
     const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
     if (!applied) return job;
     if (applied.changed) this.deps.events.publish('job:updated', applied.job.id, applied.job);
     // A final job needs no reader: free its lease (also when a query, not this instance's poller, took it).
     if (isFinalStatus(applied.job.status)) await this.deps.coordinator?.release(job.id);
     return applied.job;
+  }
+
+  /** The task's state as this job should take it: a foreign task, or one unknown for too long, ends the job. */
+  private async readTask(job: Job): Promise<UpstreamTaskState> {
+    let state: UpstreamTaskState;
+    try {
+      state = await this.deps.claid.getTask(job.upstreamId);
+    } catch (error) {
+      if (!isUnknownTaskError(error) || !this.unknownTasks.unknownFor(job.id, this.now().getTime())) throw error;
+      this.unknownTasks.forget(job.id);
+      this.deps.logger.warn({ jobId: job.id, upstreamId: job.upstreamId, err: error }, 'upstream lost the task');
+      return endedWithError(job, unknownTaskMessage(this.unknownTasks.graceMs), this.now());
+    }
+    this.unknownTasks.forget(job.id);
+    const foreign = foreignTaskReason(job, state);
+    if (!foreign) return state;
+    this.deps.logger.warn(
+      { jobId: job.id, upstreamId: job.upstreamId, reason: foreign },
+      'upstream answered a foreign task',
+    );
+    return endedWithError(job, foreignTaskMessage(foreign), this.now());
   }
 }

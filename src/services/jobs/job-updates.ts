@@ -1,7 +1,7 @@
+import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import { GatewayError } from '../../domain/errors.js';
 import type { AiEditError, AiEditResult, Job } from '../../domain/job.js';
 import { isFinalStatus } from '../../domain/job.js';
-import { LatestValueQueue } from '../../lib/latest-value-queue.js';
 import type { JobPubSub } from './job-events.js';
 
 export interface JobWatchRegistry {
@@ -23,69 +23,53 @@ export interface JobUpdatesDeps {
 
 /**
  * A job's live state for one subscriber: the current state first, then one value per change (status, errors or
- * result), ending after a final state. A slow subscriber skips straight to the newest state. Resolves only once the
- * job is known, so that an unknown id (or another owner's job) fails the subscription with NOT_FOUND up front.
+ * result), ending after a final state. A slow subscriber skips straight to the newest state (a sliding buffer of
+ * one). Resolves only once the job is known, so that an unknown id (or another owner's job) fails the subscription
+ * with NOT_FOUND up front.
  */
-export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId: string): Promise<AsyncGenerator<Job>> {
-  // Listen before loading, so that a change published in between is not lost.
-  const queue = new LatestValueQueue<Job>();
+export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId: string): Promise<Repeater<Job>> {
   const subscription = deps.events.subscribe('job:updated', jobId);
-  const pump = (async () => {
-    for await (const job of subscription) queue.push(job);
-  })();
-  const onShutdown = () => queue.close();
-  deps.shutdown.addEventListener('abort', onShutdown, { once: true });
-  const cleanup = async () => {
-    deps.shutdown.removeEventListener('abort', onShutdown);
-    queue.close();
-    await subscription.return?.();
-    await pump.catch(() => undefined);
-  };
-
+  // The pub/sub listens from the first next(): ask for it before loading, so that a change published in between is
+  // not lost.
+  const firstEvent = subscription.next();
   let current: Job | null | undefined;
   try {
     [current] = await deps.loadJobs(owner, [jobId]);
   } catch (error) {
-    await cleanup();
+    await subscription.return();
     throw error;
   }
   if (!current) {
-    await cleanup();
+    await subscription.return();
     throw new GatewayError('NOT_FOUND', 'No job with this id.', { field: 'id' });
   }
-  const updates = follow(deps, queue, current, cleanup);
-  // A generator waiting inside `for await` only sees return() once a value arrives; a subscriber that leaves a quiet
-  // job must release its watch at once, so closing the queue comes first.
-  const originalReturn = updates.return.bind(updates);
-  updates.return = (value) => {
-    queue.close();
-    return originalReturn(value);
-  };
-  return updates;
-}
+  const first = current;
 
-async function* follow(
-  deps: JobUpdatesDeps,
-  queue: LatestValueQueue<Job>,
-  current: Job,
-  cleanup: () => Promise<void>,
-): AsyncGenerator<Job> {
-  let release: (() => void) | undefined;
-  try {
-    let last = current;
-    yield current;
-    if (isFinalStatus(current.status) || deps.shutdown.aborted) return;
-    release = deps.poller.watch(current.id);
-    for await (const job of queue) {
-      if (job.owner !== current.owner || !isNewer(job, last)) continue;
-      last = job;
-      yield job;
-      if (isFinalStatus(job.status)) return;
-    }
-  } finally {
+  // return() stops the repeater at once, even while it waits for a change: a subscriber that leaves a quiet job
+  // releases its watch without waiting for the next event.
+  return new Repeater<Job>(async (push, stop) => {
+    void push(first);
+    const ended = isFinalStatus(first.status) || deps.shutdown.aborted;
+    if (ended) stop();
+    const release = ended ? undefined : deps.poller.watch(first.id);
+    const onShutdown = () => stop();
+    deps.shutdown.addEventListener('abort', onShutdown, { once: true });
+    const follow = (async () => {
+      let last = first;
+      for (let event = await firstEvent; !event.done; event = await subscription.next()) {
+        const job = event.value;
+        if (job.owner !== first.owner || !isNewer(job, last)) continue;
+        last = job;
+        void push(job);
+        if (isFinalStatus(job.status)) return stop();
+      }
+    })();
+    await stop;
     release?.();
-    await cleanup();
-  }
+    deps.shutdown.removeEventListener('abort', onShutdown);
+    await subscription.return();
+    await follow.catch(() => undefined);
+  }, new SlidingBuffer(1));
 }
 
 /** Whether `next` tells a subscriber something `last` did not: a later update that changed what they see. */

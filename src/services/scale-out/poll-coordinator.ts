@@ -23,8 +23,6 @@ export type LeaseClaim =
 export interface PollCoordinator {
   /** This process's id in leases and watch sets (also in /ready and the start-up log). */
   readonly instanceId: string;
-  /** Whether other instances may exist (and so reads must be claimed). */
-  readonly distributed: boolean;
   /** Takes or keeps the job's lease: true when this instance may read the job upstream now. */
   claim(jobId: string): Promise<LeaseClaim>;
   /** Gives the lease up (the job is final, or this instance stops). Only this instance's own lease is removed. */
@@ -42,7 +40,6 @@ export interface PollCoordinator {
 
 /** One instance: it holds every lease, and nobody else watches. */
 export class LocalPollCoordinator implements PollCoordinator {
-  readonly distributed = false;
   constructor(readonly instanceId: string = randomUUID()) {}
   claim(): Promise<LeaseClaim> {
     return Promise.resolve({ held: true });
@@ -125,7 +122,6 @@ export interface RedisPollCoordinatorOptions {
 
 /** Leases and shared watch interest in Redis: see the top of this file. */
 export class RedisPollCoordinator implements PollCoordinator {
-  readonly distributed = true;
   readonly instanceId: string;
   private readonly redis: ScriptedRedis;
   private readonly logger: Logger;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../../lib/logger.js';
-import type { LimiterFactory, SharedBudgetGate } from '../upstream/rate-budget.js';
+import type { LimiterFactory, SharedBudgetGate } from '../upstream/budget-types.js';
 
 // The upstream budget shared by every instance on one Redis (claid-facts.md: the limits are per account, not per
 // process). Three pieces, all keyed under one prefix:
@@ -33,7 +33,7 @@ export function redisLimiterFactory(redis: Redis, keyPrefix: string): LimiterFac
 }
 
 /** Shared grants are spaced this much wider than 1/rps (see above). */
-export const SHARED_SPACING_MARGIN = 1.1;
+const SHARED_SPACING_MARGIN = 1.1;
 
 const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 

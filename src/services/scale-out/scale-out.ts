@@ -1,7 +1,7 @@
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../lib/logger.js';
-import type { LimiterFactory, SharedBudgetGate } from '../upstream/rate-budget.js';
+import type { LimiterFactory, SharedBudgetGate } from '../upstream/budget-types.js';
 import { LocalPollCoordinator, type PollCoordinator, RedisPollCoordinator } from './poll-coordinator.js';
 import { RedisBudgetGate, redisLimiterFactory } from './redis-budget.js';
 import { createPrefixedRedisEventTarget } from './redis-event-target.js';

@@ -1,19 +1,51 @@
-import type { AiEditError, AiEditResult, JobStatus, StatusChange } from '../../domain/job.js';
+import {
+  type AiEditError,
+  type AiEditRequest,
+  type AiEditResult,
+  isFinalStatus,
+  type Job,
+  type JobStatus,
+} from '../../domain/job.js';
 import { canonicalJson } from '../../lib/canonical-json.js';
+import type { NewJob } from './job-store.js';
 
-// How a job's nested values are kept in a SQL row, shared by the SQLite and PostgreSQL stores so that both store,
-// compare and revive them identically: times as epoch milliseconds, JSON as canonical text.
+// How a job is kept in a SQL row, shared by the SQLite and PostgreSQL stores so that both store, compare and revive
+// it identically: times as epoch milliseconds, JSON as canonical text.
 
-export { canonicalJson };
-
-export interface StoredError {
+interface StoredError {
   message: string;
   createdAt: number;
 }
 
-export interface StoredStatusChange {
+interface StoredStatusChange {
   status: JobStatus;
   at: number;
+}
+
+/** A job's columns as both stores write them. */
+export interface JobColumns {
+  id: string;
+  owner: string;
+  upstream_id: number;
+  status: string;
+  request: string;
+  request_hash: string;
+  idempotency_key: string | null;
+  errors: string;
+  result: string | null;
+  history: string;
+  created_at: number;
+  updated_at: number;
+  last_polled_at: number;
+  finished_at: number | null;
+}
+
+/** The same columns as read back once the driver (or the store) has parsed the JSON ones. */
+export interface DecodedJobColumns extends Omit<JobColumns, 'request' | 'errors' | 'result' | 'history'> {
+  request: AiEditRequest;
+  errors: StoredError[];
+  result: AiEditResult | null;
+  history: StoredStatusChange[];
 }
 
 export function toMs(date: Date): number {
@@ -30,8 +62,43 @@ export const resultJson = (result: AiEditResult | null): string | null =>
 
 export const historyJson = (history: readonly StoredStatusChange[]): string => canonicalJson(history);
 
-export const errorsFromStored = (errors: readonly StoredError[]): AiEditError[] =>
-  errors.map((e) => ({ message: e.message, createdAt: new Date(e.createdAt) }));
+/** The row of a job the upstream has just accepted: its submit time is every time stamp and the first history entry. */
+export function newJobColumns(id: string, job: NewJob): JobColumns {
+  const at = toMs(job.at);
+  const { upstream } = job;
+  return {
+    id,
+    owner: job.owner,
+    upstream_id: upstream.upstreamId,
+    status: upstream.status,
+    request: canonicalJson(job.request),
+    request_hash: job.requestHash,
+    idempotency_key: job.idempotencyKey,
+    errors: errorsJson(upstream.errors),
+    result: resultJson(upstream.result),
+    history: historyJson([{ status: upstream.status, at }]),
+    created_at: at,
+    updated_at: at,
+    last_polled_at: at,
+    finished_at: isFinalStatus(upstream.status) ? at : null,
+  };
+}
 
-export const historyFromStored = (history: readonly StoredStatusChange[]): StatusChange[] =>
-  history.map((h) => ({ status: h.status, at: new Date(h.at) }));
+export function jobFromColumns(row: DecodedJobColumns): Job {
+  return {
+    id: row.id,
+    owner: row.owner,
+    upstreamId: row.upstream_id,
+    status: row.status as JobStatus,
+    request: row.request,
+    requestHash: row.request_hash,
+    idempotencyKey: row.idempotency_key,
+    errors: row.errors.map((e) => ({ message: e.message, createdAt: new Date(e.createdAt) })),
+    result: row.result,
+    history: row.history.map((h) => ({ status: h.status, at: new Date(h.at) })),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    lastPolledAt: new Date(row.last_polled_at),
+    finishedAt: row.finished_at === null ? null : new Date(row.finished_at),
+  };
+}

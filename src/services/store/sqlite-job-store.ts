@@ -2,113 +2,28 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  type AiEditRequest,
-  type AiEditResult,
-  FINAL_STATUSES,
-  isFinalStatus,
-  isForwardTransition,
-  type Job,
-  type JobStatus,
-  type UpstreamTaskState,
-} from '../../domain/job.js';
-import {
-  canonicalJson,
-  errorsFromStored,
-  errorsJson,
-  historyFromStored,
-  historyJson,
-  resultJson,
-  type StoredError,
-  type StoredStatusChange,
-  toMs,
-} from './job-row-codec.js';
+import type { Job, UpstreamTaskState } from '../../domain/job.js';
+import { type JobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
 import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
+import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
+import { migrateSqlite } from './sqlite-schema.js';
+import { planStatusChange } from './status-change-plan.js';
 
-// Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
-const MIGRATIONS: readonly { version: number; sql: string }[] = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE jobs (
-        id              TEXT PRIMARY KEY,
-        owner           TEXT NOT NULL,
-        upstream_id     INTEGER NOT NULL,
-        status          TEXT NOT NULL,
-        request         TEXT NOT NULL,
-        request_hash    TEXT NOT NULL,
-        idempotency_key TEXT,
-        errors          TEXT NOT NULL,
-        result          TEXT,
-        history         TEXT NOT NULL,
-        created_at      INTEGER NOT NULL,
-        updated_at      INTEGER NOT NULL,
-        last_polled_at  INTEGER NOT NULL,
-        finished_at     INTEGER
-      );
-      CREATE INDEX jobs_owner_created ON jobs (owner, created_at DESC, id DESC);
-      -- Partial index: the poller's scan touches only running jobs, however many finished ones pile up.
-      -- Its WHERE must stay identical to UNFINISHED_SQL for the planner to use it.
-      CREATE INDEX jobs_unfinished ON jobs (created_at, id) WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED');
-      CREATE TABLE idempotency_keys (
-        owner        TEXT NOT NULL,
-        key          TEXT NOT NULL,
-        request_hash TEXT NOT NULL,
-        job_id       TEXT REFERENCES jobs (id) ON DELETE SET NULL,
-        created_at   INTEGER NOT NULL,
-        PRIMARY KEY (owner, key)
-      );
-      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
-    `,
-  },
-];
-
-const UNFINISHED_SQL = `status NOT IN ('DONE', 'ERROR', 'CANCELLED')`;
-// Guards UNFINISHED_SQL against a change to the domain's final statuses.
-if ([...FINAL_STATUSES].sort().join() !== 'CANCELLED,DONE,ERROR') {
-  throw new Error('sqlite-job-store: FINAL_STATUSES changed; update UNFINISHED_SQL and the jobs_unfinished index');
-}
-
-interface JobRow {
-  id: string;
-  owner: string;
-  upstream_id: number;
-  status: string;
-  request: string;
-  request_hash: string;
-  idempotency_key: string | null;
-  errors: string;
-  result: string | null;
-  history: string;
-  created_at: number;
-  updated_at: number;
-  last_polled_at: number;
-  finished_at: number | null;
-}
+type JobRow = JobColumns;
 
 interface IdempotencyRow {
   request_hash: string;
   job_id: string | null;
 }
 
-function rowToJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    owner: row.owner,
-    upstreamId: row.upstream_id,
-    status: row.status as JobStatus,
-    request: JSON.parse(row.request) as AiEditRequest,
-    requestHash: row.request_hash,
-    idempotencyKey: row.idempotency_key,
-    errors: errorsFromStored(JSON.parse(row.errors) as StoredError[]),
-    result: row.result === null ? null : (JSON.parse(row.result) as AiEditResult),
-    history: historyFromStored(JSON.parse(row.history) as StoredStatusChange[]),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    lastPolledAt: new Date(row.last_polled_at),
-    finishedAt: row.finished_at === null ? null : new Date(row.finished_at),
-  };
-}
+const rowToJob = (row: JobRow): Job =>
+  jobFromColumns({
+    ...row,
+    request: JSON.parse(row.request),
+    errors: JSON.parse(row.errors),
+    result: row.result === null ? null : JSON.parse(row.result),
+    history: JSON.parse(row.history),
+  });
 
 /**
  * The job store on SQLite (better-sqlite3). Calls are synchronous underneath, so each method is atomic within
@@ -138,47 +53,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   async migrate(): Promise<void> {
-    this.#db.exec(
-      `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
-    );
-    this.#db
-      .transaction(() => {
-        const applied = new Set(
-          (this.#db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
-            (r) => r.version,
-          ),
-        );
-        for (const migration of MIGRATIONS) {
-          if (applied.has(migration.version)) continue;
-          this.#db.exec(migration.sql);
-          this.#db
-            .prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')
-            .run(migration.version, Date.now());
-        }
-      })
-      .immediate();
+    migrateSqlite(this.#db);
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const id = randomUUID();
-    const at = toMs(job.at);
-    const { upstream } = job;
-    const row: JobRow = {
-      id,
-      owner: job.owner,
-      upstream_id: upstream.upstreamId,
-      status: upstream.status,
-      request: canonicalJson(job.request),
-      request_hash: job.requestHash,
-      idempotency_key: job.idempotencyKey,
-      errors: errorsJson(upstream.errors),
-      result: resultJson(upstream.result),
-      history: historyJson([{ status: upstream.status, at }]),
-      created_at: at,
-      updated_at: at,
-      last_polled_at: at,
-      finished_at: isFinalStatus(upstream.status) ? at : null,
-    };
+    const row = newJobColumns(randomUUID(), job);
     this.#db
       .transaction(() => {
         this.#stmt(
@@ -193,7 +72,7 @@ export class SqliteJobStore implements JobStore {
           this.#stmt(
             `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
-          ).run(job.owner, job.idempotencyKey, job.requestHash, id, at);
+          ).run(job.owner, job.idempotencyKey, job.requestHash, row.id, row.created_at);
         }
       })
       .immediate();
@@ -205,11 +84,7 @@ export class SqliteJobStore implements JobStore {
     const rows = this.#stmt(`SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))`).all(
       JSON.stringify(ids),
     ) as JobRow[];
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => {
-      const row = byId.get(id);
-      return row ? rowToJob(row) : null;
-    });
+    return inIdOrder(ids, rows, rowToJob);
   }
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
@@ -218,35 +93,21 @@ export class SqliteJobStore implements JobStore {
       .transaction((): ApplyResult | null => {
         const row = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
         if (!row) return null;
-        const current = row.status as JobStatus;
-        const statusAccepted = current === state.status || isForwardTransition(current, state.status);
-        if (isFinalStatus(current) || !statusAccepted) {
+        const change = planStatusChange(rowToJob(row), state, atMs);
+        if (!change) {
           this.#stmt('UPDATE jobs SET last_polled_at = ? WHERE id = ?').run(atMs, id);
           return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: false };
         }
-
-        const next: JobRow = { ...row, last_polled_at: atMs };
-        let changed = false;
-        if (state.status !== current) {
-          const history = JSON.parse(row.history) as StoredStatusChange[];
-          history.push({ status: state.status, at: atMs });
-          next.status = state.status;
-          next.history = historyJson(history);
-          if (isFinalStatus(state.status)) next.finished_at = atMs;
-          changed = true;
-        }
-        const errors = errorsJson(state.errors);
-        if (errors !== row.errors) {
-          next.errors = errors;
-          changed = true;
-        }
-        const result = resultJson(state.result);
-        if (result !== row.result) {
-          next.result = result;
-          changed = true;
-        }
-        if (changed) next.updated_at = atMs;
-
+        const next: JobRow = {
+          ...row,
+          status: change.status,
+          errors: change.errors,
+          result: change.result,
+          history: change.history,
+          updated_at: change.updatedAt,
+          last_polled_at: atMs,
+          finished_at: change.finishedAt,
+        };
         this.#stmt(
           `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
                            updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
@@ -261,7 +122,7 @@ export class SqliteJobStore implements JobStore {
           last_polled_at: next.last_polled_at,
           finished_at: next.finished_at,
         });
-        return { job: rowToJob(next), changed };
+        return { job: rowToJob(next), changed: true };
       })
       .immediate();
   }
@@ -293,15 +154,11 @@ export class SqliteJobStore implements JobStore {
       params.beforeCreatedAt = toMs(query.before.createdAt);
       params.beforeId = query.before.id;
     }
-    const order = query.fromEnd ? 'created_at ASC, id ASC' : 'created_at DESC, id DESC';
     // At most 16 distinct shapes, each prepared once.
-    const rows = this.#stmt(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`).all(
-      params,
-    ) as JobRow[];
-    const hasMore = rows.length > query.limit;
-    const page = rows.slice(0, query.limit);
-    if (query.fromEnd) page.reverse();
-    return { jobs: page.map(rowToJob), hasMore };
+    const rows = this.#stmt(
+      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY ${listingOrder(query.fromEnd)} LIMIT @limit`,
+    ).all(params) as JobRow[];
+    return toPage(rows, query, rowToJob);
   }
 
   async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
@@ -341,9 +198,4 @@ export class SqliteJobStore implements JobStore {
     this.#statements.clear();
     this.#db.close();
   }
-}
-
-function assertLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 0)
-    throw new RangeError(`sqlite-job-store: limit must be a whole number >= 0, got ${limit}`);
 }

@@ -6,16 +6,21 @@ import { UpstreamError } from '../../domain/errors.js';
 import type { AiEditRequest, UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import {
+  AttemptFailure,
+  classifyResponseError,
+  keyScrubber,
+  networkFailure,
+  parseTaskAnswer,
+} from './claid-attempt.js';
+import {
   type ClaidOperation,
   connectionError,
   parseRateLimitHeaders,
-  protocolError,
   type ResponseHeaders,
   requestIdOf,
-  timeoutError,
   upstreamErrorFromResponse,
 } from './claid-errors.js';
-import { claidEnvelopeSchema, fromClaidTask, toClaidRequestBody } from './claid-mapping.js';
+import { toClaidRequestBody } from './claid-mapping.js';
 
 // The one place that talks HTTP to Claid. Every call is bounded by timeoutMs (headers and body together), logged
 // as one line per attempt, and counted against an optional rate budget. Status reads are retried; a submit is
@@ -50,62 +55,10 @@ export interface ClaidClient {
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_FACTOR = 2;
 const BACKOFF_MAX_MS = 5_000;
-/** Longest wait honoured from a 429's RateLimit-Reset / Retry-After before retrying a read. */
-const RATE_LIMIT_WAIT_CAP_MS = 30_000;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-
-/** Errors raised while connecting, before a single byte of the request could reach the upstream. */
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EAI_NONAME',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/** One failed attempt and what may be done about it; unwrapped before anything leaves the client. */
-class AttemptFailure extends Error {
-  constructor(
-    readonly error: UpstreamError,
-    readonly retryable: boolean,
-    /** How long the upstream asked us to wait (429), if it said. */
-    readonly waitMs?: number,
-  ) {
-    super(error.message);
-  }
-}
-
-/** The error codes of a network failure, including those nested in an AggregateError or a `cause`. */
-function errorCodes(err: unknown, depth = 0): string[] {
-  if (typeof err !== 'object' || err === null || depth > 3) return [];
-  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
-  const own = typeof e.code === 'string' ? [e.code] : [];
-  const nested = Array.isArray(e.errors) ? e.errors.flatMap((x) => errorCodes(x, depth + 1)) : [];
-  return [...own, ...nested, ...errorCodes(e.cause, depth + 1)];
-}
 
 function apiRoot(baseUrl: string): string {
   return baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
-}
-
-/** Reads a 2xx answer: Claid's `{"data": task}` envelope, or UPSTREAM_UNAVAILABLE ("not Claid's JSON"). */
-function parseTaskAnswer(httpStatus: number, requestId: string | null, text: string): UpstreamTaskState {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw protocolError(text.trim() === '' ? 'empty body' : 'not JSON', httpStatus, requestId);
-  }
-  const envelope = claidEnvelopeSchema.safeParse(json);
-  if (!envelope.success || envelope.data.data === undefined) {
-    throw protocolError('no `data` object', httpStatus, requestId);
-  }
-  return fromClaidTask(envelope.data.data, { httpStatus, requestId });
 }
 
 export function createClaidClient(options: ClaidClientOptions): ClaidClient {
@@ -127,27 +80,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     'user-agent': 'ai-edit-graphql-gateway',
   };
 
-  // Belt and braces: an upstream that echoes the key must not get it into our errors.
-  const redact = (text: string | null): string | null =>
-    text === null || apiKey === '' ? text : text.split(apiKey).join('[redacted]');
-  function scrubbed(error: UpstreamError): UpstreamError {
-    const { upstream } = error;
-    const mentions = [error.message, upstream.errorCode, upstream.errorType, upstream.errorMessage, upstream.requestId];
-    if (apiKey === '' || !mentions.some((m) => m?.includes(apiKey))) return error;
-    return new UpstreamError(
-      error.code as ConstructorParameters<typeof UpstreamError>[0],
-      redact(error.message) ?? '',
-      {
-        httpStatus: upstream.httpStatus,
-        errorCode: redact(upstream.errorCode),
-        errorType: redact(upstream.errorType),
-        errorMessage: redact(upstream.errorMessage),
-        requestId: redact(upstream.requestId),
-      },
-      error.retryAfterSeconds,
-    );
-  }
-
+  const scrubbed = keyScrubber(apiKey);
   const closedError = () => connectionError('the Claid client is closed');
 
   interface Call {
@@ -183,15 +116,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
       responseHeaders = res.headers;
       bodyText = await res.body.text();
     } catch (err) {
-      const codes = errorCodes(err);
-      if (timeout.signal.aborted || codes.some((c) => TIMEOUT_CODES.has(c))) {
-        networkReason = 'timeout';
-        failure = new AttemptFailure(timeoutError(timeoutMs), call.kind === 'read');
-      } else {
-        const notSent = codes.some((c) => NOT_SENT_CODES.has(c));
-        networkReason = codes[0] ?? (err instanceof Error ? err.name : 'unknown error');
-        failure = new AttemptFailure(connectionError(networkReason), call.kind === 'read' || notSent);
-      }
+      ({ failure, reason: networkReason } = networkFailure(err, call.kind, timeout.signal.aborted, timeoutMs));
     } finally {
       clearTimeout(timer);
     }
@@ -242,21 +167,6 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     }
     logger.info({ ...line, taskStatus: task.status }, 'claid call');
     return task;
-  }
-
-  function classifyResponseError(kind: ClaidOperation, error: UpstreamError): AttemptFailure {
-    // The upstream answered, so a submit may have been taken: never send it again.
-    if (kind === 'submit') return new AttemptFailure(error, false);
-    const status = error.upstream.httpStatus ?? 0;
-    if (status === 429) {
-      const waitMs =
-        error.retryAfterSeconds === undefined
-          ? undefined
-          : Math.min(error.retryAfterSeconds * 1000, RATE_LIMIT_WAIT_CAP_MS);
-      return new AttemptFailure(error, true, waitMs);
-    }
-    // 404 is not retried here: the poller's next round asks again, at its own pace.
-    return new AttemptFailure(error, status >= 500 || status === 408);
   }
 
   async function run(call: Call): Promise<UpstreamTaskState> {

@@ -114,6 +114,7 @@ const task = z.object({
   status: z.enum(JOB_STATUSES),
   created_at: claidDate,
   errors: z.array(taskError).nullish(),
+  request: z.unknown().optional(),
   // "In case of processing errors - will be empty": null, absent or {} all mean no result.
   result: z.union([result, z.strictObject({}), z.null()]).optional(),
 });
@@ -168,5 +169,12 @@ export function fromClaidTask(
     t.result && 'input_object' in t.result
       ? { inputObject: image(t.result.input_object), outputObjects: t.result.output_objects.map(outputImage) }
       : null;
-  return { upstreamId: t.id, status: t.status, createdAt: t.created_at, errors, result: taskResult };
+  return {
+    upstreamId: t.id,
+    status: t.status,
+    createdAt: t.created_at,
+    errors,
+    result: taskResult,
+    ...(t.request === undefined ? {} : { request: t.request }),
+  };
 }

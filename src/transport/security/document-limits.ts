@@ -1,6 +1,7 @@
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { type ASTVisitor, BREAK, GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ERROR_CODES, ErrorCode } from '../../domain/errors.js';
 import type { SecurityConfig } from './security-config.js';
 
 // Limits on what a GraphQL document may ask for. graphql-armor counts depth, cost, tokens, aliases and directives;
@@ -8,7 +9,7 @@ import type { SecurityConfig } from './security-config.js';
 // and which field merging makes cheap to repeat) is capped here. Every refusal carries `extensions.code`
 // QUERY_TOO_COMPLEX and `extensions.limit` naming the limit, so a client can tell them apart.
 
-export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
+const { QUERY_TOO_COMPLEX } = ErrorCode;
 
 type Limit = 'documentLength' | 'depth' | 'cost' | 'tokens' | 'aliases' | 'directives' | 'typename';
 
@@ -34,7 +35,9 @@ function tag(limit: Limit) {
 }
 
 function limitError(limit: Limit, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: QUERY_TOO_COMPLEX, limit, http: { status: 400 } } });
+  return new GraphQLError(message, {
+    extensions: { code: QUERY_TOO_COMPLEX, limit, http: { status: ERROR_CODES.QUERY_TOO_COMPLEX.httpStatus } },
+  });
 }
 
 export function useDocumentLengthLimit(maxLength: number): Plugin {

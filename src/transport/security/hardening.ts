@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../lib/logger.js';
 import { limitPlugins } from './document-limits.js';
@@ -54,15 +53,8 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
       return allowed;
     },
     documentFor(params) {
-      if (!persisted) return params.query;
-      try {
-        return persisted.documentFor(params);
-      } catch (error) {
-        // An HTTP status means nothing on a WebSocket: send the code alone.
-        if (!(error instanceof GraphQLError)) throw error;
-        const { http: _http, ...extensions } = error.extensions;
-        throw new GraphQLError(error.message, { extensions });
-      }
+      // Its refusals carry an HTTP status, which the graphql-ws server leaves out (src/transport/operation-error.ts).
+      return persisted ? persisted.documentFor(params) : params.query;
     },
   };
 }

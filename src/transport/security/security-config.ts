@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { emptyToUndefined } from '../../lib/empty-to-undefined.js';
 
 // The hardening variables, spread into config.ts's schema so that a bad value stops start-up with the same one line.
 
-const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const limit = (min: number, max: number, fallback: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
 

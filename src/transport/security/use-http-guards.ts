@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { ERROR_CODES, ErrorCode } from '../../domain/errors.js';
 import { isOriginAllowed } from './origins.js';
 
 // Checks on the GraphQL endpoint before Yoga reads a body: cross-origin callers outside the allow-list, and requests a
@@ -9,9 +10,9 @@ const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'mult
 /** Headers a browser cannot add cross-site without a preflight; the names Yoga, Apollo and the GraphQL over HTTP draft use. */
 export const PREFLIGHT_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'graphql-preflight'] as const;
 
-function refuse(fetchAPI: { Response: typeof Response }, status: number, code: string, message: string): Response {
+function refuse(fetchAPI: { Response: typeof Response }, code: ErrorCode, message: string): Response {
   return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
-    status,
+    status: ERROR_CODES[code].httpStatus,
     headers: { 'content-type': 'application/json; charset=utf-8' },
   });
 }
@@ -32,7 +33,7 @@ export function useHttpGuards(options: { graphqlEndpoint: string; corsOrigins: r
       if (url.pathname !== options.graphqlEndpoint) return;
       if (!isOriginAllowed(request.headers.get('origin'), request.headers.get('host'), options.corsOrigins)) {
         endResponse(
-          refuse(fetchAPI, 403, 'ORIGIN_NOT_ALLOWED', 'This origin may not call the gateway (see CORS_ORIGINS).'),
+          refuse(fetchAPI, ErrorCode.ORIGIN_NOT_ALLOWED, 'This origin may not call the gateway (see CORS_ORIGINS).'),
         );
         return;
       }
@@ -44,8 +45,7 @@ export function useHttpGuards(options: { graphqlEndpoint: string; corsOrigins: r
         endResponse(
           refuse(
             fetchAPI,
-            403,
-            'CSRF_PREVENTION',
+            ErrorCode.CSRF_PREVENTION,
             'Send a JSON body with content-type: application/json, or an x-graphql-yoga-csrf header (the request could have been forged cross-site).',
           ),
         );

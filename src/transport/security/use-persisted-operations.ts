@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ERROR_CODES, ErrorCode } from '../../domain/errors.js';
 import type { PersistedOperationsMode } from './security-config.js';
 
 // Trusted documents. The client preset of GraphQL Code Generator writes client/gql/persisted-documents.json, a map of
@@ -10,8 +11,11 @@ import type { PersistedOperationsMode } from './security-config.js';
 // document, as `documentId` or as Apollo's `extensions.persistedQuery.sha256Hash`. PERSISTED_OPERATIONS=allow runs
 // both hashes and ad-hoc documents; only refuses anything that is not in the manifest.
 
-export const PERSISTED_QUERY_ONLY = 'PERSISTED_QUERY_ONLY';
-export const PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND';
+const { PERSISTED_QUERY_ONLY, PERSISTED_QUERY_NOT_FOUND } = ErrorCode;
+const notFound = {
+  code: PERSISTED_QUERY_NOT_FOUND,
+  http: { status: ERROR_CODES.PERSISTED_QUERY_NOT_FOUND.httpStatus },
+};
 
 export const DEFAULT_MANIFEST = fileURLToPath(new URL('../../../client/gql/persisted-documents.json', import.meta.url));
 
@@ -65,7 +69,7 @@ export class PersistedOperations {
       const document = this.documents.get(hash);
       if (document === undefined) {
         throw new GraphQLError('PersistedQueryNotFound: no trusted document has this hash.', {
-          extensions: { code: PERSISTED_QUERY_NOT_FOUND, http: { status: 400 } },
+          extensions: notFound,
         });
       }
       return document;
@@ -74,7 +78,7 @@ export class PersistedOperations {
       throw new GraphQLError(
         'PersistedQueryOnly: this gateway runs only trusted documents; send documentId or extensions.persistedQuery.sha256Hash.',
         {
-          extensions: { code: PERSISTED_QUERY_ONLY, http: { status: 400 } },
+          extensions: { code: PERSISTED_QUERY_ONLY, http: { status: ERROR_CODES.PERSISTED_QUERY_ONLY.httpStatus } },
         },
       );
     }
@@ -94,7 +98,7 @@ function requestedHash(params: OperationParams): string | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== 'string') {
     throw new GraphQLError('documentId must be a string.', {
-      extensions: { code: PERSISTED_QUERY_NOT_FOUND, http: { status: 400 } },
+      extensions: notFound,
     });
   }
   return withoutPrefix(raw);

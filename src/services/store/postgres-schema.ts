@@ -1,0 +1,79 @@
+import type pg from 'pg';
+import { quoteIdent } from './postgres-pool.js';
+
+// Each entry is applied once, in order, inside one transaction that holds the migration lock; append new versions,
+// never edit old ones. Names are unqualified: the migration runs with search_path set to the store's schema.
+// Times are bigint milliseconds since the epoch, as in SQLite, so Dates and keyset cursors round-trip exactly.
+// Ids are text in the "C" collation so that ORDER BY id is byte order, the same as SQLite and as JS string compare.
+// JSON columns are json, not jsonb: json keeps the canonical text exactly as given, like SQLite's TEXT, whereas jsonb
+// refuses some text JSON.stringify produces (\u0000, a lone surrogate), which here could be a prompt the upstream has
+// already accepted: the job would be lost. Nothing queries inside these documents.
+const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE jobs (
+        id              text COLLATE "C" PRIMARY KEY,
+        owner           text NOT NULL,
+        upstream_id     bigint NOT NULL,
+        status          text NOT NULL,
+        request         json NOT NULL,
+        request_hash    text NOT NULL,
+        idempotency_key text,
+        errors          json NOT NULL,
+        result          json,
+        history         json NOT NULL,
+        created_at      bigint NOT NULL,
+        updated_at      bigint NOT NULL,
+        last_polled_at  bigint NOT NULL,
+        finished_at     bigint
+      );
+      CREATE INDEX jobs_owner_created ON jobs (owner, created_at DESC, id DESC);
+      -- Partial index: the poller's scan touches only running jobs, however many finished ones pile up.
+      -- Its WHERE must stay identical to UNFINISHED_SQL for the planner to use it.
+      CREATE INDEX jobs_unfinished ON jobs (created_at, id) WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED');
+      CREATE TABLE idempotency_keys (
+        owner        text NOT NULL,
+        key          text NOT NULL,
+        request_hash text NOT NULL,
+        job_id       text COLLATE "C" REFERENCES jobs (id) ON DELETE SET NULL,
+        created_at   bigint NOT NULL,
+        PRIMARY KEY (owner, key)
+      );
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    `,
+  },
+];
+
+/** First key of the two-key advisory lock that serializes migrations; the second is a hash of the schema name. */
+const MIGRATION_LOCK_CLASS = 0x41_45_47_57; // "AEGW"
+
+/**
+ * Creates the schema (and `schema`, when given) when missing and applies the migrations not yet applied, in one
+ * transaction on `client`. Several instances starting at once wait on an advisory lock in turn.
+ */
+export async function migratePostgres(client: pg.PoolClient, schema: string | undefined): Promise<void> {
+  // The lock ends with the transaction.
+  await client.query(`SELECT pg_advisory_xact_lock($1, hashtext(coalesce($2, current_schema(), '')))`, [
+    MIGRATION_LOCK_CLASS,
+    schema ?? null,
+  ]);
+  if (schema !== undefined) {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    await client.query(`SET LOCAL search_path TO ${quoteIdent(schema)}`);
+  }
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`,
+  );
+  const applied = new Set(
+    (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+  );
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    await client.query(migration.sql);
+    await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
+      migration.version,
+      Date.now(),
+    ]);
+  }
+}

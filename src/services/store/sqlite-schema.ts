@@ -1,0 +1,57 @@
+import type Database from 'better-sqlite3';
+
+// Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
+const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE jobs (
+        id              TEXT PRIMARY KEY,
+        owner           TEXT NOT NULL,
+        upstream_id     INTEGER NOT NULL,
+        status          TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        request_hash    TEXT NOT NULL,
+        idempotency_key TEXT,
+        errors          TEXT NOT NULL,
+        result          TEXT,
+        history         TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_polled_at  INTEGER NOT NULL,
+        finished_at     INTEGER
+      );
+      CREATE INDEX jobs_owner_created ON jobs (owner, created_at DESC, id DESC);
+      -- Partial index: the poller's scan touches only running jobs, however many finished ones pile up.
+      -- Its WHERE must stay identical to UNFINISHED_SQL for the planner to use it.
+      CREATE INDEX jobs_unfinished ON jobs (created_at, id) WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED');
+      CREATE TABLE idempotency_keys (
+        owner        TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        job_id       TEXT REFERENCES jobs (id) ON DELETE SET NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (owner, key)
+      );
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    `,
+  },
+];
+
+/** Creates the schema when missing and applies the migrations not yet applied; IMMEDIATE, so processes take turns. */
+export function migrateSqlite(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+  db.transaction(() => {
+    const applied = new Set(
+      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+    );
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+        migration.version,
+        Date.now(),
+      );
+    }
+  }).immediate();
+}

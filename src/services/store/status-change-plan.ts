@@ -1,0 +1,38 @@
+import { isFinalStatus, isForwardTransition, type Job, type UpstreamTaskState } from '../../domain/job.js';
+import { errorsJson, historyJson, resultJson, toMs } from './job-row-codec.js';
+
+/** The columns an upstream answer rewrites, encoded as both stores keep them (job-row-codec). */
+export interface JobRowChange {
+  status: Job['status'];
+  errors: string;
+  result: string | null;
+  history: string;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+/**
+ * How an upstream answer read at `atMs` changes a stored job, or null when nothing a reader sees changes (then the
+ * store moves only lastPolledAt). Status moves only forward and a final job never changes; a status change appends
+ * to history and, into a final status, sets finishedAt. Errors and result are compared as canonical JSON, so that a
+ * re-read answer in another key order is not a change. Pure: both stores call it inside their own transaction.
+ */
+export function planStatusChange(job: Job, state: UpstreamTaskState, atMs: number): JobRowChange | null {
+  if (isFinalStatus(job.status)) return null;
+  const statusMoves = state.status !== job.status;
+  if (statusMoves && !isForwardTransition(job.status, state.status)) return null;
+  const errors = errorsJson(state.errors);
+  const result = resultJson(state.result);
+  if (!statusMoves && errors === errorsJson(job.errors) && result === resultJson(job.result)) return null;
+
+  const history = job.history.map((change) => ({ status: change.status, at: toMs(change.at) }));
+  if (statusMoves) history.push({ status: state.status, at: atMs });
+  return {
+    status: state.status,
+    errors,
+    result,
+    history: historyJson(history),
+    updatedAt: atMs,
+    finishedAt: statusMoves && isFinalStatus(state.status) ? atMs : null,
+  };
+}

@@ -1,0 +1,79 @@
+import type { Logger } from '../../lib/logger.js';
+import type { SharedBudgetGate } from './budget-types.js';
+
+const FAILURE_BACKOFF_BASE_MS = 250;
+const FAILURE_BACKOFF_MAX_MS = 15_000;
+
+export interface UpstreamObservation {
+  httpStatus: number | null;
+  remaining: number | null;
+  resetSeconds: number | null;
+}
+
+/**
+ * When grants must stop for everyone: after a 429 or a spent quota (shared with other instances, since the quota is
+ * the account's), and after a run of 5xx or network failures (this instance's own back-off).
+ */
+export class UpstreamPause {
+  private pausedUntil = 0;
+  private rateLimitedCount = 0;
+  private failuresInARow = 0;
+
+  constructor(
+    /** Grant spacing: a 429's pause is never shorter. */
+    private readonly spacingMs: number,
+    /** Up to this much random extra wait after a 429 or a spent quota. */
+    private readonly jitterMs: number,
+    private readonly logger: Logger,
+    private readonly shared: SharedBudgetGate | undefined,
+  ) {}
+
+  /** Epoch ms before which no grant may be made. */
+  get until(): number {
+    return this.pausedUntil;
+  }
+
+  get rateLimited(): number {
+    return this.rateLimitedCount;
+  }
+
+  get consecutiveFailures(): number {
+    return this.failuresInARow;
+  }
+
+  observe({ httpStatus, remaining, resetSeconds }: UpstreamObservation): void {
+    if (httpStatus === 429) {
+      this.rateLimitedCount++;
+      const ms = Math.max((resetSeconds ?? 1) * 1000, this.spacingMs) + this.jitter();
+      this.pause(ms, true);
+      this.logger.warn({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream rate limited: pausing all upstream calls');
+    } else if (remaining !== null && remaining <= 0) {
+      const ms = (resetSeconds ?? 1) * 1000 + this.jitter();
+      this.pause(ms, true);
+      this.logger.debug({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream quota spent: pausing until it resets');
+    }
+
+    if (httpStatus === null || httpStatus >= 500) {
+      this.failuresInARow++;
+      // One failure is the client's to retry; a run of them means the upstream is struggling, so everyone waits.
+      if (this.failuresInARow >= 2) {
+        const base = Math.min(FAILURE_BACKOFF_MAX_MS, FAILURE_BACKOFF_BASE_MS * 2 ** (this.failuresInARow - 2));
+        const ms = base * (0.5 + Math.random() / 2);
+        this.pause(ms);
+        this.logger.warn({ failures: this.failuresInARow, pauseMs: Math.round(ms) }, 'upstream failing: backing off');
+      }
+    } else {
+      this.failuresInARow = 0;
+    }
+  }
+
+  /** `share`: the upstream said the account's quota is spent, which holds for every instance. */
+  private pause(ms: number, share = false): void {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+    if (share) void this.shared?.pause(ms);
+  }
+
+  private jitter(): number {
+    return Math.random() * this.jitterMs;
+  }
+}

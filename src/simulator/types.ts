@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import type { FailSpec, HangSpec } from './control.js';
+
+// The simulator's public shape: what startSimulator takes and returns.
+
+export interface SimulatorOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** The Bearer token accepted; default 'simulator-key'. */
+  apiKey?: string;
+  /** Time per status step ACCEPTED -> WAITING -> PROCESSING -> DONE; default 1500. */
+  stepMs?: number;
+  /** Enforced with 429 when set; default false (headers still sent, computed against 4/s and 120/min). */
+  rateLimit?: { perSecond: number; perMinute: number } | false;
+  /**
+   * Where tasks and output images are kept across restarts (`<dataDir>/simulator.db`, created when missing).
+   * Unset: in memory only. Either way a task id is never handed out twice.
+   */
+  dataDir?: string;
+  logger?: Logger;
+}
+
+export interface SimulatorControl {
+  /** Make the next `times` (default 1) matching requests fail; endpoint defaults to 'any'. */
+  fail(spec: FailSpec): void;
+  /** Accept the next `times` (default 1) matching requests and never answer them. */
+  hang(spec?: HangSpec): void;
+  setStepMs(ms: number): void;
+  /** Clears injected failures, stats and rate-limit counts. */
+  reset(): void;
+}
+
+export interface SimulatorStats {
+  submits: number;
+  reads: number;
+  readsByTask: Map<number, number>;
+}
+
+export interface Simulator {
+  /** e.g. http://127.0.0.1:43123 (no trailing slash). */
+  url: string;
+  apiKey: string;
+  /** URL of a served sample input image: 'living-room.jpg' (default), 'portrait.jpg', 'square.png'; the extension may be left off. */
+  sampleUrl(name?: string): string;
+  control: SimulatorControl;
+  /** Requests that reached the submit and status endpoints, including failed and injected ones. */
+  stats: SimulatorStats;
+  /** Closes the server and every socket, hanging ones included, and then the task store. */
+  close(): Promise<void>;
+}

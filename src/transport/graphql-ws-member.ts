@@ -1,0 +1,109 @@
+import type { GraphQLError } from 'graphql';
+import { Repeater } from 'graphql-yoga';
+import type { WebSocket } from 'ws';
+import { leavingOnReturn, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
+
+/**
+ * One graphql-ws subscriber of a shared stream: writes `next` messages around the shared payload string straight to
+ * its socket, bypassing graphql-ws's per-message JSON.stringify. It never queues more than one event: while a write
+ * is in flight, a newer event replaces an unsent one, so a slow socket skips to the newest state instead of
+ * buffering every change.
+ */
+export class SocketMember implements SharedSubscriptionMember {
+  private readonly prefix: string;
+  private writing = false;
+  /**
+   * Nothing is written before graphql-ws pulls this subscriber's stream: until then it may still drop the id (a
+   * client `complete` while the subscription was starting), and a frame under that id could reach a new
+   * subscription that reuses it.
+   */
+  private pulled = false;
+  private unsent: string | undefined;
+  private finishing = false;
+  private closed = false;
+  private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  private readonly ended: Promise<void>;
+
+  constructor(
+    private readonly socket: WebSocket,
+    id: string,
+  ) {
+    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    this.ended = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+    // graphql-ws reports a failure by itself; nobody may be awaiting this one yet.
+    this.ended.catch(() => undefined);
+  }
+
+  next(event: SharedEvent): void {
+    if (this.closed) return;
+    if (this.writing || !this.pulled) this.unsent = event.json;
+    else this.write(event.json);
+  }
+
+  complete(): void {
+    this.finishing = true;
+    if (this.pulled && !this.writing && this.unsent === undefined) this.finish();
+  }
+
+  fail(error: unknown): void {
+    this.closed = true;
+    this.settle?.reject(error);
+  }
+
+  /**
+   * The stream graphql-ws follows for this subscriber: it yields nothing (events are written directly) and ends when
+   * the shared stream has ended and the last event is written, or with `refusal(error)` when it failed; its return
+   * (client `complete`, socket closed) leaves.
+   */
+  stream(leave: () => void, refusal: (error: unknown) => GraphQLError): Repeater<never> {
+    const stop = () => {
+      this.closed = true;
+      leave();
+      this.finish();
+    };
+    // However it ends, even before graphql-ws has pulled the stream.
+    void this.ended.then(leave, leave);
+    const stream = new Repeater<never>(async (_push, stopped) => {
+      this.start();
+      void this.ended.then(
+        () => stopped(),
+        (error: unknown) => stopped(refusal(error)),
+      );
+      await stopped;
+      stop();
+    });
+    return leavingOnReturn(stream, stop);
+  }
+
+  /** graphql-ws follows the stream: write what came meanwhile (the newest event only), or end if it has ended. */
+  private start(): void {
+    if (this.pulled) return;
+    this.pulled = true;
+    if (this.closed) return;
+    const unsent = this.unsent;
+    this.unsent = undefined;
+    if (unsent !== undefined) this.write(unsent);
+    else if (this.finishing) this.finish();
+  }
+
+  private write(json: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) {
+      this.closed = true;
+      return;
+    }
+    this.writing = true;
+    this.socket.send(`${this.prefix}${json}}`, (error) => {
+      this.writing = false;
+      if (error) this.closed = true;
+      const unsent = this.unsent;
+      this.unsent = undefined;
+      if (unsent !== undefined && !this.closed) this.write(unsent);
+      else if (this.finishing) this.finish();
+    });
+  }
+
+  private finish(): void {
+    this.closed = true;
+    this.settle?.resolve();
+  }
+}
