@@ -1,5 +1,6 @@
 import { startGateway } from './gateway/build-gateway.js';
 import { ConfigError, loadConfig } from './gateway/config.js';
+import { processLogger } from './gateway/process-logger.js';
 import { startFailureLine } from './gateway/start-errors.js';
 
 // Reads configuration, starts the gateway, and stops it gracefully on SIGTERM or SIGINT. Nothing else.
@@ -15,9 +16,10 @@ try {
   throw error;
 }
 
+const logger = processLogger(config, process.stdout.isTTY === true);
+
 try {
-  const gateway = await startGateway(config);
-  const { logger } = gateway.internals;
+  const gateway = await startGateway(config, { logger });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
