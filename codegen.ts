@@ -12,7 +12,13 @@ const config: CodegenConfig = {
       documents: ['client/operations/*.graphql'],
       preset: 'client',
       presetConfig: { persistedDocuments: true, fragmentMasking: false },
-      config: { useTypeImports: true, enumsAsTypes: true, emitLegacyCommonJSImports: false },
+      // DateTime is an ISO 8601 string on the wire; without a mapping codegen 6 types it as unknown.
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        emitLegacyCommonJSImports: false,
+        scalars: { DateTime: 'string' },
+      },
     },
   },
 };

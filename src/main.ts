@@ -1,9 +1,11 @@
 import { startGateway } from './gateway/build-gateway.js';
 import { ConfigError, loadConfig } from './gateway/config.js';
+import { installProcessGuards } from './gateway/process-guards.js';
 import { processLogger } from './gateway/process-logger.js';
 import { startFailureLine } from './gateway/start-errors.js';
 
-// Reads configuration, starts the gateway, and stops it gracefully on SIGTERM or SIGINT. Nothing else.
+// Reads configuration, guards the process (gateway/process-guards.ts), starts the gateway, and stops it gracefully
+// on SIGTERM or SIGINT. Nothing else.
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -15,8 +17,8 @@ try {
   }
   throw error;
 }
-
 const logger = processLogger(config, process.stdout.isTTY === true);
+installProcessGuards(config.logLevel, logger);
 
 try {
   const gateway = await startGateway(config, { logger });

@@ -99,7 +99,7 @@ export type AiEditJobUpdatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type AiEditJobUpdatedSubscription = { aiEditJobUpdated: { id: string, status: AiEditJobStatus, isFinal: boolean, updatedAt: unknown, errors: Array<{ message: string }>, result: { outputObjects: Array<{ tmpUrl: string | null, width: number | null, height: number | null }> } | null } };
+export type AiEditJobUpdatedSubscription = { aiEditJobUpdated: { id: string, status: AiEditJobStatus, isFinal: boolean, updatedAt: string, errors: Array<{ message: string }>, result: { outputObjects: Array<{ tmpUrl: string | null, width: number | null, height: number | null }> } | null } };
 
 export type ListAiEditJobsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -108,21 +108,21 @@ export type ListAiEditJobsQueryVariables = Exact<{
 }>;
 
 
-export type ListAiEditJobsQuery = { aiEditJobs: { edges: Array<{ cursor: string, node: { id: string, status: AiEditJobStatus, isFinal: boolean, createdAt: unknown } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type ListAiEditJobsQuery = { aiEditJobs: { edges: Array<{ cursor: string, node: { id: string, status: AiEditJobStatus, isFinal: boolean, createdAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
 
 export type ReadAiEditJobQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type ReadAiEditJobQuery = { aiEditJob: { id: string, status: AiEditJobStatus, isFinal: boolean, updatedAt: unknown, errors: Array<{ message: string, createdAt: unknown }>, result: { outputObjects: Array<{ tmpUrl: string | null, width: number | null, height: number | null, format: string | null, expiresAt: unknown }> } | null, history: Array<{ status: AiEditJobStatus, at: unknown }> } | null };
+export type ReadAiEditJobQuery = { aiEditJob: { id: string, status: AiEditJobStatus, isFinal: boolean, updatedAt: string, errors: Array<{ message: string, createdAt: string }>, result: { outputObjects: Array<{ tmpUrl: string | null, width: number | null, height: number | null, format: string | null, expiresAt: string | null }> } | null, history: Array<{ status: AiEditJobStatus, at: string }> } | null };
 
 export type SubmitAiEditMutationVariables = Exact<{
   input: SubmitAiEditInput;
 }>;
 
 
-export type SubmitAiEditMutation = { submitAiEdit: { clientMutationId: string | null, job: { id: string, upstreamId: number, status: AiEditJobStatus, isFinal: boolean, createdAt: unknown } } };
+export type SubmitAiEditMutation = { submitAiEdit: { clientMutationId: string | null, job: { id: string, upstreamId: number, status: AiEditJobStatus, isFinal: boolean, createdAt: string } } };
 
 
 export const AiEditJobUpdatedDocument = {"__meta__":{"hash":"sha256:ee52ae9def41ef360964b6a1b6ad8efb2564e445c2b21b212c9c479290f12e5b"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"AiEditJobUpdated"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aiEditJobUpdated"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"isFinal"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"errors"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"result"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"outputObjects"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tmpUrl"}},{"kind":"Field","name":{"kind":"Name","value":"width"}},{"kind":"Field","name":{"kind":"Name","value":"height"}}]}}]}}]}}]}}]} as unknown as DocumentNode<AiEditJobUpdatedSubscription, AiEditJobUpdatedSubscriptionVariables>;

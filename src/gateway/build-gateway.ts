@@ -155,7 +155,13 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     claid,
     refresher,
     events,
-    poller,
+    // A job submitted here is the coordinator's to read even while Redis is away (poll-coordinator.ts).
+    poller: {
+      track(job) {
+        coordinator.submittedHere(job.id);
+        poller.track(job);
+      },
+    },
     logger,
     pollIntervalMs: config.pollIntervalMs,
     claimWaitMs: config.claid.timeoutMs + 5_000,

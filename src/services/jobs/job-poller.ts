@@ -242,15 +242,8 @@ export class JobPoller {
     const { tracked } = slot;
     const { store, refresher, budget } = this.options;
     try {
-      // Re-check just before reading: a query refresh may have read the job, or finished it, while it waited here.
-      const [fresh] = await store.findByIds([tracked.id]);
-      if (!fresh || isFinalStatus(fresh.status)) {
-        this.untrack(tracked);
-        return;
-      }
-      tracked.job = fresh;
-      tracked.leaseRetryAt = 0;
-      if (!this.running || this.dueAt(tracked) > this.now() + DUE_SLACK_MS) return;
+      // Claim, then look: a holder that finishes the job releases its lease after storing it, so a look taken before
+      // the claim may find the job unfinished and read it a second time, right after the holder did.
       if (this.options.coordinator) {
         const claim = await this.options.coordinator.claim(tracked.id);
         if (!claim.held) {
@@ -260,6 +253,15 @@ export class JobPoller {
           return;
         }
       }
+      // Re-check just before reading: a query refresh may have read the job, or finished it, while it waited here.
+      const [fresh] = await store.findByIds([tracked.id]);
+      if (!fresh || isFinalStatus(fresh.status)) {
+        this.untrack(tracked);
+        return;
+      }
+      tracked.job = fresh;
+      tracked.leaseRetryAt = 0;
+      if (!this.running || this.dueAt(tracked) > this.now() + DUE_SLACK_MS) return;
 
       const watched = this.watchers.isWatched(tracked.id);
       this.reads++;

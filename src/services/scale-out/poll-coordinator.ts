@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../lib/logger.js';
+import { type ScriptedRedis, withScripts } from './lease-scripts.js';
 
 // Who may read a job upstream. In one process that is always this process (LocalPollCoordinator). With several
 // instances (RedisPollCoordinator) each unfinished job is read by one instance at a time, the holder of its lease:
@@ -14,6 +15,13 @@ import type { Logger } from '../../lib/logger.js';
 //                                                      and leased by B is read by B at the watched cadence.
 //
 // All times in the scripts are Redis's own clock (TIME), so instances' clocks need not agree.
+//
+// While Redis is away nobody can know who holds what, so every lease is treated as lost at once, and an instance
+// reads only the jobs it submitted itself: each job has one submitter, so no two instances read it, and that
+// submitter's subscribers still see it finish. When Redis returns, an instance claims its submitted jobs at once and
+// leaves every other job alone for `rejoinGraceMs`, long enough for the other instances to reconnect and claim
+// theirs. (If only this instance loses Redis, another one may take its submitted jobs once their leases expire:
+// both then read them until this one is back. docs/operations.md, "When Redis goes away".)
 
 export type LeaseClaim =
   | { held: true }
@@ -29,6 +37,8 @@ export interface PollCoordinator {
   release(jobId: string): Promise<void>;
   /** Shares this instance's interest: while true, the job is polled at the watched cadence by whoever holds it. */
   setWatched(jobId: string, watched: boolean): void;
+  /** A job this instance submitted: the ones it keeps reading while Redis is away. Forgotten on release(). */
+  submittedHere(jobId: string): void;
   /** Whether subscribers on other instances watch a job this instance holds. */
   isWatchedElsewhere(jobId: string): boolean;
   /** Called when isWatchedElsewhere(jobId) changes. */
@@ -48,6 +58,7 @@ export class LocalPollCoordinator implements PollCoordinator {
     return Promise.resolve();
   }
   setWatched(): void {}
+  submittedHere(): void {}
   isWatchedElsewhere(): boolean {
     return false;
   }
@@ -56,56 +67,6 @@ export class LocalPollCoordinator implements PollCoordinator {
   stop(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-
-/** Live watchers of KEYS[2] other than ARGV[1], dropping expired members first. Needs `now`. */
-const OTHER_WATCHERS = `
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local others = redis.call('ZCARD', KEYS[2])
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then others = others - 1 end`;
-
-// KEYS: lease, watch. ARGV: instanceId, ttlMs. Returns {-1, otherWatchers} when held, else {pttl, 0}.
-const CLAIM = `${NOW_MS}
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then
-  return {redis.call('PTTL', KEYS[1]), 0}
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-${OTHER_WATCHERS}
-return {-1, others}`;
-
-// KEYS: lease, watch. ARGV: instanceId, ttlMs. Returns {1, otherWatchers} when still ours and renewed, else {0, 0}.
-const RENEW = `${NOW_MS}
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-${OTHER_WATCHERS}
-return {1, others}`;
-
-// KEYS: lease. ARGV: instanceId.
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
-// KEYS: watch. ARGV: instanceId, ttlMs.
-const WATCH = `${NOW_MS}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
-
-type ScriptName = 'leaseClaim' | 'leaseRenew' | 'leaseRelease' | 'watchTouch';
-type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
-
-function withScripts(redis: Redis): ScriptedRedis {
-  const scripts: Record<ScriptName, [number, string]> = {
-    leaseClaim: [2, CLAIM],
-    leaseRenew: [2, RENEW],
-    leaseRelease: [1, RELEASE],
-    watchTouch: [1, WATCH],
-  };
-  for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
-  }
-  return redis as ScriptedRedis;
 }
 
 export interface RedisPollCoordinatorOptions {
@@ -118,7 +79,15 @@ export interface RedisPollCoordinatorOptions {
   instanceId?: string;
   /** How often leases and watches are renewed (default ttl / 3, so two renewals may fail before one expires). */
   renewIntervalMs?: number;
+  /**
+   * After Redis returns, how long jobs neither submitted nor held here are left to the others: longer than the
+   * longest reconnect delay, so that every instance is back and has claimed its own first.
+   * @default 2000
+   */
+  rejoinGraceMs?: number;
 }
+
+const DEFAULT_REJOIN_GRACE_MS = 2000;
 
 /** Leases and shared watch interest in Redis: see the top of this file. */
 export class RedisPollCoordinator implements PollCoordinator {
@@ -128,14 +97,46 @@ export class RedisPollCoordinator implements PollCoordinator {
   private readonly held = new Set<string>();
   private readonly watchedHere = new Set<string>();
   private readonly watchedElsewhere = new Set<string>();
+  private readonly submitted = new Set<string>();
   private readonly listeners: ((jobId: string) => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** Redis went away and has not been back (a process that starts without Redis starts away). */
+  private away: boolean;
+  private rejoinUntil = 0;
+  private readonly onClose = () => this.wentAway();
+  private readonly onReady = () => this.rejoin();
 
   constructor(private readonly options: RedisPollCoordinatorOptions) {
     this.instanceId = options.instanceId ?? randomUUID();
     this.redis = withScripts(options.redis);
     this.logger = options.logger.child({ component: 'poll-coordinator', instanceId: this.instanceId });
+    this.away = this.redis.status !== 'ready';
+    this.redis.on('close', this.onClose);
+    this.redis.on('ready', this.onReady);
+  }
+
+  /** Whether Redis can be asked now; when not, leases are lost and only submitted jobs are read. */
+  private isAway(): boolean {
+    return this.away || this.redis.status !== 'ready';
+  }
+
+  private wentAway(): void {
+    if (this.away) return;
+    this.away = true;
+    this.logger.warn(
+      { leasesLost: this.held.size, readingSubmittedHere: this.submitted.size },
+      'Redis away: job leases treated as lost; reading only jobs submitted here until it returns',
+    );
+    for (const jobId of [...this.held]) this.dropHeld(jobId);
+  }
+
+  private rejoin(): void {
+    if (!this.away) return;
+    this.away = false;
+    this.rejoinUntil = Date.now() + (this.options.rejoinGraceMs ?? DEFAULT_REJOIN_GRACE_MS);
+    this.logger.info({ claiming: this.submitted.size }, 'Redis back: claiming jobs submitted here, then the rest');
+    for (const jobId of this.submitted) void this.claim(jobId);
   }
 
   leaseKey(jobId: string): string {
@@ -164,16 +165,25 @@ export class RedisPollCoordinator implements PollCoordinator {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.ticking;
+    this.redis.off('close', this.onClose);
+    this.redis.off('ready', this.onReady);
+    this.submitted.clear();
     const pipeline = this.redis.pipeline();
     for (const jobId of this.held)
       (pipeline as unknown as ScriptedRedis).leaseRelease(this.leaseKey(jobId), this.instanceId);
     for (const jobId of this.watchedHere) pipeline.zrem(this.watchKey(jobId), this.instanceId);
     this.held.clear();
     this.watchedHere.clear();
-    await pipeline.exec().catch((err: unknown) => this.logger.warn({ err }, 'could not release leases on stop'));
+    // Away, there is nothing to release: whatever this instance held expires by itself.
+    if (!this.isAway())
+      await pipeline.exec().catch((err: unknown) => this.logger.warn({ err }, 'could not release leases on stop'));
   }
 
   async claim(jobId: string): Promise<LeaseClaim> {
+    if (this.isAway()) return this.claimWhileAway(jobId);
+    const graceLeft = this.rejoinUntil - Date.now();
+    if (graceLeft > 0 && !this.submitted.has(jobId) && !this.held.has(jobId))
+      return { held: false, retryInMs: graceLeft };
     try {
       const [state, others] = (await this.redis.leaseClaim(
         this.leaseKey(jobId),
@@ -191,14 +201,24 @@ export class RedisPollCoordinator implements PollCoordinator {
       // PTTL is -1 for a key without expiry (never written so) and -2 when it vanished in between: ask again soon.
       return { held: false, retryInMs: state > 0 ? state : Math.min(100, this.options.leaseTtlMs) };
     } catch (err) {
-      // Without Redis we cannot know who reads: read nothing rather than everything, and ask again shortly.
       this.logger.warn({ err, jobId }, 'could not claim a job lease');
       this.dropHeld(jobId);
-      return { held: false, retryInMs: Math.min(1000, this.options.leaseTtlMs) };
+      return this.claimWhileAway(jobId);
     }
   }
 
+  /** Without Redis nobody can know who reads: this instance reads what it submitted, and nothing else. */
+  private claimWhileAway(jobId: string): LeaseClaim {
+    if (this.submitted.has(jobId)) return { held: true };
+    return { held: false, retryInMs: Math.min(1000, this.options.leaseTtlMs) };
+  }
+
+  submittedHere(jobId: string): void {
+    this.submitted.add(jobId);
+  }
+
   async release(jobId: string): Promise<void> {
+    this.submitted.delete(jobId);
     if (!this.held.has(jobId)) return;
     this.dropHeld(jobId);
     await this.redis
@@ -207,12 +227,14 @@ export class RedisPollCoordinator implements PollCoordinator {
   }
 
   setWatched(jobId: string, watched: boolean): void {
+    // While Redis is away the interest is kept here only: the first renewal after it returns shares it.
     if (watched) {
       this.watchedHere.add(jobId);
+      if (this.isAway()) return;
       void this.redis
         .watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs)
         .catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not share a watch'));
-    } else if (this.watchedHere.delete(jobId)) {
+    } else if (this.watchedHere.delete(jobId) && !this.isAway()) {
       void this.redis
         .zrem(this.watchKey(jobId), this.instanceId)
         .catch((err: unknown) => this.logger.warn({ err, jobId }, 'could not withdraw a watch'));
@@ -231,6 +253,7 @@ export class RedisPollCoordinator implements PollCoordinator {
   async renew(): Promise<void> {
     const heldNow = [...this.held];
     if (heldNow.length === 0 && this.watchedHere.size === 0) return;
+    if (this.isAway()) return this.wentAway();
     const pipeline = this.redis.pipeline() as unknown as ScriptedRedis & {
       exec(): Promise<[Error | null, unknown][] | null>;
     };
@@ -242,12 +265,17 @@ export class RedisPollCoordinator implements PollCoordinator {
     try {
       results = await pipeline.exec();
     } catch (err) {
+      results = null;
       this.logger.warn({ err }, 'could not renew job leases');
-      return;
     }
     heldNow.forEach((jobId, i) => {
       const [error, reply] = results?.[i] ?? [new Error('no reply'), null];
-      if (error) return; // Kept for now: the lease may still be ours; the next renewal or claim tells.
+      // A lease not renewed may expire and go to another instance before this one hears of it: stop reading now,
+      // and claim again at the next poll.
+      if (error) {
+        this.dropHeld(jobId);
+        return;
+      }
       const [ok, others] = reply as [number, number];
       if (ok !== 1) {
         if (this.held.has(jobId)) this.logger.info({ jobId }, 'lease lost to another instance');

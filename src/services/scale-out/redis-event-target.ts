@@ -1,11 +1,19 @@
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../../lib/logger.js';
 
 // Events on Redis channels (`<prefix><topic>:<id>`): every instance's subscribers hear every publish. Handed to the
 // job pub/sub (services/jobs/job-events.ts), which stays the only typed face of it.
+//
+// Our own rather than @graphql-yoga/redis-event-target, which sends every event through Redis and leaves the
+// promises of PUBLISH, SUBSCRIBE and UNSUBSCRIBE unhandled: with Redis away, each one was an unhandled rejection
+// that ended the process. Here an event is dispatched to this instance's listeners first, then published (tagged
+// with the instance id, so that it is not heard twice when it comes back); no Redis call is ever left unhandled,
+// and the channels listened to are this target's own list, subscribed again whenever the connection is ready.
 
-type EventTarget = TypedEventTarget<CustomEvent>;
+type Target = TypedEventTarget<CustomEvent>;
 
 const DATE_TAG = '$date';
 
@@ -33,29 +41,86 @@ export const dateRevivingSerializer = {
   },
 };
 
+/** What travels on a channel: who sent it, and the event's detail. */
+interface Envelope {
+  from: string;
+  detail: unknown;
+}
+
 export interface RedisEventTargetOptions {
   publishClient: Redis;
   /** A connection of its own: in subscriber mode it cannot run other commands. */
   subscribeClient: Redis;
   /** Put before every channel name, so that deployments (or test runs) sharing one Redis do not hear each other. */
   channelPrefix?: string;
+  /** Tags this instance's messages so that it ignores them when Redis hands them back (default: a fresh id). */
+  instanceId?: string;
+  logger?: Logger;
 }
 
-export function createPrefixedRedisEventTarget(options: RedisEventTargetOptions): EventTarget {
-  const target = createRedisEventTarget<CustomEvent>({
-    publishClient: options.publishClient,
-    subscribeClient: options.subscribeClient,
-    serializer: dateRevivingSerializer,
-  });
+export function createPrefixedRedisEventTarget(options: RedisEventTargetOptions): Target {
+  const { publishClient: pub, subscribeClient: sub } = options;
   const prefix = options.channelPrefix ?? '';
-  return prefix ? prefixedTarget(target, prefix) : target;
-}
+  const instanceId = options.instanceId ?? randomUUID();
+  const log = options.logger?.child({ component: 'redis-pubsub' });
+  const local = new EventTarget() as Target;
+  // One listener per subscriber of a job is expected, not a leak (as for the in-memory target in job-events.ts).
+  setMaxListeners(0, local);
+  const listening = new Map<string, Set<unknown>>();
 
-/** Renames channels on the way in and out; the pub/sub only reads `detail` from the events it gets back. */
-function prefixedTarget(inner: EventTarget, prefix: string): EventTarget {
+  const subscribe = (channels: string[]) => {
+    if (channels.length === 0 || sub.status !== 'ready') return; // Done on 'ready' instead.
+    sub
+      .subscribe(...channels)
+      .catch((err: unknown) =>
+        log?.warn({ err, channels: channels.length }, 'could not subscribe; again on reconnect'),
+      );
+  };
+  // Not ioredis's autoResubscribe: it remembers only subscriptions Redis confirmed, and loses one asked while away.
+  sub.on('ready', () => subscribe([...listening.keys()].map((type) => prefix + type)));
+  sub.on('message', (channel: string, message: string) => {
+    if (!channel.startsWith(prefix)) return;
+    let envelope: Envelope;
+    try {
+      envelope = dateRevivingSerializer.parse(message) as Envelope;
+    } catch (err) {
+      log?.warn({ err, channel }, 'ignored a message that is not JSON');
+      return;
+    }
+    if (envelope?.from === instanceId) return;
+    local.dispatchEvent(new CustomEvent(channel.slice(prefix.length), { detail: envelope?.detail }));
+  });
+
   return {
-    addEventListener: (type, listener, options) => inner.addEventListener(prefix + type, listener, options),
-    removeEventListener: (type, listener, options) => inner.removeEventListener(prefix + type, listener, options),
-    dispatchEvent: (event) => inner.dispatchEvent(new CustomEvent(prefix + event.type, { detail: event.detail })),
+    addEventListener(type, listener, listenerOptions) {
+      local.addEventListener(type, listener, listenerOptions);
+      if (!listener) return;
+      let listeners = listening.get(type);
+      if (!listeners) listening.set(type, (listeners = new Set()));
+      listeners.add(listener);
+      if (listeners.size === 1) subscribe([prefix + type]);
+    },
+    removeEventListener(type, listener, listenerOptions) {
+      local.removeEventListener(type, listener, listenerOptions);
+      const listeners = listening.get(type);
+      if (!listener || !listeners?.delete(listener) || listeners.size > 0) return;
+      listening.delete(type);
+      // While Redis is away there is nothing to undo: the channel is not in the list subscribed to on reconnect.
+      if (sub.status !== 'ready') return;
+      sub
+        .unsubscribe(prefix + type)
+        .catch((err: unknown) => log?.debug({ err, channel: prefix + type }, 'could not unsubscribe'));
+    },
+    dispatchEvent(event) {
+      const delivered = local.dispatchEvent(new CustomEvent(event.type, { detail: event.detail }));
+      // Offline, other instances miss this event: their own polls (or the lease holder's, once back) catch them up.
+      if (pub.status === 'ready') {
+        const envelope: Envelope = { from: instanceId, detail: event.detail };
+        pub
+          .publish(prefix + event.type, dateRevivingSerializer.stringify(envelope))
+          .catch((err: unknown) => log?.debug({ err, channel: prefix + event.type }, 'could not publish'));
+      }
+      return delivered;
+    },
   };
 }

@@ -53,30 +53,12 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
   }
 
   const log = logger.child({ component: 'redis' });
-  const connect = async (name: string): Promise<Redis> => {
-    const client = new Redis(redisUrl, {
-      lazyConnect: true,
-      connectionName: `aiedit-gateway-${name}`,
-      maxRetriesPerRequest: 2,
-    });
-    client.on('error', (err: Error) => log.warn({ err, connection: name }, 'redis connection error'));
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      // The URL may carry a password: name the variable, not the value.
-      throw new Error(`REDIS_URL: could not connect to Redis (${(error as Error).message})`);
-    }
-    return client;
-  };
-  const commands = await connect('commands');
-  let subscriber: Redis;
-  try {
-    subscriber = await connect('subscriber');
-  } catch (error) {
-    commands.disconnect();
-    throw error;
-  }
+  const commands = openConnection(redisUrl, 'commands', log);
+  const subscriber = openConnection(redisUrl, 'subscriber', log);
+  // A moment for Redis to answer, so that a normal start is ready at once; never longer: without Redis the gateway
+  // starts all the same (not ready) and joins when it comes.
+  const connected = await bothReady([commands, subscriber], FIRST_CONNECT_WAIT_MS);
+  if (!connected) log.warn('Redis not reachable yet: starting without it (/ready 503 until it answers)');
 
   const prefix = scaleOut.keyPrefix;
   const coordinator = new RedisPollCoordinator({
@@ -98,17 +80,74 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
       publishClient: commands,
       subscribeClient: subscriber,
       channelPrefix: prefix,
+      instanceId: coordinator.instanceId,
+      logger,
     }),
     coordinator,
     limiterFactory: redisLimiterFactory(commands, prefix),
     sharedBudget: new RedisBudgetGate(commands, prefix, logger),
     rescanIntervalMs: scaleOut.rescanIntervalMs,
     async ping() {
+      // Without the subscriber connection this instance would miss other instances' events: not ready either.
+      if (subscriber.status !== 'ready') throw new Error(`Redis subscriber connection is ${subscriber.status}`);
       await commands.ping();
     },
     async close() {
       await coordinator.stop();
-      await Promise.allSettled([subscriber.quit(), commands.quit()]);
+      await Promise.allSettled([closeConnection(subscriber), closeConnection(commands)]);
     },
   };
+}
+
+const FIRST_CONNECT_WAIT_MS = 1000;
+/** Reconnect attempts back off to at most this; the coordinator's rejoin grace (2 s) must stay longer. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+const COMMAND_TIMEOUT_MS = 2000;
+
+/**
+ * A connection that never makes anyone wait for Redis: it connects in the background and reconnects forever, and
+ * while it is down every command fails at once (no offline queue) or within COMMAND_TIMEOUT_MS (one sent just
+ * before the cut), so nothing piles up and every caller falls back straight away. Commands cut off are not sent
+ * again on reconnect: a lease claim replayed later would take a lease nobody here knows of.
+ */
+function openConnection(redisUrl: string, name: string, log: Logger): Redis {
+  const client = new Redis(redisUrl, {
+    connectionName: `aiedit-gateway-${name}`,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    // The event target subscribes again itself on 'ready' (redis-event-target.ts says why).
+    autoResubscribe: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+  });
+  // One warning per outage, not one per reconnect attempt; the rest at debug.
+  let warned = false;
+  client.on('error', (err: Error) => {
+    if (warned) return log.debug({ err, connection: name }, 'redis connection error');
+    warned = true;
+    log.warn({ err, connection: name }, 'redis connection error; reconnecting in the background');
+  });
+  client.on('ready', () => {
+    if (warned) log.info({ connection: name }, 'redis connection back');
+    warned = false;
+  });
+  return client;
+}
+
+/** Whether every client is ready within `ms`. */
+async function bothReady(clients: Redis[], ms: number): Promise<boolean> {
+  const ready = (client: Redis) =>
+    new Promise<void>((resolve) => (client.status === 'ready' ? resolve() : client.once('ready', () => resolve())));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const result = await Promise.race([Promise.all(clients.map(ready)).then(() => true), timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+/** QUIT when connected (replies still owed arrive first), else drop the socket and stop reconnecting. */
+async function closeConnection(client: Redis): Promise<void> {
+  if (client.status !== 'ready') return client.disconnect();
+  await client.quit().catch(() => client.disconnect());
 }

@@ -14,8 +14,7 @@ function graphqlBlocks(heading: string): string[] {
   return [...section.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-const [firstEdit, firstQuery] = graphqlBlocks('A first edit');
-const [firstSubscription] = graphqlBlocks('Live status: subscriptions');
+const [firstEdit, firstQuery, firstSubscription] = graphqlBlocks('A first edit');
 
 /** The README's sample input; a test substitutes its own simulator's. */
 export const README_SAMPLE_URL = 'http://127.0.0.1:4010/samples/living-room.jpg';
