@@ -1,6 +1,7 @@
 import { startGateway } from './gateway/build-gateway.js';
 import { ConfigError, loadConfig } from './gateway/config.js';
 import { installProcessGuards } from './gateway/process-guards.js';
+import { processLogger } from './gateway/process-logger.js';
 import { startFailureLine } from './gateway/start-errors.js';
 
 // Reads configuration, guards the process (gateway/process-guards.ts), starts the gateway, and stops it gracefully
@@ -16,11 +17,11 @@ try {
   }
   throw error;
 }
-installProcessGuards(config.logLevel);
+const logger = processLogger(config, process.stdout.isTTY === true);
+installProcessGuards(config.logLevel, logger);
 
 try {
-  const gateway = await startGateway(config);
-  const { logger } = gateway.internals;
+  const gateway = await startGateway(config, { logger });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');

@@ -23,6 +23,7 @@ import { createGraphQLTransports, type GatewayYoga } from './graphql-transports.
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
+import { describeStartup, startupSummary } from './startup-summary.js';
 import { pickUpstream } from './upstream.js';
 
 // The composition root: buildGateway wires every piece and opens the store and Redis, but nothing listens until
@@ -198,7 +199,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger }),
+    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger, limits: config.http }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;
@@ -228,7 +229,11 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     keyExpiry.unref();
     disposers.add('idempotency key expiry', () => clearInterval(keyExpiry));
     await poller.start();
-    logger.info({ url: `${url}/graphql`, instanceId }, 'gateway listening');
+    const summary = startupSummary(config, upstream.simulator?.url);
+    logger.info(
+      { url: `${url}/graphql`, instanceId, ...summary },
+      `gateway listening on ${url}/graphql: ${describeStartup(summary)}`,
+    );
   };
 
   return {

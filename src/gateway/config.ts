@@ -5,6 +5,7 @@ import { parseApiKeys } from '../services/auth/api-keys.js';
 import { type AuthConfig, isLoopbackHost } from '../services/auth/authenticator.js';
 import type { CallerLimitsConfig } from '../services/auth/caller-limits.js';
 import { type SecurityConfig, securityConfigFrom, securityEnvShape } from '../transport/security/security-config.js';
+import type { HttpLimits } from './http-server.js';
 
 // Environment -> typed, validated configuration. A bad value stops start-up with one line naming the variable.
 
@@ -103,6 +104,11 @@ export const configSchema = z
     MAX_SUBSCRIPTIONS_PER_CALLER: z.preprocess(emptyToUndefined, positiveInt(100_000).default(100)),
     READ_CACHE_MAX_BYTES: z.preprocess(emptyToUndefined, nonNegativeInt(4 * 1024 ** 3).default(64 * 1024 ** 2)),
     READ_CACHE_TTL_MS: z.preprocess(emptyToUndefined, positiveInt(7 * 24 * 3_600_000).default(3_600_000)),
+    HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(600_000).default(10_000)),
+    HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(30_000)),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(600_000).default(5_000)),
+    MAX_CONNECTIONS: z.preprocess(emptyToUndefined, positiveInt(1_000_000).default(10_000)),
+    LOG_FORMAT: z.preprocess(emptyToUndefined, z.enum(['json', 'pretty']).optional()),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {
@@ -129,6 +135,10 @@ export const configSchema = z
     if (e.AUTH_MODE === 'jwt') {
       if (!e.JWT_JWKS_URL && !e.JWT_SECRET) issue('JWT_JWKS_URL', 'AUTH_MODE=jwt needs JWT_JWKS_URL or JWT_SECRET');
       if (e.JWT_JWKS_URL && e.JWT_SECRET) issue('JWT_SECRET', 'set either JWT_JWKS_URL or JWT_SECRET, not both');
+    }
+    // node:http refuses a headers limit above the whole request's.
+    if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+      issue('HTTP_HEADERS_TIMEOUT_MS', `must be at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
     }
   });
 
@@ -165,6 +175,10 @@ export interface Config {
   /** Cadence for unfinished jobs nobody watches. */
   backgroundPollIntervalMs: number;
   logLevel: Env['LOG_LEVEL'];
+  /** LOG_FORMAT; unset: main.ts picks pretty on a terminal, JSON otherwise. */
+  logFormat: Env['LOG_FORMAT'];
+  /** Limits on slow or many clients (src/gateway/http-server.ts). */
+  http: HttpLimits;
   /**
    * The embedded simulator. dataDir keeps its tasks and images across restarts (SIMULATOR_DATA_DIR, default
    * ./data/simulator; in memory with sqlite::memory: or SIMULATOR_DATA_DIR=:memory:).
@@ -218,6 +232,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pollIntervalMs: e.POLL_INTERVAL_MS,
     backgroundPollIntervalMs: e.BACKGROUND_POLL_INTERVAL_MS ?? Math.max(e.POLL_INTERVAL_MS * 10, 10_000),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
     simulator: {
       port: e.SIMULATOR_PORT,
       stepMs: e.SIMULATOR_STEP_MS,

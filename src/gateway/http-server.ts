@@ -10,15 +10,44 @@ import { listenError } from './start-errors.js';
 // One node:http port for everything: /ready here, reads of final jobs from the read cache, the rest (GraphQL,
 // GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades.
 
+export interface HttpLimits {
+  /** Time for a request's headers to arrive. @default 10000 */
+  headersTimeoutMs: number;
+  /** Time for a whole request (headers and body) to arrive; a WebSocket or an SSE stream is not cut by it. @default 30000 */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. @default 5000 */
+  keepAliveTimeoutMs: number;
+  /** Open connections (HTTP and WebSocket) at once; more are closed as they arrive. @default 10000 */
+  maxConnections: number;
+}
+
 export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readCache: FinalReadCache;
   ready: () => Promise<Readiness>;
   logger: Logger;
+  limits: HttpLimits;
 }
 
-export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerOptions): Server {
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
+export function createHttpServer({ yoga, readCache, ready, logger, limits }: HttpServerOptions): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // node:http enforces both timeouts only when it sweeps its connections (every 30 s by default), which let a
+      // header trickler stay for 88 s: sweep often enough that a cut comes close to the limit.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
+    },
+    handler({ yoga, readCache, ready, logger }),
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  logDroppedConnections(server, limits.maxConnections, logger);
+  return server;
+}
+
+function handler({ yoga, readCache, ready, logger }: Omit<HttpServerOptions, 'limits'>) {
+  return (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/ready' && req.method === 'GET') {
       ready().then(
         ({ ok, body }) =>
@@ -40,6 +69,23 @@ export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerO
       return;
     }
     void yoga.handle(req, res);
+  };
+}
+
+/** One warning per burst of connections refused at MAX_CONNECTIONS, not one per connection. */
+function logDroppedConnections(server: Server, maxConnections: number, logger: Logger): void {
+  let dropped = 0;
+  let timer: NodeJS.Timeout | undefined;
+  server.on('drop', () => {
+    dropped += 1;
+    if (timer) return;
+    logger.warn({ maxConnections }, 'connection refused: MAX_CONNECTIONS reached');
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (dropped > 1) logger.warn({ maxConnections, dropped }, 'connections refused: MAX_CONNECTIONS reached');
+      dropped = 0;
+    }, 10_000);
+    timer.unref();
   });
 }
 

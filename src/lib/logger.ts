@@ -17,3 +17,14 @@ const REDACT_PATHS = [
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }
+
+/**
+ * Human-readable lines for a person at a terminal: pino-pretty in pino's worker thread, so formatting never slows
+ * the event loop. Anything else (a pipe, a file, a log collector) gets pino's JSON.
+ */
+export function prettyDestination(): pino.DestinationStream {
+  return pino.transport({
+    target: 'pino-pretty',
+    options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+  });
+}

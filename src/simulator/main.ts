@@ -1,4 +1,4 @@
-import { createLogger } from '../lib/logger.js';
+import { createLogger, prettyDestination } from '../lib/logger.js';
 import { DEFAULT_SIMULATOR_API_KEY, startSimulator } from './server.js';
 
 // `npm run simulator`: the Claid-compatible simulator on its own, for pointing a gateway or curl at.
@@ -14,7 +14,11 @@ function intFromEnv(name: string, fallback: number, max: number): number {
   return value;
 }
 
-const logger = createLogger(process.env['LOG_LEVEL']?.trim() || 'info');
+const logFormat = process.env['LOG_FORMAT']?.trim() || (process.stdout.isTTY ? 'pretty' : 'json');
+const logger = createLogger(
+  process.env['LOG_LEVEL']?.trim() || 'info',
+  logFormat === 'pretty' ? prettyDestination() : undefined,
+);
 const apiKey = process.env['SIMULATOR_API_KEY']?.trim() || DEFAULT_SIMULATOR_API_KEY;
 const dataDir = process.env['SIMULATOR_DATA_DIR']?.trim();
 

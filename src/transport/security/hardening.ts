@@ -35,7 +35,7 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
   if (persisted) logger.info({ mode: persisted.mode, documents: persisted.size }, 'trusted documents loaded');
 
   const plugins: Plugin[] = [
-    useHttpGuards({ graphqlEndpoint, corsOrigins: config.corsOrigins }),
+    useHttpGuards({ graphqlEndpoint, corsOrigins: config.corsOrigins, logger }),
     ...(persisted ? [usePersistedOperations(persisted)] : []),
     ...limitPlugins(config),
     useIntrospectionPolicy(config.introspection),
@@ -51,7 +51,9 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
     },
     verifyUpgrade(request) {
       const allowed = isOriginAllowed(request.headers.origin, request.headers.host, config.corsOrigins);
-      if (!allowed) logger.debug({ origin: request.headers.origin }, 'websocket upgrade refused: origin not allowed');
+      if (!allowed) {
+        logger.info({ origin: request.headers.origin }, 'websocket upgrade refused: origin not allowed (CORS_ORIGINS)');
+      }
       return allowed;
     },
     documentFor(params) {

@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { ERROR_CODES, ErrorCode } from '../../domain/errors.js';
+import type { Logger } from '../../lib/logger.js';
 import { isOriginAllowed } from './origins.js';
 
 // Checks on the GraphQL endpoint before Yoga reads a body: cross-origin callers outside the allow-list, and requests a
@@ -27,11 +28,18 @@ export function isPreflighted(headers: Headers): boolean {
   return PREFLIGHT_HEADERS.some((name) => headers.has(name));
 }
 
-export function useHttpGuards(options: { graphqlEndpoint: string; corsOrigins: readonly string[] }): Plugin {
+export function useHttpGuards(options: {
+  graphqlEndpoint: string;
+  corsOrigins: readonly string[];
+  logger: Logger;
+}): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== options.graphqlEndpoint) return;
-      if (!isOriginAllowed(request.headers.get('origin'), request.headers.get('host'), options.corsOrigins)) {
+      const origin = request.headers.get('origin');
+      if (!isOriginAllowed(origin, request.headers.get('host'), options.corsOrigins)) {
+        // At info: an operator adding a frontend needs to see which origin to put in CORS_ORIGINS.
+        options.logger.info({ origin, method: request.method }, 'request refused: origin not allowed (CORS_ORIGINS)');
         endResponse(
           refuse(fetchAPI, ErrorCode.ORIGIN_NOT_ALLOWED, 'This origin may not call the gateway (see CORS_ORIGINS).'),
         );
