@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../lib/logger.js';
 import { type ScriptedRedis, withScripts } from './lease-scripts.js';
+import type { LeaseClaim, PollCoordinator } from './poll-coordinator-contract.js';
 
-// Who may read a job upstream. In one process that is always this process (LocalPollCoordinator). With several
+export { type LeaseClaim, LocalPollCoordinator, type PollCoordinator } from './poll-coordinator-contract.js';
+
+// Who may read a job upstream. In one process that is always this process (LocalPollCoordinator, poll-coordinator-contract.ts). With several
 // instances (RedisPollCoordinator) each unfinished job is read by one instance at a time, the holder of its lease:
 //
 //   <prefix>lease:job:<jobId>  = <instanceId>, PX ttl   taken with SET NX, renewed by compare-and-pexpire, released
@@ -22,52 +25,6 @@ import { type ScriptedRedis, withScripts } from './lease-scripts.js';
 // leaves every other job alone for `rejoinGraceMs`, long enough for the other instances to reconnect and claim
 // theirs. (If only this instance loses Redis, another one may take its submitted jobs once their leases expire:
 // both then read them until this one is back. docs/operations.md, "When Redis goes away".)
-
-export type LeaseClaim =
-  | { held: true }
-  /** Another instance holds the lease; ask again after `retryInMs` (when it would expire unless renewed). */
-  | { held: false; retryInMs: number };
-
-export interface PollCoordinator {
-  /** This process's id in leases and watch sets (also in /ready and the start-up log). */
-  readonly instanceId: string;
-  /** Takes or keeps the job's lease: true when this instance may read the job upstream now. */
-  claim(jobId: string): Promise<LeaseClaim>;
-  /** Gives the lease up (the job is final, or this instance stops). Only this instance's own lease is removed. */
-  release(jobId: string): Promise<void>;
-  /** Shares this instance's interest: while true, the job is polled at the watched cadence by whoever holds it. */
-  setWatched(jobId: string, watched: boolean): void;
-  /** A job this instance submitted: the ones it keeps reading while Redis is away. Forgotten on release(). */
-  submittedHere(jobId: string): void;
-  /** Whether subscribers on other instances watch a job this instance holds. */
-  isWatchedElsewhere(jobId: string): boolean;
-  /** Called when isWatchedElsewhere(jobId) changes. */
-  onWatchChange(listener: (jobId: string) => void): void;
-  start(): void;
-  /** Releases every lease and watch this instance holds. */
-  stop(): Promise<void>;
-}
-
-/** One instance: it holds every lease, and nobody else watches. */
-export class LocalPollCoordinator implements PollCoordinator {
-  constructor(readonly instanceId: string = randomUUID()) {}
-  claim(): Promise<LeaseClaim> {
-    return Promise.resolve({ held: true });
-  }
-  release(): Promise<void> {
-    return Promise.resolve();
-  }
-  setWatched(): void {}
-  submittedHere(): void {}
-  isWatchedElsewhere(): boolean {
-    return false;
-  }
-  onWatchChange(): void {}
-  start(): void {}
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 export interface RedisPollCoordinatorOptions {
   redis: Redis;
@@ -103,6 +60,7 @@ export class RedisPollCoordinator implements PollCoordinator {
   private ticking: Promise<void> | undefined;
   /** Redis went away and has not been back (a process that starts without Redis starts away). */
   private away: boolean;
+  private awaySince = 0;
   private rejoinUntil = 0;
   private readonly onClose = () => this.wentAway();
   private readonly onReady = () => this.rejoin();
@@ -112,6 +70,7 @@ export class RedisPollCoordinator implements PollCoordinator {
     this.redis = withScripts(options.redis);
     this.logger = options.logger.child({ component: 'poll-coordinator', instanceId: this.instanceId });
     this.away = this.redis.status !== 'ready';
+    if (this.away) this.awaySince = Date.now();
     this.redis.on('close', this.onClose);
     this.redis.on('ready', this.onReady);
   }
@@ -124,6 +83,7 @@ export class RedisPollCoordinator implements PollCoordinator {
   private wentAway(): void {
     if (this.away) return;
     this.away = true;
+    this.awaySince = Date.now();
     this.logger.warn(
       { leasesLost: this.held.size, readingSubmittedHere: this.submitted.size },
       'Redis away: job leases treated as lost; reading only jobs submitted here until it returns',
@@ -203,14 +163,18 @@ export class RedisPollCoordinator implements PollCoordinator {
     } catch (err) {
       this.logger.warn({ err, jobId }, 'could not claim a job lease');
       this.dropHeld(jobId);
-      return this.claimWhileAway(jobId);
+      return this.isAway()
+        ? this.claimWhileAway(jobId)
+        : { held: false, retryInMs: Math.min(100, this.options.leaseTtlMs) };
     }
   }
 
   /** Without Redis nobody can know who reads: this instance reads what it submitted, and nothing else. */
   private claimWhileAway(jobId: string): LeaseClaim {
-    if (this.submitted.has(jobId)) return { held: true };
-    return { held: false, retryInMs: Math.min(1000, this.options.leaseTtlMs) };
+    if (!this.submitted.has(jobId)) return { held: false, retryInMs: Math.min(1000, this.options.leaseTtlMs) };
+    // A lease another instance took just before the cut holds until it expires: wait that out before reading.
+    const leftOfOthersLeases = this.awaySince + this.options.leaseTtlMs - Date.now();
+    return leftOfOthersLeases > 0 ? { held: false, retryInMs: leftOfOthersLeases } : { held: true };
   }
 
   submittedHere(jobId: string): void {
