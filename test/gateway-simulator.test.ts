@@ -35,8 +35,9 @@ describe('end to end on the embedded simulator', () => {
       expect(job.status).toBe('DONE');
       // Every status seen once, in the simulator's order (a fast walk may skip one between two reads).
       const seen = job.history.map((h: { status: string }) => h.status) as string[];
-      const order = ['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE'];
-      expect(seen[0]).toBe('ACCEPTED');
+      // QUEUED first: the gateway records the job before it calls the simulator.
+      const order = ['QUEUED', 'ACCEPTED', 'WAITING', 'PROCESSING', 'DONE'];
+      expect(seen.slice(0, 2)).toEqual(['QUEUED', 'ACCEPTED']);
       expect(seen.at(-1)).toBe('DONE');
       expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort());
       expect(new Set(seen).size).toBe(seen.length);

@@ -86,7 +86,8 @@ describe('submitAiEdit mapping', () => {
         },
       },
     });
-    expect(payload.job.history.map((h: { status: string }) => h.status)).toEqual(['ACCEPTED']);
+    // QUEUED: recorded by the gateway before Claid was called (the job survives a crash during the call).
+    expect(payload.job.history.map((h: { status: string }) => h.status)).toEqual(['QUEUED', 'ACCEPTED']);
 
     const upstreamId = payload.job.upstreamId as number;
     const result = claidResult(2, {
@@ -102,7 +103,7 @@ describe('submitAiEdit mapping', () => {
     const job = read.data!.aiEditJob;
     expect(job.status).toBe('DONE');
     expect(job.isFinal).toBe(true);
-    expect(job.history.map((h: { status: string }) => h.status)).toEqual(['ACCEPTED', 'DONE']);
+    expect(job.history.map((h: { status: string }) => h.status)).toEqual(['QUEUED', 'ACCEPTED', 'DONE']);
     const input = result.input_object;
     expect(job.result.inputObject).toEqual({
       ext: input.ext,

@@ -32,7 +32,7 @@ export type AiEditImageFormat =
   /** PNG (Claid's default). */
   | 'PNG';
 
-/** A job's status as Claid reports it. DONE, ERROR and CANCELLED are final. */
+/** A job's status: QUEUED is the gateway's own, the rest are Claid's as it reports them. DONE, ERROR and CANCELLED are final. */
 export type AiEditJobStatus =
   /** Claid accepted the task; it has not been queued yet. */
   | 'ACCEPTED'
@@ -46,6 +46,8 @@ export type AiEditJobStatus =
   | 'PAUSED'
   /** Being generated. */
   | 'PROCESSING'
+  /** The gateway's own status: the job is recorded and Claid does not have it yet, so `upstreamId` is null. */
+  | 'QUEUED'
   /** Queued, waiting for a worker. */
   | 'WAITING';
 
@@ -122,7 +124,7 @@ export type SubmitAiEditMutationVariables = Exact<{
 }>;
 
 
-export type SubmitAiEditMutation = { __typename: 'Mutation', submitAiEdit: { __typename: 'SubmitAiEditPayload', clientMutationId: string | null, job: { __typename: 'AiEditJob', id: string, upstreamId: number, status: AiEditJobStatus, isFinal: boolean, createdAt: string } } };
+export type SubmitAiEditMutation = { __typename: 'Mutation', submitAiEdit: { __typename: 'SubmitAiEditPayload', clientMutationId: string | null, job: { __typename: 'AiEditJob', id: string, upstreamId: number | null, status: AiEditJobStatus, isFinal: boolean, createdAt: string } } };
 
 
 export const AiEditJobUpdatedDocument = {"__meta__":{"hash":"sha256:ce740d2aa62293c4c47b5264072c2c260e67cb8874c95e34fb1b1a03d911fd72"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"AiEditJobUpdated"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"aiEditJobUpdated"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"isFinal"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"errors"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"result"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"outputObjects"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"tmpUrl"}},{"kind":"Field","name":{"kind":"Name","value":"width"}},{"kind":"Field","name":{"kind":"Name","value":"height"}}]}}]}}]}}]}}]} as unknown as DocumentNode<AiEditJobUpdatedSubscription, AiEditJobUpdatedSubscriptionVariables>;

@@ -7,7 +7,7 @@ export interface ErrorCodeEntry {
    * The HTTP status of a POST answered with this error (`accept: application/graphql-response+json`); 200 when the
    * error travels in the body of an executed operation. A WebSocket has no status: the error is that operation's.
    */
-  readonly httpStatus: 200 | 400 | 401 | 403 | 413;
+  readonly httpStatus: 200 | 400 | 401 | 403 | 413 | 503;
   /** When a client sees it, in one line. */
   readonly meaning: string;
 }
@@ -40,6 +40,15 @@ export const ERROR_CODES = {
   UPSTREAM_UNAVAILABLE: {
     httpStatus: 200,
     meaning: 'Claid answered 5xx, timed out, could not be reached, or sent a body that is not its JSON.',
+  },
+  UPSTREAM_OUTCOME_UNKNOWN: {
+    httpStatus: 200,
+    meaning:
+      'A submit reached Claid but its answer was lost: it may have been charged; the job ends ERROR, never resent.',
+  },
+  STORE_UNAVAILABLE: {
+    httpStatus: 503,
+    meaning: 'The job store cannot be reached; retry after `extensions.retryAfterSeconds` (HTTP adds `Retry-After`).',
   },
   INTERNAL_SERVER_ERROR: {
     httpStatus: 200,
@@ -157,3 +166,19 @@ export class UpstreamError extends GatewayError {
     });
   }
 }
+
+/** Seconds a client is asked to wait before retrying while the store is away. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+/** The job store could not be reached (connection refused, cut, timed out): a client may simply retry. */
+export class StoreUnavailableError extends GatewayError {
+  override name = 'StoreUnavailableError';
+  constructor(override readonly cause: unknown) {
+    super('STORE_UNAVAILABLE', 'The job store is unavailable; try again shortly.', {
+      retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+    });
+  }
+}
+
+export const isStoreUnavailable = (error: unknown): error is StoreUnavailableError =>
+  error instanceof GatewayError && error.code === 'STORE_UNAVAILABLE';

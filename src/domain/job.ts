@@ -2,7 +2,17 @@
 // Enum-like values use Claid's own spelling (`v1`, `png`, `16:9`) so a stored request reads like what was sent;
 // the schema maps them to GraphQL enum names.
 
-export const JOB_STATUSES = ['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE', 'ERROR', 'CANCELLED', 'PAUSED'] as const;
+// QUEUED is the gateway's own: the job is recorded and not yet known to Claid (no upstream id). The rest are Claid's.
+export const JOB_STATUSES = [
+  'QUEUED',
+  'ACCEPTED',
+  'WAITING',
+  'PROCESSING',
+  'DONE',
+  'ERROR',
+  'CANCELLED',
+  'PAUSED',
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>(['DONE', 'ERROR', 'CANCELLED']);
@@ -76,6 +86,8 @@ export interface AiEditResult {
 export interface AiEditError {
   message: string;
   createdAt: Date;
+  /** Set when the gateway itself ended the job (e.g. UPSTREAM_OUTCOME_UNKNOWN); Claid's own errors have none. */
+  code?: string;
 }
 
 export interface StatusChange {
@@ -98,7 +110,8 @@ export interface Job {
   /** The gateway's own id (a UUID); the schema wraps it in a global id. */
   id: string;
   owner: string;
-  upstreamId: number;
+  /** Claid's task id; null while the job is QUEUED (not yet accepted upstream), or when the submit's outcome is unknown. */
+  upstreamId: number | null;
   status: JobStatus;
   request: AiEditRequest;
   requestHash: string;
@@ -115,11 +128,16 @@ export interface Job {
   finishedAt: Date | null;
 }
 
+/** A job Claid has: it has a task id, so it can be read upstream. */
+export type SentJob = Job & { upstreamId: number };
+export const isSentJob = (job: Job): job is SentJob => job.upstreamId !== null;
+
 /** How long Claid keeps a temporary result URL valid (claid-facts.md). */
 export const TMP_URL_TTL_MS = 24 * 60 * 60 * 1000;
 
 // Statuses ordered by progress. PAUSED is a side state: it may be entered from and left to any unfinished status.
 const STATUS_RANK: Record<JobStatus, number> = {
+  QUEUED: -1,
   ACCEPTED: 0,
   WAITING: 1,
   PAUSED: 1,
@@ -133,6 +151,7 @@ const STATUS_RANK: Record<JobStatus, number> = {
 export function isForwardTransition(current: JobStatus, next: JobStatus): boolean {
   if (isFinalStatus(current)) return false;
   if (isFinalStatus(next)) return true;
+  if (next === 'QUEUED') return current === 'QUEUED';
   if (current === 'PAUSED' || next === 'PAUSED') return true;
   return STATUS_RANK[next] >= STATUS_RANK[current];
 }

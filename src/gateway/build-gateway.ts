@@ -100,7 +100,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   });
   disposers.add('redis', () => scaleOut.close());
   const { coordinator, instanceId } = scaleOut;
-  const store = await createJobStore(config.databaseUrl).catch((error) => {
+  const store = await createJobStore(config.databaseUrl, { logger }).catch((error) => {
     throw connectError('DATABASE_URL', 'open the store', error);
   });
   disposers.add('store', () => store.close());
@@ -167,8 +167,11 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     logger,
     pollIntervalMs: config.pollIntervalMs,
     claimWaitMs: config.claid.timeoutMs + 5_000,
+    // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
+    ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
     admitSubmit: (owner) => limits.admitSubmit(owner),
   });
+  disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
   const services: GatewayServices = {
     jobs,
@@ -228,6 +231,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     );
     keyExpiry.unref();
     disposers.add('idempotency key expiry', () => clearInterval(keyExpiry));
+    await jobs.unsettled.start(config.claid.timeoutMs + 5_000).catch((err: unknown) => {
+      // The store may be away at start; the periodic run settles them once it is back.
+      logger.warn({ err }, 'could not settle abandoned submits at start');
+    });
     await poller.start();
     const summary = startupSummary(config, upstream.simulator?.url);
     logger.info(

@@ -14,6 +14,7 @@ import type { Hardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import { useFinalReadCache } from '../transport/use-final-read-cache.js';
 import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
+import { useStoreOutageStatus } from '../transport/use-store-outage-status.js';
 
 // The schema behind its two transports: Yoga for HTTP and SSE, graphql-ws for WebSocket, both hardened alike and
 // both masking errors with the same masker.
@@ -48,6 +49,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       useGraphiQLAssets(),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
+      useStoreOutageStatus(),
       // Last, so that it wraps whatever subscribe function the plugins before it set.
       useSharedSubscriptions(httpSubscriptions),
     ],

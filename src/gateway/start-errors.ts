@@ -1,3 +1,5 @@
+import { StoreUnavailableError } from '../domain/errors.js';
+
 // A start that fails ends with one line an operator can act on: what went wrong and which variable to change.
 
 /** A failed start whose message is that one line; `variable` is the setting to change. */
@@ -30,7 +32,9 @@ export function listenError(variable: string, port: number, error: unknown): Err
 
 /** Wraps a failure to open a connection named by a URL variable; the URL may carry a password, so it is scrubbed. */
 export function connectError(variable: string, what: string, error: unknown): StartError {
-  const reason = withoutCredentials(error instanceof Error ? error.message : String(error));
+  // STORE_UNAVAILABLE speaks to clients; the operator needs what it wraps (ECONNREFUSED, a timeout, …).
+  const cause = error instanceof StoreUnavailableError ? error.cause : error;
+  const reason = withoutCredentials(cause instanceof Error ? cause.message : String(cause));
   // The store and Redis already name their variable in some messages; say it once.
   const message = reason.startsWith(`${variable}:`) ? reason : `${variable}: could not ${what} (${reason})`;
   return new StartError(variable, message, { cause: error });

@@ -20,7 +20,11 @@ export const AiEditJob = builder.loadableNode(AI_EDIT_JOB_TYPENAME, {
   load: (ids: string[], ctx) => loadAiEditJobs(ctx, ids),
   sort: (job) => job.id,
   fields: (t) => ({
-    upstreamId: t.exposeInt('upstreamId', { description: "Claid's task id." }),
+    upstreamId: t.exposeInt('upstreamId', {
+      nullable: true,
+      description:
+        "Claid's task id; null while the job is QUEUED, or when the gateway could not learn whether Claid took it.",
+    }),
     status: t.field({ type: AiEditJobStatusEnum, description: 'Current status.', resolve: (job) => job.status }),
     isFinal: t.boolean({
       description: 'Whether the status is final (DONE, ERROR or CANCELLED): nothing will change.',

@@ -91,9 +91,15 @@ export const AiEditResultRef = builder
   });
 
 export const AiEditErrorRef = builder.objectRef<AiEditError>('AiEditError').implement({
-  description: 'An error Claid reported while processing the job.',
+  description: 'An error Claid reported while processing the job, or one the gateway ended the job with.',
   fields: (t) => ({
-    message: t.exposeString('message', { description: "Claid's error message." }),
+    message: t.exposeString('message', { description: "Claid's error message, or the gateway's." }),
+    code: t.string({
+      nullable: true,
+      description:
+        "The gateway's code when it ended the job itself (UPSTREAM_OUTCOME_UNKNOWN: Claid may have taken, and charged, the submit); null for Claid's errors.",
+      resolve: (e) => e.code ?? null,
+    }),
     createdAt: t.field({ type: 'DateTime', description: 'When the error occurred.', resolve: (e) => e.createdAt }),
   }),
 });

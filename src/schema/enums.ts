@@ -2,8 +2,13 @@ import { ASPECT_RATIOS, type AspectRatio } from '../domain/job.js';
 import { builder } from './builder.js';
 
 export const AiEditJobStatusEnum = builder.enumType('AiEditJobStatus', {
-  description: "A job's status as Claid reports it. DONE, ERROR and CANCELLED are final.",
+  description:
+    "A job's status: QUEUED is the gateway's own, the rest are Claid's as it reports them. DONE, ERROR and CANCELLED are final.",
   values: {
+    QUEUED: {
+      description:
+        "The gateway's own status: the job is recorded and Claid does not have it yet, so `upstreamId` is null.",
+    },
     ACCEPTED: { description: 'Claid accepted the task; it has not been queued yet.' },
     WAITING: { description: 'Queued, waiting for a worker.' },
     PROCESSING: { description: 'Being generated.' },

@@ -3,13 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES, type ErrorCode, GatewayError, type GatewayErrorCode } from '../../src/domain/errors.js';
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  GatewayError,
+  type GatewayErrorCode,
+  StoreUnavailableError,
+} from '../../src/domain/errors.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createErrorMasker } from '../../src/schema/error-masking.js';
 import { ForbiddenError, UnauthenticatedError } from '../../src/services/auth/authenticator.js';
 import { createHardening } from '../../src/transport/security/hardening.js';
 import type { SecurityConfig } from '../../src/transport/security/security-config.js';
 import { sha256 } from '../../src/transport/security/use-persisted-operations.js';
+import { useStoreOutageStatus } from '../../src/transport/use-store-outage-status.js';
 
 // The one list of client-facing codes is what the README's error table shows, so it must be complete and every
 // status in it must be the one a client really gets. Each code is produced here in process, through Yoga with the
@@ -43,6 +50,7 @@ const security = (overrides: Partial<SecurityConfig> = {}): SecurityConfig => ({
 function serviceError(code: GatewayErrorCode): GatewayError {
   if (code === 'UNAUTHENTICATED') return new UnauthenticatedError();
   if (code === 'FORBIDDEN') return new ForbiddenError('no caller');
+  if (code === 'STORE_UNAVAILABLE') return new StoreUnavailableError(new Error('connect ECONNREFUSED'));
   return new GatewayError(code, `failed with ${code}`);
 }
 
@@ -66,6 +74,7 @@ function yogaWith(config: SecurityConfig) {
     logging: false,
     maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
     ...hardening.yogaOptions,
+    plugins: [...hardening.yogaOptions.plugins, useStoreOutageStatus()],
   });
 }
 
@@ -103,6 +112,8 @@ const produce: Record<ErrorCode, () => Promise<{ status: number; codes: unknown[
   UPSTREAM_RATE_LIMITED: () => answer(open, { query: '{ fail(code: "UPSTREAM_RATE_LIMITED") }' }),
   UPSTREAM_VALIDATION: () => answer(open, { query: '{ fail(code: "UPSTREAM_VALIDATION") }' }),
   UPSTREAM_UNAVAILABLE: () => answer(open, { query: '{ fail(code: "UPSTREAM_UNAVAILABLE") }' }),
+  UPSTREAM_OUTCOME_UNKNOWN: () => answer(open, { query: '{ fail(code: "UPSTREAM_OUTCOME_UNKNOWN") }' }),
+  STORE_UNAVAILABLE: () => answer(open, { query: '{ fail(code: "STORE_UNAVAILABLE") }' }),
   INTERNAL_SERVER_ERROR: () => answer(open, { query: '{ crash }' }),
   QUERY_TOO_COMPLEX: () => answer(open, { query: `{ ok ${'#'.repeat(600)}\n }` }),
   CSRF_PREVENTION: () => answer(open, '{"query":"{ ok }"}', { 'content-type': 'text/plain' }),

@@ -49,6 +49,7 @@ describe('schema', () => {
     expect(isObjectType(job) && job.getInterfaces().map((i) => i.name)).toEqual(['Node']);
     const status = schema.getType('AiEditJobStatus');
     expect(isEnumType(status) && status.getValues().map((v) => v.name)).toEqual([
+      'QUEUED',
       'ACCEPTED',
       'WAITING',
       'PROCESSING',

@@ -1,4 +1,5 @@
-import { isFinalStatus, type Job } from '../../domain/job.js';
+import { isStoreUnavailable } from '../../domain/errors.js';
+import { isFinalStatus, isSentJob, type Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import { RecentCounts } from '../../lib/recent-counts.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
@@ -140,9 +141,9 @@ export class JobPoller {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Polls an unfinished job (e.g. one just submitted); a final job is ignored. */
+  /** Polls an unfinished job (e.g. one just submitted); a final job, or one Claid does not have yet, is ignored. */
   track(job: Job): void {
-    if (isFinalStatus(job.status)) return;
+    if (isFinalStatus(job.status) || !isSentJob(job)) return;
     const existing = this.tracked.get(job.id);
     if (existing) {
       if (job.lastPolledAt.getTime() >= existing.job.lastPolledAt.getTime()) existing.job = job;
@@ -255,7 +256,7 @@ export class JobPoller {
       }
       // Re-check just before reading: a query refresh may have read the job, or finished it, while it waited here.
       const [fresh] = await store.findByIds([tracked.id]);
-      if (!fresh || isFinalStatus(fresh.status)) {
+      if (!fresh || isFinalStatus(fresh.status) || !isSentJob(fresh)) {
         this.untrack(tracked);
         return;
       }
@@ -284,16 +285,10 @@ export class JobPoller {
       tracked.failures++;
       const delayMs = pollBackoffMs(tracked.failures, err, this.options.pollIntervalMs, this.maxBackoffMs);
       tracked.backoffUntil = this.now() + delayMs;
-      this.logger.warn(
-        {
-          err,
-          jobId: tracked.id,
-          upstreamId: tracked.job.upstreamId,
-          failures: tracked.failures,
-          retryInMs: Math.round(delayMs),
-        },
-        'job poll failed; backing off',
-      );
+      if (isStoreUnavailable(err)) return; // the store logs its outage itself, once, not per job and read
+      const { id: jobId, job, failures } = tracked;
+      const details = { err, jobId, upstreamId: job.upstreamId, failures, retryInMs: Math.round(delayMs) };
+      this.logger.warn(details, 'job poll failed; backing off');
     }
   }
 }

@@ -1,4 +1,4 @@
-import { isFinalStatus, type Job, type UpstreamTaskState } from '../../domain/job.js';
+import { isFinalStatus, isSentJob, type Job, type SentJob, type UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
@@ -47,7 +47,8 @@ export class JobRefresher {
    * claimed the job's lease itself (the poller), so it is not claimed twice.
    */
   refresh(job: Job, options: { throwOnError?: boolean; leased?: boolean } = {}): Promise<Job> {
-    if (isFinalStatus(job.status)) return Promise.resolve(job);
+    // A job Claid does not have yet (QUEUED) has nothing to read.
+    if (isFinalStatus(job.status) || !isSentJob(job)) return Promise.resolve(job);
     let pending = this.inFlight.get(job.id);
     if (!pending) {
       pending = (options.leased ? this.read(job) : this.readIfLeased(job)).finally(() => this.inFlight.delete(job.id));
@@ -67,13 +68,13 @@ export class JobRefresher {
     return (this.deps.now ?? (() => new Date()))();
   }
 
-  private async readIfLeased(job: Job): Promise<Job> {
+  private async readIfLeased(job: SentJob): Promise<Job> {
     const coordinator = this.deps.coordinator;
     if (coordinator && !(await coordinator.claim(job.id)).held) return job;
     return this.read(job);
   }
 
-  private async read(job: Job): Promise<Job> {
+  private async read(job: SentJob): Promise<Job> {
     const state = await this.readTask(job);
     const at = this.now();
     const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
@@ -85,7 +86,7 @@ export class JobRefresher {
   }
 
   /** The task's state as this job should take it: a foreign task, or one unknown for too long, ends the job. */
-  private async readTask(job: Job): Promise<UpstreamTaskState> {
+  private async readTask(job: SentJob): Promise<UpstreamTaskState> {
     let state: UpstreamTaskState;
     try {
       state = await this.deps.claid.getTask(job.upstreamId);

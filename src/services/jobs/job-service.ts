@@ -1,12 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { hashAiEditRequest, parseAiEditRequest } from '../../domain/ai-edit-request.js';
-import { BadUserInputError, GatewayError } from '../../domain/errors.js';
-import { isFinalStatus, type Job } from '../../domain/job.js';
+import { BadUserInputError, UpstreamError } from '../../domain/errors.js';
+import { type AiEditRequest, isFinalStatus, type Job, type UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobStore, ListJobsPage, ListJobsQuery } from '../store/job-store.js';
 import type { ClaidClient } from '../upstream/claid-client.js';
+import { IdempotencyClaims, idempotencyKeyReused } from './idempotency-claims.js';
 import type { JobPubSub } from './job-events.js';
 import type { JobRefresher } from './job-refresher.js';
+import { SubmitAnswers } from './submit-answers.js';
+import { UnsettledSubmits } from './unsettled-submits.js';
 
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -29,8 +31,14 @@ export interface JobServiceDeps {
   pollIntervalMs: number;
   /** Starts polling a new job (the JobPoller). */
   poller?: { track(job: Job): void };
-  /** How long a submit waits for another in-flight submit holding the same idempotency key. */
+  /**
+   * How long an idempotency claim without a job is waited for before it is taken over (its submit died before
+   * recording the job): the upstream timeout plus a margin. Also how old another process's unsettled submit must be
+   * before it counts as abandoned, unless abandonedSubmitAfterMs says otherwise.
+   */
   claimWaitMs: number;
+  /** 0 when this process is alone on its store: every unsettled submit but its own is then abandoned at once. */
+  abandonedSubmitAfterMs?: number;
   /**
    * Spend limits: admits one upstream submit for an owner or throws (RATE_LIMITED); the returned release is called
    * once the submit is stored or has failed. Replays of an idempotency key make no upstream call and are not asked.
@@ -42,10 +50,35 @@ export interface JobServiceDeps {
 /** Submits, reads and lists AI Edit jobs for one owner at a time. */
 export class JobService {
   private readonly pendingSubmits = new Map<string, Promise<Job>>();
+  /** Jobs recorded by this process whose upstream call is under way. */
+  private readonly sending = new Set<string>();
   private readonly now: () => Date;
+  private readonly claims: IdempotencyClaims;
+  private readonly answers: SubmitAnswers;
+  readonly unsettled: UnsettledSubmits;
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.claims = new IdempotencyClaims({
+      store: deps.store,
+      findOwned: (owner, id) => this.findOwned(owner, id),
+      staleAfterMs: deps.claimWaitMs,
+      now: this.now,
+    });
+    this.answers = new SubmitAnswers({
+      store: deps.store,
+      events: deps.events,
+      logger: deps.logger,
+      poller: deps.poller,
+    });
+    this.unsettled = new UnsettledSubmits({
+      store: deps.store,
+      events: deps.events,
+      logger: deps.logger,
+      heldIds: () => [...this.sending, ...this.answers.heldIds()],
+      abandonedAfterMs: deps.abandonedSubmitAfterMs ?? deps.claimWaitMs,
+      now: this.now,
+    });
   }
 
   async submit({ owner, request: raw, idempotencyKey }: SubmitParams): Promise<Job> {
@@ -58,28 +91,20 @@ export class JobService {
       );
     }
     const requestHash = hashAiEditRequest(request);
-    if (key === null) return this.submitUpstream(owner, request, requestHash, null);
+    if (key === null) return this.submitNew(owner, request, requestHash, null);
 
     const pendingKey = `${owner}\u0000${key}`;
     const pending = this.pendingSubmits.get(pendingKey);
     if (pending) return this.sameRequestOrRefuse(await pending, requestHash);
 
-    // A claim held by a submit that then failed is released; claim again (a few times at most, never forever).
-    for (let attempt = 0; ; attempt++) {
-      const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
-      if (claim.claimed) break;
-      if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
-      const job = claim.jobId
-        ? await this.findOwned(owner, claim.jobId)
-        : await this.awaitClaim(owner, key, requestHash);
-      if (job) return job;
-      if (attempt >= 2)
-        throw new GatewayError('UPSTREAM_UNAVAILABLE', 'Could not settle this idempotency key; try again shortly.');
-    }
+    const settled = await this.claims.settle(owner, key, requestHash);
+    if (!settled.claimed) return settled.job;
 
-    const submitting = this.submitUpstream(owner, request, requestHash, key).catch(async (error: unknown) => {
-      // The submit failed, so the key has no job: free it, so that the caller can try again with the same key.
-      await this.deps.store.releaseIdempotencyKey(owner, key);
+    const submitting = this.submitNew(owner, request, requestHash, key).catch(async (error: unknown) => {
+      // Only a claim left without a job is released (a job Claid refused was discarded), so a retry may use the key.
+      await this.deps.store.releaseIdempotencyKey(owner, key).catch((err: unknown) => {
+        this.deps.logger.warn({ err, owner }, 'could not release an idempotency key; it is taken over once stale');
+      });
       throw error;
     });
     this.pendingSubmits.set(pendingKey, submitting);
@@ -90,66 +115,75 @@ export class JobService {
     }
   }
 
-  private async submitUpstream(
+  /** Answers still waiting for the store are logged; the periodic settling of abandoned submits stops. */
+  async stop(): Promise<void> {
+    await this.unsettled.stop();
+    await this.answers.stop();
+  }
+
+  private async submitNew(
     owner: string,
-    request: ReturnType<typeof parseAiEditRequest>,
+    request: AiEditRequest,
     requestHash: string,
     idempotencyKey: string | null,
   ): Promise<Job> {
     const release = await this.deps.admitSubmit?.(owner);
     try {
-      return await this.submitAdmitted(owner, request, requestHash, idempotencyKey);
+      // Recorded before the upstream call: if this process dies during it, the job (and its key) is still there.
+      const at = this.now();
+      const queued = await this.deps.store.insertQueued({
+        owner,
+        request,
+        requestHash,
+        idempotencyKey,
+        at,
+        sendStartedAt: at,
+      });
+      this.sending.add(queued.id);
+      try {
+        return await this.send(queued);
+      } finally {
+        this.sending.delete(queued.id);
+      }
     } finally {
       release?.();
     }
   }
 
-  private async submitAdmitted(
-    owner: string,
-    request: ReturnType<typeof parseAiEditRequest>,
-    requestHash: string,
-    idempotencyKey: string | null,
-  ): Promise<Job> {
-    const upstream = await this.deps.claid.submit(request);
-    const at = this.now();
+  private async send(job: Job): Promise<Job> {
+    let upstream: UpstreamTaskState;
     try {
-      const job = await this.deps.store.insert({ owner, request, requestHash, idempotencyKey, upstream, at });
-      this.deps.events.publish('job:updated', job.id, job);
-      this.deps.poller?.track(job);
-      return job;
+      upstream = await this.deps.claid.submit(job.request);
     } catch (error) {
-      // The upstream took (and will bill) the task, but we could not record it: say exactly what to recover.
-      this.deps.logger.error(
-        { err: error, upstreamId: upstream.upstreamId, owner },
-        'upstream accepted a task that could not be stored',
-      );
-      throw error;
+      throw await this.settleFailedSubmit(job, error);
     }
+    return this.answers.record(job, upstream, this.now());
+  }
+
+  /** Claid refused: the job never existed there and is discarded. No answer: whether it did cannot be known. */
+  private async settleFailedSubmit(job: Job, error: unknown): Promise<unknown> {
+    const refused = error instanceof UpstreamError && (error.upstream.httpStatus ?? 0) >= 300;
+    try {
+      if (refused) await this.deps.store.discardQueued(job.id);
+      else await this.unsettled.endOne(job.id);
+    } catch (err) {
+      // Left QUEUED: the periodic settling ends it as UPSTREAM_OUTCOME_UNKNOWN once the store answers again.
+      this.deps.logger.warn({ err, jobId: job.id }, 'could not settle a failed submit yet');
+    }
+    if (refused || !(error instanceof UpstreamError)) return error;
+    return new UpstreamError(
+      // An UpstreamError's code is always an UPSTREAM_ one (its constructor takes no other).
+      error.code as ConstructorParameters<typeof UpstreamError>[0],
+      `${error.message}. Claid may have taken (and will charge) it: the job is kept as ERROR ` +
+        '(UPSTREAM_OUTCOME_UNKNOWN) and not sent again.',
+      error.upstream,
+      error.retryAfterSeconds,
+    );
   }
 
   private sameRequestOrRefuse(job: Job, requestHash: string): Job {
     if (job.requestHash !== requestHash) throw idempotencyKeyReused();
     return job;
-  }
-
-  /** Another submit (maybe on another instance) holds the key: wait until it attaches its job or gives up. */
-  private async awaitClaim(owner: string, key: string, requestHash: string): Promise<Job | null> {
-    const deadline = Date.now() + this.deps.claimWaitMs;
-    while (Date.now() < deadline) {
-      await sleep(25);
-      const claim = await this.deps.store.claimIdempotencyKey(owner, key, requestHash, this.now());
-      if (claim.claimed) {
-        // The other submit failed and released the key: let the caller's loop claim it afresh.
-        await this.deps.store.releaseIdempotencyKey(owner, key);
-        return null;
-      }
-      if (claim.requestHash !== requestHash) throw idempotencyKeyReused();
-      if (claim.jobId) return this.findOwned(owner, claim.jobId);
-    }
-    throw new GatewayError(
-      'UPSTREAM_UNAVAILABLE',
-      'An earlier submit with this idempotency key is still in progress; try again shortly.',
-    );
   }
 
   private async findOwned(owner: string, id: string): Promise<Job | null> {
@@ -187,10 +221,4 @@ export class JobService {
   listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
     return this.deps.store.listJobs(query);
   }
-}
-
-function idempotencyKeyReused(): GatewayError {
-  return new GatewayError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used with a different request.', {
-    field: 'input.idempotencyKey',
-  });
 }

@@ -1,5 +1,5 @@
 import { UpstreamError } from '../../domain/errors.js';
-import type { Job, UpstreamTaskState } from '../../domain/job.js';
+import type { Job, SentJob, UpstreamTaskState } from '../../domain/job.js';
 import { toClaidRequestBody } from '../upstream/claid-mapping.js';
 
 // Whether a status read is about this job's task at all. An upstream that was reset (a simulator that lost its
@@ -62,7 +62,7 @@ export const isUnknownTaskError = (error: unknown): boolean =>
   error instanceof UpstreamError && error.upstream.httpStatus === 404;
 
 /** The state that ends `job` with `message`, keeping the errors it had and dropping any result. */
-export function endedWithError(job: Job, message: string, now: Date): UpstreamTaskState {
+export function endedWithError(job: SentJob, message: string, now: Date): UpstreamTaskState {
   return {
     upstreamId: job.upstreamId,
     status: 'ERROR',

@@ -1,3 +1,4 @@
+import type { Logger } from '../../lib/logger.js';
 import type { JobStore } from './job-store.js';
 import { PostgresJobStore } from './postgres-job-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
@@ -9,8 +10,8 @@ import { SqliteJobStore } from './sqlite-job-store.js';
  * several instances may start at once).
  * Error messages name the scheme only: the URL may carry a password.
  */
-export async function createJobStore(databaseUrl: string): Promise<JobStore> {
-  const store = openJobStore(databaseUrl);
+export async function createJobStore(databaseUrl: string, options: { logger?: Logger } = {}): Promise<JobStore> {
+  const store = openJobStore(databaseUrl, options.logger);
   try {
     await store.migrate();
   } catch (error) {
@@ -20,7 +21,7 @@ export async function createJobStore(databaseUrl: string): Promise<JobStore> {
   return store;
 }
 
-function openJobStore(databaseUrl: string): JobStore {
+function openJobStore(databaseUrl: string, logger: Logger | undefined): JobStore {
   if (databaseUrl.startsWith('sqlite:')) {
     const path = databaseUrl.slice('sqlite:'.length);
     if (path === '')
@@ -28,7 +29,7 @@ function openJobStore(databaseUrl: string): JobStore {
     return new SqliteJobStore(path);
   }
   if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-    return new PostgresJobStore({ connectionString: databaseUrl });
+    return new PostgresJobStore({ connectionString: databaseUrl, logger });
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1];
   throw new Error(

@@ -21,10 +21,42 @@ export interface NewJob {
   at: Date;
 }
 
+/** A job recorded before its upstream call (QUEUED, no upstream id): nothing is lost if the process dies next. */
+export interface NewQueuedJob {
+  owner: string;
+  request: AiEditRequest;
+  requestHash: string;
+  idempotencyKey: string | null;
+  /** When it was recorded: createdAt, updatedAt, lastPolledAt and the first history entry (QUEUED). */
+  at: Date;
+  /**
+   * When the gateway began sending it to Claid (normally `at`: it is sent at once); null leaves it waiting, never
+   * sent. A QUEUED job with a send time and no upstream id has an unknown outcome if its sender died.
+   */
+  sendStartedAt: Date | null;
+}
+
+export interface UnsettledSubmitFilter {
+  sentBefore: Date;
+  /** Jobs a live process still settles itself (its submit is under way, or its answer waits to land). */
+  except?: readonly string[];
+  /** Only this job. */
+  id?: string;
+}
+
+/** A gateway-made error that ends a job (e.g. UPSTREAM_OUTCOME_UNKNOWN). */
+export interface GatewayJobError {
+  code: string;
+  message: string;
+}
+
 export type IdempotencyClaim =
   /** The caller now owns the key and must either attach a job to it or release it. */
   | { claimed: true }
-  /** Someone claimed the key before; `jobId` is null while their submit is still in flight. */
+  /**
+   * Someone claimed the key before; `jobId` is null while their submit has not recorded its job yet (or died
+   * before it could: see takeOverIdempotencyKey).
+   */
   | { claimed: false; requestHash: string; jobId: string | null };
 
 export interface ApplyResult {
@@ -63,11 +95,24 @@ export interface JobStore {
   /** Stores a submitted job; attaches it to its idempotency key when it has one. */
   insert(job: NewJob): Promise<Job>;
 
+  /** Records a job before its upstream call, as QUEUED with no upstream id; attaches its idempotency key like insert. */
+  insertQueued(job: NewQueuedJob): Promise<Job>;
+
+  /** Removes a QUEUED job Claid certainly never took (it refused the submit); its key claim is kept. */
+  discardQueued(id: string): Promise<void>;
+
+  /**
+   * Ends QUEUED jobs that have no upstream id and began sending before `filter.sentBefore` (their sender died or
+   * lost the answer, so whether Claid took them cannot be known) as ERROR with `error`. Returns the jobs it ended.
+   */
+  endUnsettledSubmits(filter: UnsettledSubmitFilter, error: GatewayJobError, at: Date): Promise<Job[]>;
+
   /** One entry per id, in the same order; null where unknown. Shaped for DataLoader. */
   findByIds(ids: readonly string[]): Promise<(Job | null)[]>;
 
   /**
-   * Records an upstream read. Moves status only forward (domain.isForwardTransition); a final job never changes.
+   * Records an upstream read, or a submit's answer: a job without an upstream id takes `state.upstreamId` (also a
+   * job already ended meanwhile, so that the operator can find the task). Moves status only forward (domain.isForwardTransition); a final job never changes.
    * Always sets lastPolledAt to `at`; sets updatedAt and appends to history only on a change.
    * Returns null for an unknown id.
    */
@@ -83,6 +128,18 @@ export interface JobStore {
 
   /** Gives up a claim whose submit failed, so the key can be used again. Only a claim with no job is released. */
   releaseIdempotencyKey(owner: string, key: string): Promise<void>;
+
+  /**
+   * Takes over a claim that has no job and was made before `staleBefore` (its submit died before recording a job):
+   * the key is then claimed for `requestHash` at `at`. False when the claim has a job, is younger, or is gone.
+   */
+  takeOverIdempotencyKey(
+    owner: string,
+    key: string,
+    requestHash: string,
+    staleBefore: Date,
+    at: Date,
+  ): Promise<boolean>;
 
   /** Forgets idempotency keys claimed before `before` (keys are kept at least 24 h). Returns how many. */
   expireIdempotencyKeys(before: Date): Promise<number>;

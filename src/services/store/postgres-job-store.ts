@@ -1,19 +1,40 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import type { Job, UpstreamTaskState } from '../../domain/job.js';
-import { type DecodedJobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
-import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
+import {
+  type DecodedJobColumns,
+  JOB_COLUMN_NAMES,
+  type JobColumns,
+  JSON_COLUMN_NAMES,
+  jobFromColumns,
+  newJobColumns,
+  newQueuedJobColumns,
+  toMs,
+} from './job-row-codec.js';
+import type {
+  ApplyResult,
+  GatewayJobError,
+  IdempotencyClaim,
+  JobStore,
+  ListJobsPage,
+  ListJobsQuery,
+  NewJob,
+  NewQueuedJob,
+  UnsettledSubmitFilter,
+} from './job-store.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
-import { planStatusChange } from './status-change-plan.js';
+import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 /** How many times a claim retries when the key it lost to is released before it can be read. */
 const CLAIM_ATTEMPTS = 5;
 
 // pg returns bigint columns as strings (they may exceed 2^53); ms timestamps and Claid task ids never do.
-type BigintColumn = 'upstream_id' | 'created_at' | 'updated_at' | 'last_polled_at' | 'finished_at';
+type BigintColumn = 'upstream_id' | 'created_at' | 'updated_at' | 'last_polled_at' | 'finished_at' | 'send_started_at';
 type JobRow = Omit<DecodedJobColumns, BigintColumn> & {
-  upstream_id: string;
+  upstream_id: string | null;
+  send_started_at: string | null;
   created_at: string;
   updated_at: string;
   last_polled_at: string;
@@ -36,7 +57,8 @@ export interface PostgresJobStoreOptions extends PostgresPoolOptions {
 const rowToJob = (row: JobRow): Job =>
   jobFromColumns({
     ...row,
-    upstream_id: Number(row.upstream_id),
+    upstream_id: row.upstream_id === null ? null : Number(row.upstream_id),
+    send_started_at: row.send_started_at === null ? null : Number(row.send_started_at),
     created_at: Number(row.created_at),
     updated_at: Number(row.updated_at),
     last_polled_at: Number(row.last_polled_at),
@@ -72,43 +94,60 @@ export class PostgresJobStore implements JobStore {
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const columns = newJobColumns(randomUUID(), job);
+    return this.#insertRow(newJobColumns(randomUUID(), job));
+  }
+
+  async insertQueued(job: NewQueuedJob): Promise<Job> {
+    return this.#insertRow(newQueuedJobColumns(randomUUID(), job));
+  }
+
+  async #insertRow(columns: JobColumns): Promise<Job> {
     const row = await this.#pool.transaction(async (client) => {
+      const values = JOB_COLUMN_NAMES.map((name) => columns[name]);
+      const placeholders = JOB_COLUMN_NAMES.map((name, i) => `$${i + 1}${JSON_COLUMN_NAMES.has(name) ? '::json' : ''}`);
       const inserted = await client.query<JobRow>(
-        `INSERT INTO ${this.#jobs} (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors,
-                                    result, history, created_at, updated_at, last_polled_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5::json, $6, $7, $8::json, $9::json, $10::json, $11, $12, $13, $14)
-         RETURNING *`,
-        [
-          columns.id,
-          columns.owner,
-          columns.upstream_id,
-          columns.status,
-          columns.request,
-          columns.request_hash,
-          columns.idempotency_key,
-          columns.errors,
-          columns.result,
-          columns.history,
-          columns.created_at,
-          columns.updated_at,
-          columns.last_polled_at,
-          columns.finished_at,
-        ],
+        `INSERT INTO ${this.#jobs} (${JOB_COLUMN_NAMES.join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING *`,
+        values,
       );
-      if (job.idempotencyKey !== null) {
+      if (columns.idempotency_key !== null) {
         // Normally the key was claimed first; the upsert also records it when the claim was never made or has
         // already expired. A key that already points at another job keeps it: the first job wins.
         await client.query(
           `INSERT INTO ${this.#keys} AS k (owner, key, request_hash, job_id, created_at) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE k.job_id IS NULL`,
-          [job.owner, job.idempotencyKey, job.requestHash, columns.id, columns.created_at],
+          [columns.owner, columns.idempotency_key, columns.request_hash, columns.id, columns.created_at],
         );
       }
       return inserted.rows[0];
     });
     if (!row) throw new Error('postgres-job-store: INSERT returned no row');
     return rowToJob(row);
+  }
+
+  async discardQueued(id: string): Promise<void> {
+    await this.#pool.query(`DELETE FROM ${this.#jobs} WHERE id = $1 AND status = 'QUEUED' AND upstream_id IS NULL`, [
+      id,
+    ]);
+  }
+
+  async endUnsettledSubmits(filter: UnsettledSubmitFilter, error: GatewayJobError, at: Date): Promise<Job[]> {
+    const atMs = toMs(at);
+    return this.#pool.transaction(async (client) => {
+      // SKIP LOCKED: a row another instance is settling right now (its submit's answer landing) is left to it.
+      const { rows } = await client.query<JobRow>(
+        `SELECT * FROM ${this.#jobs}
+          WHERE status = 'QUEUED' AND upstream_id IS NULL AND send_started_at < $1 AND NOT (id = ANY($2::text[]))
+            AND ($3::text IS NULL OR id = $3)
+          FOR UPDATE SKIP LOCKED`,
+        [toMs(filter.sentBefore), [...(filter.except ?? [])], filter.id ?? null],
+      );
+      const ended: Job[] = [];
+      for (const row of rows) {
+        const change = planStatusChange(rowToJob(row), unknownOutcome(error, at), atMs);
+        if (change) ended.push(await this.#writeChange(client, row.id, change, atMs));
+      }
+      return ended;
+    });
   }
 
   async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
@@ -122,25 +161,37 @@ export class PostgresJobStore implements JobStore {
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
     const atMs = toMs(at);
     return this.#pool.transaction(async (client): Promise<ApplyResult | null> => {
-      const row = (await client.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
-      if (!row) return null;
+      const found = (await client.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+      if (!found) return null;
+      // A submit's answer: the job learns its task id, even when it was ended meanwhile.
+      const learnsId = found.upstream_id === null;
+      const row = learnsId ? { ...found, upstream_id: String(state.upstreamId) } : found;
       const change = planStatusChange(rowToJob(row), state, atMs);
       if (!change) {
-        await client.query(`UPDATE ${this.#jobs} SET last_polled_at = $1 WHERE id = $2`, [atMs, id]);
-        return { job: rowToJob({ ...row, last_polled_at: String(atMs) }), changed: false };
+        await client.query(
+          `UPDATE ${this.#jobs} SET last_polled_at = $1, upstream_id = coalesce(upstream_id, $3) WHERE id = $2`,
+          [atMs, id, state.upstreamId],
+        );
+        return { job: rowToJob({ ...row, last_polled_at: String(atMs) }), changed: learnsId };
       }
-      const updated = await client.query<JobRow>(
-        `UPDATE ${this.#jobs}
-            SET status = $2, errors = $3::json, result = $4::json, history = $5::json,
-                updated_at = $6, last_polled_at = $7, finished_at = $8
-          WHERE id = $1
-          RETURNING *`,
-        [id, change.status, change.errors, change.result, change.history, change.updatedAt, atMs, change.finishedAt],
-      );
-      const next = updated.rows[0];
-      if (!next) throw new Error('postgres-job-store: a locked job vanished inside its transaction');
-      return { job: rowToJob(next), changed: true };
+      if (learnsId)
+        await client.query(`UPDATE ${this.#jobs} SET upstream_id = $2 WHERE id = $1`, [id, state.upstreamId]);
+      return { job: await this.#writeChange(client, id, change, atMs), changed: true };
     });
+  }
+
+  async #writeChange(client: pg.PoolClient, id: string, change: JobRowChange, atMs: number): Promise<Job> {
+    const updated = await client.query<JobRow>(
+      `UPDATE ${this.#jobs}
+          SET status = $2, errors = $3::json, result = $4::json, history = $5::json,
+              updated_at = $6, last_polled_at = $7, finished_at = $8
+        WHERE id = $1
+        RETURNING *`,
+      [id, change.status, change.errors, change.result, change.history, change.updatedAt, atMs, change.finishedAt],
+    );
+    const next = updated.rows[0];
+    if (!next) throw new Error('postgres-job-store: a locked job vanished inside its transaction');
+    return rowToJob(next);
   }
 
   async listUnfinished(limit?: number): Promise<Job[]> {
@@ -203,6 +254,21 @@ export class PostgresJobStore implements JobStore {
 
   async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
     await this.#pool.query(`DELETE FROM ${this.#keys} WHERE owner = $1 AND key = $2 AND job_id IS NULL`, [owner, key]);
+  }
+
+  async takeOverIdempotencyKey(
+    owner: string,
+    key: string,
+    requestHash: string,
+    staleBefore: Date,
+    at: Date,
+  ): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      `UPDATE ${this.#keys} SET request_hash = $3, created_at = $4
+        WHERE owner = $1 AND key = $2 AND job_id IS NULL AND created_at < $5`,
+      [owner, key, requestHash, toMs(at), toMs(staleBefore)],
+    );
+    return rowCount === 1;
   }
 
   async expireIdempotencyKeys(before: Date): Promise<number> {

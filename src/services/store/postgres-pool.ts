@@ -1,4 +1,7 @@
 import pg from 'pg';
+import { StoreUnavailableError } from '../../domain/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { isConnectionFailure, StoreOutageLog } from './store-outage.js';
 
 // The PostgreSQL store's connections: one pool per store, and errors that never carry the connection password.
 
@@ -9,6 +12,8 @@ export interface PostgresPoolOptions {
   maxConnections?: number | undefined;
   /** How long to wait for a connection before a call fails. Default 5000 ms. */
   connectionTimeoutMs?: number | undefined;
+  /** Where an outage is logged (once when it starts, then summarised); without one it is not logged here. */
+  logger?: Logger | undefined;
 }
 
 export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -33,9 +38,11 @@ function secretsOf(connectionString: string): string[] {
 export class PostgresPool {
   readonly #pool: pg.Pool;
   readonly #secrets: string[];
+  readonly #outage: StoreOutageLog | undefined;
 
   constructor(options: PostgresPoolOptions) {
     this.#secrets = secretsOf(options.connectionString);
+    this.#outage = options.logger ? new StoreOutageLog({ logger: options.logger }) : undefined;
     // pg parses the URL only when it first connects; parse it now so a bad one fails here, with a message of our own.
     try {
       new pg.Client({ connectionString: options.connectionString });
@@ -55,8 +62,18 @@ export class PostgresPool {
     this.#pool.on('error', () => {});
   }
 
-  /** Rethrows `error` with the connection password removed from its message and stack, should either carry it. */
+  /**
+   * Rethrows `error` with the connection password removed from its message and stack, should either carry it; a
+   * database that cannot be reached becomes STORE_UNAVAILABLE, which a client can act on.
+   */
   #scrub(error: unknown): never {
+    this.#clean(error);
+    if (!isConnectionFailure(error)) throw error;
+    this.#outage?.failed(error);
+    throw new StoreUnavailableError(error);
+  }
+
+  #clean(error: unknown): void {
     if (error instanceof Error && this.#secrets.length > 0) {
       const clean = (text: string): string =>
         this.#secrets.reduce((out, secret) => out.split(secret).join('*****'), text);
@@ -65,12 +82,13 @@ export class PostgresPool {
         if (error.stack) error.stack = clean(error.stack);
       }
     }
-    throw error;
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
-      return await this.#pool.query<R>(sql, params);
+      const result = await this.#pool.query<R>(sql, params);
+      this.#outage?.succeeded();
+      return result;
     } catch (error) {
       this.#scrub(error);
     }
@@ -89,6 +107,7 @@ export class PostgresPool {
       await client.query('BEGIN');
       const value = await work(client);
       await client.query('COMMIT');
+      this.#outage?.succeeded();
       return value;
     } catch (error) {
       try {

@@ -43,6 +43,16 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     `,
   },
+  {
+    // Jobs are recorded before their upstream call (QUEUED, no upstream id yet), and remember when sending began;
+    // every existing job was sent when it was created.
+    version: 2,
+    sql: `
+      ALTER TABLE jobs ALTER COLUMN upstream_id DROP NOT NULL;
+      ALTER TABLE jobs ADD COLUMN send_started_at bigint;
+      UPDATE jobs SET send_started_at = created_at;
+    `,
+  },
 ];
 
 /** First key of the two-key advisory lock that serializes migrations; the second is a hash of the schema name. */

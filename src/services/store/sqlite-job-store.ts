@@ -3,11 +3,21 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Job, UpstreamTaskState } from '../../domain/job.js';
-import { type JobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
-import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
+import { type JobColumns, jobFromColumns, newJobColumns, newQueuedJobColumns, toMs } from './job-row-codec.js';
+import type {
+  ApplyResult,
+  GatewayJobError,
+  IdempotencyClaim,
+  JobStore,
+  ListJobsPage,
+  ListJobsQuery,
+  NewJob,
+  NewQueuedJob,
+  UnsettledSubmitFilter,
+} from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { migrateSqlite } from './sqlite-schema.js';
-import { planStatusChange } from './status-change-plan.js';
+import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 type JobRow = JobColumns;
 
@@ -15,6 +25,17 @@ interface IdempotencyRow {
   request_hash: string;
   job_id: string | null;
 }
+
+const pickChange = (row: JobRow) => ({
+  id: row.id,
+  status: row.status,
+  errors: row.errors,
+  result: row.result,
+  history: row.history,
+  updated_at: row.updated_at,
+  last_polled_at: row.last_polled_at,
+  finished_at: row.finished_at,
+});
 
 const rowToJob = (row: JobRow): Job =>
   jobFromColumns({
@@ -57,26 +78,65 @@ export class SqliteJobStore implements JobStore {
   }
 
   async insert(job: NewJob): Promise<Job> {
-    const row = newJobColumns(randomUUID(), job);
+    return this.#insertRow(newJobColumns(randomUUID(), job));
+  }
+
+  async insertQueued(job: NewQueuedJob): Promise<Job> {
+    return this.#insertRow(newQueuedJobColumns(randomUUID(), job));
+  }
+
+  #insertRow(row: JobRow): Job {
     this.#db
       .transaction(() => {
         this.#stmt(
           `INSERT INTO jobs (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors, result,
-                             history, created_at, updated_at, last_polled_at, finished_at)
+                             history, created_at, updated_at, last_polled_at, finished_at, send_started_at)
            VALUES (@id, @owner, @upstream_id, @status, @request, @request_hash, @idempotency_key, @errors, @result,
-                   @history, @created_at, @updated_at, @last_polled_at, @finished_at)`,
+                   @history, @created_at, @updated_at, @last_polled_at, @finished_at, @send_started_at)`,
         ).run(row);
-        if (job.idempotencyKey !== null) {
+        if (row.idempotency_key !== null) {
           // Normally the key was claimed first; the upsert also records it when the claim was never made or has
           // already expired. A key that already points at another job keeps it: the first job wins.
           this.#stmt(
             `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
-          ).run(job.owner, job.idempotencyKey, job.requestHash, row.id, row.created_at);
+          ).run(row.owner, row.idempotency_key, row.request_hash, row.id, row.created_at);
         }
       })
       .immediate();
     return rowToJob(row);
+  }
+
+  async discardQueued(id: string): Promise<void> {
+    this.#stmt(`DELETE FROM jobs WHERE id = ? AND status = 'QUEUED' AND upstream_id IS NULL`).run(id);
+  }
+
+  async endUnsettledSubmits(filter: UnsettledSubmitFilter, error: GatewayJobError, at: Date): Promise<Job[]> {
+    const atMs = toMs(at);
+    return this.#db
+      .transaction((): Job[] => {
+        const rows = this.#stmt(
+          `SELECT * FROM jobs WHERE status = 'QUEUED' AND upstream_id IS NULL AND send_started_at < ?
+              AND id NOT IN (SELECT value FROM json_each(?)) AND (? IS NULL OR id = ?)`,
+        ).all(
+          toMs(filter.sentBefore),
+          JSON.stringify(filter.except ?? []),
+          filter.id ?? null,
+          filter.id ?? null,
+        ) as JobRow[];
+        return rows.flatMap((row) => {
+          const change = planStatusChange(rowToJob(row), unknownOutcome(error, at), atMs);
+          if (!change) return [];
+          const next: JobRow = { ...row, ...changedColumns(change), last_polled_at: atMs };
+          this.#stmt(
+            `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
+                             updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
+             WHERE id = @id`,
+          ).run(pickChange(next));
+          return [rowToJob(next)];
+        });
+      })
+      .immediate();
   }
 
   async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
@@ -91,37 +151,24 @@ export class SqliteJobStore implements JobStore {
     const atMs = toMs(at);
     return this.#db
       .transaction((): ApplyResult | null => {
-        const row = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
-        if (!row) return null;
+        const found = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+        if (!found) return null;
+        // A submit's answer: the job learns its task id, even when it was ended meanwhile.
+        const row = found.upstream_id === null ? { ...found, upstream_id: state.upstreamId } : found;
+        if (found.upstream_id === null) {
+          this.#stmt('UPDATE jobs SET upstream_id = ? WHERE id = ?').run(state.upstreamId, id);
+        }
         const change = planStatusChange(rowToJob(row), state, atMs);
         if (!change) {
           this.#stmt('UPDATE jobs SET last_polled_at = ? WHERE id = ?').run(atMs, id);
-          return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: false };
+          return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: found.upstream_id === null };
         }
-        const next: JobRow = {
-          ...row,
-          status: change.status,
-          errors: change.errors,
-          result: change.result,
-          history: change.history,
-          updated_at: change.updatedAt,
-          last_polled_at: atMs,
-          finished_at: change.finishedAt,
-        };
+        const next: JobRow = { ...row, ...changedColumns(change), last_polled_at: atMs };
         this.#stmt(
           `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
                            updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
            WHERE id = @id`,
-        ).run({
-          id,
-          status: next.status,
-          errors: next.errors,
-          result: next.result,
-          history: next.history,
-          updated_at: next.updated_at,
-          last_polled_at: next.last_polled_at,
-          finished_at: next.finished_at,
-        });
+        ).run(pickChange(next));
         return { job: rowToJob(next), changed: true };
       })
       .immediate();
@@ -182,6 +229,20 @@ export class SqliteJobStore implements JobStore {
 
   async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
     this.#stmt('DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND job_id IS NULL').run(owner, key);
+  }
+
+  async takeOverIdempotencyKey(
+    owner: string,
+    key: string,
+    requestHash: string,
+    staleBefore: Date,
+    at: Date,
+  ): Promise<boolean> {
+    const taken = this.#stmt(
+      `UPDATE idempotency_keys SET request_hash = ?, created_at = ?
+        WHERE owner = ? AND key = ? AND job_id IS NULL AND created_at < ?`,
+    ).run(requestHash, toMs(at), owner, key, toMs(staleBefore));
+    return taken.changes === 1;
   }
 
   async expireIdempotencyKeys(before: Date): Promise<number> {

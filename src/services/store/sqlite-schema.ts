@@ -36,6 +36,50 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     `,
   },
+  {
+    // Jobs are recorded before their upstream call (QUEUED, no upstream id yet), and remember when sending began.
+    // SQLite cannot drop NOT NULL in place; both tables are rebuilt so the idempotency keys' references to jobs
+    // survive (dropping a referenced table would null them), and every row is copied as it was.
+    version: 2,
+    sql: `
+      CREATE TABLE jobs_v2 (
+        id              TEXT PRIMARY KEY,
+        owner           TEXT NOT NULL,
+        upstream_id     INTEGER,
+        status          TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        request_hash    TEXT NOT NULL,
+        idempotency_key TEXT,
+        errors          TEXT NOT NULL,
+        result          TEXT,
+        history         TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_polled_at  INTEGER NOT NULL,
+        finished_at     INTEGER,
+        send_started_at INTEGER
+      );
+      INSERT INTO jobs_v2 SELECT id, owner, upstream_id, status, request, request_hash, idempotency_key, errors,
+                                 result, history, created_at, updated_at, last_polled_at, finished_at, created_at
+                            FROM jobs;
+      CREATE TABLE idempotency_keys_v2 (
+        owner        TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        job_id       TEXT REFERENCES jobs_v2 (id) ON DELETE SET NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (owner, key)
+      );
+      INSERT INTO idempotency_keys_v2 SELECT owner, key, request_hash, job_id, created_at FROM idempotency_keys;
+      DROP TABLE idempotency_keys;
+      DROP TABLE jobs;
+      ALTER TABLE jobs_v2 RENAME TO jobs;
+      ALTER TABLE idempotency_keys_v2 RENAME TO idempotency_keys;
+      CREATE INDEX jobs_owner_created ON jobs (owner, created_at DESC, id DESC);
+      CREATE INDEX jobs_unfinished ON jobs (created_at, id) WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED');
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    `,
+  },
 ];
 
 /** Creates the schema when missing and applies the migrations not yet applied; IMMEDIATE, so processes take turns. */

@@ -1,5 +1,6 @@
 import { isFinalStatus, isForwardTransition, type Job, type UpstreamTaskState } from '../../domain/job.js';
 import { errorsJson, historyJson, resultJson, toMs } from './job-row-codec.js';
+import type { GatewayJobError } from './job-store.js';
 
 /** The columns an upstream answer rewrites, encoded as both stores keep them (job-row-codec). */
 export interface JobRowChange {
@@ -17,7 +18,11 @@ export interface JobRowChange {
  * to history and, into a final status, sets finishedAt. Errors and result are compared as canonical JSON, so that a
  * re-read answer in another key order is not a change. Pure: both stores call it inside their own transaction.
  */
-export function planStatusChange(job: Job, state: UpstreamTaskState, atMs: number): JobRowChange | null {
+export function planStatusChange(
+  job: Job,
+  state: Pick<UpstreamTaskState, 'status' | 'errors' | 'result'>,
+  atMs: number,
+): JobRowChange | null {
   if (isFinalStatus(job.status)) return null;
   const statusMoves = state.status !== job.status;
   if (statusMoves && !isForwardTransition(job.status, state.status)) return null;
@@ -36,3 +41,20 @@ export function planStatusChange(job: Job, state: UpstreamTaskState, atMs: numbe
     finishedAt: statusMoves && isFinalStatus(state.status) ? atMs : null,
   };
 }
+
+/** A change as the columns of a row both stores write. */
+export const changedColumns = (change: JobRowChange) => ({
+  status: change.status,
+  errors: change.errors,
+  result: change.result,
+  history: change.history,
+  updated_at: change.updatedAt,
+  finished_at: change.finishedAt,
+});
+
+/** The state a job takes when the gateway ends it with an error of its own. */
+export const unknownOutcome = (error: GatewayJobError, at: Date) => ({
+  status: 'ERROR' as const,
+  errors: [{ message: error.message, createdAt: at, code: error.code }],
+  result: null,
+});
