@@ -176,10 +176,10 @@ describe('PERSISTED_OPERATIONS=only', () => {
       documentId: hashOf(ReadAiEditJobDocument),
       variables: { id: submitted.json.data.submitAiEdit.job.id },
     });
-    expect(read.json.data.aiEditJob).toMatchObject({
-      __typename: 'AiEditJob',
-      history: [{ __typename: 'AiEditStatusChange' }],
-    });
+    const job = read.json.data.aiEditJob;
+    expect(job.__typename).toBe('AiEditJob');
+    expect(job.history.length).toBeGreaterThan(0);
+    for (const change of job.history) expect(change.__typename).toBe('AiEditStatusChange');
   });
 
   it('refuses Apollo’s automatic persisted query registration: only the manifest runs', async () => {

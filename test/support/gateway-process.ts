@@ -22,7 +22,7 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_0
   const deadline = Date.now() + timeoutMs;
   let url: string | undefined;
   while (!url) {
-    const line = output.split('\n').find((l) => l.includes('"gateway listening"'));
+    const line = output.split('\n').find((l) => l.includes('"msg":"gateway listening'));
     if (line) url = (JSON.parse(line) as { url: string }).url.replace(/\/graphql$/, '');
     else if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -161,7 +161,9 @@ export class RedisPollCoordinator implements PollCoordinator {
       // PTTL is -1 for a key without expiry (never written so) and -2 when it vanished in between: ask again soon.
       return { held: false, retryInMs: state > 0 ? state : Math.min(100, this.options.leaseTtlMs) };
     } catch (err) {
-      this.logger.warn({ err, jobId }, 'could not claim a job lease');
+      // A claim cut short by the connection going away is the outage, which is logged once; anything else is news.
+      if (this.isAway()) this.logger.debug({ err, jobId }, 'could not claim a job lease: Redis is away');
+      else this.logger.warn({ err, jobId }, 'could not claim a job lease');
       this.dropHeld(jobId);
       return this.isAway()
         ? this.claimWhileAway(jobId)
