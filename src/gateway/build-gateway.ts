@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import type { GatewayServices } from '../schema/context.js';
 import { createAuthenticator } from '../services/auth/authenticator.js';
 import { CallerLimits } from '../services/auth/caller-limits.js';
+import { DurationHistory } from '../services/jobs/duration-history.js';
 import { createJobPubSub, type JobPubSub } from '../services/jobs/job-events.js';
 import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
@@ -37,6 +38,8 @@ export interface GatewayInternals {
   readonly events: JobPubSub;
   readonly budget: RateBudget;
   readonly poller: JobPoller;
+  /** Job durations learned from the store: the learned poll schedule and estimatedFinishAt. */
+  readonly durations: DurationHistory;
   /** Job leases and shared watch interest (with REDIS_URL), else this process alone. */
   readonly coordinator: PollCoordinator;
   /** This process's id in job leases; also in /ready and the `gateway listening` log line. */
@@ -123,6 +126,8 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     coordinator,
     unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
   });
+  const durations = new DurationHistory({ store, logger });
+  disposers.add('duration history', () => durations.stop());
   const poller = new JobPoller({
     store,
     refresher,
@@ -130,6 +135,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     logger,
     pollIntervalMs: config.pollIntervalMs,
     backgroundPollIntervalMs: config.backgroundPollIntervalMs,
+    ...(config.pollStrategy === 'learned' ? { readPlanner: durations } : {}),
     coordinator,
     rescanIntervalMs: scaleOut.rescanIntervalMs,
   });
@@ -169,6 +175,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   const shutdown = new AbortController();
   const services: GatewayServices = {
     jobs,
+    estimatedFinishAt: (job) => durations.estimatedFinishAt(job),
     jobUpdates: (owner, jobId) =>
       openJobUpdates(
         { events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal },
@@ -225,6 +232,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     );
     keyExpiry.unref();
     disposers.add('idempotency key expiry', () => clearInterval(keyExpiry));
+    await durations.start();
     await poller.start();
     logger.info({ url: `${url}/graphql`, instanceId }, 'gateway listening');
   };
@@ -247,6 +255,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       events,
       budget,
       poller,
+      durations,
       coordinator,
       instanceId,
       services,
