@@ -330,7 +330,7 @@ describe('JobPoller without start()', () => {
 
 describe('JobPoller with the learned schedule (POLL_STRATEGY=learned)', () => {
   const INTERVAL = 200;
-  const FINISH_AFTER_MS = 1_550;
+  const FINISH_AFTER_MS = 1_650;
 
   /** 30 DONE jobs of the kind insertJob makes, each 1.4-1.7 s from submit to DONE, learned from. */
   async function learnFrom(store: JobStore): Promise<DurationHistory> {
@@ -389,6 +389,6 @@ describe('JobPoller with the learned schedule (POLL_STRATEGY=learned)', () => {
     for (const late of learned.lateMs) expect(late).toBeLessThanOrEqual(INTERVAL + 150);
     // The fixed cadence reads about once per interval from the submit on.
     for (const ages of fixed.readAges) expect(ages.length).toBeGreaterThanOrEqual(5);
-    expect(fixed.readAges.every((ages) => ages[0]! < 2 * INTERVAL)).toBe(true);
+    expect(fixed.readAges.every((ages) => ages[0]! < 1_000)).toBe(true); // long before the learned first read
   });
 });
