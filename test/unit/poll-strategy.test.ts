@@ -4,7 +4,8 @@ import type { AiEditRequest, Job, JobStatus } from '../../src/domain/job.js';
 import { ANONYMOUS_CALLER } from '../../src/services/auth/authenticator.js';
 import { buildInProcessGateway, type InProcessGateway } from './support/in-process.js';
 
-// AiEditJob.estimatedFinishAt on a built gateway that never listens, learning from jobs put in its store.
+// AiEditJob.estimatedFinishAt and POLL_STRATEGY on built gateways that never listen, learning from jobs put in their
+// stores.
 
 let api: InProcessGateway;
 beforeAll(async () => {
@@ -17,8 +18,8 @@ const V2: AiEditRequest = { input: 'https://images.example/a.jpg', options: { pr
 const T0 = Date.parse('2026-01-02T03:00:00.000Z');
 const QUERY = 'query($id: ID!) { aiEditJob(id: $id) { status estimatedFinishAt } }';
 
-function insert(status: JobStatus, atMs: number, request: AiEditRequest = V2): Promise<Job> {
-  return api.gateway.internals.store.insert({
+function insert(status: JobStatus, atMs: number, request: AiEditRequest = V2, on = api): Promise<Job> {
+  return on.gateway.internals.store.insert({
     owner: ANONYMOUS_CALLER.name,
     request,
     requestHash: hashAiEditRequest(request),
@@ -26,6 +27,15 @@ function insert(status: JobStatus, atMs: number, request: AiEditRequest = V2): P
     upstream: { upstreamId: 7, status, createdAt: new Date(atMs), errors: [], result: null },
     at: new Date(atMs),
   });
+}
+
+/** 21 DONE v2 jobs that took 10, 11, ... 30 s: the median is 20 s. */
+async function insertHistory(on: InProcessGateway, startMs: number): Promise<void> {
+  for (let i = 0; i <= 20; i++) {
+    const job = await insert('ACCEPTED', startMs, V2, on);
+    const state = { upstreamId: 7, status: 'DONE' as const, createdAt: job.createdAt, errors: [], result: null };
+    await on.gateway.internals.store.applyUpstreamState(job.id, state, new Date(startMs + 10_000 + i * 1000));
+  }
 }
 
 const estimateOf = async (job: Job) =>
@@ -37,12 +47,7 @@ describe('AiEditJob.estimatedFinishAt', () => {
     const otherKind = await insert('ACCEPTED', T0, { ...V2, options: { prompt: 'a duck', model: 'v1' } });
     expect(await estimateOf(running)).toEqual({ status: 'ACCEPTED', estimatedFinishAt: null });
 
-    // 21 DONE v2 jobs that took 10, 11, ... 30 s: the median is 20 s.
-    for (let i = 0; i <= 20; i++) {
-      const job = await insert('ACCEPTED', T0 - 100_000);
-      const state = { upstreamId: 7, status: 'DONE' as const, createdAt: job.createdAt, errors: [], result: null };
-      await api.gateway.internals.store.applyUpstreamState(job.id, state, new Date(T0 - 100_000 + 10_000 + i * 1000));
-    }
+    await insertHistory(api, T0 - 100_000);
     expect(await estimateOf(running)).toEqual({ status: 'ACCEPTED', estimatedFinishAt: null }); // not relearned yet
     expect(await api.gateway.internals.durations.refresh()).toBe(true);
 
@@ -50,5 +55,29 @@ describe('AiEditJob.estimatedFinishAt', () => {
     expect(await estimateOf(otherKind)).toMatchObject({ estimatedFinishAt: null });
     const done = await insert('DONE', T0);
     expect(await estimateOf(done)).toEqual({ status: 'DONE', estimatedFinishAt: null });
+  });
+});
+
+describe('POLL_STRATEGY', () => {
+  // The embedded simulator is not started here, so every read fails at once; the poller still counts it.
+  async function readsOfAJobJustSubmitted(strategy: 'fixed' | 'learned'): Promise<number> {
+    const gateway = await buildInProcessGateway({ env: { POLL_STRATEGY: strategy, POLL_INTERVAL_MS: '100' } });
+    try {
+      await insertHistory(gateway, Date.now() - 100_000);
+      await gateway.gateway.internals.durations.refresh();
+      const job = await insert('ACCEPTED', Date.now(), V2, gateway);
+      const { poller } = gateway.gateway.internals;
+      await poller.start();
+      poller.watch(job.id);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return poller.stats().readsByJob.get(job.id) ?? 0;
+    } finally {
+      await gateway.close();
+    }
+  }
+
+  it('learned (the default) waits for where jobs like it finish; fixed reads every POLL_INTERVAL_MS', async () => {
+    expect(await readsOfAJobJustSubmitted('learned')).toBe(0); // the first read is due about 17 s after the submit
+    expect(await readsOfAJobJustSubmitted('fixed')).toBeGreaterThanOrEqual(1);
   });
 });
