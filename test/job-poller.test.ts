@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/lib/logger.js';
+import { DurationHistory, type ReadPlanner } from '../src/services/jobs/duration-history.js';
 import { createJobPubSub } from '../src/services/jobs/job-events.js';
 import { JobPoller } from '../src/services/jobs/job-poller.js';
 import { JobRefresher } from '../src/services/jobs/job-refresher.js';
 import { JobService } from '../src/services/jobs/job-service.js';
+import type { JobStore } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import type { ClaidClient } from '../src/services/upstream/claid-client.js';
 import {
@@ -323,5 +325,70 @@ describe('JobPoller without start()', () => {
     expect(upstreamReads).toBe(0);
     await poller.stop();
     await store.close();
+  });
+});
+
+describe('JobPoller with the learned schedule (POLL_STRATEGY=learned)', () => {
+  const INTERVAL = 200;
+  const FINISH_AFTER_MS = 1_650;
+
+  /** 30 DONE jobs of the kind insertJob makes, each 1.4-1.7 s from submit to DONE, learned from. */
+  async function learnFrom(store: JobStore): Promise<DurationHistory> {
+    for (let i = 0; i < 30; i++) {
+      const job = await insertJob(store, 1_000 + i, 120_000);
+      const done = new Date(job.createdAt.getTime() + 1_400 + (i % 4) * 100);
+      const state = { upstreamId: 1_000 + i, status: 'DONE' as const, createdAt: job.createdAt, errors: [] };
+      await store.applyUpstreamState(job.id, { ...state, result: null }, done);
+    }
+    const history = new DurationHistory({ store, logger: createLogger('silent') });
+    await history.start();
+    return history;
+  }
+
+  /** Four watched jobs that finish upstream FINISH_AFTER_MS after their submit: their reads' ages, how late DONE. */
+  async function runJobs({ up, store, poller }: PollerRig): Promise<{ readAges: number[][]; lateMs: number[] }> {
+    const ids = [1, 2, 3, 4];
+    for (const id of ids) up.setTask(id, { status: 'PROCESSING' });
+    await poller.start();
+    const jobs = await Promise.all(ids.map((id) => insertJob(store, id, 0)));
+    const submittedAt = jobs.map((job) => job.createdAt.getTime());
+    for (const job of jobs) poller.watch(job.id);
+    const timers = ids.map((id, i) =>
+      setTimeout(() => finishTask(up, id), submittedAt[i]! + FINISH_AFTER_MS - Date.now()),
+    );
+    const allDone = async () => (await store.findByIds(jobs.map((job) => job.id))).every((j) => j?.status === 'DONE');
+    await waitFor(allDone, 5_000, 'every job DONE');
+    for (const timer of timers) clearTimeout(timer);
+    const done = await store.findByIds(jobs.map((job) => job.id));
+    return {
+      readAges: ids.map((id, i) => readsOf(up, id).map((read) => read.at - submittedAt[i]!)),
+      lateMs: done.map((job, i) => job!.finishedAt!.getTime() - submittedAt[i]! - FINISH_AFTER_MS),
+    };
+  }
+
+  it('reads jobs of known duration fewer times than fixed, never twice within the interval, seeing DONE in time', async () => {
+    const fixedRig = await rig({ pollIntervalMs: INTERVAL, backgroundPollIntervalMs: 5_000 });
+    await learnFrom(fixedRig.store);
+    const fixed = await runJobs(fixedRig);
+
+    // The rig's store holds the history, so the planner is bound to it once the rig exists.
+    let history: DurationHistory | undefined;
+    const readPlanner: ReadPlanner = { nextReadAt: (...args) => history!.nextReadAt(...args) };
+    const learnedRig = await rig({ pollIntervalMs: INTERVAL, backgroundPollIntervalMs: 5_000, readPlanner });
+    history = await learnFrom(learnedRig.store);
+    const learned = await runJobs(learnedRig);
+
+    for (const [i, ages] of learned.readAges.entries()) {
+      // Seldom while a result is unlikely: nothing in the first second of a job that takes 1.4-1.7 s...
+      expect(ages[0]).toBeGreaterThanOrEqual(1_000);
+      // ...then at most one read per interval.
+      for (let k = 1; k < ages.length; k++) expect(ages[k]! - ages[k - 1]!).toBeGreaterThanOrEqual(INTERVAL - 10);
+      expect(ages.length).toBeLessThanOrEqual(3);
+      expect(ages.length).toBeLessThan(fixed.readAges[i]!.length);
+    }
+    for (const late of learned.lateMs) expect(late).toBeLessThanOrEqual(INTERVAL + 150);
+    // The fixed cadence reads about once per interval from the submit on.
+    for (const ages of fixed.readAges) expect(ages.length).toBeGreaterThanOrEqual(5);
+    expect(fixed.readAges.every((ages) => ages[0]! < 1_000)).toBe(true); // long before the learned first read
   });
 });

@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import type { GatewayServices } from '../schema/context.js';
 import { createAuthenticator } from '../services/auth/authenticator.js';
 import { CallerLimits } from '../services/auth/caller-limits.js';
+import { DurationHistory } from '../services/jobs/duration-history.js';
 import { createJobPubSub, type JobPubSub } from '../services/jobs/job-events.js';
 import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
@@ -38,6 +39,8 @@ export interface GatewayInternals {
   readonly events: JobPubSub;
   readonly budget: RateBudget;
   readonly poller: JobPoller;
+  /** Job durations learned from the store: the learned poll schedule and estimatedFinishAt. */
+  readonly durations: DurationHistory;
   /** Job leases and shared watch interest (with REDIS_URL), else this process alone. */
   readonly coordinator: PollCoordinator;
   /** This process's id in job leases; also in /ready and the `gateway listening` log line. */
@@ -126,6 +129,8 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     coordinator,
     unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
   });
+  const durations = new DurationHistory({ store, logger });
+  disposers.add('duration history', () => durations.stop());
   const poller = new JobPoller({
     store,
     refresher,
@@ -133,6 +138,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     logger,
     pollIntervalMs: config.pollIntervalMs,
     backgroundPollIntervalMs: config.backgroundPollIntervalMs,
+    ...(config.pollStrategy === 'learned' ? { readPlanner: durations } : {}),
     coordinator,
     rescanIntervalMs: scaleOut.rescanIntervalMs,
   });
@@ -175,6 +181,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   const shutdown = new AbortController();
   const services: GatewayServices = {
     jobs,
+    estimatedFinishAt: (job) => durations.estimatedFinishAt(job),
     jobUpdates: (owner, jobId) =>
       openJobUpdates(
         { events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal },
@@ -235,6 +242,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       // The store may be away at start; the periodic run settles them once it is back.
       logger.warn({ err }, 'could not settle abandoned submits at start');
     });
+    await durations.start();
     await poller.start();
     const summary = startupSummary(config, upstream.simulator?.url);
     logger.info(
@@ -261,6 +269,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       events,
       budget,
       poller,
+      durations,
       coordinator,
       instanceId,
       services,

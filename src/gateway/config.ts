@@ -78,6 +78,7 @@ export const configSchema = z
     JOB_RESCAN_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(5000)),
     POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(1000)),
     BACKGROUND_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).optional()),
+    POLL_STRATEGY: z.preprocess(emptyToUndefined, z.enum(['fixed', 'learned']).default('learned')),
     UPSTREAM_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(600_000).default(10_000)),
     UPSTREAM_RETRIES: z.preprocess(emptyToUndefined, nonNegativeInt(10).default(2)),
     UPSTREAM_MAX_RPS: z.preprocess(emptyToUndefined, positiveInt(1000).default(4)),
@@ -174,6 +175,12 @@ export interface Config {
   pollIntervalMs: number;
   /** Cadence for unfinished jobs nobody watches. */
   backgroundPollIntervalMs: number;
+  /**
+   * When watched jobs are read: `fixed`, every pollIntervalMs; `learned`, by how long such jobs took
+   * (services/jobs/duration-model.ts), never more often.
+   * @default 'learned'
+   */
+  pollStrategy: Env['POLL_STRATEGY'];
   logLevel: Env['LOG_LEVEL'];
   /** LOG_FORMAT; unset: main.ts picks pretty on a terminal, JSON otherwise. */
   logFormat: Env['LOG_FORMAT'];
@@ -231,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     pollIntervalMs: e.POLL_INTERVAL_MS,
     backgroundPollIntervalMs: e.BACKGROUND_POLL_INTERVAL_MS ?? Math.max(e.POLL_INTERVAL_MS * 10, 10_000),
+    pollStrategy: e.POLL_STRATEGY,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     http: {

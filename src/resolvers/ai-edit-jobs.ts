@@ -57,6 +57,9 @@ export function submitAiEdit(
   return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });
 }
 
+/** An estimate only: null for a final job or before enough jobs of its kind have finished. */
+export const estimatedFinishAt = (ctx: ResolverContext, job: Job): Date | null => ctx.services.estimatedFinishAt(job);
+
 export async function loadAiEditJobs(ctx: ResolverContext, ids: readonly string[]): Promise<(Job | null)[]> {
   const jobs = await ctx.services.jobs.loadJobs(ctx.owner, ids);
   ctx.readTracker?.jobsRead(jobs);

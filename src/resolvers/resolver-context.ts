@@ -7,6 +7,8 @@ import type { JobService } from '../services/jobs/job-service.js';
 
 export interface GatewayServices {
   jobs: JobService;
+  /** When a running job will likely finish, learned from finished ones (services/jobs/duration-history.ts). */
+  estimatedFinishAt(job: Job): Date | null;
   /** A job's live state for one subscriber (services/jobs/job-updates.ts). */
   jobUpdates(owner: string, jobId: string): Promise<AsyncGenerator<Job>>;
 }

@@ -1,6 +1,7 @@
 import { isFinalStatus, type Job } from '../domain/job.js';
 import {
   AI_EDIT_JOB_TYPENAME,
+  estimatedFinishAt,
   jobIdFromGlobalId,
   listAiEditJobs,
   loadAiEditJobs,
@@ -60,6 +61,15 @@ export const AiEditJob = builder.loadableNode(AI_EDIT_JOB_TYPENAME, {
       type: [AiEditStatusChangeRef],
       description: 'Every status the gateway saw, oldest first.',
       resolve: (job) => job.history,
+    }),
+    estimatedFinishAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'An estimate, not a promise: when the job will likely reach a final status, judged by how long jobs of ' +
+        'the same model and number of images took here (and whether this one is PROCESSING). Null once final, ' +
+        'or while too few such jobs have finished.',
+      resolve: (job, _args, ctx) => estimatedFinishAt(ctx, job),
     }),
   }),
 });

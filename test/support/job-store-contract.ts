@@ -621,6 +621,39 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('listRecentlyDone', () => {
+      it('returns DONE jobs only, most recently finished first, with their history, up to the limit', async () => {
+        const make = (status: JobStatus, offset: number): Promise<Job> =>
+          store.insert(newJob({ upstream: upstream({ status }), at: at(offset) }));
+        const finish = async (job: Job, status: JobStatus, offset: number): Promise<Job> =>
+          (await store.applyUpstreamState(job.id, upstream({ status, result: FULL_RESULT }), at(offset)))!.job;
+        const early = await make('ACCEPTED', 0);
+        await store.applyUpstreamState(early.id, upstream({ status: 'PROCESSING' }), at(4000));
+        const late = await make('ACCEPTED', 1000);
+        const failed = await make('ACCEPTED', 2000);
+        await make('PROCESSING', 3000);
+        const doneEarly = await finish(early, 'DONE', 9000);
+        const doneLate = await finish(late, 'DONE', 20_000);
+        await finish(failed, 'ERROR', 25_000);
+        const submittedDone = await make('DONE', 15_000);
+
+        expect(ids(await store.listRecentlyDone(10))).toEqual(ids([doneLate, submittedDone, doneEarly]));
+        expect(ids(await store.listRecentlyDone(1))).toEqual(ids([doneLate]));
+        expect(await store.listRecentlyDone(0)).toEqual([]);
+        const [, , oldest] = await store.listRecentlyDone(10);
+        expect(oldest?.history.map((change) => [change.status, change.at.getTime() - T0])).toEqual([
+          ['ACCEPTED', 0],
+          ['PROCESSING', 4000],
+          ['DONE', 9000],
+        ]);
+        expect(oldest?.finishedAt).toEqual(at(9000));
+      });
+
+      it('is empty for an empty store', async () => {
+        expect(await store.listRecentlyDone(5)).toEqual([]);
+      });
+    });
+
     describe('lifecycle', () => {
       it('migrates again without harm to existing data', async () => {
         const job = await store.insert(newJob({ idempotencyKey: 'kept' }));

@@ -1,5 +1,6 @@
 import type { Job } from '../../src/domain/job.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
+import type { ReadPlanner } from '../../src/services/jobs/duration-history.js';
 import { createJobPubSub, type JobPubSub } from '../../src/services/jobs/job-events.js';
 import { JobPoller } from '../../src/services/jobs/job-poller.js';
 import { JobRefresher } from '../../src/services/jobs/job-refresher.js';
@@ -34,6 +35,8 @@ export interface PollerRigOptions {
   retries?: number;
   concurrency?: number;
   up?: TestUpstream;
+  /** POLL_STRATEGY=learned: the schedule from job durations; default none, the fixed cadence. */
+  readPlanner?: ReadPlanner;
 }
 
 export interface PollerRig {
@@ -74,6 +77,7 @@ export async function startPollerRig(options: PollerRigOptions): Promise<PollerR
     pollIntervalMs: options.pollIntervalMs,
     backgroundPollIntervalMs: options.backgroundPollIntervalMs,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.readPlanner ? { readPlanner: options.readPlanner } : {}),
   });
   return {
     up,

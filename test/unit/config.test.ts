@@ -14,6 +14,11 @@ describe('configuration', () => {
     });
   });
 
+  it('schedules reads by learned job durations unless POLL_STRATEGY=fixed', () => {
+    expect(loadConfig({}).pollStrategy).toBe('learned');
+    expect(loadConfig({ POLL_STRATEGY: 'fixed' }).pollStrategy).toBe('fixed');
+  });
+
   it('defaults the upstream URL to Claid when a key is given', () => {
     expect(loadConfig({ CLAID_API_KEY: 'k' }).claid.apiUrl).toBe('https://api.claid.ai');
   });
@@ -25,6 +30,7 @@ describe('configuration', () => {
     ['UPSTREAM_TIMEOUT_MS', '-5', /UPSTREAM_TIMEOUT_MS/],
     ['UPSTREAM_RETRIES', '1.5', /UPSTREAM_RETRIES.*whole number/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL.*one of fatal, error/],
+    ['POLL_STRATEGY', 'smart', /POLL_STRATEGY.*one of fixed, learned/],
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL.*sqlite:<path>/],
     ['CLAID_API_URL', 'ftp://x', /CLAID_API_URL.*http\(s\) URL/],
     ['REDIS_URL', 'http://x', /REDIS_URL.*redis:\/\//],

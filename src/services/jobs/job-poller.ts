@@ -8,6 +8,7 @@ import type { PriorityScope } from '../upstream/budget-types.js';
 import type { JobRefresher } from './job-refresher.js';
 import { JobWatchers } from './job-watchers.js';
 import {
+  type Cadence,
   DUE_SLACK_MS,
   dueAt,
   PollSchedule,
@@ -22,8 +23,9 @@ import { UnfinishedRescan } from './unfinished-rescan.js';
 //
 // Every read goes through JobRefresher.refresh, which shares one in-flight upstream read per job, so a query refresh
 // and the poller never read one job twice at once. A job is due `pollIntervalMs` (watched) or
-// `backgroundPollIntervalMs` (nobody watching) after its last upstream read, whoever made it: before reading, the
-// poller reloads the job from the store and skips it when a query refresh read it meanwhile.
+// `backgroundPollIntervalMs` (nobody watching) after its last upstream read, whoever made it; with a readPlanner, a
+// watched job is due where the planner puts it, never sooner: before reading, the poller reloads the job from the
+// store and skips it when a query refresh read it meanwhile.
 //
 // Scheduling (poll-schedule.ts): one timer to the earliest due time; due jobs wait in a ready queue ordered
 // watched-first, then by how long they have been due; at most `concurrency` reads run at once. The poller acquires
@@ -35,14 +37,13 @@ import { UnfinishedRescan } from './unfinished-rescan.js';
 // it takes over from a holder that died. A job counts as watched when anyone watches it on any instance. Jobs
 // submitted elsewhere are found by rescanning the store's unfinished jobs every `rescanIntervalMs`.
 
-export interface JobPollerOptions {
+/** The cadence (poll-schedule.ts): pollIntervalMs, backgroundPollIntervalMs and, when learned, a readPlanner. */
+export interface JobPollerOptions extends Cadence {
   store: JobStore;
   refresher: Pick<JobRefresher, 'refresh'>;
   /** The budget the Claid client acquires from; without one, reads are only ordered here. */
   budget?: PriorityScope;
   logger: Logger;
-  pollIntervalMs: number;
-  backgroundPollIntervalMs: number;
   /**
    * Reads in flight at once (default 4): the rest wait here, in priority order, not in the budget's queue. One slot
    * is kept for watched jobs.
@@ -194,8 +195,7 @@ export class JobPoller {
   }
 
   private dueAt(tracked: TrackedJob): number {
-    const { pollIntervalMs, backgroundPollIntervalMs } = this.options;
-    return dueAt(tracked, this.watchers.isWatched(tracked.id) ? pollIntervalMs : backgroundPollIntervalMs);
+    return dueAt(tracked, this.watchers.isWatched(tracked.id), this.options);
   }
 
   private reschedule(tracked: TrackedJob): void {

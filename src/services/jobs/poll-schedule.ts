@@ -1,6 +1,7 @@
 import { UpstreamError } from '../../domain/errors.js';
 import type { Job } from '../../domain/job.js';
 import { MinHeap } from '../../lib/min-heap.js';
+import type { ReadPlanner } from './duration-history.js';
 
 // When the poller reads which job: one timer to the earliest due time; due jobs wait in a ready queue ordered
 // watched-first, then by how long they have been due. Entries are never removed from the heaps: a job rescheduled
@@ -32,13 +33,25 @@ export const trackedJob = (job: Job): TrackedJob => ({
   version: 0,
 });
 
+export interface Cadence {
+  pollIntervalMs: number;
+  backgroundPollIntervalMs: number;
+  /** Learned strategy: places watched jobs' reads; absent, they come every pollIntervalMs. */
+  readPlanner?: ReadPlanner | undefined;
+}
+
 /**
- * When a job falls due: `intervalMs` after its last upstream read, whoever made it, but not inside its back-off or
- * before another instance's lease would run out.
+ * When a job falls due: one interval after its last upstream read, whoever made it (a watched job's when the planner
+ * says, never sooner), but not inside its back-off or before another instance's lease would run out.
  */
-export function dueAt(tracked: TrackedJob, intervalMs: number): number {
+export function dueAt(tracked: TrackedJob, watched: boolean, cadence: Cadence): number {
+  const { pollIntervalMs, backgroundPollIntervalMs, readPlanner } = cadence;
   const lastRead = Math.max(tracked.job.lastPolledAt.getTime(), tracked.lastReadAt);
-  return Math.max(lastRead + intervalMs, tracked.backoffUntil, tracked.leaseRetryAt);
+  let next = lastRead + (watched ? pollIntervalMs : backgroundPollIntervalMs);
+  if (watched && readPlanner) {
+    next = Math.max(next, readPlanner.nextReadAt(tracked.job, lastRead, pollIntervalMs, backgroundPollIntervalMs));
+  }
+  return Math.max(next, tracked.backoffUntil, tracked.leaseRetryAt);
 }
 
 export interface Slot {

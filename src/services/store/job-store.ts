@@ -123,6 +123,9 @@ export interface JobStore {
 
   listJobs(query: ListJobsQuery): Promise<ListJobsPage>;
 
+  /** DONE jobs, most recently finished first (ties by id desc), up to `limit`: what job durations are learned from. */
+  listRecentlyDone(limit: number): Promise<Job[]>;
+
   /** Atomically claims (owner, key) for a request hash; safe when two submits race. */
   claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim>;
 

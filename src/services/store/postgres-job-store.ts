@@ -228,6 +228,15 @@ export class PostgresJobStore implements JobStore {
     return toPage(rows, query, rowToJob);
   }
 
+  async listRecentlyDone(limit: number): Promise<Job[]> {
+    assertLimit(limit);
+    const { rows } = await this.#pool.query<JobRow>(
+      `SELECT * FROM ${this.#jobs} WHERE status = 'DONE' ORDER BY finished_at DESC, id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(rowToJob);
+  }
+
   async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
     const atMs = toMs(at);
     // Under READ COMMITTED the INSERT waits for a concurrent claim of the same key to commit or roll back, so exactly

@@ -208,6 +208,14 @@ export class SqliteJobStore implements JobStore {
     return toPage(rows, query, rowToJob);
   }
 
+  async listRecentlyDone(limit: number): Promise<Job[]> {
+    assertLimit(limit);
+    const rows = this.#stmt(`SELECT * FROM jobs WHERE status = 'DONE' ORDER BY finished_at DESC, id DESC LIMIT ?`).all(
+      limit,
+    ) as JobRow[];
+    return rows.map(rowToJob);
+  }
+
   async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
     const atMs = toMs(at);
     return this.#db
