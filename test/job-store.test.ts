@@ -124,7 +124,10 @@ describe('SqliteJobStore on a file', () => {
 
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([{ version: 1 }]);
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const indexes = (
         db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'`).all() as {
@@ -300,7 +303,7 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       await Promise.all(stores.map((store) => store.migrate()));
       await Promise.all(stores.map((store) => store.migrate()));
       const { rows } = await db.admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       const indexes = await db.admin.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,
         [schema],

@@ -18,6 +18,7 @@ import type { Simulator } from '../simulator/server.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { createHardening } from '../transport/security/hardening.js';
 import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import { createGraphQLTransports, type GatewayYoga } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
@@ -134,6 +135,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     rescanIntervalMs: scaleOut.rescanIntervalMs,
   });
   disposers.add('job poller', () => poller.stop());
+  const claidWebhook = wireClaidWebhook({ config, upstream, store, refresher, events, poller, logger, disposers });
 
   const authLogger = logger.child({ component: 'auth' });
   const authenticator = createAuthenticator(config.auth, {
@@ -196,7 +198,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger }),
+    server: (yoga) => createHttpServer({ yoga, readCache, ready, claidWebhook, logger }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;
@@ -215,6 +217,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     if (stopping) throw new Error('the gateway is stopped: build a new one');
     await upstream.listen();
     url = await listenHttp(server, config.port, config.host);
+    upstream.pushWebhooksTo(`${url}${CLAID_WEBHOOK_PATH}`);
     const keyExpiry = setInterval(
       () => {
         store

@@ -3,22 +3,29 @@ import type { AddressInfo } from 'node:net';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
 import type { GraphQLContext } from '../schema/context.js';
+import { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
-// One node:http port for everything: /ready here, reads of final jobs from the read cache, the rest (GraphQL,
+// One node:http port for everything: /ready and Claid's webhooks here, reads of final jobs from the read cache, the rest (GraphQL,
 // GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades.
 
 export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readCache: FinalReadCache;
   ready: () => Promise<Readiness>;
+  /** Claid's notifications (POST /webhooks/claid). */
+  claidWebhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   logger: Logger;
 }
 
-export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerOptions): Server {
+export function createHttpServer({ yoga, readCache, ready, claidWebhook, logger }: HttpServerOptions): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.split('?')[0] === CLAID_WEBHOOK_PATH) {
+      void claidWebhook(req, res);
+      return;
+    }
     if (req.url === '/ready' && req.method === 'GET') {
       ready().then(
         ({ ok, body }) =>

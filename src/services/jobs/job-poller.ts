@@ -85,6 +85,8 @@ export class JobPoller {
   private readonly tracked = new Map<string, TrackedJob>();
   private readonly watchers: JobWatchers;
   private readonly loading = new Set<string>();
+  /** Jobs whose state the upstream pushed (webhooks): read only at the background cadence, as reconciliation. */
+  private readonly pushedJobs = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly readsByJob = new RecentCounts<string>(READS_BY_JOB_LIMIT);
   private readonly rescan: UnfinishedRescan;
@@ -155,6 +157,22 @@ export class JobPoller {
   }
 
   /**
+   * The upstream pushed `job`'s state (a webhook, on any instance): from now on it is read only at the background
+   * cadence, to catch a webhook that got lost, and not at all once final.
+   */
+  pushed(job: Job): void {
+    const tracked = this.tracked.get(job.id);
+    if (!tracked) return;
+    this.pushedJobs.add(job.id);
+    if (isFinalStatus(job.status)) {
+      this.untrack(tracked);
+      return;
+    }
+    if (job.lastPolledAt.getTime() >= tracked.job.lastPolledAt.getTime()) tracked.job = job;
+    this.reschedule(tracked);
+  }
+
+  /**
    * Registers a subscriber's interest: the job is read every pollIntervalMs while anyone watches it. An unfinished
    * job the poller does not track yet is loaded and tracked. Returns an idempotent release function.
    */
@@ -194,7 +212,8 @@ export class JobPoller {
 
   private dueAt(tracked: TrackedJob): number {
     const { pollIntervalMs, backgroundPollIntervalMs } = this.options;
-    return dueAt(tracked, this.watchers.isWatched(tracked.id) ? pollIntervalMs : backgroundPollIntervalMs);
+    const eager = this.watchers.isWatched(tracked.id) && !this.pushedJobs.has(tracked.id);
+    return dueAt(tracked, eager ? pollIntervalMs : backgroundPollIntervalMs);
   }
 
   private reschedule(tracked: TrackedJob): void {
@@ -206,6 +225,7 @@ export class JobPoller {
   private untrack(tracked: TrackedJob): void {
     if (this.tracked.get(tracked.id) !== tracked) return;
     this.tracked.delete(tracked.id);
+    this.pushedJobs.delete(tracked.id);
     this.schedule.forget(tracked);
     void this.options.coordinator?.release(tracked.id);
   }

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, UpstreamTaskState } from '../../domain/job.js';
 import { type DecodedJobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
-import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
+import {
+  type ApplyResult,
+  type IdempotencyClaim,
+  type JobStore,
+  type ListJobsPage,
+  type ListJobsQuery,
+  type NewJob,
+  UPSTREAM_ID_MATCH_LIMIT,
+} from './job-store.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
@@ -117,6 +125,14 @@ export class PostgresJobStore implements JobStore {
       [...ids],
     ]);
     return inIdOrder(ids, rows, rowToJob);
+  }
+
+  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
+    const { rows } = await this.#pool.query<JobRow>(
+      `SELECT * FROM ${this.#jobs} WHERE upstream_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [upstreamId, UPSTREAM_ID_MATCH_LIMIT],
+    );
+    return rows.map(rowToJob);
   }
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {

@@ -43,6 +43,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     `,
   },
+  {
+    // Webhooks name a job by its upstream task id.
+    version: 2,
+    sql: `CREATE INDEX jobs_upstream_id ON jobs (upstream_id);`,
+  },
 ];
 
 /** First key of the two-key advisory lock that serializes migrations; the second is a hash of the schema name. */

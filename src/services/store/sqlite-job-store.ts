@@ -4,7 +4,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Job, UpstreamTaskState } from '../../domain/job.js';
 import { type JobColumns, jobFromColumns, newJobColumns, toMs } from './job-row-codec.js';
-import type { ApplyResult, IdempotencyClaim, JobStore, ListJobsPage, ListJobsQuery, NewJob } from './job-store.js';
+import {
+  type ApplyResult,
+  type IdempotencyClaim,
+  type JobStore,
+  type ListJobsPage,
+  type ListJobsQuery,
+  type NewJob,
+  UPSTREAM_ID_MATCH_LIMIT,
+} from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { planStatusChange } from './status-change-plan.js';
@@ -85,6 +93,13 @@ export class SqliteJobStore implements JobStore {
       JSON.stringify(ids),
     ) as JobRow[];
     return inIdOrder(ids, rows, rowToJob);
+  }
+
+  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
+    const rows = this.#stmt(
+      `SELECT * FROM jobs WHERE upstream_id = ? ORDER BY created_at DESC, id DESC LIMIT ${UPSTREAM_ID_MATCH_LIMIT}`,
+    ).all(upstreamId) as JobRow[];
+    return rows.map(rowToJob);
   }
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
