@@ -8,6 +8,7 @@ import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
 import { openJobUpdates } from '../services/jobs/job-updates.js';
+import { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import type { PollCoordinator } from '../services/scale-out/poll-coordinator.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
 import { countUnfinishedIn, type JobStore } from '../services/store/job-store.js';
@@ -124,6 +125,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     coordinator,
     unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
   });
+  const pushedJobs = new PushedJobs();
   const poller = new JobPoller({
     store,
     refresher,
@@ -133,9 +135,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     backgroundPollIntervalMs: config.backgroundPollIntervalMs,
     coordinator,
     rescanIntervalMs: scaleOut.rescanIntervalMs,
+    isPushed: (jobId) => pushedJobs.has(jobId),
   });
   disposers.add('job poller', () => poller.stop());
-  const claidWebhook = wireClaidWebhook({ config, upstream, store, refresher, events, poller, logger, disposers });
+  const claidWebhook = wireClaidWebhook({ config, upstream, store, refresher, events, pushedJobs, logger, disposers });
 
   const authLogger = logger.child({ component: 'auth' });
   const authenticator = createAuthenticator(config.auth, {

@@ -3,15 +3,15 @@ import type { DisposerStack } from '../lib/disposer-stack.js';
 import type { Logger } from '../lib/logger.js';
 import { ClaidWebhookIntake } from '../services/jobs/claid-webhook-intake.js';
 import type { JobPubSub } from '../services/jobs/job-events.js';
-import type { JobPoller } from '../services/jobs/job-poller.js';
 import type { JobRefresher } from '../services/jobs/job-refresher.js';
+import type { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import type { JobStore } from '../services/store/job-store.js';
 import { handleClaidWebhook } from '../transport/claid-webhook.js';
 import type { Config } from './config.js';
 import type { Upstream } from './upstream.js';
 
-// Webhook intake: the route's handler, and every instance's poller hearing that a job's state was pushed (on
-// whichever instance the webhook landed), so that it reads the job only as reconciliation.
+// Webhook intake: the route's handler, and every instance hearing that a job's state was pushed (on whichever
+// instance the webhook landed), so that its poller reads the job only as reconciliation.
 
 export { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
 
@@ -21,7 +21,8 @@ export interface ClaidWebhookWiring {
   store: JobStore;
   refresher: JobRefresher;
   events: JobPubSub;
-  poller: Pick<JobPoller, 'pushed'>;
+  /** What the poller asks (isPushed) to read a job only as reconciliation. */
+  pushedJobs: PushedJobs;
   logger: Logger;
   disposers: DisposerStack;
 }
@@ -29,12 +30,12 @@ export interface ClaidWebhookWiring {
 export function wireClaidWebhook(
   wiring: ClaidWebhookWiring,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { config, upstream, store, refresher, events, poller, disposers } = wiring;
+  const { config, upstream, store, refresher, events, pushedJobs, disposers } = wiring;
   const logger = wiring.logger.child({ component: 'claid-webhook' });
   const intake = new ClaidWebhookIntake({ store, refresher, events, logger });
   const pushes = events.subscribe('job:pushed');
   void (async () => {
-    for await (const job of pushes) poller.pushed(job);
+    for await (const job of pushes) pushedJobs.note(job);
   })().catch((err: unknown) => logger.error({ err }, 'stopped hearing pushed jobs'));
   disposers.add('pushed-job listener', async () => {
     await pushes.return?.();

@@ -20,9 +20,9 @@ import { UnfinishedRescan } from './unfinished-rescan.js';
 // One poll loop per unfinished job, shared by every subscriber and by query refreshes.
 //
 // Every read goes through JobRefresher.refresh, which shares one in-flight upstream read per job, so a query refresh
-// and the poller never read one job twice at once. A job is due `pollIntervalMs` (watched) or
+// and the poller never read one job twice at once. A job is due `pollIntervalMs` (watched, not pushed) or
 // `backgroundPollIntervalMs` (nobody watching) after its last upstream read, whoever made it: before reading, the
-// poller reloads the job from the store and skips it when a query refresh read it meanwhile.
+// poller reloads the job from the store and skips it when a query refresh read it meanwhile. Webhooks: isPushed.
 //
 // Scheduling (poll-schedule.ts): one timer to the earliest due time; due jobs wait in a ready queue ordered
 // watched-first, then by how long they have been due; at most `concurrency` reads run at once. The poller acquires
@@ -57,6 +57,7 @@ export interface JobPollerOptions {
    * took); 0 or unset: only at start(). Bounded to 10 000 jobs, oldest first (unfinished-rescan.ts).
    */
   rescanIntervalMs?: number;
+  isPushed?: (jobId: string) => boolean;
 }
 
 export interface JobPollerStats {
@@ -85,8 +86,6 @@ export class JobPoller {
   private readonly tracked = new Map<string, TrackedJob>();
   private readonly watchers: JobWatchers;
   private readonly loading = new Set<string>();
-  /** Jobs whose state the upstream pushed (webhooks): read only at the background cadence, as reconciliation. */
-  private readonly pushedJobs = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly readsByJob = new RecentCounts<string>(READS_BY_JOB_LIMIT);
   private readonly rescan: UnfinishedRescan;
@@ -157,22 +156,6 @@ export class JobPoller {
   }
 
   /**
-   * The upstream pushed `job`'s state (a webhook, on any instance): from now on it is read only at the background
-   * cadence, to catch a webhook that got lost, and not at all once final.
-   */
-  pushed(job: Job): void {
-    const tracked = this.tracked.get(job.id);
-    if (!tracked) return;
-    this.pushedJobs.add(job.id);
-    if (isFinalStatus(job.status)) {
-      this.untrack(tracked);
-      return;
-    }
-    if (job.lastPolledAt.getTime() >= tracked.job.lastPolledAt.getTime()) tracked.job = job;
-    this.reschedule(tracked);
-  }
-
-  /**
    * Registers a subscriber's interest: the job is read every pollIntervalMs while anyone watches it. An unfinished
    * job the poller does not track yet is loaded and tracked. Returns an idempotent release function.
    */
@@ -211,9 +194,8 @@ export class JobPoller {
   }
 
   private dueAt(tracked: TrackedJob): number {
-    const { pollIntervalMs, backgroundPollIntervalMs } = this.options;
-    const eager = this.watchers.isWatched(tracked.id) && !this.pushedJobs.has(tracked.id);
-    return dueAt(tracked, eager ? pollIntervalMs : backgroundPollIntervalMs);
+    const { pollIntervalMs: eager, backgroundPollIntervalMs: background, isPushed } = this.options;
+    return dueAt(tracked, this.watchers.isWatched(tracked.id) && !isPushed?.(tracked.id) ? eager : background);
   }
 
   private reschedule(tracked: TrackedJob): void {
@@ -225,7 +207,6 @@ export class JobPoller {
   private untrack(tracked: TrackedJob): void {
     if (this.tracked.get(tracked.id) !== tracked) return;
     this.tracked.delete(tracked.id);
-    this.pushedJobs.delete(tracked.id);
     this.schedule.forget(tracked);
     void this.options.coordinator?.release(tracked.id);
   }
