@@ -1,10 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from '../src/domain/job.js';
 import type { Gateway } from '../src/gateway/build-gateway.js';
+import { verifyWebhookSignature } from '../src/services/upstream/webhook-signature.js';
+import { startSimulator } from '../src/simulator/server.js';
 import { captureLogger, gql, SUBMIT, startTestGateway } from './support/gateway.js';
 import { sleep, waitFor } from './support/poller-harness.js';
 import { freshKeyPrefix, testRedisUrl } from './support/redis.js';
@@ -352,5 +356,43 @@ describe('the embedded simulator', () => {
     expect(simulator.stats.webhooks).toBeGreaterThanOrEqual(3);
     // DONE after about 1.8 s at a 1 s poll interval: polling alone would have read it at least twice.
     expect(simulator.stats.readsByTask.get(upstreamId) ?? 0).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('the simulator', () => {
+  it('POSTs a signed status answer at each status change to SIMULATOR_WEBHOOK_URL', async () => {
+    const received: { body: Buffer; signature: string | undefined }[] = [];
+    const sink = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const header = req.headers['x-claid-hmac-sha256'];
+        received.push({ body: Buffer.concat(chunks), signature: Array.isArray(header) ? header[0] : header });
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => sink.close(resolve)));
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook`;
+    const sim = await startSimulator({ stepMs: 100, webhook: { url: sinkUrl, secret: SECRET } });
+    closers.push(() => sim.close());
+
+    const submitted = await fetch(`${sim.url}/v1/image/ai-edit`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: sim.sampleUrl(), options: { prompt: 'a duck' } }),
+    });
+    const { data } = (await submitted.json()) as { data: { id: number } };
+    await waitFor(() => received.some((r) => r.body.includes('"DONE"')), 10_000, 'the DONE notification');
+    await sleep(150);
+
+    const notes = received.map((r) => JSON.parse(r.body.toString('utf8')).data);
+    expect(notes.map((n) => n.status)).toEqual(['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE']);
+    expect(notes.every((n) => n.id === data.id)).toBe(true);
+    expect(notes.at(-1).result.output_objects.length).toBeGreaterThan(0);
+    expect(received.every((r) => verifyWebhookSignature(r.body, r.signature, SECRET))).toBe(true);
+    expect(sim.stats.webhooks).toBe(4);
+    // Pushed, never read.
+    expect(sim.stats.reads).toBe(0);
   });
 });
