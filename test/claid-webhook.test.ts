@@ -387,11 +387,11 @@ describe('the simulator', () => {
     await sleep(150);
 
     const notes = received.map((r) => JSON.parse(r.body.toString('utf8')).data);
-    expect(notes.map((n) => n.status)).toEqual(['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE']);
+    expect(notes.map((n) => n.status)).toEqual(['WAITING', 'PROCESSING', 'DONE']);
     expect(notes.every((n) => n.id === data.id)).toBe(true);
     expect(notes.at(-1).result.output_objects.length).toBeGreaterThan(0);
     expect(received.every((r) => verifyWebhookSignature(r.body, r.signature, SECRET))).toBe(true);
-    expect(sim.stats.webhooks).toBe(4);
+    expect(sim.stats.webhooks).toBe(3);
     // Pushed, never read.
     expect(sim.stats.reads).toBe(0);
   });

@@ -5,7 +5,8 @@ import { observedStatus, taskData } from './api-routes.js';
 import type { TaskStore } from './task-store.js';
 import type { WebhookTarget } from './types.js';
 
-// Claid's webhooks as the simulator sends them: a POST of the status answer's JSON at each status change, signed
+// Claid's webhooks as the simulator sends them: a POST of the status answer's JSON at each status change after
+// ACCEPTED, signed
 // with X-Claid-Hmac-SHA256 (hex HMAC-SHA256 of the body) when a secret is set. One attempt each, no retry: Claid
 // documents none, and a receiver must live with lost notifications anyway.
 
@@ -50,7 +51,8 @@ export class WebhookNotifier {
     if (!task || this.deps.signal.aborted) return;
     const stepMs = this.deps.stepMs();
     const status = observedStatus(this.deps.store, task, stepMs);
-    if (this.target && this.sent.get(taskId) !== status) {
+    // The submit's answer already said ACCEPTED (and the receiver may not have stored the job yet).
+    if (this.target && (this.sent.get(taskId) ?? 'ACCEPTED') !== status) {
       this.sent.set(taskId, status);
       this.send(this.target, JSON.stringify({ data: taskData(task, status) }));
     }
@@ -82,7 +84,8 @@ export class WebhookNotifier {
         if (!response.ok) this.deps.logger.warn({ status: response.status }, 'simulator webhook refused');
       })
       .catch((err: unknown) => {
-        if (!this.deps.signal.aborted) this.deps.logger.warn({ err }, 'simulator webhook not delivered');
+        // The receiver reconciles by polling; a refusal above is the one worth a warning (a wrong secret, say).
+        if (!this.deps.signal.aborted) this.deps.logger.debug({ err }, 'simulator webhook not delivered');
       });
   }
 }
