@@ -457,7 +457,7 @@ describe('failure injection', () => {
     expect((await read(987654)).status).toBe(502);
     expect((await read(42424242)).status).toBe(404);
     const stats = (await (await fetch(`${sim.url}/__control/stats`, { headers: auth() })).json()) as Json;
-    expect(stats).toEqual({ submits: 0, reads: 3, readsByTask: { '987654': 2, '42424242': 1 } });
+    expect(stats).toEqual({ submits: 0, reads: 3, readsByTask: { '987654': 2, '42424242': 1 }, webhooks: 0 });
 
     expect((await post({ action: 'setStepMs', ms: 0 })).status).toBe(200);
     const accepted = await submitOk({

@@ -9,6 +9,7 @@ import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
 import { openJobUpdates } from '../services/jobs/job-updates.js';
+import { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import type { PollCoordinator } from '../services/scale-out/poll-coordinator.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
 import { countUnfinishedIn, type JobStore } from '../services/store/job-store.js';
@@ -19,6 +20,7 @@ import type { Simulator } from '../simulator/server.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { createHardening } from '../transport/security/hardening.js';
 import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import { createGraphQLTransports, type GatewayYoga } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
@@ -131,6 +133,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   });
   const durations = new DurationHistory({ store, logger });
   disposers.add('duration history', () => durations.stop());
+  const pushedJobs = new PushedJobs();
   const poller = new JobPoller({
     store,
     refresher,
@@ -141,8 +144,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     ...(config.pollStrategy === 'learned' ? { readPlanner: durations } : {}),
     coordinator,
     rescanIntervalMs: scaleOut.rescanIntervalMs,
+    isPushed: (jobId) => pushedJobs.has(jobId),
   });
   disposers.add('job poller', () => poller.stop());
+  const claidWebhook = wireClaidWebhook({ config, upstream, store, refresher, events, pushedJobs, logger, disposers });
 
   const authLogger = logger.child({ component: 'auth' });
   const authenticator = createAuthenticator(config.auth, {
@@ -209,7 +214,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger, limits: config.http }),
+    server: (yoga) => createHttpServer({ yoga, readCache, ready, claidWebhook, logger, limits: config.http }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;
@@ -228,6 +233,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     if (stopping) throw new Error('the gateway is stopped: build a new one');
     await upstream.listen();
     url = await listenHttp(server, config.port, config.host);
+    upstream.pushWebhooksTo(`${url}${CLAID_WEBHOOK_PATH}`);
     const keyExpiry = setInterval(
       () => {
         store

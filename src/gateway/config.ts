@@ -50,7 +50,7 @@ const apiKeyList = z.string().superRefine((v, ctx) => {
 const jwtSecret = z.string().refine((v) => v.length >= 32, { message: 'must be at least 32 characters (HS256)' });
 
 /** Variables whose values never appear in an error message. */
-const SECRET_VARIABLES = new Set(['CLAID_API_KEY', 'GATEWAY_API_KEYS', 'JWT_SECRET']);
+const SECRET_VARIABLES = new Set(['CLAID_API_KEY', 'CLAID_WEBHOOK_SECRET', 'GATEWAY_API_KEYS', 'JWT_SECRET']);
 
 export const configSchema = z
   .object({
@@ -84,6 +84,16 @@ export const configSchema = z
     UPSTREAM_MAX_RPS: z.preprocess(emptyToUndefined, positiveInt(1000).default(4)),
     UPSTREAM_MAX_RPM: z.preprocess(emptyToUndefined, positiveInt(60_000).default(120)),
     UPSTREAM_UNKNOWN_TASK_GRACE_MS: z.preprocess(emptyToUndefined, nonNegativeInt(86_400_000).default(300_000)),
+    CLAID_WEBHOOK_SECRET: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+    CLAID_WEBHOOK_SIGNATURE_HEADER: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name')
+        .transform((v) => v.toLowerCase())
+        .default('x-claid-hmac-sha256'),
+    ),
+    WEBHOOK_MAX_BODY_BYTES: z.preprocess(emptyToUndefined, positiveInt(16 * 1024 ** 2).default(256 * 1024)),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -172,6 +182,11 @@ export interface Config {
     /** How often an instance looks in the store for unfinished jobs that others submitted. */
     rescanIntervalMs: number;
   };
+  /**
+   * POST /webhooks/claid (src/transport/claid-webhook.ts). Without a secret it answers 404, except in front of the
+   * embedded simulator, which signs with a secret generated at start.
+   */
+  webhook: { secret: string | undefined; signatureHeader: string; maxBodyBytes: number };
   pollIntervalMs: number;
   /** Cadence for unfinished jobs nobody watches. */
   backgroundPollIntervalMs: number;
@@ -235,6 +250,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       instanceId: e.INSTANCE_ID,
       leaseTtlMs: e.POLL_LEASE_TTL_MS ?? Math.max(2 * e.POLL_INTERVAL_MS, 500),
       rescanIntervalMs: e.JOB_RESCAN_INTERVAL_MS,
+    },
+    webhook: {
+      secret: e.CLAID_WEBHOOK_SECRET,
+      signatureHeader: e.CLAID_WEBHOOK_SIGNATURE_HEADER,
+      maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     },
     pollIntervalMs: e.POLL_INTERVAL_MS,
     backgroundPollIntervalMs: e.BACKGROUND_POLL_INTERVAL_MS ?? Math.max(e.POLL_INTERVAL_MS * 10, 10_000),

@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
 import type { GraphQLContext } from '../schema/context.js';
+import { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
-// One node:http port for everything: /ready here, reads of final jobs from the read cache, the rest (GraphQL,
+// One node:http port for everything: /ready and Claid's webhooks here, reads of final jobs from the read cache, the rest (GraphQL,
 // GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades.
 
 export interface HttpLimits {
@@ -25,11 +26,14 @@ export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readCache: FinalReadCache;
   ready: () => Promise<Readiness>;
+  /** Claid's notifications (POST /webhooks/claid). */
+  claidWebhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   logger: Logger;
   limits: HttpLimits;
 }
 
-export function createHttpServer({ yoga, readCache, ready, logger, limits }: HttpServerOptions): Server {
+export function createHttpServer({ limits, ...routes }: HttpServerOptions): Server {
+  const { logger } = routes;
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -38,7 +42,7 @@ export function createHttpServer({ yoga, readCache, ready, logger, limits }: Htt
       // header trickler stay for 88 s: sweep often enough that a cut comes close to the limit.
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
     },
-    handler({ yoga, readCache, ready, logger }),
+    handler(routes),
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxConnections = limits.maxConnections;
@@ -46,8 +50,12 @@ export function createHttpServer({ yoga, readCache, ready, logger, limits }: Htt
   return server;
 }
 
-function handler({ yoga, readCache, ready, logger }: Omit<HttpServerOptions, 'limits'>) {
+function handler({ yoga, readCache, ready, claidWebhook, logger }: Omit<HttpServerOptions, 'limits'>) {
   return (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.split('?')[0] === CLAID_WEBHOOK_PATH) {
+      void claidWebhook(req, res);
+      return;
+    }
     if (req.url === '/ready' && req.method === 'GET') {
       ready().then(
         ({ ok, body }) =>

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
 import { type ClaidClient, createClaidClient, type UpstreamBudget } from '../services/upstream/claid-client.js';
 import type { Simulator } from '../simulator/server.js';
@@ -13,6 +14,10 @@ export interface Upstream {
   readonly simulator: Simulator | undefined;
   /** False while the embedded simulator is not listening yet. */
   readonly configured: boolean;
+  /** What Claid's webhooks are signed with: CLAID_WEBHOOK_SECRET, or one generated for the embedded simulator. */
+  readonly webhookSecret: string | undefined;
+  /** Has the embedded simulator push its notifications to the gateway's `url`; a no-op for any other upstream. */
+  pushWebhooksTo(url: string): void;
   /** Starts the embedded simulator, if that is the upstream; a no-op otherwise. */
   listen(): Promise<void>;
   /** Closes the client, then the embedded simulator. */
@@ -35,7 +40,15 @@ export function pickUpstream(config: Config, budget: UpstreamBudget, logger: Log
   if (apiUrl) {
     if (!apiKey) logger.info({ upstream: apiUrl }, 'no CLAID_API_KEY: talking to a simulator at CLAID_API_URL');
     const client = clientFor(apiUrl, apiKey ?? SIMULATOR_DEFAULT_KEY);
-    return { client, simulator: undefined, configured: true, listen: async () => {}, close: () => client.close() };
+    return {
+      client,
+      simulator: undefined,
+      configured: true,
+      webhookSecret: config.webhook.secret,
+      pushWebhooksTo: () => {},
+      listen: async () => {},
+      close: () => client.close(),
+    };
   }
   return embeddedSimulator(config, logger, clientFor);
 }
@@ -48,6 +61,8 @@ function embeddedSimulator(
   let simulator: Simulator | undefined;
   let bound: ClaidClient | undefined;
   let closed = false;
+  // The embedded simulator and the gateway agree on a secret of their own, so `npm start` shows push without setup.
+  const webhookSecret = config.webhook.secret ?? randomBytes(32).toString('hex');
   const current = (): ClaidClient => {
     if (!bound) throw new Error('the embedded Claid simulator is not listening yet');
     return bound;
@@ -69,6 +84,10 @@ function embeddedSimulator(
     },
     get configured() {
       return bound !== undefined;
+    },
+    webhookSecret,
+    pushWebhooksTo(url) {
+      simulator?.control.setWebhook({ url, secret: webhookSecret });
     },
     async listen() {
       if (simulator || closed) return;

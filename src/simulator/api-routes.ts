@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JobStatus } from '../domain/job.js';
 import type { Gate } from './access.js';
 import {
   errorDetails,
@@ -105,9 +106,19 @@ export function handleRead(ctx: ApiContext, req: IncomingMessage, res: ServerRes
     sendJson(res, 404, errorDetails(SIMULATOR_ERROR_CODES.notFound, 'general', `AI edit task ${rawId} was not found.`));
     return;
   }
+  sendJson(res, 200, { data: taskData(task, observedStatus(ctx.store, task, ctx.stepMs())) });
+}
+
+/** The task's status now, recorded as reported so that reads and webhooks never go back. */
+export function observedStatus(store: TaskStore, task: SimTask, stepMs: number): JobStatus {
   const before = task.reported;
-  const status = currentStatus(task, ctx.stepMs());
-  if (status !== before) ctx.store.report(task.id, status);
+  const status = currentStatus(task, stepMs);
+  if (status !== before) store.report(task.id, status);
+  return status;
+}
+
+/** A status answer's `data`, which a webhook carries too. */
+export function taskData(task: SimTask, status: JobStatus): Json {
   const data: Json = {
     id: task.id,
     status,
@@ -121,5 +132,5 @@ export function handleRead(ctx: ApiContext, req: IncomingMessage, res: ServerRes
   // Before DONE the result is null; a failed task has none at all.
   if (status === 'DONE') data['result'] = task.result;
   else if (status !== 'ERROR') data['result'] = null;
-  sendJson(res, 200, { data });
+  return data;
 }

@@ -70,5 +70,6 @@ export function handleStats(gate: Gate, stats: SimulatorStats, req: IncomingMess
     submits: stats.submits,
     reads: stats.reads,
     readsByTask: Object.fromEntries(stats.readsByTask),
+    webhooks: stats.webhooks,
   });
 }

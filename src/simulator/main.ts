@@ -21,6 +21,8 @@ const logger = createLogger(
 );
 const apiKey = process.env['SIMULATOR_API_KEY']?.trim() || DEFAULT_SIMULATOR_API_KEY;
 const dataDir = process.env['SIMULATOR_DATA_DIR']?.trim();
+const webhookUrl = process.env['SIMULATOR_WEBHOOK_URL']?.trim();
+const webhookSecret = process.env['SIMULATOR_WEBHOOK_SECRET']?.trim() || undefined;
 
 const simulator = await startSimulator({
   port: intFromEnv('SIMULATOR_PORT', 4010, 65535),
@@ -29,6 +31,8 @@ const simulator = await startSimulator({
   stepMs: intFromEnv('SIMULATOR_STEP_MS', 1500, 600_000),
   // Unset: tasks live in memory (ids are still never handed out twice); set: they survive a restart.
   ...(dataDir ? { dataDir } : {}),
+  // E.g. http://127.0.0.1:4000/webhooks/claid, with the gateway's CLAID_WEBHOOK_SECRET.
+  ...(webhookUrl ? { webhook: { url: webhookUrl, secret: webhookSecret } } : {}),
   logger,
 });
 
@@ -38,7 +42,14 @@ const keyHint =
     ? apiKey
     : `${apiKey.slice(0, Math.min(3, Math.floor(apiKey.length / 3)))}… (from SIMULATOR_API_KEY)`;
 logger.info(
-  { url: simulator.url, keyHint, sampleUrl: simulator.sampleUrl(), dataDir: dataDir ?? null },
+  {
+    url: simulator.url,
+    keyHint,
+    sampleUrl: simulator.sampleUrl(),
+    dataDir: dataDir ?? null,
+    webhookUrl: webhookUrl ?? null,
+    webhookSigned: Boolean(webhookSecret),
+  },
   `Claid simulator listening on ${simulator.url} (Bearer ${keyHint}); try input ${simulator.sampleUrl()}`,
 );
 

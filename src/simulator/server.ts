@@ -13,6 +13,7 @@ import { SqliteTaskStore } from './sqlite-task-store.js';
 import { MemoryTaskStore, type TaskStore } from './task-store.js';
 import { runTask, type SimTask } from './tasks.js';
 import type { Simulator, SimulatorControl, SimulatorOptions, SimulatorStats } from './types.js';
+import { WebhookNotifier } from './webhooks.js';
 
 // A Claid-compatible AI Edit upstream on a real socket: what the gateway talks to without an API key, and what
 // tests use to make the upstream slow, failing, rate limited or silent.
@@ -20,7 +21,7 @@ import type { Simulator, SimulatorControl, SimulatorOptions, SimulatorStats } fr
 export type { FailSpec, HangSpec, InjectedBody, InjectionEndpoint } from './control.js';
 export { SIMULATOR_ERROR_CODES } from './http-replies.js';
 export { SAMPLES } from './images.js';
-export type { Simulator, SimulatorControl, SimulatorOptions, SimulatorStats } from './types.js';
+export type { Simulator, SimulatorControl, SimulatorOptions, SimulatorStats, WebhookTarget } from './types.js';
 
 export const DEFAULT_SIMULATOR_API_KEY = 'simulator-key';
 
@@ -46,13 +47,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const limiter = new FixedWindowRateLimiter(rate.perSecond, rate.perMinute, Boolean(options.rateLimit));
   const injector = new FailureInjector();
   const store: TaskStore = options.dataDir ? new SqliteTaskStore(options.dataDir) : new MemoryTaskStore();
-  const stats: SimulatorStats = { submits: 0, reads: 0, readsByTask: new Map() };
+  const stats: SimulatorStats = { submits: 0, reads: 0, readsByTask: new Map(), webhooks: 0 };
   const sockets = new Set<Socket>();
   const shutdown = new AbortController();
   const runs = new Set<Promise<void>>();
   const gate = createGate({ apiKey, limiter, injector, logger });
   const serveSample = createSampleRoute();
   let baseUrl = '';
+  const notifier = new WebhookNotifier(
+    { store, stepMs: () => stepMs, logger, signal: shutdown.signal, onSend: () => stats.webhooks++ },
+    options.webhook,
+  );
 
   const control: SimulatorControl = {
     fail: (spec) => injector.fail(spec),
@@ -66,14 +71,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       stats.submits = 0;
       stats.reads = 0;
       stats.readsByTask.clear();
+      stats.webhooks = 0;
     },
+    setWebhook: (target) => notifier.setTarget(target),
   };
 
   const run = (task: SimTask): void => {
-    const running = runTask(task, { baseUrl, store, signal: shutdown.signal, logger }).finally(() =>
-      runs.delete(running),
-    );
+    const running = runTask(task, { baseUrl, store, signal: shutdown.signal, logger }).finally(() => {
+      runs.delete(running);
+      notifier.check(task.id);
+    });
     runs.add(running);
+    notifier.check(task.id);
   };
   const api: ApiContext = { gate, store, stats, baseUrl: () => baseUrl, stepMs: () => stepMs, run };
 

@@ -3,6 +3,13 @@ import type { FailSpec, HangSpec } from './control.js';
 
 // The simulator's public shape: what startSimulator takes and returns.
 
+/** Where the simulator sends its webhooks. */
+export interface WebhookTarget {
+  url: string;
+  /** Unset: notifications go unsigned. */
+  secret?: string | undefined;
+}
+
 export interface SimulatorOptions {
   /** Default 0: a free port. */
   port?: number;
@@ -19,6 +26,8 @@ export interface SimulatorOptions {
    * Unset: in memory only. Either way a task id is never handed out twice.
    */
   dataDir?: string;
+  /** Where to POST a notification at each status change (Claid's webhooks); also settable later (control). */
+  webhook?: WebhookTarget;
   logger?: Logger;
 }
 
@@ -28,6 +37,8 @@ export interface SimulatorControl {
   /** Accept the next `times` (default 1) matching requests and never answer them. */
   hang(spec?: HangSpec): void;
   setStepMs(ms: number): void;
+  /** Sends a notification at each status change to `target` from now on; undefined: stops. */
+  setWebhook(target: WebhookTarget | undefined): void;
   /** Clears injected failures, stats and rate-limit counts. */
   reset(): void;
 }
@@ -36,6 +47,8 @@ export interface SimulatorStats {
   submits: number;
   reads: number;
   readsByTask: Map<number, number>;
+  /** Webhook notifications sent (delivered or not). */
+  webhooks: number;
 }
 
 export interface Simulator {

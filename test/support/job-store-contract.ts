@@ -596,6 +596,20 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('findByUpstreamId', () => {
+      it('returns every job of that task id, newest first, final or not, and nothing of other ids', async () => {
+        const older = await store.insert(newJob({ upstream: upstream({ upstreamId: 7 }), at: at(1000) }));
+        const newer = await store.insert(
+          newJob({ owner: 'bob', upstream: upstream({ upstreamId: 7, status: 'DONE' }), at: at(2000) }),
+        );
+        await store.insert(newJob({ upstream: upstream({ upstreamId: 8 }), at: at(3000) }));
+
+        expect(ids(await store.findByUpstreamId(7))).toEqual(ids([newer, older]));
+        expect((await store.findByUpstreamId(7))[1]).toEqual(older);
+        expect(await store.findByUpstreamId(9)).toEqual([]);
+      });
+    });
+
     describe('listUnfinished', () => {
       it('returns jobs not yet final, oldest first, up to the limit', async () => {
         const make = (status: JobStatus, offset: number): Promise<Job> =>

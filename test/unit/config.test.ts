@@ -70,6 +70,24 @@ describe('configuration', () => {
     expect(() => loadConfig({ UPSTREAM_UNKNOWN_TASK_GRACE_MS: '-1' })).toThrow(/UPSTREAM_UNKNOWN_TASK_GRACE_MS/);
   });
 
+  it('reads the webhook settings: off without a secret, the header lower-cased, the secret never echoed', () => {
+    expect(loadConfig({}).webhook).toEqual({
+      secret: undefined,
+      signatureHeader: 'x-claid-hmac-sha256',
+      maxBodyBytes: 256 * 1024,
+    });
+    const set = loadConfig({
+      CLAID_WEBHOOK_SECRET: 'whsec-1',
+      CLAID_WEBHOOK_SIGNATURE_HEADER: 'X-Signature',
+      WEBHOOK_MAX_BODY_BYTES: '1000',
+    });
+    expect(set.webhook).toEqual({ secret: 'whsec-1', signatureHeader: 'x-signature', maxBodyBytes: 1000 });
+    expect(() => loadConfig({ CLAID_WEBHOOK_SIGNATURE_HEADER: 'bad header' })).toThrow(
+      /CLAID_WEBHOOK_SIGNATURE_HEADER/,
+    );
+    expect(() => loadConfig({ WEBHOOK_MAX_BODY_BYTES: '0' })).toThrow(/WEBHOOK_MAX_BODY_BYTES/);
+  });
+
   it('never echoes the API key in a configuration error', () => {
     expect(() => loadConfig({ CLAID_API_KEY: 'sk-secret', PORT: 'x' })).toThrow(/PORT/);
     try {

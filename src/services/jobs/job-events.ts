@@ -9,6 +9,8 @@ import type { Job } from '../../domain/job.js';
 export interface JobTopics {
   [topic: string]: [string, Job] | [Job];
   'job:updated': [jobId: string, job: Job];
+  /** The upstream pushed this job's state (a webhook): every instance's poller drops to reconciliation reads. */
+  'job:pushed': [job: Job];
 }
 
 export type JobPubSub = PubSub<JobTopics>;

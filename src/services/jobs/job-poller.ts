@@ -24,7 +24,8 @@ import { UnfinishedRescan } from './unfinished-rescan.js';
 // Every read goes through JobRefresher.refresh, which shares one in-flight upstream read per job, so a query refresh
 // and the poller never read one job twice at once. A job is due `pollIntervalMs` (watched) or
 // `backgroundPollIntervalMs` (nobody watching) after its last upstream read, whoever made it; with a readPlanner, a
-// watched job is due where the planner puts it, never sooner: before reading, the poller reloads the job from the
+// watched job is due where the planner puts it, never sooner; a job whose state a webhook pushed (isPushed) is read at the background
+// cadence, as reconciliation: before reading, the poller reloads the job from the
 // store and skips it when a query refresh read it meanwhile.
 //
 // Scheduling (poll-schedule.ts): one timer to the earliest due time; due jobs wait in a ready queue ordered
@@ -59,6 +60,7 @@ export interface JobPollerOptions extends Cadence {
    * took); 0 or unset: only at start(). Bounded to 10 000 jobs, oldest first (unfinished-rescan.ts).
    */
   rescanIntervalMs?: number;
+  isPushed?: (jobId: string) => boolean;
 }
 
 export interface JobPollerStats {
@@ -195,7 +197,7 @@ export class JobPoller {
   }
 
   private dueAt(tracked: TrackedJob): number {
-    return dueAt(tracked, this.watchers.isWatched(tracked.id), this.options);
+    return dueAt(tracked, this.watchers.isWatched(tracked.id) && !this.options.isPushed?.(tracked.id), this.options);
   }
 
   private reschedule(tracked: TrackedJob): void {

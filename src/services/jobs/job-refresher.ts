@@ -74,11 +74,22 @@ export class JobRefresher {
     return this.read(job);
   }
 
+  /**
+   * Records a state the upstream pushed (a webhook) exactly as a read's, so that subscribers on every instance hear
+   * it. The caller has checked it is this job's task (task-match.ts). Null for a job the store does not know.
+   */
+  async applyPushed(job: SentJob, state: UpstreamTaskState): Promise<Job | null> {
+    return (await this.record(job, state)) ?? null;
+  }
+
   private async read(job: SentJob): Promise<Job> {
-    const state = await this.readTask(job);
+    return (await this.record(job, await this.readTask(job))) ?? job;
+  }
+
+  private async record(job: Job, state: UpstreamTaskState): Promise<Job | undefined> {
     const at = this.now();
     const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
-    if (!applied) return job;
+    if (!applied) return undefined;
     if (applied.changed) this.deps.events.publish('job:updated', applied.job.id, applied.job);
     // A final job needs no reader: free its lease (also when a query, not this instance's poller, took it).
     if (isFinalStatus(applied.job.status)) await this.deps.coordinator?.release(job.id);

@@ -111,6 +111,12 @@ export interface JobStore {
   findByIds(ids: readonly string[]): Promise<(Job | null)[]>;
 
   /**
+   * The jobs whose upstream task has this id, newest first, at most UPSTREAM_ID_MATCH_LIMIT: what a webhook names.
+   * Usually one; an upstream that was reset may have handed the same id to another job's task.
+   */
+  findByUpstreamId(upstreamId: number): Promise<Job[]>;
+
+  /**
    * Records an upstream read, or a submit's answer: a job without an upstream id takes `state.upstreamId` (also a
    * job already ended meanwhile, so that the operator can find the task). Moves status only forward (domain.isForwardTransition); a final job never changes.
    * Always sets lastPolledAt to `at`; sets updatedAt and appends to history only on a change.
@@ -152,6 +158,9 @@ export interface JobStore {
 
   close(): Promise<void>;
 }
+
+/** At most this many jobs answer one findByUpstreamId. */
+export const UPSTREAM_ID_MATCH_LIMIT = 20;
 
 const UNFINISHED_STATUSES = JOB_STATUSES.filter((status) => !isFinalStatus(status));
 

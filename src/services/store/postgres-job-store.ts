@@ -22,6 +22,7 @@ import type {
   NewQueuedJob,
   UnsettledSubmitFilter,
 } from './job-store.js';
+import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
@@ -156,6 +157,14 @@ export class PostgresJobStore implements JobStore {
       [...ids],
     ]);
     return inIdOrder(ids, rows, rowToJob);
+  }
+
+  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
+    const { rows } = await this.#pool.query<JobRow>(
+      `SELECT * FROM ${this.#jobs} WHERE upstream_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [upstreamId, UPSTREAM_ID_MATCH_LIMIT],
+    );
+    return rows.map(rowToJob);
   }
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {

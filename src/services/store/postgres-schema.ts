@@ -53,6 +53,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       UPDATE jobs SET send_started_at = created_at;
     `,
   },
+  {
+    // Webhooks name a job by its upstream task id.
+    version: 3,
+    sql: `CREATE INDEX jobs_upstream_id ON jobs (upstream_id);`,
+  },
 ];
 
 /** First key of the two-key advisory lock that serializes migrations; the second is a hash of the schema name. */

@@ -15,6 +15,7 @@ import type {
   NewQueuedJob,
   UnsettledSubmitFilter,
 } from './job-store.js';
+import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
@@ -145,6 +146,13 @@ export class SqliteJobStore implements JobStore {
       JSON.stringify(ids),
     ) as JobRow[];
     return inIdOrder(ids, rows, rowToJob);
+  }
+
+  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
+    const rows = this.#stmt(
+      `SELECT * FROM jobs WHERE upstream_id = ? ORDER BY created_at DESC, id DESC LIMIT ${UPSTREAM_ID_MATCH_LIMIT}`,
+    ).all(upstreamId) as JobRow[];
+    return rows.map(rowToJob);
   }
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {

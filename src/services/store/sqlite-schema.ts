@@ -80,6 +80,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     `,
   },
+  {
+    // Webhooks name a job by its upstream task id.
+    version: 3,
+    sql: `CREATE INDEX jobs_upstream_id ON jobs (upstream_id);`,
+  },
 ];
 
 /** Creates the schema when missing and applies the migrations not yet applied; IMMEDIATE, so processes take turns. */
