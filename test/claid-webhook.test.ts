@@ -117,6 +117,7 @@ describe('one gateway in front of a fake Claid', () => {
     expect(job.status).toBe('DONE');
     expect(job.result?.outputObjects).toHaveLength(2);
     expect(job.history.map((h) => h.status)).toEqual([
+      'QUEUED',
       'ACCEPTED',
       'WAITING',
       'PROCESSING',
@@ -211,7 +212,7 @@ describe('one gateway in front of a fake Claid', () => {
     const job = await stored(gateway, jobId);
     expect(job.status).toBe('DONE');
     expect(job.result?.outputObjects).toHaveLength(1);
-    expect(job.history.map((h) => h.status)).toEqual(['ACCEPTED', 'PROCESSING', 'DONE']);
+    expect(job.history.map((h) => h.status)).toEqual(['QUEUED', 'ACCEPTED', 'PROCESSING', 'DONE']);
   });
 
   it("ignores a notification whose echoed request is not the job's (the id was handed out again)", async () => {

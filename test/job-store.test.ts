@@ -127,6 +127,7 @@ describe('SqliteJobStore on a file', () => {
       expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual([
         { version: 1 },
         { version: 2 },
+        { version: 3 },
       ]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const indexes = (
@@ -303,7 +304,7 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       await Promise.all(stores.map((store) => store.migrate()));
       await Promise.all(stores.map((store) => store.migrate()));
       const { rows } = await db.admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const indexes = await db.admin.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,
         [schema],
