@@ -2,13 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
+import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
 // One node:http port for everything: /ready here, reads of final jobs from the read cache, the rest (GraphQL,
-// GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades.
+// GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades. Every request is
+// served inside its request id (x-request-id in, or a fresh one), which the response echoes.
 
 export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
@@ -19,6 +21,12 @@ export interface HttpServerOptions {
 
 export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerOptions): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    runInRequest(requestId, () => route(req, res));
+  });
+
+  function route(req: IncomingMessage, res: ServerResponse): void {
     if (req.url === '/ready' && req.method === 'GET') {
       ready().then(
         ({ ok, body }) =>
@@ -40,7 +48,7 @@ export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerO
       return;
     }
     void yoga.handle(req, res);
-  });
+  }
 }
 
 /** Listens on PORT and HOST; resolves to the base URL, e.g. http://127.0.0.1:4000. */

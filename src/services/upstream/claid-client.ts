@@ -153,7 +153,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
       attempt: attemptNumber,
       httpStatus,
       durationMs,
-      requestId: requestIdOf(responseHeaders),
+      claidRequestId: requestIdOf(responseHeaders),
     };
     if (failure || !task) {
       const failed = failure ?? new AttemptFailure(connectionError('no answer'), false);
