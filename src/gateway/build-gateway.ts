@@ -16,11 +16,14 @@ import type { ClaidClient } from '../services/upstream/claid-client.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import type { Simulator } from '../simulator/server.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
+import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
 import { createHardening } from '../transport/security/hardening.js';
 import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import type { Config } from './config.js';
 import { createGraphQLTransports, type GatewayYoga } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics/gateway-metrics.js';
+import { listenMetrics } from './metrics/metrics-endpoint.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
 import { pickUpstream } from './upstream.js';
@@ -49,6 +52,10 @@ export interface GatewayInternals {
   readonly sharedSubscriptions: { readonly webSocket: SharedSubscriptions; readonly http: SharedSubscriptions };
   /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
   readonly readCache: FinalReadCache;
+  /** Prometheus metrics, when METRICS_PORT or METRICS_TOKEN is set. */
+  readonly metrics: GatewayMetrics | undefined;
+  /** Base URL of the METRICS_PORT server once listening, e.g. http://127.0.0.1:9464. */
+  readonly metricsUrl: string | undefined;
 }
 
 export interface Gateway {
@@ -110,7 +117,18 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
   });
   disposers.add('upstream budget', () => budget.close());
-  const upstream = pickUpstream(config, budget, logger);
+  // The sources are read at scrape time only, by when everything they name exists.
+  const metrics =
+    config.metrics.port !== undefined || config.metrics.token !== undefined
+      ? createGatewayMetrics({
+          budget: () => budget.stats(),
+          poller: () => poller.stats(),
+          readCache: () => readCache.stats,
+          subscriptions: () => ({ websocket: transports.graphqlWs.shared, sse: transports.httpSubscriptions }),
+          webSocketConnections: () => transports.graphqlWs.connectionCount,
+        })
+      : undefined;
+  const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)));
   disposers.add('upstream', () => upstream.close());
   const claid = upstream.client;
 
@@ -189,6 +207,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     upstreamConfigured: () => upstream.configured,
     logger,
   });
+  const mainPortMetrics = { registry: metrics?.registry, token: config.metrics.token };
   const transports = createGraphQLTransports({
     hardening,
     logger,
@@ -196,7 +215,8 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger }),
+    ...(metrics ? { plugins: [useGraphQLMetrics(metrics.registry)] } : {}),
+    server: (yoga) => createHttpServer({ yoga, readCache, ready, logger, metrics: mainPortMetrics }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;
@@ -209,6 +229,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   });
 
   let url: string | undefined;
+  let metricsUrl: string | undefined;
   let listening: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   const listen = async () => {
@@ -225,6 +246,15 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     );
     keyExpiry.unref();
     disposers.add('idempotency key expiry', () => clearInterval(keyExpiry));
+    if (metrics) {
+      disposers.add('job metrics', metrics.watchJobs(store, 15_000, logger));
+      const { port, host } = config.metrics;
+      if (port !== undefined) {
+        const own = await listenMetrics(metrics.registry, { port, host }, logger, listenHttp);
+        disposers.add('metrics server', () => closeHttp(own.server));
+        metricsUrl = own.url;
+      }
+    }
     await poller.start();
     logger.info({ url: `${url}/graphql`, instanceId }, 'gateway listening');
   };
@@ -256,6 +286,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       },
       sharedSubscriptions: { webSocket: graphqlWs.shared, http: transports.httpSubscriptions },
       readCache,
+      metrics,
+      get metricsUrl() {
+        return metricsUrl;
+      },
     },
   };
 }

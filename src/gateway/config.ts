@@ -49,7 +49,7 @@ const apiKeyList = z.string().superRefine((v, ctx) => {
 const jwtSecret = z.string().refine((v) => v.length >= 32, { message: 'must be at least 32 characters (HS256)' });
 
 /** Variables whose values never appear in an error message. */
-const SECRET_VARIABLES = new Set(['CLAID_API_KEY', 'GATEWAY_API_KEYS', 'JWT_SECRET']);
+const SECRET_VARIABLES = new Set(['CLAID_API_KEY', 'GATEWAY_API_KEYS', 'JWT_SECRET', 'METRICS_TOKEN']);
 
 export const configSchema = z
   .object({
@@ -103,6 +103,9 @@ export const configSchema = z
     MAX_SUBSCRIPTIONS_PER_CALLER: z.preprocess(emptyToUndefined, positiveInt(100_000).default(100)),
     READ_CACHE_MAX_BYTES: z.preprocess(emptyToUndefined, nonNegativeInt(4 * 1024 ** 3).default(64 * 1024 ** 2)),
     READ_CACHE_TTL_MS: z.preprocess(emptyToUndefined, positiveInt(7 * 24 * 3_600_000).default(3_600_000)),
+    METRICS_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).optional()),
+    METRICS_HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
+    METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16).optional()),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {
@@ -178,6 +181,11 @@ export interface Config {
   security: SecurityConfig;
   /** Answers to reads of final jobs, kept per caller (src/transport/final-read-cache.ts); maxBytes 0: off. */
   readCache: { maxBytes: number; ttlMs: number };
+  /**
+   * Prometheus metrics (src/gateway/metrics): on their own port (METRICS_PORT, on METRICS_HOST, loopback by
+   * default), and/or at /metrics on the main port for `Authorization: Bearer METRICS_TOKEN`. Neither set: off.
+   */
+  metrics: { port: number | undefined; host: string; token: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -248,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     security: securityConfigFrom(e),
     readCache: { maxBytes: e.READ_CACHE_MAX_BYTES, ttlMs: e.READ_CACHE_TTL_MS },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
   };
 }
 

@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
+import { isMetricsRequest, serveMetricsOnMainPort } from './metrics/metrics-endpoint.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
@@ -17,9 +19,11 @@ export interface HttpServerOptions {
   readCache: FinalReadCache;
   ready: () => Promise<Readiness>;
   logger: Logger;
+  /** /metrics on this port, for the token only (src/gateway/metrics/metrics-endpoint.ts). */
+  metrics?: { registry: Registry | undefined; token: string | undefined };
 }
 
-export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerOptions): Server {
+export function createHttpServer({ yoga, readCache, ready, logger, metrics }: HttpServerOptions): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
@@ -27,6 +31,10 @@ export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerO
   });
 
   function route(req: IncomingMessage, res: ServerResponse): void {
+    if (isMetricsRequest(req)) {
+      serveMetricsOnMainPort(metrics?.registry, metrics?.token, req, res, logger);
+      return;
+    }
     if (req.url === '/ready' && req.method === 'GET') {
       ready().then(
         ({ ok, body }) =>
@@ -52,9 +60,9 @@ export function createHttpServer({ yoga, readCache, ready, logger }: HttpServerO
 }
 
 /** Listens on PORT and HOST; resolves to the base URL, e.g. http://127.0.0.1:4000. */
-export async function listenHttp(server: Server, port: number, host: string): Promise<string> {
+export async function listenHttp(server: Server, port: number, host: string, variable = 'PORT'): Promise<string> {
   await new Promise<void>((resolve, reject) => {
-    const fail = (error: unknown) => reject(listenError('PORT', port, error));
+    const fail = (error: unknown) => reject(listenError(variable, port, error));
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);

@@ -42,6 +42,8 @@ export interface GraphQLWsServer {
   close(): Promise<void>;
   /** The shared subscription executions (streamCount, memberCount). */
   readonly shared: SharedSubscriptions;
+  /** Open WebSocket connections. */
+  readonly connectionCount: number;
 }
 
 type EnvelopedRoot = {
@@ -216,6 +218,9 @@ export function attachGraphQLWs(
 
   return {
     shared,
+    get connectionCount() {
+      return wss.clients.size;
+    },
     async close() {
       clearInterval(pinger);
       // Going away (1001) completes every socket's subscriptions.
