@@ -123,13 +123,70 @@ describe('GET /metrics', () => {
     }
   });
 
-  it('counts unfinished jobs by status from the store', async () => {
-    const submitted = await gql(gateway, SUBMIT, { input: { input: INPUT, options: { prompt: PROMPT } } });
-    expect(submitted.errors).toBeUndefined();
-    const { samples } = await scrape();
-    // Refreshed on a timer, not per scrape: at start-up there were none.
-    expect(samples.get('gateway_unfinished_jobs{status="ACCEPTED"}')).toBe(0);
-    expect(samples.has('gateway_unfinished_jobs{status="DONE"}')).toBe(false);
+  it('counts unfinished jobs by status from the store on a timer', async () => {
+    const own = await startTestGateway({
+      env: {
+        CLAID_API_KEY: 'claid-key-never-in-labels',
+        CLAID_API_URL: up.url,
+        METRICS_TOKEN: TOKEN,
+        METRICS_JOB_COUNT_INTERVAL_MS: '100',
+        // No reads, so the job stays ACCEPTED.
+        POLL_INTERVAL_MS: '60000',
+        BACKGROUND_POLL_INTERVAL_MS: '60000',
+      },
+    });
+    try {
+      const jobs = async () => {
+        const res = await fetch(`${own.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        return parse(await res.text()).get('gateway_unfinished_jobs{status="ACCEPTED"}');
+      };
+      expect(await jobs()).toBe(0);
+      const submitted = await gql(own, SUBMIT, { input: { input: INPUT, options: { prompt: PROMPT } } });
+      expect(submitted.errors).toBeUndefined();
+      await until(async () => (await jobs()) === 1);
+      expect(
+        parse(await (await fetch(`${own.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()).has(
+          'gateway_unfinished_jobs{status="DONE"}',
+        ),
+      ).toBe(false);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('counts a per-caller limit refusal by limit, and a validation failure over graphql-ws', async () => {
+    const own = await startTestGateway({
+      env: { CLAID_API_KEY: 'k', CLAID_API_URL: up.url, METRICS_TOKEN: TOKEN, MAX_SUBMITS_PER_MINUTE: '1' },
+    });
+    try {
+      const read = async () =>
+        parse(await (await fetch(`${own.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
+      const before = await read();
+      for (const _ of [1, 2]) await gql(own, SUBMIT, { input: { input: INPUT, options: { prompt: PROMPT } } });
+      const client = wsClient(own);
+      const refused = collect(client, 'subscription Nope { noSuchField }', {});
+      const { error } = await refused.done;
+      expect(error).toBeDefined();
+      await client.dispose();
+      const after = await read();
+      expect(delta(before, after, 'gateway_caller_limit_refusals_total{limit="MAX_SUBMITS_PER_MINUTE"}')).toBe(1);
+      expect(
+        delta(
+          before,
+          after,
+          'graphql_operations_total{operationName="Submit",operationType="mutation",outcome="RATE_LIMITED"}',
+        ),
+      ).toBe(1);
+      expect(
+        delta(
+          before,
+          after,
+          'graphql_operations_total{operationName="Nope",operationType="subscription",outcome="GRAPHQL_VALIDATION_FAILED"}',
+        ),
+      ).toBe(1);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('on the main port answers only the token', async () => {

@@ -247,7 +247,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     keyExpiry.unref();
     disposers.add('idempotency key expiry', () => clearInterval(keyExpiry));
     if (metrics) {
-      disposers.add('job metrics', metrics.watchJobs(store, 15_000, logger));
+      disposers.add('job metrics', metrics.watchJobs(store, config.metrics.jobCountIntervalMs, logger));
       const { port, host } = config.metrics;
       if (port !== undefined) {
         const own = await listenMetrics(metrics.registry, { port, host }, logger, listenHttp);

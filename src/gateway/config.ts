@@ -106,6 +106,7 @@ export const configSchema = z
     METRICS_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).optional()),
     METRICS_HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
     METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16).optional()),
+    METRICS_JOB_COUNT_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(15_000)),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {
@@ -185,7 +186,7 @@ export interface Config {
    * Prometheus metrics (src/gateway/metrics): on their own port (METRICS_PORT, on METRICS_HOST, loopback by
    * default), and/or at /metrics on the main port for `Authorization: Bearer METRICS_TOKEN`. Neither set: off.
    */
-  metrics: { port: number | undefined; host: string; token: string | undefined };
+  metrics: { port: number | undefined; host: string; token: string | undefined; jobCountIntervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -256,7 +257,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     security: securityConfigFrom(e),
     readCache: { maxBytes: e.READ_CACHE_MAX_BYTES, ttlMs: e.READ_CACHE_TTL_MS },
-    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
+    metrics: {
+      port: e.METRICS_PORT,
+      host: e.METRICS_HOST,
+      token: e.METRICS_TOKEN,
+      jobCountIntervalMs: e.METRICS_JOB_COUNT_INTERVAL_MS,
+    },
   };
 }
 

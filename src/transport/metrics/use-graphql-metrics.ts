@@ -17,7 +17,7 @@ const MAX_OPERATION_NAMES = 100;
 const CODE = /^[A-Z][A-Z_]{0,63}$/;
 
 /** Limit names RateLimitedError carries (src/services/auth/caller-limits.ts); a fixed set, checked as such. */
-const LIMIT = /^[a-z][a-z-]{0,39}$/;
+const LIMIT = /^[A-Z][A-Z_]{0,63}$/;
 
 export function useGraphQLMetrics(registry: Registry): Plugin {
   const operationName = boundedLabel(MAX_OPERATION_NAMES);
