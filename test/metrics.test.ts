@@ -189,6 +189,21 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('counts a masked error as masked', async () => {
+    const own = await startTestGateway({ env: { METRICS_TOKEN: TOKEN } });
+    try {
+      await own.internals.store.close();
+      const res = await gql(own, 'query Mine { aiEditJobs { edges { node { id } } } }');
+      expect(res.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      const text = await (await fetch(`${own.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      expect(
+        parse(text).get('graphql_operations_total{operationName="Mine",operationType="query",outcome="masked"}'),
+      ).toBe(1);
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  });
+
   it('on the main port answers only the token', async () => {
     const url = `${gateway.url}/metrics`;
     expect((await fetch(url)).status).toBe(401);
