@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { captureLogger, startTestGateway } from './support/gateway.js';
+import { captureLogger, gql, READ, readUntilFinal, SUBMIT, startTestGateway } from './support/gateway.js';
 
 // Request ids over real HTTP and WebSocket: echoed, generated, refused when unsafe, on every log line of the
 // request and as the correlationId of a masked error.
@@ -60,6 +60,28 @@ describe('request ids over HTTP', () => {
     const res = await fetch(`${gateway.url}/ready`, { headers: { 'x-request-id': 'ready-probe-1' } });
     await res.text();
     expect(res.headers.get('x-request-id')).toBe('ready-probe-1');
+  });
+
+  it('a read answered from the read cache carries its own id, not the one of the read that filled it', async () => {
+    const submitted = await gql(gateway, SUBMIT, {
+      input: { input: gateway.internals.simulator!.sampleUrl(), options: { prompt: 'add a duck' } },
+    });
+    const { id } = submitted.data!.submitAiEdit.job;
+    await readUntilFinal(gateway, id);
+    const hitsBefore = gateway.internals.readCache.stats.hits;
+    const read = (requestId: string) =>
+      fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+        body: JSON.stringify({ query: READ, variables: { id } }),
+      });
+    const first = await read('fill-1');
+    await first.text();
+    const second = await read('hit-2');
+    await second.text();
+    expect(gateway.internals.readCache.stats.hits).toBe(hitsBefore + 1);
+    expect(first.headers.get('x-request-id')).toBe('fill-1');
+    expect(second.headers.get('x-request-id')).toBe('hit-2');
   });
 
   it('uses it as the correlationId of a masked error, and every log line of the request carries it', async () => {
