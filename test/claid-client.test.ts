@@ -134,7 +134,7 @@ describe('successful calls', () => {
       path: '/v1/image/ai-edit',
       attempt: 1,
       httpStatus: 200,
-      requestId: 'test-req-0',
+      claidRequestId: 'test-req-0',
     });
     expect(typeof lines[0]?.durationMs).toBe('number');
     expect(lines[1]).toMatchObject({ kind: 'read', method: 'GET', path: '/v1/image/ai-edit/1', httpStatus: 200 });

@@ -18,12 +18,15 @@ import type { ClaidClient } from '../services/upstream/claid-client.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import type { Simulator } from '../simulator/server.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
+import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
 import { createHardening } from '../transport/security/hardening.js';
 import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import { createGraphQLTransports, type GatewayYoga } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics/gateway-metrics.js';
+import { listenMetrics } from './metrics/metrics-endpoint.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
 import { describeStartup, startupSummary } from './startup-summary.js';
@@ -57,6 +60,10 @@ export interface GatewayInternals {
   readonly readCache: FinalReadCache;
   /** Aborted by stop(): every live stream completes. */
   readonly shutdownSignal: AbortSignal;
+  /** Prometheus metrics, when METRICS_PORT or METRICS_TOKEN is set. */
+  readonly metrics: GatewayMetrics | undefined;
+  /** Base URL of the METRICS_PORT server once listening, e.g. http://127.0.0.1:9464. */
+  readonly metricsUrl: string | undefined;
 }
 
 export interface Gateway {
@@ -118,7 +125,18 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
   });
   disposers.add('upstream budget', () => budget.close());
-  const upstream = pickUpstream(config, budget, logger);
+  // The sources are read at scrape time only, by when everything they name exists.
+  const metrics =
+    config.metrics.port !== undefined || config.metrics.token !== undefined
+      ? createGatewayMetrics({
+          budget: () => budget.stats(),
+          poller: () => poller.stats(),
+          readCache: () => readCache.stats,
+          subscriptions: () => ({ websocket: transports.graphqlWs.shared, sse: transports.httpSubscriptions }),
+          webSocketConnections: () => transports.graphqlWs.connectionCount,
+        })
+      : undefined;
+  const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)));
   disposers.add('upstream', () => upstream.close());
   const claid = upstream.client;
 
@@ -207,6 +225,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     upstreamConfigured: () => upstream.configured,
     logger,
   });
+  const mainPortMetrics = { registry: metrics?.registry, token: config.metrics.token };
   const transports = createGraphQLTransports({
     hardening,
     logger,
@@ -214,7 +233,9 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    server: (yoga) => createHttpServer({ yoga, readCache, ready, claidWebhook, logger, limits: config.http }),
+    ...(metrics ? { plugins: [useGraphQLMetrics(metrics.registry)] } : {}),
+    server: (yoga) =>
+      createHttpServer({ yoga, readCache, ready, claidWebhook, logger, limits: config.http, metrics: mainPortMetrics }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;
@@ -227,6 +248,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   });
 
   let url: string | undefined;
+  let metricsUrl: string | undefined;
   let listening: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   const listen = async () => {
@@ -249,6 +271,15 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       logger.warn({ err }, 'could not settle abandoned submits at start');
     });
     await durations.start();
+    if (metrics) {
+      disposers.add('job metrics', metrics.watchJobs(store, config.metrics.jobCountIntervalMs, logger));
+      const { port, host } = config.metrics;
+      if (port !== undefined) {
+        const own = await listenMetrics(metrics.registry, { port, host }, logger, listenHttp);
+        disposers.add('metrics server', () => closeHttp(own.server));
+        metricsUrl = own.url;
+      }
+    }
     await poller.start();
     const summary = startupSummary(config, upstream.simulator?.url);
     logger.info(
@@ -286,6 +317,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       sharedSubscriptions: { webSocket: graphqlWs.shared, http: transports.httpSubscriptions },
       readCache,
       shutdownSignal: shutdown.signal,
+      metrics,
+      get metricsUrl() {
+        return metricsUrl;
+      },
     },
   };
 }

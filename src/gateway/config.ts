@@ -50,7 +50,13 @@ const apiKeyList = z.string().superRefine((v, ctx) => {
 const jwtSecret = z.string().refine((v) => v.length >= 32, { message: 'must be at least 32 characters (HS256)' });
 
 /** Variables whose values never appear in an error message. */
-const SECRET_VARIABLES = new Set(['CLAID_API_KEY', 'CLAID_WEBHOOK_SECRET', 'GATEWAY_API_KEYS', 'JWT_SECRET']);
+const SECRET_VARIABLES = new Set([
+  'CLAID_API_KEY',
+  'CLAID_WEBHOOK_SECRET',
+  'GATEWAY_API_KEYS',
+  'JWT_SECRET',
+  'METRICS_TOKEN',
+]);
 
 export const configSchema = z
   .object({
@@ -120,6 +126,10 @@ export const configSchema = z
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(600_000).default(5_000)),
     MAX_CONNECTIONS: z.preprocess(emptyToUndefined, positiveInt(1_000_000).default(10_000)),
     LOG_FORMAT: z.preprocess(emptyToUndefined, z.enum(['json', 'pretty']).optional()),
+    METRICS_PORT: z.preprocess(emptyToUndefined, nonNegativeInt(65535).optional()),
+    METRICS_HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
+    METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16).optional()),
+    METRICS_JOB_COUNT_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(15_000)),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {
@@ -214,6 +224,11 @@ export interface Config {
   security: SecurityConfig;
   /** Answers to reads of final jobs, kept per caller (src/transport/final-read-cache.ts); maxBytes 0: off. */
   readCache: { maxBytes: number; ttlMs: number };
+  /**
+   * Prometheus metrics (src/gateway/metrics): on their own port (METRICS_PORT, on METRICS_HOST, loopback by
+   * default), and/or at /metrics on the main port for `Authorization: Bearer METRICS_TOKEN`. Neither set: off.
+   */
+  metrics: { port: number | undefined; host: string; token: string | undefined; jobCountIntervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -297,6 +312,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     security: securityConfigFrom(e),
     readCache: { maxBytes: e.READ_CACHE_MAX_BYTES, ttlMs: e.READ_CACHE_TTL_MS },
+    metrics: {
+      port: e.METRICS_PORT,
+      host: e.METRICS_HOST,
+      token: e.METRICS_TOKEN,
+      jobCountIntervalMs: e.METRICS_JOB_COUNT_INTERVAL_MS,
+    },
   };
 }
 

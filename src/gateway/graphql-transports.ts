@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createYoga, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaLogger, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../lib/logger.js';
 import { createContextFactory, type GatewayServices, type GraphQLContext } from '../schema/context.js';
 import { createErrorMasker } from '../schema/error-masking.js';
@@ -28,6 +28,8 @@ export interface GraphQLTransportOptions {
   authenticator: Authenticator;
   limits: CallerLimits;
   readCache: FinalReadCache;
+  /** More Yoga plugins (metrics), run before the others so that they see every operation. */
+  plugins?: Plugin[];
   /** The HTTP server that hands requests to Yoga; graphql-ws attaches to its upgrades. */
   server: (yoga: GatewayYoga) => Server;
 }
@@ -47,6 +49,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
     plugins: [
       // First: GraphiQL's own assets are served before any check meant for GraphQL requests.
       useGraphiQLAssets(),
+      ...(options.plugins ?? []),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
       useStoreOutageStatus(),

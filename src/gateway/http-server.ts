@@ -1,15 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
+import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
+import { isMetricsRequest, serveMetricsOnMainPort } from './metrics/metrics-endpoint.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
-// One node:http port for everything: /ready and Claid's webhooks here, reads of final jobs from the read cache, the rest (GraphQL,
-// GraphiQL, /health) through Yoga. The graphql-ws server attaches to the same server for upgrades.
+// One node:http port for everything: /ready, /metrics (with METRICS_TOKEN) and Claid's webhooks here, reads of final
+// jobs from the read cache, the rest (GraphQL, GraphiQL, /health) through Yoga. The graphql-ws server attaches to the
+// same server for upgrades. Every request is served inside its request id (x-request-id in, or a fresh one), which
+// the response echoes.
 
 export interface HttpLimits {
   /** Time for a request's headers to arrive. @default 10000 */
@@ -30,6 +35,8 @@ export interface HttpServerOptions {
   claidWebhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   logger: Logger;
   limits: HttpLimits;
+  /** /metrics on this port, for the token only (src/gateway/metrics/metrics-endpoint.ts). */
+  metrics?: { registry: Registry | undefined; token: string | undefined };
 }
 
 export function createHttpServer({ limits, ...routes }: HttpServerOptions): Server {
@@ -50,34 +57,47 @@ export function createHttpServer({ limits, ...routes }: HttpServerOptions): Serv
   return server;
 }
 
-function handler({ yoga, readCache, ready, claidWebhook, logger }: Omit<HttpServerOptions, 'limits'>) {
+function handler(routes: Omit<HttpServerOptions, 'limits'>) {
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (req.url?.split('?')[0] === CLAID_WEBHOOK_PATH) {
-      void claidWebhook(req, res);
-      return;
-    }
-    if (req.url === '/ready' && req.method === 'GET') {
-      ready().then(
-        ({ ok, body }) =>
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-        (err: unknown) => {
-          logger.error({ err }, 'readiness check failed');
-          res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"not ready"}');
-        },
-      );
-      return;
-    }
-    if (readCache.accepts(req)) {
-      readCache
-        .serve(req, res, (tracker) => yoga.handle(req, res, tracker ? { readTracker: tracker } : {}))
-        .catch((err: unknown) => {
-          logger.error({ err }, 'read cache failed a request');
-          res.destroy();
-        });
-      return;
-    }
-    void yoga.handle(req, res);
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    runInRequest(requestId, () => route(routes, req, res));
   };
+}
+
+function route(
+  { yoga, readCache, ready, claidWebhook, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  if (isMetricsRequest(req)) {
+    serveMetricsOnMainPort(metrics?.registry, metrics?.token, req, res, logger);
+    return;
+  }
+  if (req.url?.split('?')[0] === CLAID_WEBHOOK_PATH) {
+    void claidWebhook(req, res);
+    return;
+  }
+  if (req.url === '/ready' && req.method === 'GET') {
+    ready().then(
+      ({ ok, body }) => res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+      (err: unknown) => {
+        logger.error({ err }, 'readiness check failed');
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"not ready"}');
+      },
+    );
+    return;
+  }
+  if (readCache.accepts(req)) {
+    readCache
+      .serve(req, res, (tracker) => yoga.handle(req, res, tracker ? { readTracker: tracker } : {}))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'read cache failed a request');
+        res.destroy();
+      });
+    return;
+  }
+  void yoga.handle(req, res);
 }
 
 /** One warning per burst of connections refused at MAX_CONNECTIONS, not one per connection. */
@@ -98,9 +118,9 @@ function logDroppedConnections(server: Server, maxConnections: number, logger: L
 }
 
 /** Listens on PORT and HOST; resolves to the base URL, e.g. http://127.0.0.1:4000. */
-export async function listenHttp(server: Server, port: number, host: string): Promise<string> {
+export async function listenHttp(server: Server, port: number, host: string, variable = 'PORT'): Promise<string> {
   await new Promise<void>((resolve, reject) => {
-    const fail = (error: unknown) => reject(listenError('PORT', port, error));
+    const fail = (error: unknown) => reject(listenError(variable, port, error));
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);

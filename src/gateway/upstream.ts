@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
-import { type ClaidClient, createClaidClient, type UpstreamBudget } from '../services/upstream/claid-client.js';
+import {
+  type ClaidClient,
+  createClaidClient,
+  type UpstreamBudget,
+  type UpstreamCallObservation,
+} from '../services/upstream/claid-client.js';
 import type { Simulator } from '../simulator/server.js';
 import type { Config } from './config.js';
 import { listenError } from './start-errors.js';
@@ -26,7 +31,12 @@ export interface Upstream {
 
 const SIMULATOR_DEFAULT_KEY = 'simulator-key';
 
-export function pickUpstream(config: Config, budget: UpstreamBudget, logger: Logger): Upstream {
+export function pickUpstream(
+  config: Config,
+  budget: UpstreamBudget,
+  logger: Logger,
+  onCall?: (call: UpstreamCallObservation) => void,
+): Upstream {
   const clientFor = (baseUrl: string, apiKey: string) =>
     createClaidClient({
       baseUrl,
@@ -35,6 +45,7 @@ export function pickUpstream(config: Config, budget: UpstreamBudget, logger: Log
       retries: config.claid.retries,
       logger,
       budget,
+      ...(onCall ? { onCall } : {}),
     });
   const { apiKey, apiUrl } = config.claid;
   if (apiUrl) {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { currentRequestId } from '../lib/request-scope.js';
 import type { GatewayServices, ReadTracker, ResolverContext } from '../resolvers/resolver-context.js';
 import { type Authenticator, authorizationFromConnectionParams, type Caller } from '../services/auth/authenticator.js';
 import type { CallerLimits } from '../services/auth/caller-limits.js';
@@ -9,6 +11,8 @@ export type { GatewayServices, ReadTracker };
 
 export interface GraphQLContext extends ResolverContext {
   caller: Caller;
+  /** The request's id (x-request-id in and out; per connection over graphql-ws): on its log lines and masked errors. */
+  requestId: string;
   /**
    * Takes one of this caller's subscription slots (and, over graphql-ws, one of its connection's) or throws
    * RATE_LIMITED; returns the release. Taken once per subscriber by SharedSubscriptions.joinAs, through which every
@@ -50,6 +54,7 @@ export function createContextFactory(services: GatewayServices, access: CallerAc
     return {
       owner: caller.name,
       caller,
+      requestId: currentRequestId() ?? randomUUID(),
       services,
       acquireSubscription: () => limits.acquireSubscription(caller.name, connection),
     };

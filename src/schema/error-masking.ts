@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, Kind } from 'graphql';
 import { ErrorCode, GatewayError } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { currentRequestId } from '../lib/request-scope.js';
 
 /**
  * Yoga's maskError: a GatewayError from a service becomes a GraphQLError with `extensions.code` the client can act
  * on; GraphQL's own errors (syntax, validation) pass, a variable that does not coerce as BAD_USER_INPUT; anything
- * else is masked and logged with a correlation id.
+ * else is masked and logged with a correlation id, the request's id.
  */
 export function createErrorMasker(logger: Logger) {
   return function maskError(error: unknown, message: string): Error {
@@ -27,7 +28,8 @@ export function createErrorMasker(logger: Logger) {
     if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {
       return error;
     }
-    const correlationId = randomUUID();
+    // The request id, so that a client quoting it finds every line of its request, not only this one.
+    const correlationId = currentRequestId() ?? randomUUID();
     logger.error(
       { err: original, correlationId, path: error instanceof GraphQLError ? error.path : undefined },
       'unexpected error',

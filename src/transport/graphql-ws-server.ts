@@ -6,6 +6,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { SocketMember } from './graphql-ws-member.js';
 import { type MaskError, operationError } from './operation-error.js';
@@ -41,6 +42,8 @@ export interface GraphQLWsServer {
   close(): Promise<void>;
   /** The shared subscription executions (streamCount, memberCount). */
   readonly shared: SharedSubscriptions;
+  /** Open WebSocket connections. */
+  readonly connectionCount: number;
 }
 
 type EnvelopedRoot = {
@@ -150,11 +153,22 @@ export function attachGraphQLWs(
     },
   });
 
+  // One request id per connection (its upgrade's x-request-id, or a fresh one), echoed on the 101 response: a
+  // connection's operations share it, as its log lines then do.
+  const requestIds = new WeakMap<IncomingMessage, string>();
+  const requestIdOf = (request: IncomingMessage) => {
+    let id = requestIds.get(request);
+    if (id === undefined) requestIds.set(request, (id = requestIdFrom(request.headers['x-request-id'])));
+    return id;
+  };
+  wss.on('headers', (headers, request) => headers.push(`x-request-id: ${requestIdOf(request)}`));
+
   // graphql-ws's own `use/ws` adapter, less its console output: failures go to the logger, and close reasons never
   // carry an internal error's message.
   wss.on('connection', (socket, request) => {
+    const requestId = requestIdOf(request);
     socket.once('error', (err) => {
-      logger.warn({ err }, 'websocket error');
+      logger.warn({ err, requestId }, 'websocket error');
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
     const closed = protocol.opened(
@@ -167,14 +181,16 @@ export function attachGraphQLWs(
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
-          socket.on('message', async (data) => {
-            try {
-              await handle(String(data));
-            } catch (err) {
-              logger.error({ err }, 'graphql-ws message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            }
-          }),
+          socket.on('message', (data) =>
+            runInRequest(requestId, async () => {
+              try {
+                await handle(String(data));
+              } catch (err) {
+                logger.error({ err }, 'graphql-ws message handling failed');
+                socket.close(CloseCode.InternalServerError, 'Internal server error');
+              }
+            }),
+          ),
       },
       { socket, request },
     );
@@ -202,6 +218,9 @@ export function attachGraphQLWs(
 
   return {
     shared,
+    get connectionCount() {
+      return wss.clients.size;
+    },
     async close() {
       clearInterval(pinger);
       // Going away (1001) completes every socket's subscriptions.

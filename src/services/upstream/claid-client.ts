@@ -43,6 +43,14 @@ export interface ClaidClientOptions {
   retries: number;
   logger: Logger;
   budget?: UpstreamBudget;
+  /** Told of every attempt's answer (metrics); httpStatus is null when no answer arrived. */
+  onCall?: (call: UpstreamCallObservation) => void;
+}
+
+export interface UpstreamCallObservation {
+  kind: 'submit' | 'read';
+  httpStatus: number | null;
+  durationMs: number;
 }
 
 export interface ClaidClient {
@@ -62,7 +70,7 @@ function apiRoot(baseUrl: string): string {
 }
 
 export function createClaidClient(options: ClaidClientOptions): ClaidClient {
-  const { apiKey, timeoutMs, retries, budget } = options;
+  const { apiKey, timeoutMs, retries, budget, onCall } = options;
   const root = apiRoot(options.baseUrl);
   const logger = options.logger.child({ component: 'claid-client' });
   const agent = new Agent({
@@ -145,6 +153,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
 
     const durationMs = Math.round(performance.now() - started);
     budget?.observe({ httpStatus, ...parseRateLimitHeaders(responseHeaders) });
+    onCall?.({ kind: call.kind, httpStatus, durationMs: performance.now() - started });
 
     const line = {
       kind: call.kind,
@@ -153,7 +162,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
       attempt: attemptNumber,
       httpStatus,
       durationMs,
-      requestId: requestIdOf(responseHeaders),
+      claidRequestId: requestIdOf(responseHeaders),
     };
     if (failure || !task) {
       const failed = failure ?? new AttemptFailure(connectionError('no answer'), false);
