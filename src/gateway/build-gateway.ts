@@ -4,28 +4,25 @@ import type { GatewayServices } from '../schema/context.js';
 import { createAuthenticator } from '../services/auth/authenticator.js';
 import { CallerLimits } from '../services/auth/caller-limits.js';
 import { DurationHistory } from '../services/jobs/duration-history.js';
-import { createJobPubSub, type JobPubSub } from '../services/jobs/job-events.js';
+import { createJobPubSub } from '../services/jobs/job-events.js';
 import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
 import { openJobUpdates } from '../services/jobs/job-updates.js';
 import { PushedJobs } from '../services/jobs/pushed-jobs.js';
-import type { PollCoordinator } from '../services/scale-out/poll-coordinator.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
-import { countUnfinishedIn, type JobStore } from '../services/store/job-store.js';
+import { countUnfinishedIn } from '../services/store/job-store.js';
 import { createJobStore } from '../services/store/job-store-factory.js';
-import type { ClaidClient } from '../services/upstream/claid-client.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
-import type { Simulator } from '../simulator/server.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
 import { createHardening } from '../transport/security/hardening.js';
-import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
-import { createGraphQLTransports, type GatewayYoga } from './graphql-transports.js';
+import type { Gateway } from './gateway-types.js';
+import { createGraphQLTransports } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
-import { createGatewayMetrics, type GatewayMetrics } from './metrics/gateway-metrics.js';
+import { createGatewayMetrics } from './metrics/gateway-metrics.js';
 import { listenMetrics } from './metrics/metrics-endpoint.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
@@ -35,46 +32,7 @@ import { pickUpstream } from './upstream.js';
 // The composition root: buildGateway wires every piece and opens the store and Redis, but nothing listens until
 // listen(). Whatever it opens is registered on one DisposerStack, so stop() and a failed start close the same list.
 
-/** What tests and the bench may reach; the running gateway itself offers only url, listen and stop. */
-export interface GatewayInternals {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly store: JobStore;
-  readonly claid: ClaidClient;
-  readonly events: JobPubSub;
-  readonly budget: RateBudget;
-  readonly poller: JobPoller;
-  /** Job durations learned from the store: the learned poll schedule and estimatedFinishAt. */
-  readonly durations: DurationHistory;
-  /** Job leases and shared watch interest (with REDIS_URL), else this process alone. */
-  readonly coordinator: PollCoordinator;
-  /** This process's id in job leases; also in /ready and the `gateway listening` log line. */
-  readonly instanceId: string;
-  readonly services: GatewayServices;
-  readonly yoga: GatewayYoga;
-  /** The embedded simulator once listening; undefined with CLAID_API_KEY or CLAID_API_URL. */
-  readonly simulator: Simulator | undefined;
-  /** Subscriptions that share one execution per caller, document and variables, per transport. */
-  readonly sharedSubscriptions: { readonly webSocket: SharedSubscriptions; readonly http: SharedSubscriptions };
-  /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
-  readonly readCache: FinalReadCache;
-  /** Aborted by stop(): every live stream completes. */
-  readonly shutdownSignal: AbortSignal;
-  /** Prometheus metrics, when METRICS_PORT or METRICS_TOKEN is set. */
-  readonly metrics: GatewayMetrics | undefined;
-  /** Base URL of the METRICS_PORT server once listening, e.g. http://127.0.0.1:9464. */
-  readonly metricsUrl: string | undefined;
-}
-
-export interface Gateway {
-  /** Base URL once listening, e.g. http://127.0.0.1:4000; throws before. */
-  readonly url: string;
-  /** Starts the embedded simulator (if any), the HTTP and WebSocket port and the poller. */
-  listen(): Promise<void>;
-  /** Stops accepting, finishes in-flight requests, then closes everything opened, newest first. */
-  stop(): Promise<void>;
-  readonly internals: GatewayInternals;
-}
+export type { Gateway, GatewayInternals } from './gateway-types.js';
 
 export interface BuildOptions {
   logger?: Logger;

@@ -23,13 +23,11 @@ import type {
   UnsettledSubmitFilter,
 } from './job-store.js';
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
+import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
-
-/** How many times a claim retries when the key it lost to is released before it can be read. */
-const CLAIM_ATTEMPTS = 5;
 
 // pg returns bigint columns as strings (they may exceed 2^53); ms timestamps and Claid task ids never do.
 type BigintColumn = 'upstream_id' | 'created_at' | 'updated_at' | 'last_polled_at' | 'finished_at' | 'send_started_at';
@@ -41,11 +39,6 @@ type JobRow = Omit<DecodedJobColumns, BigintColumn> & {
   last_polled_at: string;
   finished_at: string | null;
 };
-
-interface IdempotencyRow {
-  request_hash: string;
-  job_id: string | null;
-}
 
 export interface PostgresJobStoreOptions extends PostgresPoolOptions {
   /**
@@ -76,7 +69,7 @@ export class PostgresJobStore implements JobStore {
   readonly #pool: PostgresPool;
   readonly #schema: string | undefined;
   readonly #jobs: string;
-  readonly #keys: string;
+  readonly #keys: PostgresIdempotencyKeys;
   #closed = false;
 
   constructor(options: PostgresJobStoreOptions) {
@@ -86,8 +79,8 @@ export class PostgresJobStore implements JobStore {
     this.#schema = options.schema;
     const prefix = options.schema === undefined ? '' : `${quoteIdent(options.schema)}.`;
     this.#jobs = `${prefix}jobs`;
-    this.#keys = `${prefix}idempotency_keys`;
     this.#pool = new PostgresPool(options);
+    this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
   }
 
   async migrate(): Promise<void> {
@@ -111,13 +104,13 @@ export class PostgresJobStore implements JobStore {
         values,
       );
       if (columns.idempotency_key !== null) {
-        // Normally the key was claimed first; the upsert also records it when the claim was never made or has
-        // already expired. A key that already points at another job keeps it: the first job wins.
-        await client.query(
-          `INSERT INTO ${this.#keys} AS k (owner, key, request_hash, job_id, created_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE k.job_id IS NULL`,
-          [columns.owner, columns.idempotency_key, columns.request_hash, columns.id, columns.created_at],
-        );
+        await this.#keys.recordJob(client, {
+          owner: columns.owner,
+          key: columns.idempotency_key,
+          requestHash: columns.request_hash,
+          jobId: columns.id,
+          createdAtMs: columns.created_at,
+        });
       }
       return inserted.rows[0];
     });
@@ -246,52 +239,26 @@ export class PostgresJobStore implements JobStore {
     return rows.map(rowToJob);
   }
 
-  async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
-    const atMs = toMs(at);
-    // Under READ COMMITTED the INSERT waits for a concurrent claim of the same key to commit or roll back, so exactly
-    // one claimer inserts. The loser reads the winner's row in a new statement (a new snapshot that sees it); should
-    // the winner release the key in between, the loser simply tries again.
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const inserted = await this.#pool.query(
-        `INSERT INTO ${this.#keys} (owner, key, request_hash, job_id, created_at) VALUES ($1, $2, $3, NULL, $4)
-         ON CONFLICT (owner, key) DO NOTHING
-         RETURNING 1`,
-        [owner, key, requestHash, atMs],
-      );
-      if (inserted.rowCount === 1) return { claimed: true };
-      const row = (
-        await this.#pool.query<IdempotencyRow>(
-          `SELECT request_hash, job_id FROM ${this.#keys} WHERE owner = $1 AND key = $2`,
-          [owner, key],
-        )
-      ).rows[0];
-      if (row) return { claimed: false, requestHash: row.request_hash, jobId: row.job_id };
-    }
-    throw new Error('postgres-job-store: an idempotency key kept vanishing while it was claimed');
+  claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
+    return this.#keys.claim(owner, key, requestHash, at);
   }
 
-  async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
-    await this.#pool.query(`DELETE FROM ${this.#keys} WHERE owner = $1 AND key = $2 AND job_id IS NULL`, [owner, key]);
+  releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    return this.#keys.release(owner, key);
   }
 
-  async takeOverIdempotencyKey(
+  takeOverIdempotencyKey(
     owner: string,
     key: string,
     requestHash: string,
     staleBefore: Date,
     at: Date,
   ): Promise<boolean> {
-    const { rowCount } = await this.#pool.query(
-      `UPDATE ${this.#keys} SET request_hash = $3, created_at = $4
-        WHERE owner = $1 AND key = $2 AND job_id IS NULL AND created_at < $5`,
-      [owner, key, requestHash, toMs(at), toMs(staleBefore)],
-    );
-    return rowCount === 1;
+    return this.#keys.takeOver(owner, key, requestHash, staleBefore, at);
   }
 
-  async expireIdempotencyKeys(before: Date): Promise<number> {
-    const { rowCount } = await this.#pool.query(`DELETE FROM ${this.#keys} WHERE created_at < $1`, [toMs(before)]);
-    return rowCount ?? 0;
+  expireIdempotencyKeys(before: Date): Promise<number> {
+    return this.#keys.expire(before);
   }
 
   async ping(): Promise<void> {
