@@ -253,9 +253,13 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     },
     listen: () => (listening ??= listen()),
     stop: () =>
-      (stopping ??= disposers.dispose().then(() => {
-        if (url) logger.info('gateway stopped');
-      })),
+      // A listen() under way first settles (it may still be opening the port), so that nothing opens after the close.
+      (stopping ??= (listening ?? Promise.resolve())
+        .catch(() => {})
+        .then(() => disposers.dispose())
+        .then(() => {
+          if (url) logger.info('gateway stopped');
+        })),
     internals: {
       config,
       logger,

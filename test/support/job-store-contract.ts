@@ -596,6 +596,44 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('submits recorded before their upstream call', () => {
+      const OUTCOME_UNKNOWN = { code: 'UPSTREAM_OUTCOME_UNKNOWN' as const, message: 'may have been charged' };
+      const queued = (sentAt: Date | null) =>
+        store.insertQueued({
+          owner: 'alice',
+          request: BASIC_REQUEST,
+          requestHash: 'h',
+          idempotencyKey: null,
+          at: at(0),
+          sendStartedAt: sentAt,
+        });
+
+      it('ends only sends older than the cutoff, except the ones a live process holds, as ERROR with the code', async () => {
+        const old = await queued(at(0));
+        const held = await queued(at(0));
+        const recent = await queued(at(10_000));
+        const ended = await store.endUnsettledSubmits(
+          { sentBefore: at(5_000), except: [held.id] },
+          OUTCOME_UNKNOWN,
+          at(20_000),
+        );
+        expect(ended.map((j) => j.id)).toEqual([old.id]);
+        const [oldNow, heldNow, recentNow] = await store.findByIds([old.id, held.id, recent.id]);
+        expect(oldNow?.status).toBe('ERROR');
+        expect(heldNow?.status).toBe('QUEUED');
+        expect(recentNow?.status).toBe('QUEUED');
+      });
+
+      it('a renewed send time keeps a live submit from being taken for abandoned', async () => {
+        const live = await queued(at(0));
+        const dead = await queued(at(0));
+        await store.renewSendStarted([live.id], at(9_000));
+        const ended = await store.endUnsettledSubmits({ sentBefore: at(5_000) }, OUTCOME_UNKNOWN, at(10_000));
+        expect(ended.map((j) => j.id)).toEqual([dead.id]);
+        expect((await store.findByIds([live.id]))[0]?.status).toBe('QUEUED');
+      });
+    });
+
     describe('findByUpstreamId', () => {
       it('returns every job of that task id, newest first, final or not, and nothing of other ids', async () => {
         const older = await store.insert(newJob({ upstream: upstream({ upstreamId: 7 }), at: at(1000) }));

@@ -139,6 +139,9 @@ export class JobService {
         at,
         sendStartedAt: at,
       });
+      // From here the stored QUEUED job counts against MAX_UNFINISHED_JOBS itself: counting it as in flight too
+      // would count it twice.
+      release?.();
       this.sending.add(queued.id);
       try {
         return await this.send(queued);

@@ -29,12 +29,29 @@ export interface UnsettledSubmitsDeps {
 
 export class UnsettledSubmits {
   #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #sweeping: Promise<unknown> | undefined;
 
   constructor(private readonly deps: UnsettledSubmitsDeps) {}
 
   /** Ends abandoned submits now (a restart) and then every `intervalMs`; returns how many ended now. */
   async start(intervalMs: number): Promise<number> {
+    // A live submit may wait long for the budget or for Claid: renew its send time well within the threshold at
+    // which another process would end it as abandoned.
+    const { abandonedAfterMs } = this.deps;
+    if (abandonedAfterMs > 0) {
+      this.#heartbeat = setInterval(
+        () => {
+          const ids = this.deps.heldIds();
+          if (ids.length === 0) return;
+          this.deps.store
+            .renewSendStarted(ids, this.now())
+            .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not renew the send time of submits'));
+        },
+        Math.max(250, Math.floor(abandonedAfterMs / 3)),
+      );
+      this.#heartbeat.unref();
+    }
     this.#timer = setInterval(() => {
       this.#sweeping ??= this.sweep()
         .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not settle abandoned submits'))
@@ -48,6 +65,7 @@ export class UnsettledSubmits {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#heartbeat);
     await this.#sweeping;
   }
 

@@ -107,6 +107,12 @@ export interface JobStore {
    */
   endUnsettledSubmits(filter: UnsettledSubmitFilter, error: GatewayJobError, at: Date): Promise<Job[]>;
 
+  /**
+   * Moves the send time of these QUEUED, unsent jobs to `at`: the heartbeat of a process whose submits are still
+   * under way (waiting for the budget, or for Claid), so that no other process takes them for abandoned.
+   */
+  renewSendStarted(ids: readonly string[], at: Date): Promise<void>;
+
   /** One entry per id, in the same order; null where unknown. Shaped for DataLoader. */
   findByIds(ids: readonly string[]): Promise<(Job | null)[]>;
 

@@ -124,6 +124,15 @@ export class PostgresJobStore implements JobStore {
     ]);
   }
 
+  async renewSendStarted(ids: readonly string[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#pool.query(
+      `UPDATE ${this.#jobs} SET send_started_at = $1
+        WHERE id = ANY($2::text[]) AND status = 'QUEUED' AND upstream_id IS NULL`,
+      [toMs(at), [...ids]],
+    );
+  }
+
   async endUnsettledSubmits(filter: UnsettledSubmitFilter, error: GatewayJobError, at: Date): Promise<Job[]> {
     const atMs = toMs(at);
     return this.#pool.transaction(async (client) => {

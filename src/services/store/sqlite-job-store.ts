@@ -112,6 +112,14 @@ export class SqliteJobStore implements JobStore {
     this.#stmt(`DELETE FROM jobs WHERE id = ? AND status = 'QUEUED' AND upstream_id IS NULL`).run(id);
   }
 
+  async renewSendStarted(ids: readonly string[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    this.#stmt(
+      `UPDATE jobs SET send_started_at = ?
+        WHERE id IN (SELECT value FROM json_each(?)) AND status = 'QUEUED' AND upstream_id IS NULL`,
+    ).run(toMs(at), JSON.stringify(ids));
+  }
+
   async endUnsettledSubmits(filter: UnsettledSubmitFilter, error: GatewayJobError, at: Date): Promise<Job[]> {
     const atMs = toMs(at);
     return this.#db
