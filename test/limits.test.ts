@@ -2,7 +2,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { gql, READ, SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, collectSse, UPDATED, wsClient } from './support/subscriptions.js';
-import { claidResult, SUBMIT_PATH, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+import {
+  claidData,
+  claidResult,
+  claidTask,
+  SUBMIT_PATH,
+  startTestUpstream,
+  type TestUpstream,
+} from './support/test-upstream.js';
 
 // Spend limits per caller: each is hit and answered with RATE_LIMITED before any upstream call, and the gateway
 // keeps serving other callers.
@@ -101,6 +108,22 @@ describe('MAX_UNFINISHED_JOBS', () => {
       })
       .toBe('DONE');
     expect((await submit(g, ALICE)).errors).toBeUndefined();
+  });
+
+  it('counts a submit under way once: its stored QUEUED job, not also its place in flight', async () => {
+    const g = await gateway({ MAX_UNFINISHED_JOBS: '2' });
+    // The first submit is still waiting for Claid when the second arrives.
+    upstream.enqueue(
+      { delayMs: 700, status: 200, body: claidData(claidTask({ id: 9001, status: 'ACCEPTED' })) },
+      { method: 'POST' },
+    );
+    const first = submit(g, ALICE, 'add a slow duck');
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await submit(g, ALICE, 'add a quick duck');
+    expect(second.errors).toBeUndefined();
+    expect((await first).errors).toBeUndefined();
+    const third = await submit(g, ALICE);
+    expect(third.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'MAX_UNFINISHED_JOBS' });
   });
 
   it('a burst of concurrent submits cannot slip past it', async () => {
