@@ -112,6 +112,17 @@ export class SqliteJobStore implements JobStore {
     this.#stmt(`DELETE FROM jobs WHERE id = ? AND status = 'QUEUED' AND upstream_id IS NULL`).run(id);
   }
 
+  /** Writes a planned status change (and the poll time) to the job's row; returns the job as it now is. */
+  #writeChange(row: JobRow, change: Parameters<typeof changedColumns>[0], atMs: number): Job {
+    const next: JobRow = { ...row, ...changedColumns(change), last_polled_at: atMs };
+    this.#stmt(
+      `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
+                       updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
+       WHERE id = @id`,
+    ).run(pickChange(next));
+    return rowToJob(next);
+  }
+
   async renewSendStarted(ids: readonly string[], at: Date): Promise<void> {
     if (ids.length === 0) return;
     this.#stmt(
@@ -136,13 +147,7 @@ export class SqliteJobStore implements JobStore {
         return rows.flatMap((row) => {
           const change = planStatusChange(rowToJob(row), unknownOutcome(error, at), atMs);
           if (!change) return [];
-          const next: JobRow = { ...row, ...changedColumns(change), last_polled_at: atMs };
-          this.#stmt(
-            `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
-                             updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
-             WHERE id = @id`,
-          ).run(pickChange(next));
-          return [rowToJob(next)];
+          return [this.#writeChange(row, change, atMs)];
         });
       })
       .immediate();
@@ -179,13 +184,7 @@ export class SqliteJobStore implements JobStore {
           this.#stmt('UPDATE jobs SET last_polled_at = ? WHERE id = ?').run(atMs, id);
           return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: found.upstream_id === null };
         }
-        const next: JobRow = { ...row, ...changedColumns(change), last_polled_at: atMs };
-        this.#stmt(
-          `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
-                           updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
-           WHERE id = @id`,
-        ).run(pickChange(next));
-        return { job: rowToJob(next), changed: true };
+        return { job: this.#writeChange(row, change, atMs), changed: true };
       })
       .immediate();
   }
