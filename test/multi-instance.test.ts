@@ -249,7 +249,15 @@ describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one dat
     }
 
     // Each job is read by one instance at a time: its readers change only when a holder died (once at most here).
-    // Without leases the three would take turns.
+    // Without leases the three would take turns. The readers come from the instances' log lines, which may reach
+    // this process after the events those reads caused: wait until the logs account for every read the upstream saw.
+    const readsAtUpstream = (job: { upstreamId: number }) =>
+      up.requests.filter((r) => r.method === 'GET' && r.path === taskPath(job.upstreamId)).length;
+    await waitFor(
+      () => watched.every((job) => readersOf(instances, taskPath(job.upstreamId)).length >= readsAtUpstream(job)),
+      3_000,
+      'the log lines of every read',
+    ).catch(() => {});
     for (const job of watched) {
       const readers = readersOf(instances, taskPath(job.upstreamId)).map((r) => r.instanceId);
       const switches = readers.filter((id, i) => i > 0 && id !== readers[i - 1]).length;
