@@ -1,7 +1,6 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'graphql-ws';
@@ -11,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { JobStore } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { gql, SUBMIT } from './support/gateway.js';
+import { startGatewayChild } from './support/gateway-process.js';
 import { sleep, waitFor } from './support/poller-harness.js';
 import { freshSchemaName, testPostgresUrl } from './support/postgres.js';
 import { dropKeys, freshKeyPrefix, redisClient, testRedisUrl } from './support/redis.js';
@@ -40,37 +40,9 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
 async function startInstance(env: Record<string, string>, name: string): Promise<Instance> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, ...env, PORT: String(port), INSTANCE_ID: name },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  const instance: Instance = { child, url: `http://127.0.0.1:${port}`, instanceId: '', output, killed: false };
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  });
-  await waitFor(
-    () => output.join('').includes('gateway listening') || child.exitCode !== null,
-    20_000,
-    `${name} to listen`,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}: ${output.join('')}`);
-  });
-  if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`);
+  const { child, url, output } = await startGatewayChild(name, env, cleanups);
+  const instance: Instance = { child, url, instanceId: '', output, killed: false };
   const ready = (await (await fetch(`${instance.url}/ready`)).json()) as {
     instanceId: string;
     checks: Record<string, string>;

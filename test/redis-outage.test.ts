@@ -1,7 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'graphql-ws';
@@ -17,6 +16,7 @@ import type { JobStore } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { createClaidClient } from '../src/services/upstream/claid-client.js';
 import { gql, READ, SUBMIT } from './support/gateway.js';
+import { freePort, startGatewayChild } from './support/gateway-process.js';
 import { finishTask, insertJob, readsOf, sleep, waitFor } from './support/poller-harness.js';
 import { freshKeyPrefix } from './support/redis.js';
 import { collect, UPDATED, wsClient } from './support/subscriptions.js';
@@ -32,14 +32,6 @@ const cleanups: (() => Promise<unknown> | void)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** A redis-server of this test's own, without persistence: a restart comes back empty, as after a crash. */
 class RedisServer {
@@ -76,28 +68,7 @@ interface Instance {
 }
 
 async function startInstance(env: Record<string, string>, name: string): Promise<Instance> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, ...env, PORT: String(port), INSTANCE_ID: name },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  });
-  await waitFor(
-    () => output.join('').includes('gateway listening') || child.exitCode !== null,
-    20_000,
-    `${name} to listen`,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}: ${output.join('')}`);
-  });
-  if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`);
-  return { name, child, url: `http://127.0.0.1:${port}`, output };
+  return { name, ...(await startGatewayChild(name, env, cleanups)) };
 }
 
 async function readiness(instance: Instance): Promise<{ status: number; redis: string | undefined }> {

@@ -1,5 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { waitFor } from './poller-harness.js';
 
 // The gateway as its own process (`src/main.ts`), for what only a real process shows: SIGKILL and a restart.
 
@@ -40,4 +42,53 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_0
       await exited;
     },
   };
+}
+
+/** A free loopback port (for a server that must name its port up front). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+export interface GatewayChild {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  /** Everything it wrote to stdout and stderr so far, chunk by chunk. */
+  output: string[];
+}
+
+/**
+ * `src/main.ts` as a child on a free port, named by INSTANCE_ID, once it listens; `cleanups` gets its SIGTERM. For the
+ * suites where several instances share Redis and a database and one may be killed.
+ */
+export async function startGatewayChild(
+  name: string,
+  env: Record<string, string>,
+  cleanups: (() => Promise<unknown> | void)[],
+): Promise<GatewayChild> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, ...env, PORT: String(port), INSTANCE_ID: name },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  });
+  await waitFor(
+    () => output.join('').includes('gateway listening') || child.exitCode !== null,
+    20_000,
+    `${name} to listen`,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}: ${output.join('')}`);
+  });
+  if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`);
+  return { child, url: `http://127.0.0.1:${port}`, output };
 }
