@@ -10,6 +10,7 @@ import {
   sendJson,
   validationFailure,
 } from './http-replies.js';
+import type { FixedWindowRateLimiter } from './rate-limit.js';
 import type { TaskStore } from './task-store.js';
 import { claidTimestamp, currentStatus, type SimTask } from './tasks.js';
 import type { SimulatorStats } from './types.js';
@@ -19,6 +20,8 @@ import { validateAiEditRequest } from './validation.js';
 
 export interface ApiContext {
   gate: Gate;
+  /** The generation limit on submits, when enforced. */
+  generations: FixedWindowRateLimiter | undefined;
   store: TaskStore;
   stats: SimulatorStats;
   baseUrl(): string;
@@ -63,6 +66,22 @@ export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: S
   const outcome = validateAiEditRequest(body);
   if (!outcome.ok) {
     sendJson(res, 422, validationFailure(outcome.issues));
+    return;
+  }
+  const generation = ctx.generations?.take();
+  if (generation && !generation.allowed) {
+    sendJson(
+      res,
+      429,
+      {
+        detail: errorDetails(
+          SIMULATOR_ERROR_CODES.rateLimited,
+          'general',
+          'Too Many Requests. Generation limit exceeded.',
+        ),
+      },
+      generation.headers,
+    );
     return;
   }
   const task: SimTask = {

@@ -45,6 +45,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let stepMs = checkStepMs(options.stepMs ?? 1500);
   const rate = options.rateLimit || DEFAULT_RATE;
   const limiter = new FixedWindowRateLimiter(rate.perSecond, rate.perMinute, Boolean(options.rateLimit));
+  const generations = options.generationLimit
+    ? new FixedWindowRateLimiter(options.generationLimit.perSecond, options.generationLimit.perMinute, true)
+    : undefined;
   const injector = new FailureInjector();
   const store: TaskStore = options.dataDir ? new SqliteTaskStore(options.dataDir) : new MemoryTaskStore();
   const stats: SimulatorStats = { submits: 0, reads: 0, readsByTask: new Map(), webhooks: 0 };
@@ -68,6 +71,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     reset: () => {
       injector.clear();
       limiter.reset();
+      generations?.reset();
       stats.submits = 0;
       stats.reads = 0;
       stats.readsByTask.clear();
@@ -84,7 +88,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     runs.add(running);
     notifier.check(task.id);
   };
-  const api: ApiContext = { gate, store, stats, baseUrl: () => baseUrl, stepMs: () => stepMs, run };
+  const api: ApiContext = { gate, generations, store, stats, baseUrl: () => baseUrl, stepMs: () => stepMs, run };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';

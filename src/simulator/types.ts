@@ -22,6 +22,11 @@ export interface SimulatorOptions {
   /** Enforced with 429 when set; default false (headers still sent, computed against 4/s and 120/min). */
   rateLimit?: { perSecond: number; perMinute: number } | false;
   /**
+   * Claid's generation limit (1/s and 60/min there), enforced with 429 on submits when set, on top of rateLimit: a
+   * valid submit takes one generation. Default false (unlimited).
+   */
+  generationLimit?: { perSecond: number; perMinute: number } | false;
+  /**
    * Where tasks and output images are kept across restarts (`<dataDir>/simulator.db`, created when missing).
    * Unset: in memory only. Either way a task id is never handed out twice.
    */
