@@ -1,4 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../src/domain/job.js';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { type Simulator, startSimulator } from '../src/simulator/server.js';
@@ -181,7 +182,7 @@ describe('two instances on one PostgreSQL', () => {
       const store = await createJobStore(databaseUrl);
       cleanups.push(() => store.close());
       const JOBS = 30;
-      const waiting = [];
+      const waiting: Job[] = [];
       for (let i = 0; i < JOBS; i++) {
         waiting.push(
           await store.insertQueued({
