@@ -198,7 +198,7 @@ async function uploadRefusal(gateway: Gateway, body: Buffer, name: string): Prom
     }),
   );
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.append('0', new Blob([body], { type: 'image/png' }), name);
+  form.append('0', new Blob([new Uint8Array(body)], { type: 'image/png' }), name);
   const response = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
     headers: { 'x-graphql-yoga-csrf': 'test' },

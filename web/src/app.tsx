@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { AiEditJobsUpdatedDocument, ReadAiEditJobViewDocument } from '../../client/gql/graphql.js';
 import { storeApiKey, storedApiKey } from './api/api-key.js';
 import { ApiError } from './api/errors.js';
@@ -39,6 +39,19 @@ export function App() {
   const [feedError, setFeedError] = useState<ApiError>();
   const list = useJobList(apiKey);
   const { apply: applyToList } = list;
+  // After a drop the feed may have missed changes: read again what the page shows once it is back.
+  const wasLive = useRef(false);
+  const catchUp = useRef(() => undefined as void);
+  catchUp.current = () => {
+    list.reload();
+    if (watched) void watch(watched.id).catch(() => undefined);
+  };
+  const onFeedState = useCallback((state: FeedState) => {
+    setFeed(state);
+    if (state !== 'live') return;
+    if (wasLive.current) catchUp.current();
+    wasLive.current = true;
+  }, []);
 
   const applyJob = useCallback(
     (job: JobView) => {
@@ -50,16 +63,17 @@ export function App() {
 
   useEffect(() => {
     setFeedError(undefined);
+    wasLive.current = false;
     const live = openLiveFeed({
       document: AiEditJobsUpdatedDocument,
       variables: {},
       apiKey,
       onData: (data) => applyJob(data.aiEditJobsUpdated),
       onError: setFeedError,
-      onState: setFeed,
+      onState: onFeedState,
     });
     return () => live.close();
-  }, [apiKey, applyJob]);
+  }, [apiKey, applyJob, onFeedState]);
 
   const watch = async (id: string) => {
     const { aiEditJob } = await execute(ReadAiEditJobViewDocument, { id }, apiKey);

@@ -12,7 +12,7 @@ export interface Operation {
 
 const documents = manifest as Record<string, string>;
 
-export function operationOf(document: TypedDocumentNode<unknown, never> | TypedDocumentNode<any, any>): Operation {
+export function operationOf(document: TypedDocumentNode<any, any>): Operation {
   const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
   const query = hash === undefined ? undefined : documents[hash];
   if (hash === undefined || query === undefined) throw new Error('a document missing from client/gql: run codegen');

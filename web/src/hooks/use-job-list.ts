@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { type AiEditJobStatus, ListAiEditJobViewsDocument } from '../../../client/gql/graphql.js';
 import type { ApiError } from '../api/errors.js';
 import { execute } from '../api/graphql.js';
@@ -17,8 +17,10 @@ export interface JobList {
   more: () => void;
   loading: boolean;
   error: ApiError | undefined;
-  /** A job's newest state, from the feed, a query or a submit. */
+  /** A job's newest state, from the feed, a query or a submit; the same function for the list's whole life. */
   apply: (job: JobView) => void;
+  /** Loads the first page again (after the feed was down and may have missed changes). */
+  reload: () => void;
 }
 
 export function useJobList(apiKey: string): JobList {
@@ -28,6 +30,9 @@ export function useJobList(apiKey: string): JobList {
   const [hasMore, setHasMore] = useState(false);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<ApiError>();
+  // Read by `apply` without making it change: the feed that calls it is opened once, not per filter.
+  const statusesRef = useRef(statuses);
+  statusesRef.current = statuses;
 
   const load = useCallback(
     async (after: string | null) => {
@@ -63,11 +68,12 @@ export function useJobList(apiKey: string): JobList {
       setJobs((current) => {
         const index = current.findIndex((j) => j.id === job.id);
         if (index >= 0) return current.map((j, i) => (i === index ? newer(j, job) : j));
-        if (statuses.length > 0 && !statuses.includes(job.status)) return current;
+        const wanted = statusesRef.current;
+        if (wanted.length > 0 && !wanted.includes(job.status)) return current;
         return [job, ...current];
       }),
-    [statuses],
+    [],
   );
 
-  return { jobs, statuses, setStatuses, hasMore, more: () => void load(cursor), loading, error, apply };
+  return { jobs, statuses, setStatuses, hasMore, more: () => void load(cursor), loading, error, apply, reload: () => void load(null) };
 }
