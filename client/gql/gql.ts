@@ -15,15 +15,19 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "subscription AiEditJobUpdated($id: ID!) {\n  aiEditJobUpdated(id: $id) {\n    id\n    status\n    isFinal\n    updatedAt\n    errors {\n      message\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n      }\n    }\n  }\n}": typeof types.AiEditJobUpdatedDocument,
+    "subscription AiEditJobsUpdated($status: [AiEditJobStatus!], $ids: [ID!]) {\n  aiEditJobsUpdated(status: $status, ids: $ids) {\n    id\n    status\n    isFinal\n    createdAt\n    updatedAt\n    estimatedFinishAt\n    errors {\n      message\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n        expiresAt\n      }\n    }\n  }\n}": typeof types.AiEditJobsUpdatedDocument,
     "query ListAiEditJobs($first: Int, $after: String, $status: [AiEditJobStatus!]) {\n  aiEditJobs(first: $first, after: $after, status: $status) {\n    edges {\n      cursor\n      node {\n        id\n        status\n        isFinal\n        createdAt\n      }\n    }\n    pageInfo {\n      endCursor\n      hasNextPage\n    }\n  }\n}": typeof types.ListAiEditJobsDocument,
     "query ReadAiEditJob($id: ID!) {\n  aiEditJob(id: $id) {\n    id\n    status\n    isFinal\n    updatedAt\n    errors {\n      message\n      createdAt\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n        format\n        expiresAt\n      }\n    }\n    history {\n      status\n      at\n    }\n  }\n}": typeof types.ReadAiEditJobDocument,
     "mutation SubmitAiEdit($input: SubmitAiEditInput!) {\n  submitAiEdit(input: $input) {\n    clientMutationId\n    job {\n      id\n      upstreamId\n      status\n      isFinal\n      createdAt\n    }\n  }\n}": typeof types.SubmitAiEditDocument,
+    "mutation UploadImage($file: File!) {\n  uploadImage(file: $file) {\n    url\n    expiresAt\n    contentType\n    byteSize\n    width\n    height\n  }\n}": typeof types.UploadImageDocument,
 };
 const documents: Documents = {
     "subscription AiEditJobUpdated($id: ID!) {\n  aiEditJobUpdated(id: $id) {\n    id\n    status\n    isFinal\n    updatedAt\n    errors {\n      message\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n      }\n    }\n  }\n}": types.AiEditJobUpdatedDocument,
+    "subscription AiEditJobsUpdated($status: [AiEditJobStatus!], $ids: [ID!]) {\n  aiEditJobsUpdated(status: $status, ids: $ids) {\n    id\n    status\n    isFinal\n    createdAt\n    updatedAt\n    estimatedFinishAt\n    errors {\n      message\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n        expiresAt\n      }\n    }\n  }\n}": types.AiEditJobsUpdatedDocument,
     "query ListAiEditJobs($first: Int, $after: String, $status: [AiEditJobStatus!]) {\n  aiEditJobs(first: $first, after: $after, status: $status) {\n    edges {\n      cursor\n      node {\n        id\n        status\n        isFinal\n        createdAt\n      }\n    }\n    pageInfo {\n      endCursor\n      hasNextPage\n    }\n  }\n}": types.ListAiEditJobsDocument,
     "query ReadAiEditJob($id: ID!) {\n  aiEditJob(id: $id) {\n    id\n    status\n    isFinal\n    updatedAt\n    errors {\n      message\n      createdAt\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n        format\n        expiresAt\n      }\n    }\n    history {\n      status\n      at\n    }\n  }\n}": types.ReadAiEditJobDocument,
     "mutation SubmitAiEdit($input: SubmitAiEditInput!) {\n  submitAiEdit(input: $input) {\n    clientMutationId\n    job {\n      id\n      upstreamId\n      status\n      isFinal\n      createdAt\n    }\n  }\n}": types.SubmitAiEditDocument,
+    "mutation UploadImage($file: File!) {\n  uploadImage(file: $file) {\n    url\n    expiresAt\n    contentType\n    byteSize\n    width\n    height\n  }\n}": types.UploadImageDocument,
 };
 
 /**
@@ -47,6 +51,10 @@ export function graphql(source: "subscription AiEditJobUpdated($id: ID!) {\n  ai
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "subscription AiEditJobsUpdated($status: [AiEditJobStatus!], $ids: [ID!]) {\n  aiEditJobsUpdated(status: $status, ids: $ids) {\n    id\n    status\n    isFinal\n    createdAt\n    updatedAt\n    estimatedFinishAt\n    errors {\n      message\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n        expiresAt\n      }\n    }\n  }\n}"): (typeof documents)["subscription AiEditJobsUpdated($status: [AiEditJobStatus!], $ids: [ID!]) {\n  aiEditJobsUpdated(status: $status, ids: $ids) {\n    id\n    status\n    isFinal\n    createdAt\n    updatedAt\n    estimatedFinishAt\n    errors {\n      message\n    }\n    result {\n      outputObjects {\n        tmpUrl\n        width\n        height\n        expiresAt\n      }\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query ListAiEditJobs($first: Int, $after: String, $status: [AiEditJobStatus!]) {\n  aiEditJobs(first: $first, after: $after, status: $status) {\n    edges {\n      cursor\n      node {\n        id\n        status\n        isFinal\n        createdAt\n      }\n    }\n    pageInfo {\n      endCursor\n      hasNextPage\n    }\n  }\n}"): (typeof documents)["query ListAiEditJobs($first: Int, $after: String, $status: [AiEditJobStatus!]) {\n  aiEditJobs(first: $first, after: $after, status: $status) {\n    edges {\n      cursor\n      node {\n        id\n        status\n        isFinal\n        createdAt\n      }\n    }\n    pageInfo {\n      endCursor\n      hasNextPage\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -56,6 +64,10 @@ export function graphql(source: "query ReadAiEditJob($id: ID!) {\n  aiEditJob(id
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation SubmitAiEdit($input: SubmitAiEditInput!) {\n  submitAiEdit(input: $input) {\n    clientMutationId\n    job {\n      id\n      upstreamId\n      status\n      isFinal\n      createdAt\n    }\n  }\n}"): (typeof documents)["mutation SubmitAiEdit($input: SubmitAiEditInput!) {\n  submitAiEdit(input: $input) {\n    clientMutationId\n    job {\n      id\n      upstreamId\n      status\n      isFinal\n      createdAt\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation UploadImage($file: File!) {\n  uploadImage(file: $file) {\n    url\n    expiresAt\n    contentType\n    byteSize\n    width\n    height\n  }\n}"): (typeof documents)["mutation UploadImage($file: File!) {\n  uploadImage(file: $file) {\n    url\n    expiresAt\n    contentType\n    byteSize\n    width\n    height\n  }\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
