@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { AiEditJobsUpdatedDocument, ReadAiEditJobViewDocument } from '../../client/gql/graphql.js';
+import { AiEditJobViewsUpdatedDocument, ReadAiEditJobViewDocument } from '../../client/gql/graphql.js';
 import { storeApiKey, storedApiKey } from './api/api-key.js';
 import { ApiError } from './api/errors.js';
 import { execute } from './api/graphql.js';
@@ -65,7 +65,7 @@ export function App() {
     setFeedError(undefined);
     wasLive.current = false;
     const live = openLiveFeed({
-      document: AiEditJobsUpdatedDocument,
+      document: AiEditJobViewsUpdatedDocument,
       variables: {},
       apiKey,
       onData: (data) => applyJob(data.aiEditJobsUpdated),

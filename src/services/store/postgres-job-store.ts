@@ -26,6 +26,7 @@ import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
+import { PostgresUploadStore } from './postgres-upload-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
@@ -70,6 +71,7 @@ export class PostgresJobStore implements JobStore {
   readonly #schema: string | undefined;
   readonly #jobs: string;
   readonly #keys: PostgresIdempotencyKeys;
+  readonly uploads: PostgresUploadStore;
   #closed = false;
 
   constructor(options: PostgresJobStoreOptions) {
@@ -81,6 +83,7 @@ export class PostgresJobStore implements JobStore {
     this.#jobs = `${prefix}jobs`;
     this.#pool = new PostgresPool(options);
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
+    this.uploads = new PostgresUploadStore(this.#pool, prefix);
   }
 
   async migrate(): Promise<void> {

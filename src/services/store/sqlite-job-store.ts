@@ -18,6 +18,7 @@ import type {
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { migrateSqlite } from './sqlite-schema.js';
+import { SqliteUploadStore } from './sqlite-upload-store.js';
 import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 type JobRow = JobColumns;
@@ -54,6 +55,7 @@ const rowToJob = (row: JobRow): Job =>
 export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
+  readonly uploads: SqliteUploadStore;
   #closed = false;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
@@ -63,6 +65,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
+    this.uploads = new SqliteUploadStore(this.#db);
   }
 
   #stmt(sql: string): Database.Statement {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { uploadTablesSql } from './upload-store.js';
 
 // Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
 const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -84,6 +85,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     // Webhooks name a job by its upstream task id.
     version: 3,
     sql: `CREATE INDEX jobs_upstream_id ON jobs (upstream_id);`,
+  },
+  {
+    // Uploaded images (content-addressed, one row per owner) and the secret that signs their URLs.
+    version: 5,
+    sql: uploadTablesSql('BLOB', 'TEXT'),
   },
 ];
 
