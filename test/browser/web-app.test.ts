@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ReadAiEditJobDocument } from '../../client/gql/graphql.js';
 import type { Gateway } from '../../src/gateway/build-gateway.js';
-import { gql, READ, SUBMIT, startTestGateway } from '../support/gateway.js';
+import { gql, SUBMIT, startTestGateway } from '../support/gateway.js';
 import { describeInBrowser, launchChromium, offlineContext, screenshotOnFailure } from './support/browser.js';
 import { buildWebApp, loadedOutputSizes, makeNoisyPng, makePng, submitEdit, watchedJobId } from './support/web-app.js';
 
@@ -61,8 +61,7 @@ describeInBrowser('the web app in Chromium, offline', () => {
     const timeline = await page.locator('.timeline li').evaluateAll((items) => items.map((i) => i.dataset.status));
     expect(timeline.at(-1)).toBe('DONE');
     expect(timeline).toContain('PROCESSING');
-    const read = await gql(gateway, READ, { id }, headers);
-    const outputs = read.data!.aiEditJob.result.outputObjects as { width: number; height: number }[];
+    const outputs = await apiOutputs(gateway, id, headers);
     expect(outputs.length).toBeGreaterThan(0);
     expect(await loadedOutputSizes(page)).toEqual(outputs.map(({ width, height }) => ({ width, height })));
     return id;
@@ -92,7 +91,7 @@ describeInBrowser('the web app in Chromium, offline', () => {
       await expect.poll(() => page.getByRole('heading', { name: /AI Edit/ }).count()).toBe(1);
       await page.goto(`${open.url}/graphql`);
       await expect.poll(() => page.title()).toBe('AI Edit GraphQL gateway');
-      await page.locator('.graphiql-container').waitFor();
+      await page.locator('.graphiql-container').first().waitFor();
     });
     expect(refused).toEqual([]);
     expect(pageErrors).toEqual([]);
@@ -125,7 +124,6 @@ describeInBrowser('the web app in Chromium, offline', () => {
       await page.keyboard.press('Escape');
       await page.locator('dialog.full-size').waitFor({ state: 'detached' });
 
-      await mkdir(fileURLToPath(new URL('.', `file://${SCREENSHOT}`)), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     });
     // One subscription for the whole page: the list and the watched job.
@@ -174,21 +172,46 @@ describeInBrowser('the web app in Chromium, offline', () => {
       });
       await fieldError.waitFor();
       const notImage = await uploadRefusal(open, Buffer.from('these are my notes, not a picture\n'), 'notes.png');
+      expect(notImage).toMatch(/image/i);
       expect(await fieldError.textContent()).toBe(notImage);
 
-      const big = await makeNoisyPng(400, 400);
-      expect(big.byteLength).toBeGreaterThan(MAX_UPLOAD_BYTES);
-      await submitEdit(page, { file: { name: 'big.png', mimeType: 'image/png', buffer: big }, prompt: 'Add a lamp' });
-      await expect.poll(() => fieldError.textContent()).not.toBe(notImage);
-      expect(await fieldError.textContent()).toBe(await uploadRefusal(open, big, 'big.png'));
+      // Over MAX_UPLOAD_BYTES: stopped while it streams (BAD_USER_INPUT naming the file). Far over it, so that the
+      // whole body is over MAX_UPLOAD_BYTES + MAX_BODY_BYTES: refused by its Content-Length (413) before any read.
+      let shown = notImage;
+      for (const [side, code] of [
+        [300, 'BAD_USER_INPUT'],
+        [500, 'REQUEST_ENTITY_TOO_LARGE'],
+      ] as const) {
+        const big = await makeNoisyPng(side, side);
+        expect(big.byteLength).toBeGreaterThan(MAX_UPLOAD_BYTES);
+        await submitEdit(page, { file: { name: 'big.png', mimeType: 'image/png', buffer: big }, prompt: 'Add a lamp' });
+        await expect.poll(() => fieldError.textContent()).not.toBe(shown);
+        shown = (await fieldError.textContent())!;
+        expect(shown).toBe(await uploadRefusal(open, big, 'big.png', code));
+      }
+      expect(shown).toBe('Request body too large');
       expect(await page.locator('.job-panel[data-job-id]').count()).toBe(0);
     });
     await context.close();
   });
 });
 
+/** The job's output sizes as the API reports them, asked with a trusted document (PERSISTED_OPERATIONS=only too). */
+async function apiOutputs(gateway: Gateway, id: string, headers: Record<string, string>) {
+  const hash = (ReadAiEditJobDocument as unknown as { __meta__: { hash: string } }).__meta__.hash;
+  const response = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ documentId: hash, variables: { id } }),
+  });
+  const json = (await response.json()) as {
+    data: { aiEditJob: { result: { outputObjects: { width: number; height: number }[] } } };
+  };
+  return json.data.aiEditJob.result.outputObjects;
+}
+
 /** The message the API itself gives for uploading `body`, sent without the app. */
-async function uploadRefusal(gateway: Gateway, body: Buffer, name: string): Promise<string> {
+async function uploadRefusal(gateway: Gateway, body: Buffer, name: string, code = 'BAD_USER_INPUT'): Promise<string> {
   const form = new FormData();
   form.append(
     'operations',
@@ -205,6 +228,6 @@ async function uploadRefusal(gateway: Gateway, body: Buffer, name: string): Prom
     body: form,
   });
   const json = (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
-  expect(json.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  expect(json.errors?.[0]?.extensions?.code).toBe(code);
   return json.errors![0]!.message;
 }

@@ -135,7 +135,7 @@ export function App() {
             </section>
           )}
         </div>
-        <ApiErrorMessage error={feedError ?? list.error} />
+        <ApiErrorMessage error={list.error ?? feedError} />
         <JobList
           jobs={list.jobs}
           statuses={list.statuses}

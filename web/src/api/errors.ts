@@ -29,12 +29,16 @@ export class ApiError extends Error {
     return new ApiError(error.message, code, extensions);
   }
 
-  /** BAD_USER_INPUT's fields: `extensions.fields` when several, else `extensions.field` with the message. */
+  /** The fields named (BAD_USER_INPUT's): `extensions.fields` when several, else `extensions.field` with the message. */
   get fieldProblems(): FieldProblem[] {
-    if (this.code !== 'BAD_USER_INPUT') return [];
     const { field, fields } = this.extensions;
     if (Array.isArray(fields)) return fields.filter(isFieldProblem);
     return typeof field === 'string' ? [{ field, message: this.message }] : [];
+  }
+
+  /** The same error, said of `field` (an upload refused whole is the file's fault). */
+  about(field: string): ApiError {
+    return new ApiError(this.message, this.code, { ...this.extensions, field });
   }
 
   /** Seconds to wait before retrying (rate limits, a store outage), when the API gave them. */

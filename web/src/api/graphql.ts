@@ -31,10 +31,10 @@ export async function execute<Result, Variables>(
 }
 
 /** Runs an operation whose variable `fileVariable` is `file`, as one multipart request (operations, map, file). */
-export async function executeWithFile<Result, Variables>(
+export async function executeWithFile<Result, Variables, FileVariable extends keyof Variables & string>(
   document: TypedDocumentNode<Result, Variables>,
-  variables: Variables,
-  fileVariable: keyof Variables & string,
+  variables: Omit<Variables, FileVariable>,
+  fileVariable: FileVariable,
   file: Blob,
   fileName: string,
   apiKey: string,

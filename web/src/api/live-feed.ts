@@ -53,10 +53,7 @@ export function openLiveFeed<Result, Variables extends Record<string, unknown>>(
         if (first) options.onError(ApiError.from(first as { message: string; extensions?: Record<string, unknown> }));
         if (result.data) options.onData(result.data as Result);
       },
-      error: (error) => {
-        const first = Array.isArray(error) ? (error[0] as { message?: string } | undefined) : undefined;
-        options.onError(new ApiError(first?.message ?? 'The live feed failed.', undefined, {}));
-      },
+      error: (error) => options.onError(feedError(error)),
       complete: () => undefined,
     },
   );
@@ -66,4 +63,15 @@ export function openLiveFeed<Result, Variables extends Record<string, unknown>>(
       void client.dispose();
     },
   };
+}
+
+/** What ended the subscription: the operation's GraphQL errors, or the socket's close (4403: credentials refused). */
+function feedError(error: unknown): ApiError {
+  if (Array.isArray(error) && error[0]) return ApiError.from(error[0] as { message: string });
+  const code = (error as Partial<CloseEvent> | null)?.code;
+  if (code === 4403) {
+    return new ApiError('The live feed was refused: the API key is missing or not valid.', 'UNAUTHENTICATED', {});
+  }
+  const reason = (error as Partial<CloseEvent> | null)?.reason;
+  return new ApiError(`The live feed closed${code ? ` (${code}${reason ? `: ${reason}` : ''})` : ''}.`, undefined, {});
 }

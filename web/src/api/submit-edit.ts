@@ -1,5 +1,6 @@
 import { SubmitAiEditDocument, UploadImageDocument } from '../../../client/gql/graphql.js';
 import { type EditFormValues, toSubmitInput } from '../form/edit-form.js';
+import { ApiError } from './errors.js';
 import { execute, executeWithFile } from './graphql.js';
 
 // A submit as the user sees it: a sample or a file goes up first (uploadImage, one multipart request) and its
@@ -21,7 +22,12 @@ export async function submitEdit(
     onStep('Uploading…');
     const { file, name } =
       source.kind === 'file' ? { file: source.file, name: source.file.name } : await fetchSample(source.path);
-    const uploaded = await executeWithFile(UploadImageDocument, { file: null }, 'file', file, name, apiKey);
+    const uploaded = await executeWithFile(UploadImageDocument, {}, 'file', file, name, apiKey).catch(
+      (error: unknown) => {
+        // A body over MAX_UPLOAD_BYTES + MAX_BODY_BYTES is refused before it is read (413): that too is the file's.
+        throw error instanceof ApiError && error.code === 'REQUEST_ENTITY_TOO_LARGE' ? error.about('file') : error;
+      },
+    );
     inputUrl = uploaded.uploadImage.url;
   }
   onStep('Submitting…');

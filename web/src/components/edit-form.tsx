@@ -54,8 +54,8 @@ export function EditForm({ values, onChange, onSubmit, busy, fieldErrors, error 
             value={values.model}
             onChange={(event) => set('model', event.currentTarget.value as AiEditModel)}
           >
-            <option value="V1">V1 (aspect ratio, steps, guidance)</option>
-            <option value="V2">V2 (Claid's default, 2K)</option>
+            <option value="V1">V1</option>
+            <option value="V2">V2 (default, 2K)</option>
           </select>
         </label>
         {v1 ? (

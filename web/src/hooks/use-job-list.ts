@@ -75,5 +75,15 @@ export function useJobList(apiKey: string): JobList {
     [],
   );
 
-  return { jobs, statuses, setStatuses, hasMore, more: () => void load(cursor), loading, error, apply, reload: () => void load(null) };
+  return {
+    jobs,
+    statuses,
+    setStatuses,
+    hasMore,
+    more: () => void load(cursor),
+    loading,
+    error,
+    apply,
+    reload: () => void load(null),
+  };
 }
