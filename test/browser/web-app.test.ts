@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ReadAiEditJobDocument } from '../../client/gql/graphql.js';
+import manifest from '../../client/gql/persisted-documents.json';
 import type { Gateway } from '../../src/gateway/build-gateway.js';
 import { gql, SUBMIT, startTestGateway } from '../support/gateway.js';
 import { describeInBrowser, launchChromium, offlineContext, screenshotOnFailure } from './support/browser.js';
@@ -104,7 +105,10 @@ describeInBrowser('the web app in Chromium, offline', () => {
       await page.locator('.feed-live').waitFor();
       // A job submitted elsewhere by the same caller shows up in the list through the feed alone.
       const elsewhere = await gql(open, SUBMIT, {
-        input: { input: open.internals.simulator!.sampleUrl('portrait.jpg'), options: { prompt: 'a red scarf' } },
+        input: {
+          input: open.internals.simulator!.sampleUrl('portrait.jpg'),
+          options: { prompt: 'Put a red scarf on her' },
+        },
       });
       const elsewhereId = elsewhere.data!.submitAiEdit.job.id as string;
       await page.locator(`.jobs li[data-job-id="${elsewhereId}"][data-status="DONE"]`).waitFor({ timeout: 20_000 });
@@ -113,18 +117,19 @@ describeInBrowser('the web app in Chromium, offline', () => {
       await submitEdit(page, {
         file: { name: 'living-room.png', mimeType: 'image/png', buffer: png },
         prompt: 'Add a green velvet armchair by the window',
+        images: 2,
       });
       const id = await expectDone(page, open);
       await page.locator(`.jobs li[data-job-id="${id}"][data-status="DONE"]`).waitFor();
       expect(await page.locator('.expires').first().textContent()).toMatch(/Link expires .*\(in (23|24) h\)/);
+
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
       // Full size on click, closed with Escape.
       await page.locator('.thumbnail').first().click();
       await page.locator('dialog.full-size img').waitFor();
       await page.keyboard.press('Escape');
       await page.locator('dialog.full-size').waitFor({ state: 'detached' });
-
-      await page.screenshot({ path: SCREENSHOT, fullPage: true });
     });
     // One subscription for the whole page: the list and the watched job.
     expect(subscribes).toHaveLength(1);
@@ -202,7 +207,12 @@ async function apiOutputs(gateway: Gateway, id: string, headers: Record<string, 
   const response = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ documentId: hash, variables: { id } }),
+    // The hash for PERSISTED_OPERATIONS=only, the text for a gateway with it off, as the app sends them.
+    body: JSON.stringify({
+      query: (manifest as Record<string, string>)[hash],
+      variables: { id },
+      extensions: { persistedQuery: { version: 1, sha256Hash: hash.slice('sha256:'.length) } },
+    }),
   });
   const json = (await response.json()) as {
     data: { aiEditJob: { result: { outputObjects: { width: number; height: number }[] } } };

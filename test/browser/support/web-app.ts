@@ -13,13 +13,21 @@ export async function buildWebApp(): Promise<void> {
   await build({ configFile: CONFIG, logLevel: 'warn' });
 }
 
-/** A PNG of `width` x `height` with some structure, as a user's photo would have. */
+/** A PNG of `width` x `height` that looks like a photo of a room, as a user's upload would. */
 export async function makePng(width: number, height: number): Promise<Buffer> {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
-<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#ffd8a8"/><stop offset="1" stop-color="#e8590c"/></linearGradient></defs>
-<rect width="${width}" height="${height}" fill="url(#g)"/>
-<circle cx="${width * 0.3}" cy="${height * 0.4}" r="${Math.min(width, height) * 0.2}" fill="#1971c2"/>
-<rect x="${width * 0.55}" y="${height * 0.5}" width="${width * 0.3}" height="${height * 0.3}" fill="#2f9e44"/>
+  const w = width;
+  const h = height;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">
+<defs><linearGradient id="wall" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#e9f1f7"/><stop offset="1" stop-color="#c8d8e4"/></linearGradient>
+<linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#ffb86b"/><stop offset="1" stop-color="#ffe3b3"/></linearGradient></defs>
+<rect width="${w}" height="${h}" fill="url(#wall)"/>
+<rect y="${h * 0.74}" width="${w}" height="${h * 0.26}" fill="#b08968"/>
+<rect x="${w * 0.1}" y="${h * 0.14}" width="${w * 0.34}" height="${h * 0.4}" fill="url(#sky)" stroke="#fff" stroke-width="12"/>
+<circle cx="${w * 0.33}" cy="${h * 0.42}" r="${h * 0.06}" fill="#ff8c42"/>
+<rect x="${w * 0.52}" y="${h * 0.5}" width="${w * 0.4}" height="${h * 0.18}" rx="18" fill="#6d597a"/>
+<rect x="${w * 0.5}" y="${h * 0.44}" width="${w * 0.44}" height="${h * 0.1}" rx="20" fill="#8e7aa1"/>
+<rect x="${w * 0.2}" y="${h * 0.62}" width="${w * 0.14}" height="${h * 0.14}" fill="#3d405b"/>
+<ellipse cx="${w * 0.27}" cy="${h * 0.6}" rx="${w * 0.05}" ry="${h * 0.05}" fill="#81b29a"/>
 </svg>`;
   return sharp(Buffer.from(svg)).png().toBuffer();
 }
@@ -37,6 +45,7 @@ export interface EditChoice {
   file?: { name: string; mimeType: string; buffer: Buffer };
   sample?: string;
   prompt: string;
+  images?: number;
 }
 
 /** Fills the form (V1, 16:9) and submits it, as a user with a keyboard or a mouse would. */
@@ -46,6 +55,7 @@ export async function submitEdit(page: Page, choice: EditChoice): Promise<void> 
   await page.getByLabel('Prompt').fill(choice.prompt);
   await page.getByLabel('Model').selectOption('V1');
   await page.getByLabel('Aspect ratio').selectOption({ label: '16:9' });
+  if (choice.images) await page.getByLabel('Images').fill(String(choice.images));
   await page.getByRole('button', { name: 'Edit image' }).click();
 }
 
