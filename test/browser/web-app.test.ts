@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ReadAiEditJobDocument } from '../../client/gql/graphql.js';
-import manifest from '../../client/gql/persisted-documents.json';
+import manifest from '../../client/gql/persisted-documents.json' with { type: 'json' };
 import type { Gateway } from '../../src/gateway/build-gateway.js';
 import { gql, SUBMIT, startTestGateway } from '../support/gateway.js';
 import { describeInBrowser, launchChromium, offlineContext, screenshotOnFailure } from './support/browser.js';
