@@ -1,7 +1,6 @@
-import { Repeater } from '@repeaterjs/repeater';
 import { GatewayError } from '../../domain/errors.js';
 import { isFinalStatus, type Job, type JobStatus } from '../../domain/job.js';
-import { LatestPerKeyBuffer } from '../../lib/latest-per-key-buffer.js';
+import { LatestPerKeyChannel } from '../../lib/latest-per-key-channel.js';
 import type { JobPubSub } from './job-events.js';
 import { isNewer, type JobWatchRegistry, onShutdown } from './job-updates.js';
 
@@ -37,13 +36,13 @@ const MAX_REMEMBERED = 1000;
 /**
  * Resolves once the subscription listens and (with jobIds) every id is known as the owner's, so that an unknown id
  * (or another owner's job) fails the subscription with NOT_FOUND up front. The stream sends changes only, never the
- * current states; a slow subscriber skips a job's intermediate states, never a job (newest state per job).
+ * current states; a slow subscriber skips a job's intermediate states, never a job (the newest unread per job).
  */
 export async function openOwnerJobUpdates(
   deps: OwnerJobUpdatesDeps,
   owner: string,
   filter: OwnerJobUpdatesFilter,
-): Promise<Repeater<Job>> {
+): Promise<LatestPerKeyChannel<Job>> {
   const subscription = deps.events.subscribe('job:owner-updated', owner);
   // Listening from the first next(), asked before loading: a change published meanwhile is not lost.
   const firstEvent = subscription.next();
@@ -58,48 +57,54 @@ export async function openOwnerJobUpdates(
   }
   const wanted = filter.jobIds ? new Set(filter.jobIds) : undefined;
   const statuses = filter.statuses ? new Set(filter.statuses) : undefined;
+  const last = new Map<string, Job>(known.map((job) => [job.id, job]));
+  const watches = new Map<string, () => void>();
+  const follow = (job: Job) => {
+    if (isFinalStatus(job.status)) {
+      watches.get(job.id)?.();
+      watches.delete(job.id);
+    } else if (!watches.has(job.id) && watches.size < MAX_WATCHED_PER_STREAM) {
+      watches.set(job.id, deps.poller.watch(job.id));
+    }
+  };
+  // A forgotten job was final (remember() forgets only those).
+  const isDone = (id: string) => {
+    const status = last.get(id)?.status;
+    return status === undefined || isFinalStatus(status);
+  };
+  const allFinal = () => wanted !== undefined && [...wanted].every(isDone);
 
-  return new Repeater<Job>(
-    async (push, stop) => {
-      const last = new Map<string, Job>(known.map((job) => [job.id, job]));
-      const watches = new Map<string, () => void>();
-      const follow = (job: Job) => {
-        if (isFinalStatus(job.status)) {
-          watches.get(job.id)?.();
-          watches.delete(job.id);
-        } else if (!watches.has(job.id) && watches.size < MAX_WATCHED_PER_STREAM) {
-          watches.set(job.id, deps.poller.watch(job.id));
-        }
-      };
-      // A forgotten job was final (remember() forgets only those).
-      const isDone = (id: string) => {
-        const status = last.get(id)?.status;
-        return status === undefined || isFinalStatus(status);
-      };
-      const allFinal = () => wanted !== undefined && [...wanted].every(isDone);
-      if (allFinal() || deps.shutdown.aborted) stop();
-      else for (const job of known) follow(job);
-      const leaveShutdown = onShutdown(deps.shutdown, () => stop());
-      const following = (async () => {
-        for (let event = await firstEvent; !event.done; event = await subscription.next()) {
-          const job = event.value;
-          if (job.owner !== owner || (wanted && !wanted.has(job.id))) continue;
-          const previous = last.get(job.id);
-          if (previous && !isNewer(job, previous)) continue;
-          remember(last, job);
-          follow(job);
-          if (!statuses || statuses.has(job.status)) void push(job);
-          if (allFinal()) return stop();
-        }
-      })();
-      await stop;
+  // Unlike a Repeater, the channel runs from here, not from the first pull: its return() (the subscriber left, even
+  // before pulling) or its end releases the watches and the subscription.
+  let leaveShutdown = () => {};
+  const channel = new LatestPerKeyChannel<Job>(
+    (job) => job.id,
+    () => {
       for (const release of watches.values()) release();
+      watches.clear();
       leaveShutdown();
-      await subscription.return();
-      await following.catch(() => undefined);
+      void subscription.return();
     },
-    new LatestPerKeyBuffer<Job>((job) => job.id),
   );
+  if (allFinal() || deps.shutdown.aborted) {
+    channel.end();
+    return channel;
+  }
+  for (const job of known) follow(job);
+  leaveShutdown = onShutdown(deps.shutdown, () => channel.end());
+  void (async () => {
+    for (let event = await firstEvent; !event.done && !channel.ended; event = await subscription.next()) {
+      const job = event.value;
+      if (job.owner !== owner || (wanted && !wanted.has(job.id))) continue;
+      const previous = last.get(job.id);
+      if (previous && !isNewer(job, previous)) continue;
+      remember(last, job);
+      follow(job);
+      if (!statuses || statuses.has(job.status)) channel.push(job);
+      if (allFinal()) return channel.end();
+    }
+  })().catch((error: unknown) => channel.end(error));
+  return channel;
 }
 
 async function loadOwned(deps: OwnerJobUpdatesDeps, owner: string, ids: readonly string[]): Promise<Job[]> {
