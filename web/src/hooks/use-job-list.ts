@@ -33,6 +33,8 @@ export function useJobList(apiKey: string): JobList {
   // Read by `apply` without making it change: the feed that calls it is opened once, not per filter.
   const statusesRef = useRef(statuses);
   statusesRef.current = statuses;
+  const hasMoreRef = useRef(hasMore);
+  hasMoreRef.current = hasMore;
 
   const load = useCallback(
     async (after: string | null) => {
@@ -70,7 +72,10 @@ export function useJobList(apiKey: string): JobList {
         if (index >= 0) return current.map((j, i) => (i === index ? newer(j, job) : j));
         const wanted = statusesRef.current;
         if (wanted.length > 0 && !wanted.includes(job.status)) return current;
-        return [job, ...current];
+        // Newest first, as the pages are; a job older than the last one loaded belongs to a page not loaded yet.
+        const at = current.findIndex((j) => Date.parse(j.createdAt) < Date.parse(job.createdAt));
+        if (at === -1) return hasMoreRef.current ? current : [...current, job];
+        return [...current.slice(0, at), job, ...current.slice(at)];
       }),
     [],
   );
