@@ -27,7 +27,11 @@ export async function postUpload(gateway: { url: string }, bytes: Uint8Array, op
   const form = new FormData();
   form.set('operations', JSON.stringify(options.operation ?? { query: UPLOAD, variables: { file: null } }));
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.set('0', new Blob([new Uint8Array(bytes)], { type: options.type ?? 'image/png' }), options.filename ?? 'image.png');
+  form.set(
+    '0',
+    new Blob([new Uint8Array(bytes)], { type: options.type ?? 'image/png' }),
+    options.filename ?? 'image.png',
+  );
   const res = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
     headers: {
