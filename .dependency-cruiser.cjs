@@ -1,6 +1,6 @@
 // The layers of src/ and the one direction imports may point (docs/architecture.md):
 //   main -> gateway -> transport -> schema -> resolvers -> services -> domain -> lib
-// and inside services: jobs, auth -> scale-out -> upstream, store. `npm run lint:deps` refuses anything else.
+// and inside services: jobs, auth -> scale-out -> upstream, store; uploads -> store. `npm run lint:deps` refuses anything else.
 const layer = (name) => `^src/${name}/`;
 const below = {
   gateway: ['transport', 'schema', 'resolvers', 'services', 'domain', 'lib', 'simulator'],
@@ -9,6 +9,7 @@ const below = {
   resolvers: ['services', 'domain', 'lib'],
   'services/jobs': ['services/scale-out', 'services/upstream', 'services/store', 'domain', 'lib'],
   'services/auth': ['domain', 'lib'],
+  'services/uploads': ['services/store', 'domain', 'lib'],
   'services/scale-out': ['services/upstream', 'domain', 'lib'],
   'services/upstream': ['domain', 'lib'],
   'services/store': ['domain', 'lib'],

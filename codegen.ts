@@ -15,12 +15,12 @@ const config: CodegenConfig = {
       preset: 'client',
       presetConfig: { persistedDocuments: true, fragmentMasking: false },
       documentTransforms: [addTypenameSelectionDocumentTransform],
-      // DateTime is an ISO 8601 string on the wire; without a mapping codegen 6 types it as unknown.
+      // DateTime is an ISO 8601 string on the wire; without a mapping codegen 6 types it as unknown. File is a web File.
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
         emitLegacyCommonJSImports: false,
-        scalars: { DateTime: 'string' },
+        scalars: { DateTime: 'string', File: 'File' },
       },
     },
   },

@@ -9,6 +9,7 @@ import { PostgresJobStore } from '../src/services/store/postgres-job-store.js';
 import { SqliteJobStore } from '../src/services/store/sqlite-job-store.js';
 import { describeJobStoreContract } from './support/job-store-contract.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
+import { describeUploadStoreContract } from './support/upload-store-contract.js';
 
 const tempRoot = mkdtempSync(join(tmpdir(), 'job-store-test-'));
 let fileCounter = 0;
@@ -48,6 +49,7 @@ const BACKENDS: Backend[] = [
 describe.each(BACKENDS)('store on $name', ({ name, skip, open }) => {
   describe.skipIf(skip !== null)(skip === null ? 'available' : `skipped: ${skip}`, () => {
     describeJobStoreContract(name, open);
+    describeUploadStoreContract(name, open);
   });
 });
 
@@ -129,6 +131,7 @@ describe('SqliteJobStore on a file', () => {
         { version: 2 },
         { version: 3 },
         { version: 4 },
+        { version: 5 },
       ]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const indexes = (
@@ -305,7 +308,7 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       await Promise.all(stores.map((store) => store.migrate()));
       await Promise.all(stores.map((store) => store.migrate()));
       const { rows } = await db.admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
       const indexes = await db.admin.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,
         [schema],

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson } from '../lib/canonical-json.js';
 import { BadUserInputError } from './errors.js';
 import { AI_EDIT_MODELS, type AiEditRequest, ASPECT_RATIOS, IMAGE_FORMATS } from './job.js';
 
-// The contract's submit rules, checked before any upstream call. Paths in errors are GraphQL input paths
+// The contract's submit rules, checked before any upstream call (and by the web app before it submits: this file
+// stays free of Node's modules so that it bundles for a browser). Paths in errors are GraphQL input paths
 // (`input.options.prompt`), so a client can point at the field.
 
 const MAX_URL_LENGTH = 4096;
@@ -121,9 +120,4 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     default:
       return issue.message;
   }
-}
-
-/** A stable fingerprint of a request, so that an idempotency key reused with a different request is noticed. */
-export function hashAiEditRequest(request: AiEditRequest): string {
-  return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }

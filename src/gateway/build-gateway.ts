@@ -9,9 +9,10 @@ import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
 import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
 import { openJobUpdates } from '../services/jobs/job-updates.js';
+import { openOwnerJobUpdates } from '../services/jobs/owner-job-updates.js';
 import { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
-import { countUnfinishedIn } from '../services/store/job-store.js';
+import { countUnfinishedIn, listUnfinishedIn } from '../services/store/job-store.js';
 import { createJobStore } from '../services/store/job-store-factory.js';
 import { GenerationBudget } from '../services/upstream/generation-budget.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
@@ -28,6 +29,7 @@ import { listenMetrics } from './metrics/metrics-endpoint.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
 import { describeStartup, startupSummary } from './startup-summary.js';
+import { wireUploads } from './uploads-wiring.js';
 import { pickUpstream } from './upstream.js';
 
 // The composition root: buildGateway wires every piece and opens the store and Redis, but nothing listens until
@@ -65,7 +67,9 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
 
 async function wire(config: Config, logger: Logger, disposers: DisposerStack): Promise<Gateway> {
   // First, so that a missing trusted-documents manifest stops start-up before anything is opened.
-  const hardening = createHardening(config.security, logger.child({ component: 'security' }));
+  const hardening = createHardening(config.security, logger.child({ component: 'security' }), {
+    maxUploadBytes: config.uploads.maxBytes,
+  });
   const scaleOut = await openScaleOut({ redisUrl: config.redisUrl, ...config.scaleOut }, logger).catch((error) => {
     throw connectError('REDIS_URL', 'connect to Redis', error);
   });
@@ -171,15 +175,15 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   });
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
+  const uploads = wireUploads(config, store, logger, () => url);
+  const updates = { events, poller, loadJobs: jobs.findJobs.bind(jobs), shutdown: shutdown.signal };
   const services: GatewayServices = {
     jobs,
     estimatedFinishAt: (job) => durations.estimatedFinishAt(job),
-    jobUpdates: (owner, jobId) =>
-      openJobUpdates(
-        { events, poller, loadJobs: (o, ids) => jobs.findJobs(o, ids), shutdown: shutdown.signal },
-        owner,
-        jobId,
-      ),
+    jobUpdates: (owner, jobId) => openJobUpdates(updates, owner, jobId),
+    jobsUpdates: (owner, filter) =>
+      openOwnerJobUpdates({ ...updates, listUnfinished: listUnfinishedIn(store) }, owner, filter),
+    uploads: uploads.service,
   };
 
   const readCache = new FinalReadCache({
@@ -204,7 +208,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     readCache,
     ...(metrics ? { plugins: [useGraphQLMetrics(metrics.registry)] } : {}),
     server: (yoga) =>
-      createHttpServer({ yoga, readCache, ready, claidWebhook, logger, limits: config.http, metrics: mainPortMetrics }),
+      createHttpServer({
+        ...{ yoga, readCache, ready, claidWebhook, uploads: uploads.route, logger },
+        ...{ limits: config.http, metrics: mainPortMetrics },
+      }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;

@@ -74,6 +74,12 @@ export interface Config {
    * default), and/or at /metrics on the main port for `Authorization: Bearer METRICS_TOKEN`. Neither set: off.
    */
   metrics: { port: number | undefined; host: string; token: string | undefined; jobCountIntervalMs: number };
+  /**
+   * Uploaded input images (src/services/uploads): at most maxBytes each, linked under publicUrl (unset: the
+   * gateway's own URL in front of the embedded simulator; with a real key, uploads are refused), signed with
+   * urlSecret (unset: a secret kept in the store).
+   */
+  uploads: { maxBytes: number; publicUrl: string | undefined; urlSecret: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -165,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       token: e.METRICS_TOKEN,
       jobCountIntervalMs: e.METRICS_JOB_COUNT_INTERVAL_MS,
     },
+    uploads: { maxBytes: e.MAX_UPLOAD_BYTES, publicUrl: e.PUBLIC_URL, urlSecret: e.UPLOAD_URL_SECRET },
   };
 }
 

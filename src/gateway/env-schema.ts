@@ -54,6 +54,7 @@ export const SECRET_VARIABLES = new Set([
   'GATEWAY_API_KEYS',
   'JWT_SECRET',
   'METRICS_TOKEN',
+  'UPLOAD_URL_SECRET',
 ]);
 
 export const configSchema = z
@@ -130,6 +131,15 @@ export const configSchema = z
     METRICS_HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
     METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16).optional()),
     METRICS_JOB_COUNT_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(15_000)),
+    MAX_UPLOAD_BYTES: z.preprocess(emptyToUndefined, positiveInt(1024 ** 3).default(20 * 1024 ** 2)),
+    PUBLIC_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+    UPLOAD_URL_SECRET: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .refine((v) => v.length >= 32, { message: 'must be at least 32 characters' })
+        .optional(),
+    ),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {

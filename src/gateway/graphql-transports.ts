@@ -15,6 +15,7 @@ import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import { useFinalReadCache } from '../transport/use-final-read-cache.js';
 import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
 import { useStoreOutageStatus } from '../transport/use-store-outage-status.js';
+import { useWebApp } from '../transport/web-app/use-web-app.js';
 
 // The schema behind its two transports: Yoga for HTTP and SSE, graphql-ws for WebSocket, both hardened alike and
 // both masking errors with the same masker.
@@ -49,6 +50,8 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
     plugins: [
       // First: GraphiQL's own assets are served before any check meant for GraphQL requests.
       useGraphiQLAssets(),
+      // The web app at `/` likewise: static files, no GraphQL.
+      useWebApp(),
       ...(options.plugins ?? []),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),

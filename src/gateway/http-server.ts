@@ -7,11 +7,12 @@ import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
+import { isUploadRequest } from '../transport/upload-route.js';
 import { isMetricsRequest, serveMetricsOnMainPort } from './metrics/metrics-endpoint.js';
 import type { Readiness } from './readiness.js';
 import { listenError } from './start-errors.js';
 
-// One node:http port for everything: /ready, /metrics (with METRICS_TOKEN) and Claid's webhooks here, reads of final
+// One node:http port for everything: /ready, /metrics (with METRICS_TOKEN), uploads and Claid's webhooks here, reads of final
 // jobs from the read cache, the rest (GraphQL, GraphiQL, /health) through Yoga. The graphql-ws server attaches to the
 // same server for upgrades. Every request is served inside its request id (x-request-id in, or a fresh one), which
 // the response echoes.
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readCache: FinalReadCache;
   ready: () => Promise<Readiness>;
+  /** Uploaded images at their signed links (GET /uploads/<sha256>?…, src/transport/upload-route.ts). */
+  uploads?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Claid's notifications (POST /webhooks/claid). */
   claidWebhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   logger: Logger;
@@ -66,7 +69,7 @@ function handler(routes: Omit<HttpServerOptions, 'limits'>) {
 }
 
 function route(
-  { yoga, readCache, ready, claidWebhook, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
+  { yoga, readCache, ready, claidWebhook, uploads, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
@@ -76,6 +79,10 @@ function route(
   }
   if (req.url?.split('?')[0] === CLAID_WEBHOOK_PATH) {
     void claidWebhook(req, res);
+    return;
+  }
+  if (uploads && isUploadRequest(req)) {
+    uploads(req, res);
     return;
   }
   if (req.url === '/ready' && req.method === 'GET') {

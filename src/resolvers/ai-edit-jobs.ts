@@ -125,3 +125,29 @@ export async function watchAiEditJob(ctx: ResolverContext, globalId: string): Pr
   // once for all the subscribers that share the execution.
   return ctx.services.jobUpdates(ctx.owner, jobId);
 }
+
+/** At most this many ids in one aiEditJobsUpdated: a page of aiEditJobs. */
+export const MAX_WATCHED_IDS = MAX_PAGE_SIZE;
+
+/**
+ * The live changes of many of the caller's jobs (all, or the given ids), optionally only into some statuses.
+ * Malformed ids are BAD_USER_INPUT; unknown ones, or another owner's, NOT_FOUND (raised by the service).
+ */
+export function watchAiEditJobs(
+  ctx: ResolverContext,
+  args: { ids?: readonly string[] | null; status?: readonly JobStatus[] | null },
+): Promise<AsyncGenerator<Job>> {
+  let jobIds: string[] | undefined;
+  if (args.ids) {
+    if (args.ids.length > MAX_WATCHED_IDS) throw new BadUserInputError(`ids takes at most ${MAX_WATCHED_IDS}`, 'ids');
+    jobIds = args.ids.map((id, index) => {
+      const jobId = jobIdFromGlobalId(id, `ids.${index}`);
+      if (!jobId) throw new GatewayError(ErrorCode.NOT_FOUND, 'No job with this id.', { field: `ids.${index}` });
+      return jobId;
+    });
+  }
+  return ctx.services.jobsUpdates(ctx.owner, {
+    ...(jobIds ? { jobIds } : {}),
+    ...(args.status ? { statuses: args.status } : {}),
+  });
+}

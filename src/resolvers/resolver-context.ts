@@ -1,4 +1,5 @@
-import type { Job } from '../domain/job.js';
+import type { Job, JobStatus } from '../domain/job.js';
+import type { UploadedImage } from '../domain/upload.js';
 import type { Caller } from '../services/auth/authenticator.js';
 import type { JobService } from '../services/jobs/job-service.js';
 
@@ -11,6 +12,16 @@ export interface GatewayServices {
   estimatedFinishAt(job: Job): Date | null;
   /** A job's live state for one subscriber (services/jobs/job-updates.ts). */
   jobUpdates(owner: string, jobId: string): Promise<AsyncGenerator<Job>>;
+  /** The changes of many of an owner's jobs for one subscriber (services/jobs/owner-job-updates.ts). */
+  jobsUpdates(owner: string, filter: JobsUpdatesFilter): Promise<AsyncGenerator<Job>>;
+  /** Uploaded input images (services/uploads). */
+  uploads: { upload(owner: string, file: Blob): Promise<UploadedImage> };
+}
+
+/** Which of an owner's jobs a many-job subscription follows: all of them unless `jobIds`; any change unless `statuses`. */
+export interface JobsUpdatesFilter {
+  jobIds?: readonly string[];
+  statuses?: readonly JobStatus[];
 }
 
 /** What a request read, as far as the read cache cares. */

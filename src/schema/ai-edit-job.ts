@@ -8,6 +8,7 @@ import {
   queuePosition,
   submitAiEdit,
   watchAiEditJob,
+  watchAiEditJobs,
 } from '../resolvers/ai-edit-jobs.js';
 import { AiEditRequestRef } from './ai-edit-request.js';
 import { AiEditErrorRef, AiEditResultRef, AiEditStatusChangeRef } from './ai-edit-result.js';
@@ -198,6 +199,25 @@ builder.subscriptionFields((t) => ({
       "A job's live state: the current state first, then one event per change (status, errors or result), completing after a final state. An already final job gives one event. An unknown id is NOT_FOUND.",
     args: { id: t.arg.id({ required: true, description: 'The global id of the job.' }) },
     subscribe: (_root, args, ctx) => watchAiEditJob(ctx, args.id),
+    resolve: (job) => job,
+  }),
+  aiEditJobsUpdated: t.field({
+    type: AiEditJob,
+    description:
+      'Every change of your jobs (status, errors or result), one event per change, including jobs submitted after ' +
+      'subscribing: one subscription for a whole list. Changes only, from the moment of subscribing (query ' +
+      'aiEditJobs for the current states; a subscriber joining a stream others share may first get its newest ' +
+      'event again: compare updatedAt). With `ids`, only those jobs, completing once all are final; an id that is ' +
+      'unknown or not yours is NOT_FOUND. With `status`, only changes into one of those statuses.',
+    args: {
+      status: t.arg({
+        type: [AiEditJobStatusEnum],
+        required: false,
+        description: 'Only changes into one of these statuses.',
+      }),
+      ids: t.arg.idList({ required: false, description: 'Only these jobs (global ids, at most 100).' }),
+    },
+    subscribe: (_root, args, ctx) => watchAiEditJobs(ctx, args),
     resolve: (job) => job,
   }),
 }));

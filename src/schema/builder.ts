@@ -9,6 +9,8 @@ export interface PothosTypes {
   Scalars: {
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
+    /** A file of a multipart request (the GraphQL multipart request spec): input only. */
+    File: { Input: File; Output: never };
   };
   DefaultFieldNullability: false;
 }

@@ -18,3 +18,29 @@ builder.scalarType('DateTime', {
   parseValue: parseDateTime,
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
 });
+
+/** What Yoga's multipart parser puts where the request's map points: a web File (or Blob). */
+function isFile(value: unknown): value is File {
+  const file = value as Partial<File> | null;
+  return typeof file?.arrayBuffer === 'function' && typeof file.size === 'number';
+}
+
+builder.scalarType('File', {
+  description:
+    'A file sent in a multipart request (the GraphQL multipart request spec, with a preflight header such as ' +
+    'x-graphql-yoga-csrf); input only.',
+  serialize: () => {
+    throw new Error('File is an input-only scalar');
+  },
+  parseValue: (value) => {
+    if (isFile(value)) return value;
+    throw new GraphQLError('File must be a file sent as a part of a multipart request.', {
+      extensions: { code: ErrorCode.BAD_USER_INPUT, field: 'file' },
+    });
+  },
+  parseLiteral: () => {
+    throw new GraphQLError('File cannot be written in the document: send it as a part of a multipart request.', {
+      extensions: { code: ErrorCode.BAD_USER_INPUT, field: 'file' },
+    });
+  },
+});

@@ -1,13 +1,14 @@
 import type { GraphQLError } from 'graphql';
 import { Repeater } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
+import { LatestPerKeyQueue } from '../lib/latest-per-key-queue.js';
 import { leavingOnReturn, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
 
 /**
  * One graphql-ws subscriber of a shared stream: writes `next` messages around the shared payload string straight to
- * its socket, bypassing graphql-ws's per-message JSON.stringify. It never queues more than one event: while a write
- * is in flight, a newer event replaces an unsent one, so a slow socket skips to the newest state instead of
- * buffering every change.
+ * its socket, bypassing graphql-ws's per-message JSON.stringify. It queues no more than one event per key
+ * (SharedEvent.key: the job it is about): while a write is in flight, a newer event of a job replaces that job's
+ * unsent one, so a slow socket skips to each job's newest state instead of buffering every change.
  */
 export class SocketMember implements SharedSubscriptionMember {
   private readonly prefix: string;
@@ -18,7 +19,7 @@ export class SocketMember implements SharedSubscriptionMember {
    * subscription that reuses it.
    */
   private pulled = false;
-  private unsent: string | undefined;
+  private readonly unsent = new LatestPerKeyQueue<SharedEvent>((event) => event.key);
   private finishing = false;
   private closed = false;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
@@ -36,13 +37,13 @@ export class SocketMember implements SharedSubscriptionMember {
 
   next(event: SharedEvent): void {
     if (this.closed) return;
-    if (this.writing || !this.pulled) this.unsent = event.json;
+    if (this.writing || !this.pulled) this.unsent.add(event);
     else this.write(event.json);
   }
 
   complete(): void {
     this.finishing = true;
-    if (this.pulled && !this.writing && this.unsent === undefined) this.finish();
+    if (this.pulled && !this.writing && this.unsent.empty) this.finish();
   }
 
   fail(error: unknown): void {
@@ -75,14 +76,12 @@ export class SocketMember implements SharedSubscriptionMember {
     return leavingOnReturn(stream, stop);
   }
 
-  /** graphql-ws follows the stream: write what came meanwhile (the newest event only), or end if it has ended. */
+  /** graphql-ws follows the stream: write what came meanwhile (the newest per key), or end if it has ended. */
   private start(): void {
     if (this.pulled) return;
     this.pulled = true;
     if (this.closed) return;
-    const unsent = this.unsent;
-    this.unsent = undefined;
-    if (unsent !== undefined) this.write(unsent);
+    if (!this.unsent.empty) this.write(this.unsent.shift()!.json);
     else if (this.finishing) this.finish();
   }
 
@@ -95,9 +94,7 @@ export class SocketMember implements SharedSubscriptionMember {
     this.socket.send(`${this.prefix}${json}}`, (error) => {
       this.writing = false;
       if (error) this.closed = true;
-      const unsent = this.unsent;
-      this.unsent = undefined;
-      if (unsent !== undefined && !this.closed) this.write(unsent);
+      if (!this.unsent.empty && !this.closed) this.write(this.unsent.shift()!.json);
       else if (this.finishing) this.finish();
     });
   }

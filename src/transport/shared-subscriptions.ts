@@ -42,6 +42,12 @@ export interface SharedEvent {
   result: ExecutionResult;
   /** The result's JSON. */
   json: string;
+  /**
+   * What the event is about: the `id` of the object its root field returned (a job), when selected. A slow member
+   * keeps the newest event per key, so a stream about many jobs skips a job's intermediate states, never a job;
+   * a stream about one has one key, and keeps just the newest event.
+   */
+  key: unknown;
 }
 
 /** One subscriber of a shared stream. */
@@ -248,11 +254,18 @@ export function leavingOnReturn<T>(stream: Repeater<T>, leave: () => void): Repe
 
 function sharedEvent(result: ExecutionResult): SharedEvent {
   const json = JSON.stringify(result);
-  if (result.errors?.length || result.extensions) return { result, json };
+  const key = eventKey(result);
+  if (result.errors?.length || result.extensions) return { result, json, key };
   // Not enumerable: a plugin that spreads the result into a new one must not carry this JSON along with it.
   const shared = { ...result };
   Object.defineProperty(shared, 'stringify', { value: () => json, enumerable: false });
-  return { result: shared, json };
+  return { result: shared, json, key };
+}
+
+/** The `id` of the object a subscription's (one) root field returned; undefined when there is none. */
+export function eventKey(result: ExecutionResult): unknown {
+  const [value] = Object.values(result.data ?? {});
+  return value !== null && typeof value === 'object' ? (value as { id?: unknown }).id : undefined;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {

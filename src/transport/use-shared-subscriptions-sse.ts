@@ -1,8 +1,8 @@
 import { type DocumentNode, type ExecutionArgs, type ExecutionResult, GraphQLError, print } from 'graphql';
-import { type Plugin, Repeater, SlidingBuffer } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
+import { LatestPerKeyChannel } from '../lib/latest-per-key-channel.js';
 import type { GraphQLContext } from '../schema/context.js';
 import {
-  leavingOnReturn,
   SHARED_EXECUTION,
   type SharedEvent,
   type SharedSubscriptionMember,
@@ -58,42 +58,35 @@ export function useSharedSubscriptions(shared: SharedSubscriptions): Plugin<Grap
 }
 
 /**
- * A member that hands events to Yoga's writer as a stream with a sliding buffer of one: a slow reader skips to the
- * newest event, and the final one is still delivered after complete(). Events that come before Yoga first pulls the
- * stream (a Repeater starts then) wait in `early`, the newest only.
+ * A member that hands events to Yoga's writer as a stream that keeps the newest unread event per key
+ * (SharedEvent.key): a slow reader skips to each job's newest state, and the last events are still delivered after
+ * complete(). Events may come before Yoga first pulls the stream; they wait the same way.
  */
 export class StreamMember implements SharedSubscriptionMember {
-  private early: { latest?: ExecutionResult; ended?: { error?: unknown } } | undefined = {};
-  private push: ((result: ExecutionResult) => unknown) | undefined;
-  private stop: ((error?: unknown) => unknown) | undefined;
+  private readonly keys = new WeakMap<ExecutionResult, unknown>();
+  private leave: (() => void) | undefined;
+  private readonly channel = new LatestPerKeyChannel<ExecutionResult>(
+    (result) => this.keys.get(result),
+    () => this.leave?.(),
+  );
 
   next(event: SharedEvent): void {
-    if (this.early) this.early.latest = event.result;
-    else void this.push?.(event.result);
+    this.keys.set(event.result, event.key);
+    this.channel.push(event.result);
   }
 
   complete(): void {
-    if (this.early) this.early.ended = {};
-    else this.stop?.();
+    this.channel.end();
   }
 
   fail(error: unknown): void {
-    if (this.early) this.early.ended = { error };
-    else this.stop?.(error);
+    this.channel.end(error ?? new Error('the subscription failed'));
   }
 
   /** The stream Yoga writes; its return() (the client went away) leaves at once, even while waiting for an event. */
-  stream(leave: () => void): Repeater<ExecutionResult> {
-    const stream = new Repeater<ExecutionResult>(async (push, stop) => {
-      const early = this.early!;
-      this.early = undefined;
-      if (early.latest !== undefined) void push(early.latest);
-      if (early.ended) stop(early.ended.error);
-      this.push = push;
-      this.stop = stop;
-      await stop;
-      leave();
-    }, new SlidingBuffer(1));
-    return leavingOnReturn(stream, leave);
+  stream(leave: () => void): LatestPerKeyChannel<ExecutionResult> {
+    this.leave = leave;
+    if (this.channel.ended) leave();
+    return this.channel;
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hashAiEditRequest, parseAiEditRequest } from '../../src/domain/ai-edit-request.js';
+import { parseAiEditRequest } from '../../src/domain/ai-edit-request.js';
+import { hashAiEditRequest } from '../../src/domain/ai-edit-request-hash.js';
 import { BadUserInputError } from '../../src/domain/errors.js';
 
 const valid = { input: 'https://example.com/a.jpg', options: { prompt: 'add a duck' } };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashAiEditRequest } from '../../src/domain/ai-edit-request.js';
+import { hashAiEditRequest } from '../../src/domain/ai-edit-request-hash.js';
 import type { AiEditRequest } from '../../src/domain/job.js';
 import { ANONYMOUS_CALLER } from '../../src/services/auth/authenticator.js';
 import { captureLogger, JOB_FIELDS, READ, SUBMIT } from '../support/gateway.js';

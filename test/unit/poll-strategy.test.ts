@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashAiEditRequest } from '../../src/domain/ai-edit-request.js';
+import { hashAiEditRequest } from '../../src/domain/ai-edit-request-hash.js';
 import type { AiEditRequest, Job, JobStatus } from '../../src/domain/job.js';
 import { ANONYMOUS_CALLER } from '../../src/services/auth/authenticator.js';
 import { buildInProcessGateway, type InProcessGateway } from './support/in-process.js';

@@ -9,7 +9,12 @@ import { StreamMember } from '../../src/transport/use-shared-subscriptions-sse.j
 // event, the last event still arrives after the stream completed, and leaving happens however the consumer ends,
 // even when it ends a stream it never pulled (graphql-ws does, for a client `complete` while starting).
 
-const event = (n: number): SharedEvent => ({ result: { data: { n } }, json: `{"data":{"n":${n}}}` });
+const event = (n: number): SharedEvent => ({ result: { data: { n } }, json: `{"data":{"n":${n}}}`, key: undefined });
+/** An event about job `id`, as aiEditJobsUpdated sends them (its key is the job's id). */
+const jobEvent = (id: string, n: number): SharedEvent => {
+  const result = { data: { aiEditJobsUpdated: { id, n } } };
+  return { result, json: JSON.stringify(result), key: id };
+};
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('StreamMember (SSE)', () => {
@@ -27,6 +32,26 @@ describe('StreamMember (SSE)', () => {
     expect(await stream.next()).toEqual({ value: { data: { n: 5 } }, done: false });
     expect(await stream.next()).toEqual({ value: undefined, done: true });
     expect(left).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps the newest event of each job for a slow reader, never dropping a job', async () => {
+    const member = new StreamMember();
+    const stream = member.stream(() => undefined);
+    member.next(jobEvent('a', 1));
+    member.next(jobEvent('b', 1));
+    member.next(jobEvent('a', 2));
+    const first = await stream.next();
+    member.next(jobEvent('c', 1));
+    member.next(jobEvent('b', 2));
+    const rest = [await stream.next(), await stream.next(), await stream.next()];
+    const seen = [first, ...rest].map((step) => (step.value as { data: { aiEditJobsUpdated: unknown } }).data);
+    // a's first state is skipped (a moved behind b when it changed again); every job's newest state arrives.
+    expect(seen.map((data) => data.aiEditJobsUpdated)).toEqual([
+      { id: 'b', n: 1 },
+      { id: 'a', n: 2 },
+      { id: 'c', n: 1 },
+      { id: 'b', n: 2 },
+    ]);
   });
 
   it('ends with the stream’s error when it fails', async () => {
@@ -94,6 +119,23 @@ describe('SocketMember (graphql-ws)', () => {
     expect(sent).toHaveLength(2);
     flush();
     expect(await done).toEqual({ value: undefined, done: true });
+  });
+
+  it('queues the newest event of each job while a write is in flight, never dropping a job', async () => {
+    const { socket, sent, flush } = slowSocket();
+    const member = new SocketMember(socket, 'op-4');
+    void member.stream(() => undefined, refusal).next();
+    member.next(jobEvent('a', 1));
+    member.next(jobEvent('b', 1));
+    member.next(jobEvent('c', 1));
+    member.next(jobEvent('b', 2));
+    for (let i = 0; i < 4; i++) flush();
+    const payloads = sent.map((frame) => JSON.parse(frame).payload.data.aiEditJobsUpdated);
+    expect(payloads).toEqual([
+      { id: 'a', n: 1 },
+      { id: 'c', n: 1 },
+      { id: 'b', n: 2 },
+    ]);
   });
 
   it('ends with the refusal of the stream’s error, and leaves', async () => {

@@ -9,6 +9,8 @@ import type { Job } from '../../domain/job.js';
 export interface JobTopics {
   [topic: string]: [string, Job] | [Job];
   'job:updated': [jobId: string, job: Job];
+  /** The same change, on its owner's topic: what a subscription to many of an owner's jobs listens to. */
+  'job:owner-updated': [owner: string, job: Job];
   /** The upstream pushed this job's state (a webhook): every instance's poller drops to reconciliation reads. */
   'job:pushed': [job: Job];
 }
@@ -25,4 +27,10 @@ export function createJobPubSub(eventTarget?: JobEventTarget): JobPubSub {
   const local = new EventTarget();
   setMaxListeners(0, local);
   return createPubSub<JobTopics>({ eventTarget: local as JobEventTarget });
+}
+
+/** Tells every subscriber of a job, and of its owner's jobs, that it changed: the one way a change is published. */
+export function publishJobUpdated(events: JobPubSub, job: Job): void {
+  events.publish('job:updated', job.id, job);
+  events.publish('job:owner-updated', job.owner, job);
 }

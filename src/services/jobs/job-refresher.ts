@@ -3,7 +3,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
 import type { ClaidClient } from '../upstream/claid-client.js';
-import type { JobPubSub } from './job-events.js';
+import { type JobPubSub, publishJobUpdated } from './job-events.js';
 import {
   DEFAULT_UNKNOWN_TASK_GRACE_MS,
   endedWithError,
@@ -90,7 +90,7 @@ export class JobRefresher {
     const at = this.now();
     const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
     if (!applied) return undefined;
-    if (applied.changed) this.deps.events.publish('job:updated', applied.job.id, applied.job);
+    if (applied.changed) publishJobUpdated(this.deps.events, applied.job);
     // A final job needs no reader: free its lease (also when a query, not this instance's poller, took it).
     if (isFinalStatus(applied.job.status)) await this.deps.coordinator?.release(job.id);
     return applied.job;

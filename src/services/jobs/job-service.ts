@@ -1,4 +1,5 @@
-import { hashAiEditRequest, parseAiEditRequest } from '../../domain/ai-edit-request.js';
+import { parseAiEditRequest } from '../../domain/ai-edit-request.js';
+import { hashAiEditRequest } from '../../domain/ai-edit-request-hash.js';
 import { BadUserInputError } from '../../domain/errors.js';
 import { type AiEditRequest, isFinalStatus, type Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';

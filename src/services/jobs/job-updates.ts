@@ -77,7 +77,7 @@ export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId:
 const shutdownStops = new WeakMap<AbortSignal, { stops: Set<() => void>; listener: () => void }>();
 
 /** Calls `stop` when `signal` aborts; returns what unregisters it (the signal's listener goes with the last one). */
-function onShutdown(signal: AbortSignal, stop: () => void): () => void {
+export function onShutdown(signal: AbortSignal, stop: () => void): () => void {
   let entry = shutdownStops.get(signal);
   if (!entry) {
     const stops = new Set<() => void>();
@@ -101,7 +101,7 @@ function onShutdown(signal: AbortSignal, stop: () => void): () => void {
 }
 
 /** Whether `next` tells a subscriber something `last` did not: a later update that changed what they see. */
-function isNewer(next: Job, last: Job): boolean {
+export function isNewer(next: Job, last: Job): boolean {
   if (next.updatedAt.getTime() < last.updatedAt.getTime()) return false;
   return next.status !== last.status || !sameJson(next.errors, last.errors) || !sameJson(next.result, last.result);
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinalStatus, type Job, type UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobStore } from '../store/job-store.js';
-import type { JobPubSub } from './job-events.js';
+import { type JobPubSub, publishJobUpdated } from './job-events.js';
 
 // Claid has accepted (and will bill) a submit: its answer must reach the store whatever happens to the store. Until
 // it lands it is kept here and retried; the caller is answered at once from it, since the answer is already known.
@@ -70,7 +70,7 @@ export class SubmitAnswers {
   async #land(job: Job, upstream: UpstreamTaskState, at: Date): Promise<Job> {
     const applied = await this.deps.store.applyUpstreamState(job.id, upstream, at);
     if (!applied) throw new Error('the recorded job vanished before its submit answer landed');
-    this.deps.events.publish('job:updated', applied.job.id, applied.job);
+    publishJobUpdated(this.deps.events, applied.job);
     this.deps.poller?.track(applied.job);
     return applied.job;
   }

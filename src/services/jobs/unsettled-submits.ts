@@ -1,6 +1,6 @@
 import type { Logger } from '../../lib/logger.js';
 import type { GatewayJobError, JobStore } from '../store/job-store.js';
-import type { JobPubSub } from './job-events.js';
+import { type JobPubSub, publishJobUpdated } from './job-events.js';
 
 // A job recorded before its upstream call whose answer never arrived (the process died mid-submit, or the call
 // timed out after the body left) cannot be resent: Claid may have the task and bill it twice. It ends ERROR with a
@@ -87,7 +87,7 @@ export class UnsettledSubmits {
         { jobId: job.id, owner: job.owner, createdAt: job.createdAt },
         'ended a submit whose outcome is unknown (UPSTREAM_OUTCOME_UNKNOWN): Claid may have taken and charged it',
       );
-      this.deps.events.publish('job:updated', job.id, job);
+      publishJobUpdated(this.deps.events, job);
     }
     return ended.length;
   }
@@ -100,7 +100,7 @@ export class UnsettledSubmits {
       UNKNOWN_OUTCOME,
       now,
     );
-    if (job) this.deps.events.publish('job:updated', job.id, job);
+    if (job) publishJobUpdated(this.deps.events, job);
   }
 
   private now(): Date {

@@ -6,6 +6,7 @@ import {
   type JobStatus,
   type UpstreamTaskState,
 } from '../../domain/job.js';
+import type { UploadStore } from './upload-store.js';
 
 // The job store's contract. SQLite implements it today; PostgreSQL implements the same interface so that
 // several instances can share one database. Every method is async so both fit.
@@ -180,6 +181,9 @@ export interface JobStore {
   /** Forgets idempotency keys claimed before `before` (keys are kept at least 24 h). Returns how many. */
   expireIdempotencyKeys(before: Date): Promise<number>;
 
+  /** Uploaded images, in the same database (migration 5). */
+  readonly uploads: UploadStore;
+
   /** Throws when the store cannot answer (for /ready). */
   ping(): Promise<void>;
 
@@ -190,6 +194,11 @@ export interface JobStore {
 export const UPSTREAM_ID_MATCH_LIMIT = 20;
 
 const UNFINISHED_STATUSES = JOB_STATUSES.filter((status) => !isFinalStatus(status));
+
+/** An owner's unfinished jobs, newest first, at most `limit`, through the store's owner-scoped listing. */
+export function listUnfinishedIn(store: Pick<JobStore, 'listJobs'>): (owner: string, limit: number) => Promise<Job[]> {
+  return async (owner, limit) => (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit })).jobs;
+}
 
 /** Counts an owner's unfinished jobs through the store's owner-scoped listing, reading at most `atLeast` rows. */
 export function countUnfinishedIn(

@@ -27,6 +27,7 @@ import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { PostgresQueuedJobs } from './postgres-queued-jobs.js';
 import { migratePostgres } from './postgres-schema.js';
+import { PostgresUploadStore } from './postgres-upload-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
@@ -72,6 +73,7 @@ export class PostgresJobStore implements JobStore {
   readonly #jobs: string;
   readonly #keys: PostgresIdempotencyKeys;
   readonly #queue: PostgresQueuedJobs<JobRow>;
+  readonly uploads: PostgresUploadStore;
   #closed = false;
 
   constructor(options: PostgresJobStoreOptions) {
@@ -84,6 +86,7 @@ export class PostgresJobStore implements JobStore {
     this.#pool = new PostgresPool(options);
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
     this.#queue = new PostgresQueuedJobs(this.#pool, this.#jobs, rowToJob);
+    this.uploads = new PostgresUploadStore(this.#pool, prefix);
   }
 
   async migrate(): Promise<void> {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './postgres-pool.js';
+import { uploadTablesSql } from './upload-store.js';
 
 // Each entry is applied once, in order, inside one transaction that holds the migration lock; append new versions,
 // never edit old ones. Names are unqualified: the migration runs with search_path set to the store's schema.
@@ -64,6 +65,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 4,
     sql: `CREATE INDEX jobs_waiting ON jobs (created_at, id)
             WHERE status = 'QUEUED' AND upstream_id IS NULL AND send_started_at IS NULL;`,
+  },
+  {
+    // Uploaded images (content-addressed, one row per owner) and the secret that signs their URLs.
+    version: 5,
+    sql: uploadTablesSql('bytea', 'text COLLATE "C"'),
   },
 ];
 

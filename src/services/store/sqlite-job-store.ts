@@ -19,6 +19,7 @@ import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { SqliteQueuedJobs } from './sqlite-queued-jobs.js';
 import { migrateSqlite } from './sqlite-schema.js';
+import { SqliteUploadStore } from './sqlite-upload-store.js';
 import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 type JobRow = JobColumns;
@@ -56,6 +57,7 @@ export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #queue: SqliteQueuedJobs;
+  readonly uploads: SqliteUploadStore;
   #closed = false;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
@@ -66,6 +68,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
     this.#queue = new SqliteQueuedJobs(this.#db, (sql) => this.#stmt(sql), rowToJob);
+    this.uploads = new SqliteUploadStore(this.#db);
   }
 
   #stmt(sql: string): Database.Statement {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { uploadTablesSql } from './upload-store.js';
 
 // Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
 const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -91,6 +92,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 4,
     sql: `CREATE INDEX jobs_waiting ON jobs (created_at, id)
             WHERE status = 'QUEUED' AND upstream_id IS NULL AND send_started_at IS NULL;`,
+  },
+  {
+    // Uploaded images (content-addressed, one row per owner) and the secret that signs their URLs.
+    version: 5,
+    sql: uploadTablesSql('BLOB', 'TEXT'),
   },
 ];
 

@@ -7,6 +7,7 @@ import type { SecurityConfig } from './security-config.js';
 import { corsFor, useHttpGuards } from './use-http-guards.js';
 import { useIntrospectionPolicy } from './use-introspection-policy.js';
 import { type OperationParams, PersistedOperations, usePersistedOperations } from './use-persisted-operations.js';
+import { useRequestBodyLimits } from './use-request-body-limits.js';
 import { useSuggestionPolicy } from './use-suggestion-policy.js';
 
 // GraphQL hardening, assembled in one place: Yoga options and plugins for HTTP and SSE, and the two hooks the
@@ -19,7 +20,8 @@ export interface Hardening {
     plugins: Plugin[];
     cors: ReturnType<typeof corsFor>;
     batching: false;
-    maxRequestBodySize: number;
+    /** Off: useRequestBodyLimits limits JSON and multipart bodies each by their own limit. */
+    maxRequestBodySize: false;
   };
   /** For ws's verifyClient: false refuses the upgrade (403) before the handshake. */
   verifyUpgrade(request: IncomingMessage): boolean;
@@ -27,7 +29,15 @@ export interface Hardening {
   documentFor(params: OperationParams & { query: string }): string;
 }
 
-export function createHardening(config: SecurityConfig, logger: Logger, graphqlEndpoint = '/graphql'): Hardening {
+export interface HardeningOptions {
+  /** @default '/graphql' */
+  graphqlEndpoint?: string;
+  /** MAX_UPLOAD_BYTES: one file of a multipart request. @default 20 MB */
+  maxUploadBytes?: number;
+}
+
+export function createHardening(config: SecurityConfig, logger: Logger, options: HardeningOptions = {}): Hardening {
+  const { graphqlEndpoint = '/graphql', maxUploadBytes = 20 * 1024 * 1024 } = options;
   const persisted =
     config.persistedOperations === 'off'
       ? undefined
@@ -36,6 +46,7 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
 
   const plugins: Plugin[] = [
     useHttpGuards({ graphqlEndpoint, corsOrigins: config.corsOrigins, logger }),
+    useRequestBodyLimits({ maxBodyBytes: config.maxBodyBytes, maxUploadBytes }),
     ...(persisted ? [usePersistedOperations(persisted)] : []),
     ...limitPlugins(config),
     useIntrospectionPolicy(config.introspection),
@@ -47,7 +58,7 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
       plugins,
       cors: corsFor(config.corsOrigins),
       batching: false,
-      maxRequestBodySize: config.maxBodyBytes,
+      maxRequestBodySize: false,
     },
     verifyUpgrade(request) {
       const allowed = isOriginAllowed(request.headers.origin, request.headers.host, config.corsOrigins);
