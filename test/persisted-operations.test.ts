@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AiEditJobsUpdatedDocument,
   AiEditJobUpdatedDocument,
   ListAiEditJobsDocument,
   ReadAiEditJobDocument,
   SubmitAiEditDocument,
+  UploadImageDocument,
 } from '../client/gql/graphql.js';
 import manifest from '../client/gql/persisted-documents.json' with { type: 'json' };
 import type { Gateway } from '../src/gateway/build-gateway.js';
@@ -70,7 +72,14 @@ describe('the committed manifest', () => {
     expect(operations.length).toBeGreaterThanOrEqual(4);
     expect(entries).toHaveLength(operations.length);
     for (const [hash, document] of entries) expect(hash).toBe(`sha256:${sha256(document)}`);
-    for (const doc of [SubmitAiEditDocument, ReadAiEditJobDocument, ListAiEditJobsDocument, AiEditJobUpdatedDocument]) {
+    for (const doc of [
+      SubmitAiEditDocument,
+      ReadAiEditJobDocument,
+      ListAiEditJobsDocument,
+      AiEditJobUpdatedDocument,
+      UploadImageDocument,
+      AiEditJobsUpdatedDocument,
+    ]) {
       expect((manifest as Record<string, string>)[hashOf(doc)]).toBeDefined();
     }
   });
