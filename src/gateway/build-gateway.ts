@@ -15,15 +15,14 @@ import { countUnfinishedIn } from '../services/store/job-store.js';
 import { createJobStore } from '../services/store/job-store-factory.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
-import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
 import { createHardening } from '../transport/security/hardening.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import type { Gateway } from './gateway-types.js';
 import { createGraphQLTransports } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
-import { createGatewayMetrics } from './metrics/gateway-metrics.js';
 import { listenMetrics } from './metrics/metrics-endpoint.js';
+import { openObservability } from './observability.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
 import { describeStartup, startupSummary } from './startup-summary.js';
@@ -65,15 +64,31 @@ export async function startGateway(config: Config, options: BuildOptions = {}): 
 async function wire(config: Config, logger: Logger, disposers: DisposerStack): Promise<Gateway> {
   // First, so that a missing trusted-documents manifest stops start-up before anything is opened.
   const hardening = createHardening(config.security, logger.child({ component: 'security' }));
+  // The sources are read at scrape time only, by when everything they name exists.
+  const observability = await openObservability(
+    config,
+    {
+      budget: () => budget.stats(),
+      poller: () => poller.stats(),
+      readCache: () => readCache.stats,
+      subscriptions: () => ({ websocket: transports.graphqlWs.shared, sse: transports.httpSubscriptions }),
+      webSocketConnections: () => transports.graphqlWs.connectionCount,
+    },
+    logger,
+    disposers,
+  );
+  const { metrics } = observability;
+  const tracer = observability.tracing?.tracer;
   const scaleOut = await openScaleOut({ redisUrl: config.redisUrl, ...config.scaleOut }, logger).catch((error) => {
     throw connectError('REDIS_URL', 'connect to Redis', error);
   });
   disposers.add('redis', () => scaleOut.close());
   const { coordinator, instanceId } = scaleOut;
-  const store = await createJobStore(config.databaseUrl, { logger }).catch((error) => {
+  const openedStore = await createJobStore(config.databaseUrl, { logger }).catch((error) => {
     throw connectError('DATABASE_URL', 'open the store', error);
   });
-  disposers.add('store', () => store.close());
+  disposers.add('store', () => openedStore.close());
+  const store = observability.observeStore(openedStore);
 
   const budget = new RateBudget({
     perSecond: config.claid.maxRequestsPerSecond,
@@ -83,18 +98,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
   });
   disposers.add('upstream budget', () => budget.close());
-  // The sources are read at scrape time only, by when everything they name exists.
-  const metrics =
-    config.metrics.port !== undefined || config.metrics.token !== undefined
-      ? createGatewayMetrics({
-          budget: () => budget.stats(),
-          poller: () => poller.stats(),
-          readCache: () => readCache.stats,
-          subscriptions: () => ({ websocket: transports.graphqlWs.shared, sse: transports.httpSubscriptions }),
-          webSocketConnections: () => transports.graphqlWs.connectionCount,
-        })
-      : undefined;
-  const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)));
+  const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)), tracer);
   disposers.add('upstream', () => upstream.close());
   const claid = upstream.client;
 
@@ -106,6 +110,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     logger,
     coordinator,
     unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
+    ...(tracer ? { tracer } : {}),
   });
   const durations = new DurationHistory({ store, logger });
   disposers.add('duration history', () => durations.stop());
@@ -123,7 +128,11 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     isPushed: (jobId) => pushedJobs.has(jobId),
   });
   disposers.add('job poller', () => poller.stop());
-  const claidWebhook = wireClaidWebhook({ config, upstream, store, refresher, events, pushedJobs, logger, disposers });
+  const claidWebhook = wireClaidWebhook({
+    ...{ config, upstream, store, refresher, events, pushedJobs, logger, disposers },
+    ...(observability.onWebhook ? { onResult: observability.onWebhook } : {}),
+    ...(tracer ? { tracer } : {}),
+  });
 
   const authLogger = logger.child({ component: 'auth' });
   const authenticator = createAuthenticator(config.auth, {
@@ -139,25 +148,27 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authLogger.info({ mode: config.auth.mode }, 'caller authentication');
   }
   const limits = new CallerLimits(config.limits, { countUnfinished: countUnfinishedIn(store) });
-  const jobs = new JobService({
-    store,
-    claid,
-    refresher,
-    events,
-    // A job submitted here is the coordinator's to read even while Redis is away (poll-coordinator.ts).
-    poller: {
-      track(job) {
-        coordinator.submittedHere(job.id);
-        poller.track(job);
+  const jobs = observability.observeJobs(
+    new JobService({
+      store,
+      claid,
+      refresher,
+      events,
+      // A job submitted here is the coordinator's to read even while Redis is away (poll-coordinator.ts).
+      poller: {
+        track(job) {
+          coordinator.submittedHere(job.id);
+          poller.track(job);
+        },
       },
-    },
-    logger,
-    pollIntervalMs: config.pollIntervalMs,
-    claimWaitMs: config.claid.timeoutMs + 5_000,
-    // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
-    ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
-    admitSubmit: (owner) => limits.admitSubmit(owner),
-  });
+      logger,
+      pollIntervalMs: config.pollIntervalMs,
+      claimWaitMs: config.claid.timeoutMs + 5_000,
+      // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
+      ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
+      admitSubmit: (owner) => limits.admitSubmit(owner),
+    }),
+  );
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
   const services: GatewayServices = {
@@ -191,7 +202,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    ...(metrics ? { plugins: [useGraphQLMetrics(metrics.registry)] } : {}),
+    plugins: observability.plugins(),
     server: (yoga) =>
       createHttpServer({ yoga, readCache, ready, claidWebhook, logger, limits: config.http, metrics: mainPortMetrics }),
   });

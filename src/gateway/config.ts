@@ -71,6 +71,11 @@ export interface Config {
    * default), and/or at /metrics on the main port for `Authorization: Bearer METRICS_TOKEN`. Neither set: off.
    */
   metrics: { port: number | undefined; host: string; token: string | undefined; jobCountIntervalMs: number };
+  /**
+   * OpenTelemetry traces over OTLP/HTTP (src/gateway/tracing): tracesUrl is OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`; undefined: off, and no SDK is loaded.
+   */
+  tracing: { tracesUrl: string | undefined; serviceName: string };
 }
 
 export class ConfigError extends Error {
@@ -159,6 +164,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: e.METRICS_HOST,
       token: e.METRICS_TOKEN,
       jobCountIntervalMs: e.METRICS_JOB_COUNT_INTERVAL_MS,
+    },
+    tracing: {
+      tracesUrl:
+        e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (e.OTEL_EXPORTER_OTLP_ENDPOINT && `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`),
+      serviceName: e.OTEL_SERVICE_NAME,
     },
   };
 }

@@ -128,6 +128,10 @@ export const configSchema = z
     METRICS_HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
     METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16).optional()),
     METRICS_JOB_COUNT_INTERVAL_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(15_000)),
+    // OpenTelemetry's own names and meaning: the base URL (traces go to <base>/v1/traces), or the traces URL itself.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyToUndefined, httpUrl.optional()),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(emptyToUndefined, httpUrl.optional()),
+    OTEL_SERVICE_NAME: z.preprocess(emptyToUndefined, z.string().min(1).max(256).default('ai-edit-graphql-gateway')),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {
