@@ -291,6 +291,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       readCache,
       shutdownSignal: shutdown.signal,
       metrics,
+      tracing: observability.tracing,
       get metricsUrl() {
         return metricsUrl;
       },

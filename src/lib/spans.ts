@@ -1,4 +1,13 @@
-import { type Attributes, context, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import { currentRequestId } from './request-scope.js';
 
 // The one way code below the gateway makes a span. Tracing is off unless the gateway hands a Tracer in (the SDK is
@@ -11,6 +20,11 @@ export { SpanKind };
 export interface SpanOptions {
   kind?: SpanKind;
   attributes?: Attributes;
+  /**
+   * Background work (a poll read): a trace of its own. The async context it runs in may have been inherited from
+   * the request that scheduled it (a timer set during a submit), which is neither its parent nor its request.
+   */
+  root?: boolean;
 }
 
 /** The attribute every span of a request carries (its x-request-id). */
@@ -27,16 +41,15 @@ export function inSpan<T>(
   fn: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
   if (!tracer) return fn(undefined);
-  const requestId = currentRequestId();
+  const requestId = options.root ? undefined : currentRequestId();
   const attributes =
     requestId === undefined ? options.attributes : { ...options.attributes, [REQUEST_ID_ATTRIBUTE]: requestId };
-  const span = tracer.startSpan(name, {
-    kind: options.kind ?? SpanKind.INTERNAL,
-    ...(attributes ? { attributes } : {}),
-  });
+  const parent = options.root ? ROOT_CONTEXT : context.active();
+  const kind = options.kind ?? SpanKind.INTERNAL;
+  const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parent);
   // async, so that a synchronous throw of fn's becomes a rejection and the span still ends.
   return context
-    .with(trace.setSpan(context.active(), span), async () => fn(span))
+    .with(trace.setSpan(parent, span), async () => fn(span))
     .then(
       (value) => {
         span.end();

@@ -54,7 +54,10 @@ export class JobRefresher {
     if (isFinalStatus(job.status) || !isSentJob(job)) return Promise.resolve(job);
     let pending = this.inFlight.get(job.id);
     if (!pending) {
-      pending = (options.leased ? this.read(job) : this.readIfLeased(job)).finally(() => this.inFlight.delete(job.id));
+      // The poller's reads (leased) are background work: each a trace of its own.
+      pending = (options.leased ? this.read(job, true) : this.readIfLeased(job)).finally(() =>
+        this.inFlight.delete(job.id),
+      );
       this.inFlight.set(job.id, pending);
     }
     if (options.throwOnError) return pending;
@@ -85,9 +88,9 @@ export class JobRefresher {
     return (await this.record(job, state)) ?? null;
   }
 
-  private read(job: SentJob): Promise<Job> {
+  private read(job: SentJob, background = false): Promise<Job> {
     const attributes = { 'gateway.job_id': job.id, 'gateway.job_status': job.status };
-    return inSpan(this.deps.tracer, 'job.refresh', { attributes }, async (span) => {
+    return inSpan(this.deps.tracer, 'job.refresh', { attributes, root: background }, async (span) => {
       const read = (await this.record(job, await this.readTask(job))) ?? job;
       span?.setAttribute('gateway.job_status_read', read.status);
       return read;
