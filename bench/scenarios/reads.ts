@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnChild } from '../lib/child.js';
+import { type Child, spawnChild } from '../lib/child.js';
 import { closedLoop, gql, type LoadResult } from '../lib/http.js';
 import { READ, SUBMIT, smallEdit } from '../lib/queries.js';
 import { type Scenario, table } from '../lib/scenario.js';
@@ -56,9 +56,11 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     const raw = await spawnChild('raw', 'raw', { core: GATEWAY_CORE, args: { job }, verbose });
     children.push(yoga, raw);
     const variantUrls = {} as Record<MetricsVariant, string>;
+    const gateways: Partial<Record<ServerName, Child>> = { gateway };
     for (const [name, env] of Object.entries(METRICS_VARIANTS) as [MetricsVariant, Record<string, string>][]) {
       const child = await startGatewayChild(sim.info.url, { ...store, ...env }, verbose, name);
       children.push(child);
+      gateways[name] = child;
       variantUrls[name] = child.info.url;
     }
     const urls: Record<ServerName, string> = {
@@ -78,9 +80,14 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     for (const name of SERVERS) validate(JSON.stringify({ data: await gql(urls[name], READ, { id }) }));
 
     const body = JSON.stringify({ query: READ, variables: { id }, operationName: 'Read' });
+    // The gateways' own CPU per read (µs), measured over the timed window: steadier than req/s on a shared machine.
+    const cpuPerRead = Object.fromEntries(
+      ['gateway', ...Object.keys(METRICS_VARIANTS)].map((n) => [n, [] as number[]]),
+    ) as Record<'gateway' | MetricsVariant, number[]>;
     const runs = Object.fromEntries(SERVERS.map((name) => [name, []])) as unknown as Record<ServerName, LoadResult[]>;
     for (let r = 0; r < rounds; r++) {
       for (const name of SERVERS) {
+        const cpu = gateways[name] && serverCpuDuring(gateways[name]!, warmupMs, durationMs);
         const result = await closedLoop({
           url: `${urls[name]}/graphql`,
           body,
@@ -95,6 +102,7 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
         if (result.failed > 0)
           throw new Error(`${name}: ${result.failed} failed responses, first: ${result.firstFailure}`);
         runs[name].push(result);
+        if (cpu) cpuPerRead[name as keyof typeof cpuPerRead].push((await cpu) / result.ok);
       }
     }
     const summary = Object.fromEntries(
@@ -116,9 +124,15 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       ServerName,
       { rps: number; p50Ms: number; p99Ms: number; ok: number; failed: number; clientCpu: number }
     >;
+    const cpuUs = (name: keyof typeof cpuPerRead) => round(median(cpuPerRead[name]), 1);
     const metricsCost = {
       cached: round(1 - summary['gateway+metrics'].rps / summary.gateway.rps, 3),
       uncached: round(1 - summary['gateway-uncached+metrics'].rps / summary['gateway-uncached'].rps, 3),
+      cpuCached: round(cpuUs('gateway+metrics') / cpuUs('gateway') - 1, 3),
+      cpuUncached: round(cpuUs('gateway-uncached+metrics') / cpuUs('gateway-uncached') - 1, 3),
+      cpuUsPerRead: Object.fromEntries(
+        (Object.keys(cpuPerRead) as (keyof typeof cpuPerRead)[]).map((n) => [n, cpuUs(n)]),
+      ),
     };
     // The metrics must really have counted what was served (a cache hit is answered before the envelop: uncached).
     const counted = await countedReads(variantUrls['gateway-uncached+metrics']);
@@ -144,8 +158,10 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       '',
       `Gateway / bare Yoga throughput: **${round(ratioYoga)}×** (target ≥ 1.5×); gateway / raw graphql-js: ${round(ratioRaw)}×.`,
       '',
-      `Cost of metrics (1 − req/s with / without): cached **${round(metricsCost.cached * 100, 1)} %**, ` +
-        `uncached **${round(metricsCost.uncached * 100, 1)} %** (target ≤ 5 %; the machine is shared, so a few % is noise).`,
+      `Cost of metrics, in gateway CPU per read (with / without − 1): cached **${round(metricsCost.cpuCached * 100, 1)} %** ` +
+        `(${cpuUs('gateway+metrics')} vs ${cpuUs('gateway')} µs), uncached **${round(metricsCost.cpuUncached * 100, 1)} %** ` +
+        `(${cpuUs('gateway-uncached+metrics')} vs ${cpuUs('gateway-uncached')} µs); in req/s: cached ${round(metricsCost.cached * 100, 1)} %, ` +
+        `uncached ${round(metricsCost.uncached * 100, 1)} %. Target ≤ 5 %. The machine is shared with other work: req/s swings with it.`,
     ].join('\n');
     return {
       result: {
@@ -175,4 +191,14 @@ async function countedReads(url: string): Promise<number> {
     .split('\n')
     .find((l) => l.startsWith('graphql_operations_total{operationName="Read",') && l.includes('outcome="ok"'));
   return Number(line?.split(' ').at(-1) ?? 0);
+}
+
+/** CPU µs the server process spends from `afterMs` on, for `durationMs`: the closed loop's timed window. */
+async function serverCpuDuring(child: Child, afterMs: number, durationMs: number): Promise<number> {
+  type Usage = { user: number; system: number };
+  await sleep(afterMs);
+  const start = await child.rpc<Usage>('cpu');
+  await sleep(durationMs);
+  const end = await child.rpc<Usage>('cpu');
+  return end.user + end.system - start.user - start.system;
 }

@@ -22,6 +22,12 @@ export function instrumentJobStore(store: JobStore, instruments: JobStoreInstrum
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function' || typeof property !== 'string') return value;
       let wrapper = wrapped.get(property);
+      if (!wrapper && !tracer && property !== 'applyUpstreamState') {
+        // Nothing to observe: the real method, bound to the real store (a call through the Proxy would not reach
+        // its #private fields).
+        wrapper = (value as (...args: unknown[]) => unknown).bind(target);
+        wrapped.set(property, wrapper);
+      }
       if (!wrapper) {
         const method = value as (...args: unknown[]) => unknown;
         const attributes = { 'db.system.name': system, 'db.operation.name': property };
