@@ -7,6 +7,7 @@ import { READ, SUBMIT, smallEdit } from '../lib/queries.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { GATEWAY_CORE, startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { median, round, sleep } from '../lib/stats.js';
+import { pairedMetricsCost } from './reads-metrics.js';
 
 // Read throughput: aiEditJob on a stored, final job through the gateway, against two baselines answering the same
 // query with the same bytes from memory: bare graphql-yoga, and node:http + graphql-js with cached parse/validate.
@@ -80,14 +81,9 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     for (const name of SERVERS) validate(JSON.stringify({ data: await gql(urls[name], READ, { id }) }));
 
     const body = JSON.stringify({ query: READ, variables: { id }, operationName: 'Read' });
-    // The gateways' own CPU per read (µs), measured over the timed window: steadier than req/s on a shared machine.
-    const cpuPerRead = Object.fromEntries(
-      ['gateway', ...Object.keys(METRICS_VARIANTS)].map((n) => [n, [] as number[]]),
-    ) as Record<'gateway' | MetricsVariant, number[]>;
     const runs = Object.fromEntries(SERVERS.map((name) => [name, []])) as unknown as Record<ServerName, LoadResult[]>;
     for (let r = 0; r < rounds; r++) {
       for (const name of SERVERS) {
-        const cpu = gateways[name] && serverCpuDuring(gateways[name]!, warmupMs, durationMs);
         const result = await closedLoop({
           url: `${urls[name]}/graphql`,
           body,
@@ -102,7 +98,6 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
         if (result.failed > 0)
           throw new Error(`${name}: ${result.failed} failed responses, first: ${result.firstFailure}`);
         runs[name].push(result);
-        if (cpu) cpuPerRead[name as keyof typeof cpuPerRead].push((await cpu) / result.ok);
       }
     }
     const summary = Object.fromEntries(
@@ -124,16 +119,22 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       ServerName,
       { rps: number; p50Ms: number; p99Ms: number; ok: number; failed: number; clientCpu: number }
     >;
-    const cpuUs = (name: keyof typeof cpuPerRead) => round(median(cpuPerRead[name]), 1);
+    const pairs = quick ? 2 : 8;
+    const load = { body, validate, concurrency };
+    const variant = (name: 'gateway' | MetricsVariant) => ({ url: urls[name], child: gateways[name]! });
     const metricsCost = {
-      cached: round(1 - summary['gateway+metrics'].rps / summary.gateway.rps, 3),
-      uncached: round(1 - summary['gateway-uncached+metrics'].rps / summary['gateway-uncached'].rps, 3),
-      cpuCached: round(cpuUs('gateway+metrics') / cpuUs('gateway') - 1, 3),
-      cpuUncached: round(cpuUs('gateway-uncached+metrics') / cpuUs('gateway-uncached') - 1, 3),
-      cpuUsPerRead: Object.fromEntries(
-        (Object.keys(cpuPerRead) as (keyof typeof cpuPerRead)[]).map((n) => [n, cpuUs(n)]),
+      cached: await pairedMetricsCost(
+        { label: 'cached', off: variant('gateway'), on: variant('gateway+metrics') },
+        load,
+        pairs,
+      ),
+      uncached: await pairedMetricsCost(
+        { label: 'uncached', off: variant('gateway-uncached'), on: variant('gateway-uncached+metrics') },
+        load,
+        pairs,
       ),
     };
+    log(`metrics cost: ${JSON.stringify(metricsCost)}`);
     // The metrics must really have counted what was served (a cache hit is answered before the envelop: uncached).
     const counted = await countedReads(variantUrls['gateway-uncached+metrics']);
     if (counted < summary['gateway-uncached+metrics'].ok) throw new Error(`metrics counted ${counted} reads only`);
@@ -158,10 +159,12 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       '',
       `Gateway / bare Yoga throughput: **${round(ratioYoga)}×** (target ≥ 1.5×); gateway / raw graphql-js: ${round(ratioRaw)}×.`,
       '',
-      `Cost of metrics, in gateway CPU per read (with / without − 1): cached **${round(metricsCost.cpuCached * 100, 1)} %** ` +
-        `(${cpuUs('gateway+metrics')} vs ${cpuUs('gateway')} µs), uncached **${round(metricsCost.cpuUncached * 100, 1)} %** ` +
-        `(${cpuUs('gateway-uncached+metrics')} vs ${cpuUs('gateway-uncached')} µs); in req/s: cached ${round(metricsCost.cached * 100, 1)} %, ` +
-        `uncached ${round(metricsCost.uncached * 100, 1)} %. Target ≤ 5 %. The machine is shared with other work: req/s swings with it.`,
+      `Cost of metrics (READ_CACHE_MAX_BYTES=0 for uncached), as gateway CPU per read with / without − 1, median of ` +
+        `${pairs} back-to-back pairs of 2 s runs: cached **${round(metricsCost.cached.cpuCost * 100, 1)} %** ` +
+        `(${metricsCost.cached.cpuUsPerReadOn} vs ${metricsCost.cached.cpuUsPerReadOff} µs), uncached ` +
+        `**${round(metricsCost.uncached.cpuCost * 100, 1)} %** (${metricsCost.uncached.cpuUsPerReadOn} vs ` +
+        `${metricsCost.uncached.cpuUsPerReadOff} µs); in req/s ${round(metricsCost.cached.rpsCost * 100, 1)} % and ` +
+        `${round(metricsCost.uncached.rpsCost * 100, 1)} %. Target ≤ 5 %. The machine is shared with other work.`,
     ].join('\n');
     return {
       result: {
@@ -191,14 +194,4 @@ async function countedReads(url: string): Promise<number> {
     .split('\n')
     .find((l) => l.startsWith('graphql_operations_total{operationName="Read",') && l.includes('outcome="ok"'));
   return Number(line?.split(' ').at(-1) ?? 0);
-}
-
-/** CPU µs the server process spends from `afterMs` on, for `durationMs`: the closed loop's timed window. */
-async function serverCpuDuring(child: Child, afterMs: number, durationMs: number): Promise<number> {
-  type Usage = { user: number; system: number };
-  await sleep(afterMs);
-  const start = await child.rpc<Usage>('cpu');
-  await sleep(durationMs);
-  const end = await child.rpc<Usage>('cpu');
-  return end.user + end.system - start.user - start.system;
 }
