@@ -1,8 +1,16 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
-import { gql, SUBMIT, startTestGateway } from './support/gateway.js';
+import { gql, READ, SUBMIT, startTestGateway } from './support/gateway.js';
 import { collect, UPDATED, wsClient } from './support/subscriptions.js';
-import { claidErrorBody, claidResult, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+import {
+  claidData,
+  claidErrorBody,
+  claidResult,
+  claidTask,
+  startTestUpstream,
+  type TestUpstream,
+} from './support/test-upstream.js';
 
 // /metrics scraped before and after a known sequence (a submit, a subscription to DONE over graphql-ws, a bad
 // input, an upstream 5xx): the series that should move, move by exactly that much.
@@ -10,6 +18,7 @@ import { claidErrorBody, claidResult, startTestUpstream, type TestUpstream } fro
 const TOKEN = 'metrics-token-0123456789';
 const INPUT = 'https://images.example.com/private/cat.png';
 const PROMPT = 'turn the secret cat into a duck';
+const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef';
 
 let up: TestUpstream;
 let gateway: Gateway;
@@ -24,6 +33,7 @@ beforeAll(async () => {
       UPSTREAM_RETRIES: '0',
       METRICS_PORT: '0',
       METRICS_TOKEN: TOKEN,
+      CLAID_WEBHOOK_SECRET: WEBHOOK_SECRET,
     },
   });
 });
@@ -69,11 +79,14 @@ describe('GET /metrics', () => {
     const during = (await scrape()).samples;
     expect(during.get('gateway_subscriptions_open{transport="websocket"}')).toBe(1);
     expect(during.get('gateway_websocket_connections')).toBe(1);
+    expect(during.get('gateway_subscription_streams{transport="websocket"}')).toBe(1);
     up.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
     const { events, error } = await updates.done;
     expect(error).toBeUndefined();
     expect(events.at(-1)?.data?.aiEditJobUpdated.status).toBe('DONE');
     await client.dispose();
+    // A final job read twice: the first answer is kept, the second served from it.
+    for (const _ of [1, 2]) expect((await gql(gateway, READ, { id: job.id })).data?.aiEditJob.status).toBe('DONE');
 
     const bad = await gql(gateway, SUBMIT, { input: { input: 'not a url', options: { prompt: PROMPT } } });
     expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -111,6 +124,22 @@ describe('GET /metrics', () => {
     expect(moved('gateway_upstream_call_duration_seconds_count{endpoint="submit"}')).toBe(2);
     expect(moved('gateway_budget_grants_total{class="submit"}')).toBe(2);
     expect(moved('gateway_poll_reads_total')).toBe(reads);
+    expect(moved('gateway_submits_total{outcome="accepted"}')).toBe(1);
+    expect(moved('gateway_submits_total{outcome="BAD_USER_INPUT"}')).toBe(1);
+    expect(moved('gateway_submits_total{outcome="UPSTREAM_UNAVAILABLE"}')).toBe(1);
+    // Only the accepted submit left QUEUED (the refused one was discarded, never taking an upstream id).
+    expect(moved('gateway_queue_wait_seconds_count')).toBe(1);
+    expect(after.get('gateway_queue_wait_seconds_sum')).toBeLessThan(5);
+    // Every HTTP operation is looked up: the three submits and the first read miss, the second read hits.
+    expect(moved('gateway_read_cache_requests_total{result="miss"}')).toBe(4);
+    expect(moved('gateway_read_cache_requests_total{result="hit"}')).toBe(1);
+    expect(moved('gateway_read_cache_entries')).toBe(1);
+    expect(moved('gateway_read_cache_bytes')).toBeGreaterThan(100);
+    // One 503 is the client's to retry: no pause, and no 429 drawn.
+    expect(moved('gateway_budget_pauses_total{reason="failures"}')).toBe(0);
+    expect(after.has('gateway_budget_pauses_total{reason="rate_limited"}')).toBe(true);
+    expect(moved('gateway_upstream_rate_limited_total')).toBe(0);
+    expect(after.get('gateway_subscription_streams{transport="websocket"}')).toBe(0);
     expect(after.get('gateway_subscriptions_open{transport="websocket"}')).toBe(0);
     expect(after.get('process_resident_memory_bytes')).toBeGreaterThan(0);
 
@@ -121,6 +150,44 @@ describe('GET /metrics', () => {
       expect(value).not.toMatch(/claid-key|metrics-token|secret|example\.com|https?:|\/\//);
       expect(value).not.toContain(job.id);
     }
+  });
+
+  it('counts webhook notifications accepted and refused, by reason', async () => {
+    const before = (await scrape()).samples;
+    const post = (body: string, signature: string) =>
+      fetch(`${gateway.url}/webhooks/claid`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-claid-hmac-sha256': signature },
+        body,
+      });
+    const sign = (body: string) => createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex');
+    const unknownTask = JSON.stringify(claidData(claidTask({ id: 987_654_321, status: 'DONE' })));
+    expect((await post(unknownTask, sign(unknownTask))).status).toBe(200);
+    expect((await post(unknownTask, sign('another body'))).status).toBe(401);
+    expect((await post(unknownTask, 'not-a-signature')).status).toBe(401);
+    expect((await post('{"nodata": 1}', sign('{"nodata": 1}'))).status).toBe(400);
+    const after = (await scrape()).samples;
+    const moved = (key: string) => delta(before, after, key);
+    expect(moved('gateway_webhook_notifications_total{result="accepted",reason="ignored"}')).toBe(1);
+    expect(moved('gateway_webhook_notifications_total{result="refused",reason="bad_signature"}')).toBe(2);
+    expect(moved('gateway_webhook_notifications_total{result="refused",reason="not_json"}')).toBe(1);
+    expect(moved('gateway_webhook_notifications_total{result="accepted",reason="applied"}')).toBe(0);
+  });
+
+  it('counts upstream 429s drawn and the pause they began', async () => {
+    const before = (await scrape()).samples;
+    up.enqueue(
+      { status: 429, body: claidErrorBody('slow down'), headers: { 'ratelimit-reset': '1' } },
+      { method: 'POST' },
+    );
+    const limited = await gql(gateway, SUBMIT, { input: { input: INPUT, options: { prompt: PROMPT } } });
+    expect(limited.errors?.[0]?.extensions?.code).toMatch(/^UPSTREAM_/);
+    const after = (await scrape()).samples;
+    const moved = (key: string) => delta(before, after, key);
+    expect(moved('gateway_upstream_rate_limited_total')).toBe(1);
+    expect(moved('gateway_budget_pauses_total{reason="rate_limited"}')).toBe(1);
+    expect(moved('gateway_upstream_calls_total{endpoint="submit",status="429"}')).toBe(1);
+    expect(moved(`gateway_submits_total{outcome="${limited.errors?.[0]?.extensions?.code}"}`)).toBe(1);
   });
 
   it('counts unfinished jobs by status from the store on a timer', async () => {

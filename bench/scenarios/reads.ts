@@ -1,14 +1,33 @@
-import { spawnChild } from '../lib/child.js';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Child, spawnChild } from '../lib/child.js';
 import { closedLoop, gql, type LoadResult } from '../lib/http.js';
 import { READ, SUBMIT, smallEdit } from '../lib/queries.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { GATEWAY_CORE, startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { median, round, sleep } from '../lib/stats.js';
+import { pairedMetricsCost } from './reads-metrics.js';
 
 // Read throughput: aiEditJob on a stored, final job through the gateway, against two baselines answering the same
 // query with the same bytes from memory: bare graphql-yoga, and node:http + graphql-js with cached parse/validate.
 
-const SERVERS = ['gateway', 'bare-yoga', 'raw-graphql-js'] as const;
+// The cost of metrics (issue 14): more gateways on the same store, with metrics on and off, the read cache on and off
+// (READ_CACHE_MAX_BYTES=0), timed in the same rounds as the rest. `gateway` is the cached one without metrics.
+const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789';
+const METRICS_VARIANTS = {
+  'gateway+metrics': { METRICS_TOKEN: BENCH_METRICS_TOKEN },
+  'gateway-uncached': { READ_CACHE_MAX_BYTES: '0' },
+  'gateway-uncached+metrics': { READ_CACHE_MAX_BYTES: '0', METRICS_TOKEN: BENCH_METRICS_TOKEN },
+} as const;
+type MetricsVariant = keyof typeof METRICS_VARIANTS;
+
+const SERVERS = [
+  'gateway',
+  ...(Object.keys(METRICS_VARIANTS) as MetricsVariant[]),
+  'bare-yoga',
+  'raw-graphql-js',
+] as const;
 type ServerName = (typeof SERVERS)[number];
 
 export const reads: Scenario = async ({ quick, verbose, log }) => {
@@ -18,7 +37,10 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
   const warmupMs = quick ? 1_000 : 2_000;
 
   const sim = await startSimulatorChild({ stepMs: 0 }, verbose);
-  const gateway = await startGatewayChild(sim.info.url, {}, verbose);
+  // A file, not memory, so that the metrics variants read the same stored job.
+  const dbFile = join(tmpdir(), `bench-reads-${process.pid}.db`);
+  const store = { DATABASE_URL: `sqlite:${dbFile}` };
+  const gateway = await startGatewayChild(sim.info.url, store, verbose);
   const children = [sim, gateway];
   try {
     const submitted = await gql(gateway.info.url, SUBMIT, { input: smallEdit(sim.info.sampleUrl, 0) });
@@ -34,8 +56,17 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     const yoga = await spawnChild('bare-yoga', 'yoga', { core: GATEWAY_CORE, args: { job }, verbose });
     const raw = await spawnChild('raw', 'raw', { core: GATEWAY_CORE, args: { job }, verbose });
     children.push(yoga, raw);
+    const variantUrls = {} as Record<MetricsVariant, string>;
+    const gateways: Partial<Record<ServerName, Child>> = { gateway };
+    for (const [name, env] of Object.entries(METRICS_VARIANTS) as [MetricsVariant, Record<string, string>][]) {
+      const child = await startGatewayChild(sim.info.url, { ...store, ...env }, verbose, name);
+      children.push(child);
+      gateways[name] = child;
+      variantUrls[name] = child.info.url;
+    }
     const urls: Record<ServerName, string> = {
       gateway: gateway.info.url,
+      ...variantUrls,
       'bare-yoga': yoga.info.url,
       'raw-graphql-js': raw.info.url,
     };
@@ -50,7 +81,7 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     for (const name of SERVERS) validate(JSON.stringify({ data: await gql(urls[name], READ, { id }) }));
 
     const body = JSON.stringify({ query: READ, variables: { id }, operationName: 'Read' });
-    const runs: Record<ServerName, LoadResult[]> = { gateway: [], 'bare-yoga': [], 'raw-graphql-js': [] };
+    const runs = Object.fromEntries(SERVERS.map((name) => [name, []])) as unknown as Record<ServerName, LoadResult[]>;
     for (let r = 0; r < rounds; r++) {
       for (const name of SERVERS) {
         const result = await closedLoop({
@@ -88,6 +119,25 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       ServerName,
       { rps: number; p50Ms: number; p99Ms: number; ok: number; failed: number; clientCpu: number }
     >;
+    const pairs = quick ? 2 : 8;
+    const load = { body, validate, concurrency };
+    const variant = (name: 'gateway' | MetricsVariant) => ({ url: urls[name], child: gateways[name]! });
+    const metricsCost = {
+      cached: await pairedMetricsCost(
+        { label: 'cached', off: variant('gateway'), on: variant('gateway+metrics') },
+        load,
+        pairs,
+      ),
+      uncached: await pairedMetricsCost(
+        { label: 'uncached', off: variant('gateway-uncached'), on: variant('gateway-uncached+metrics') },
+        load,
+        pairs,
+      ),
+    };
+    log(`metrics cost: ${JSON.stringify(metricsCost)}`);
+    // The metrics must really have counted what was served (a cache hit is answered before the envelop: uncached).
+    const counted = await countedReads(variantUrls['gateway-uncached+metrics']);
+    if (counted < summary['gateway-uncached+metrics'].ok) throw new Error(`metrics counted ${counted} reads only`);
     const ratioYoga = summary.gateway.rps / summary['bare-yoga'].rps;
     const ratioRaw = summary.gateway.rps / summary['raw-graphql-js'].rps;
     const markdown = [
@@ -108,6 +158,13 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
       ),
       '',
       `Gateway / bare Yoga throughput: **${round(ratioYoga)}×** (target ≥ 1.5×); gateway / raw graphql-js: ${round(ratioRaw)}×.`,
+      '',
+      `Cost of metrics (READ_CACHE_MAX_BYTES=0 for uncached), as gateway CPU per read with / without − 1, median of ` +
+        `${pairs} back-to-back pairs of 2 s runs: cached **${round(metricsCost.cached.cpuCost * 100, 1)} %** ` +
+        `(${metricsCost.cached.cpuUsPerReadOn} vs ${metricsCost.cached.cpuUsPerReadOff} µs), uncached ` +
+        `**${round(metricsCost.uncached.cpuCost * 100, 1)} %** (${metricsCost.uncached.cpuUsPerReadOn} vs ` +
+        `${metricsCost.uncached.cpuUsPerReadOff} µs); in req/s ${round(metricsCost.cached.rpsCost * 100, 1)} % and ` +
+        `${round(metricsCost.uncached.rpsCost * 100, 1)} %. Target ≤ 5 %. The machine is shared with other work.`,
     ].join('\n');
     return {
       result: {
@@ -118,11 +175,23 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
         jobJsonBytes: Buffer.byteLength(expected),
         summary,
         ratios: { gatewayOverBareYoga: round(ratioYoga, 3), gatewayOverRaw: round(ratioRaw, 3) },
+        metricsCost,
         runs,
       },
       markdown,
     };
   } finally {
     for (const child of children.reverse()) await child.stop();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbFile}${suffix}`, { force: true });
   }
 };
+
+/** The Read operations a metrics variant counted as ok, from its /metrics. */
+async function countedReads(url: string): Promise<number> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+  const text = await res.text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('graphql_operations_total{operationName="Read",') && l.includes('outcome="ok"'));
+  return Number(line?.split(' ').at(-1) ?? 0);
+}

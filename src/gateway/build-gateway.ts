@@ -17,15 +17,14 @@ import { createJobStore } from '../services/store/job-store-factory.js';
 import { GenerationBudget } from '../services/upstream/generation-budget.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
-import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
 import { createHardening } from '../transport/security/hardening.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import type { Gateway } from './gateway-types.js';
 import { createGraphQLTransports } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
-import { createGatewayMetrics } from './metrics/gateway-metrics.js';
 import { listenMetrics } from './metrics/metrics-endpoint.js';
+import { openObservability } from './observability.js';
 import { createReadinessCheck } from './readiness.js';
 import { connectError } from './start-errors.js';
 import { describeStartup, startupSummary } from './startup-summary.js';
@@ -70,15 +69,31 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   const hardening = createHardening(config.security, logger.child({ component: 'security' }), {
     maxUploadBytes: config.uploads.maxBytes,
   });
+  // The sources are read at scrape time only, by when everything they name exists.
+  const observability = await openObservability(
+    config,
+    {
+      budget: () => budget.stats(),
+      poller: () => poller.stats(),
+      readCache: () => readCache.stats,
+      subscriptions: () => ({ websocket: transports.graphqlWs.shared, sse: transports.httpSubscriptions }),
+      webSocketConnections: () => transports.graphqlWs.connectionCount,
+    },
+    logger,
+    disposers,
+  );
+  const { metrics } = observability;
+  const tracer = observability.tracing?.tracer;
   const scaleOut = await openScaleOut({ redisUrl: config.redisUrl, ...config.scaleOut }, logger).catch((error) => {
     throw connectError('REDIS_URL', 'connect to Redis', error);
   });
   disposers.add('redis', () => scaleOut.close());
   const { coordinator, instanceId } = scaleOut;
-  const store = await createJobStore(config.databaseUrl, { logger }).catch((error) => {
+  const openedStore = await createJobStore(config.databaseUrl, { logger }).catch((error) => {
     throw connectError('DATABASE_URL', 'open the store', error);
   });
-  disposers.add('store', () => store.close());
+  disposers.add('store', () => openedStore.close());
+  const store = observability.observeStore(openedStore);
 
   const budget = new RateBudget({
     perSecond: config.claid.maxRequestsPerSecond,
@@ -96,18 +111,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     shared: scaleOut.sharedGenerations,
     requests: budget,
   });
-  // The sources are read at scrape time only, by when everything they name exists.
-  const metrics =
-    config.metrics.port !== undefined || config.metrics.token !== undefined
-      ? createGatewayMetrics({
-          budget: () => budget.stats(),
-          poller: () => poller.stats(),
-          readCache: () => readCache.stats,
-          subscriptions: () => ({ websocket: transports.graphqlWs.shared, sse: transports.httpSubscriptions }),
-          webSocketConnections: () => transports.graphqlWs.connectionCount,
-        })
-      : undefined;
-  const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)));
+  const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)), tracer);
   disposers.add('upstream', () => upstream.close());
   const claid = upstream.client;
 
@@ -119,6 +123,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     logger,
     coordinator,
     unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
+    ...(tracer ? { tracer } : {}),
   });
   const durations = new DurationHistory({ store, logger });
   disposers.add('duration history', () => durations.stop());
@@ -136,7 +141,11 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     isPushed: (jobId) => pushedJobs.has(jobId),
   });
   disposers.add('job poller', () => poller.stop());
-  const claidWebhook = wireClaidWebhook({ config, upstream, store, refresher, events, pushedJobs, logger, disposers });
+  const claidWebhook = wireClaidWebhook({
+    ...{ config, upstream, store, refresher, events, pushedJobs, logger, disposers },
+    ...(observability.onWebhook ? { onResult: observability.onWebhook } : {}),
+    ...(tracer ? { tracer } : {}),
+  });
 
   const authLogger = logger.child({ component: 'auth' });
   const authenticator = createAuthenticator(config.auth, {
@@ -152,27 +161,29 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authLogger.info({ mode: config.auth.mode }, 'caller authentication');
   }
   const limits = new CallerLimits(config.limits, { countUnfinished: countUnfinishedIn(store) });
-  const jobs = new JobService({
-    store,
-    claid,
-    refresher,
-    events,
-    // A job submitted here is the coordinator's to read even while Redis is away (poll-coordinator.ts).
-    poller: {
-      track(job) {
-        coordinator.submittedHere(job.id);
-        poller.track(job);
+  const jobs = observability.observeJobs(
+    new JobService({
+      store,
+      claid,
+      refresher,
+      events,
+      // A job submitted here is the coordinator's to read even while Redis is away (poll-coordinator.ts).
+      poller: {
+        track(job) {
+          coordinator.submittedHere(job.id);
+          poller.track(job);
+        },
       },
-    },
-    logger,
-    pollIntervalMs: config.pollIntervalMs,
-    claimWaitMs: config.claid.timeoutMs + 5_000,
-    // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
-    ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
-    admitSubmit: (owner) => limits.admitSubmit(owner),
-    generations,
-    requests: budget,
-  });
+      logger,
+      pollIntervalMs: config.pollIntervalMs,
+      claimWaitMs: config.claid.timeoutMs + 5_000,
+      // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
+      ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
+      admitSubmit: (owner) => limits.admitSubmit(owner),
+      generations,
+      requests: budget,
+    }),
+  );
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
   const uploads = wireUploads(config, store, logger, () => url);
@@ -206,7 +217,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
-    ...(metrics ? { plugins: [useGraphQLMetrics(metrics.registry)] } : {}),
+    plugins: observability.plugins(),
     server: (yoga) =>
       createHttpServer({
         ...{ yoga, readCache, ready, claidWebhook, uploads: uploads.route, logger },
@@ -299,6 +310,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       readCache,
       shutdownSignal: shutdown.signal,
       metrics,
+      tracing: observability.tracing,
       get metricsUrl() {
         return metricsUrl;
       },

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DisposerStack } from '../lib/disposer-stack.js';
 import type { Logger } from '../lib/logger.js';
+import type { Tracer } from '../lib/spans.js';
 import { ClaidWebhookIntake } from '../services/jobs/claid-webhook-intake.js';
 import type { JobPubSub } from '../services/jobs/job-events.js';
 import type { JobRefresher } from '../services/jobs/job-refresher.js';
 import type { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import type { JobStore } from '../services/store/job-store.js';
-import { handleClaidWebhook } from '../transport/claid-webhook.js';
+import { handleClaidWebhook, type WebhookResult } from '../transport/claid-webhook.js';
 import type { Config } from './config.js';
 import type { Upstream } from './upstream.js';
 
@@ -25,6 +26,8 @@ export interface ClaidWebhookWiring {
   pushedJobs: PushedJobs;
   logger: Logger;
   disposers: DisposerStack;
+  onResult?: (result: WebhookResult) => void;
+  tracer?: Tracer;
 }
 
 export function wireClaidWebhook(
@@ -46,6 +49,8 @@ export function wireClaidWebhook(
     signatureHeader: config.webhook.signatureHeader,
     maxBodyBytes: config.webhook.maxBodyBytes,
     logger,
+    ...(wiring.onResult ? { onResult: wiring.onResult } : {}),
+    ...(wiring.tracer ? { tracer: wiring.tracer } : {}),
   };
   return (req, res) => handleClaidWebhook(req, res, options);
 }

@@ -80,6 +80,11 @@ export interface Config {
    * urlSecret (unset: a secret kept in the store).
    */
   uploads: { maxBytes: number; publicUrl: string | undefined; urlSecret: string | undefined };
+  /**
+   * OpenTelemetry traces over OTLP/HTTP (src/gateway/tracing): tracesUrl is OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`; undefined: off, and no SDK is loaded.
+   */
+  tracing: { tracesUrl: string | undefined; serviceName: string };
 }
 
 export class ConfigError extends Error {
@@ -172,6 +177,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jobCountIntervalMs: e.METRICS_JOB_COUNT_INTERVAL_MS,
     },
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, publicUrl: e.PUBLIC_URL, urlSecret: e.UPLOAD_URL_SECRET },
+    tracing: {
+      tracesUrl:
+        e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (e.OTEL_EXPORTER_OTLP_ENDPOINT && `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`),
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
   };
 }
 

@@ -140,6 +140,10 @@ export const configSchema = z
         .refine((v) => v.length >= 32, { message: 'must be at least 32 characters' })
         .optional(),
     ),
+    // OpenTelemetry's own names and meaning: the base URL (traces go to <base>/v1/traces), or the traces URL itself.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyToUndefined, httpUrl.optional()),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(emptyToUndefined, httpUrl.optional()),
+    OTEL_SERVICE_NAME: z.preprocess(emptyToUndefined, z.string().min(1).max(256).default('ai-edit-graphql-gateway')),
     ...securityEnvShape,
   })
   .superRefine((e, ctx) => {

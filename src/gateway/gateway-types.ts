@@ -13,6 +13,7 @@ import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import type { Config } from './config.js';
 import type { GatewayYoga } from './graphql-transports.js';
 import type { GatewayMetrics } from './metrics/gateway-metrics.js';
+import type { Tracing } from './tracing/start-tracing.js';
 
 // What buildGateway hands back; apart from build-gateway.ts so that the wiring alone fills that file.
 
@@ -45,6 +46,8 @@ export interface GatewayInternals {
   readonly metrics: GatewayMetrics | undefined;
   /** Base URL of the METRICS_PORT server once listening, e.g. http://127.0.0.1:9464. */
   readonly metricsUrl: string | undefined;
+  /** OpenTelemetry tracing, when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant) is set. */
+  readonly tracing: Tracing | undefined;
 }
 
 export interface Gateway {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
+import type { Tracer } from '../lib/spans.js';
 import {
   type ClaidClient,
   createClaidClient,
@@ -36,6 +37,7 @@ export function pickUpstream(
   budget: UpstreamBudget,
   logger: Logger,
   onCall?: (call: UpstreamCallObservation) => void,
+  tracer?: Tracer,
 ): Upstream {
   const clientFor = (baseUrl: string, apiKey: string) =>
     createClaidClient({
@@ -46,6 +48,7 @@ export function pickUpstream(
       logger,
       budget,
       ...(onCall ? { onCall } : {}),
+      ...(tracer ? { tracer } : {}),
     });
   const { apiKey, apiUrl } = config.claid;
   if (apiUrl) {

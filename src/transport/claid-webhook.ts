@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
+import { inSpan, SpanKind, type Tracer } from '../lib/spans.js';
 import type { ClaidWebhookIntake } from '../services/jobs/claid-webhook-intake.js';
 import { claidEnvelopeSchema } from '../services/upstream/claid-mapping.js';
 import { verifyWebhookSignature } from '../services/upstream/webhook-signature.js';
@@ -18,7 +19,27 @@ export interface ClaidWebhookOptions {
   signatureHeader: string;
   maxBodyBytes: number;
   logger: Logger;
+  /** Told how each notification ended (metrics). */
+  onResult?: (result: WebhookResult) => void;
+  /** A span per notification when set. */
+  tracer?: Tracer;
 }
+
+/** How a notification ended: a fixed set, fit for a metric label. */
+export type WebhookResult =
+  | { accepted: true; reason: 'applied' | 'ignored' }
+  | {
+      accepted: false;
+      reason:
+        | 'off'
+        | 'method'
+        | 'too_large'
+        | 'read_failed'
+        | 'bad_signature'
+        | 'not_json'
+        | 'not_a_task'
+        | 'store_failed';
+    };
 
 type Body = { kind: 'read'; bytes: Buffer } | { kind: 'too-large' } | { kind: 'failed' };
 
@@ -57,23 +78,46 @@ export async function handleClaidWebhook(
   res: ServerResponse,
   options: ClaidWebhookOptions,
 ): Promise<void> {
+  const result = await inSpan(options.tracer, 'webhook.claid', { kind: SpanKind.SERVER }, async (span) => {
+    const ended = await intake(req, res, options);
+    span?.setAttributes({ 'webhook.accepted': ended.accepted, 'webhook.result': ended.reason });
+    return ended;
+  });
+  options.onResult?.(result);
+}
+
+const refused = (reason: Extract<WebhookResult, { accepted: false }>['reason']): WebhookResult => ({
+  accepted: false,
+  reason,
+});
+
+async function intake(req: IncomingMessage, res: ServerResponse, options: ClaidWebhookOptions): Promise<WebhookResult> {
   const { logger, secret } = options;
-  if (!secret) return answer(res, 404, { error: 'webhooks are off: set CLAID_WEBHOOK_SECRET' });
+  if (!secret) {
+    answer(res, 404, { error: 'webhooks are off: set CLAID_WEBHOOK_SECRET' });
+    return refused('off');
+  }
   if (req.method !== 'POST') {
     res.setHeader('allow', 'POST');
-    return answer(res, 405, { error: 'method not allowed' });
+    answer(res, 405, { error: 'method not allowed' });
+    return refused('method');
   }
   const body = await readLimited(req, options.maxBodyBytes);
   if (body.kind === 'too-large') {
     logger.warn({ maxBodyBytes: options.maxBodyBytes }, 'webhook refused: body too large');
-    return answer(res, 413, { error: `body larger than ${options.maxBodyBytes} bytes` }, true);
+    answer(res, 413, { error: `body larger than ${options.maxBodyBytes} bytes` }, true);
+    return refused('too_large');
   }
-  if (body.kind === 'failed') return void res.destroy();
+  if (body.kind === 'failed') {
+    res.destroy();
+    return refused('read_failed');
+  }
   const header = req.headers[options.signatureHeader];
   const signature = Array.isArray(header) ? header.join(',') : header;
   if (!verifyWebhookSignature(body.bytes, signature, secret)) {
     logger.warn({ signed: signature !== undefined }, 'webhook refused: missing or bad signature');
-    return answer(res, 401, { error: 'missing or bad signature' });
+    answer(res, 401, { error: 'missing or bad signature' });
+    return refused('bad_signature');
   }
   let envelope: { data: unknown };
   try {
@@ -82,19 +126,23 @@ export async function handleClaidWebhook(
     envelope = parsed.data;
   } catch (error) {
     logger.warn({ err: error }, 'webhook refused: not JSON with a data object');
-    return answer(res, 400, { error: 'expected JSON {"data": {...}}' });
+    answer(res, 400, { error: 'expected JSON {"data": {...}}' });
+    return refused('not_json');
   }
   try {
     const outcome = await options.intake.receive(envelope.data);
     if (outcome.kind === 'invalid') {
       logger.warn({ reason: outcome.reason }, 'webhook refused: not a Claid task');
-      return answer(res, 400, { error: outcome.reason });
+      answer(res, 400, { error: outcome.reason });
+      return refused('not_a_task');
     }
     logger.debug({ ...outcome }, 'webhook received');
     answer(res, 200, { ok: true, outcome: outcome.kind });
+    return { accepted: true, reason: outcome.kind };
   } catch (error) {
     // A store that failed: 5xx, so that a sender that retries does.
     logger.error({ err: error }, 'webhook could not be applied');
     answer(res, 503, { error: 'could not apply the notification' });
+    return refused('store_failed');
   }
 }

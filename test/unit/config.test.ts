@@ -19,6 +19,23 @@ describe('configuration', () => {
     expect(loadConfig({ POLL_STRATEGY: 'fixed' }).pollStrategy).toBe('fixed');
   });
 
+  it('reads OpenTelemetry variables with their standard meaning, off by default', () => {
+    expect(loadConfig({}).tracing).toEqual({ tracesUrl: undefined, serviceName: 'ai-edit-graphql-gateway' });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing.tracesUrl).toBe(
+      'http://collector:4318/v1/traces',
+    );
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example/base' }).tracing.tracesUrl).toBe(
+      'https://otel.example/base/v1/traces',
+    );
+    const both = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:9999/custom',
+      OTEL_SERVICE_NAME: 'edge-gateway',
+    });
+    expect(both.tracing).toEqual({ tracesUrl: 'http://traces:9999/custom', serviceName: 'edge-gateway' });
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
   it('defaults the upstream URL to Claid when a key is given', () => {
     expect(loadConfig({ CLAID_API_KEY: 'k' }).claid.apiUrl).toBe('https://api.claid.ai');
   });

@@ -2,10 +2,12 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { isFinalStatus, JOB_STATUSES, type JobStatus } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobPollerStats } from '../../services/jobs/job-poller.js';
-import type { JobStore } from '../../services/store/job-store.js';
+import type { ApplyResult, JobStore } from '../../services/store/job-store.js';
 import type { UpstreamCallObservation } from '../../services/upstream/claid-client.js';
 import type { RateBudgetStats } from '../../services/upstream/rate-budget.js';
+import type { WebhookResult } from '../../transport/claid-webhook.js';
 import type { ReadCacheStats } from '../../transport/final-read-cache.js';
+import { queueWaitOf } from './queue-wait.js';
 
 // One Registry per gateway, never prom-client's global one: tests start many gateways in one process. What the
 // services already count (budget, poller, read cache, shared subscriptions) is read at scrape time from their stats();
@@ -26,6 +28,12 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** For ClaidClientOptions.onCall. */
   onUpstreamCall(call: UpstreamCallObservation): void;
+  /** For the instrumented store: a job that just left QUEUED (took its upstream id) has its wait observed. */
+  onUpstreamStateApplied(result: ApplyResult): void;
+  /** How a Claid notification ended. */
+  onWebhook(result: WebhookResult): void;
+  /** How a submit ended: accepted, replayed (an idempotency key's earlier job), or the error code sent. */
+  onSubmit(outcome: string): void;
   /** Reads the store's unfinished jobs by status now, then every `intervalMs`, until the returned stop. */
   watchJobs(store: Pick<JobStore, 'listUnfinished'>, intervalMs: number, logger: Logger): () => void;
 }
@@ -53,6 +61,32 @@ export function createGatewayMetrics(sources: MetricSources): GatewayMetrics {
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   });
+
+  const queueWait = new Histogram({
+    name: 'gateway_queue_wait_seconds',
+    help: 'How long a job was QUEUED (recorded, not yet known to Claid) before it got its upstream id',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers,
+  });
+  const webhooks = new Counter({
+    name: 'gateway_webhook_notifications_total',
+    help: 'Claid notifications by result (accepted, refused) and reason',
+    labelNames: ['result', 'reason'],
+    registers,
+  });
+  const submits = new Counter({
+    name: 'gateway_submits_total',
+    help: 'Submits by outcome: accepted, replayed (same idempotency key), or the error code sent',
+    labelNames: ['outcome'],
+    registers,
+  });
+  totalFrom(
+    registry,
+    'gateway_budget_pauses_total',
+    'Pauses of every upstream grant begun, by reason',
+    ['reason'],
+    () => Object.entries(sources.budget().pauses).map(([reason, value]) => [{ reason }, value]),
+  );
 
   totalFrom(registry, 'gateway_budget_grants_total', 'Upstream budget grants by class', ['class'], () => {
     const { granted } = sources.budget();
@@ -137,6 +171,16 @@ export function createGatewayMetrics(sources: MetricSources): GatewayMetrics {
     onUpstreamCall({ kind, httpStatus, durationMs }) {
       upstreamCalls.inc({ endpoint: kind, status: httpStatus === null ? 'none' : String(httpStatus) });
       upstreamSeconds.observe({ endpoint: kind }, durationMs / 1000);
+    },
+    onUpstreamStateApplied(result) {
+      const waitedMs = queueWaitOf(result);
+      if (waitedMs !== undefined) queueWait.observe(waitedMs / 1000);
+    },
+    onWebhook({ accepted, reason }) {
+      webhooks.inc({ result: accepted ? 'accepted' : 'refused', reason });
+    },
+    onSubmit(outcome) {
+      submits.inc({ outcome });
     },
     watchJobs(store, intervalMs, logger) {
       const refresh = () =>

@@ -1,5 +1,6 @@
 import { isFinalStatus, isSentJob, type Job, type SentJob, type UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
+import { inSpan, type Tracer } from '../../lib/spans.js';
 import type { PollCoordinator } from '../scale-out/poll-coordinator.js';
 import type { JobStore } from '../store/job-store.js';
 import type { ClaidClient } from '../upstream/claid-client.js';
@@ -35,6 +36,8 @@ export class JobRefresher {
       coordinator?: Pick<PollCoordinator, 'claim' | 'release'>;
       /** How long the upstream may answer 404 for a job's task before the job ends ERROR; default 5 min. */
       unknownTaskGraceMs?: number;
+      /** A span per upstream read when set: a child of the query that asked, or a root for the poller's. */
+      tracer?: Tracer;
     },
   ) {
     this.unknownTasks = new UnknownTaskClock(deps.unknownTaskGraceMs ?? DEFAULT_UNKNOWN_TASK_GRACE_MS);
@@ -51,7 +54,10 @@ export class JobRefresher {
     if (isFinalStatus(job.status) || !isSentJob(job)) return Promise.resolve(job);
     let pending = this.inFlight.get(job.id);
     if (!pending) {
-      pending = (options.leased ? this.read(job) : this.readIfLeased(job)).finally(() => this.inFlight.delete(job.id));
+      // The poller's reads (leased) are background work: each a trace of its own.
+      pending = (options.leased ? this.read(job, true) : this.readIfLeased(job)).finally(() =>
+        this.inFlight.delete(job.id),
+      );
       this.inFlight.set(job.id, pending);
     }
     if (options.throwOnError) return pending;
@@ -82,8 +88,13 @@ export class JobRefresher {
     return (await this.record(job, state)) ?? null;
   }
 
-  private async read(job: SentJob): Promise<Job> {
-    return (await this.record(job, await this.readTask(job))) ?? job;
+  private read(job: SentJob, background = false): Promise<Job> {
+    const attributes = { 'gateway.job_id': job.id, 'gateway.job_status': job.status };
+    return inSpan(this.deps.tracer, 'job.refresh', { attributes, root: background }, async (span) => {
+      const read = (await this.record(job, await this.readTask(job))) ?? job;
+      span?.setAttribute('gateway.job_status_read', read.status);
+      return read;
+    });
   }
 
   private async record(job: Job, state: UpstreamTaskState): Promise<Job | undefined> {

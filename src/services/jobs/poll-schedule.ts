@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { UpstreamError } from '../../domain/errors.js';
 import type { Job } from '../../domain/job.js';
 import { MinHeap } from '../../lib/min-heap.js';
@@ -76,6 +77,13 @@ export class PollSchedule {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
 
+  /**
+   * Runs a callback in the async context the schedule was made in (the gateway's wiring), not in that of whoever
+   * armed the timer: a timer set while serving a submit would otherwise carry that request's id and trace into every
+   * poll read after it.
+   */
+  private readonly detached = AsyncResource.bind((fn: () => void) => fn());
+
   constructor(
     private readonly now: () => number,
     /** Called when the timer fires: something has fallen due. */
@@ -143,11 +151,12 @@ export class PollSchedule {
     this.clearTimer();
     this.timerAt = at;
     this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.onDue();
-      },
+      () =>
+        this.detached(() => {
+          this.timer = undefined;
+          this.timerAt = Number.POSITIVE_INFINITY;
+          this.onDue();
+        }),
       Math.max(0, at - this.now()),
     );
     this.timer.unref();

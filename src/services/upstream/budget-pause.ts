@@ -10,6 +10,9 @@ export interface UpstreamObservation {
   resetSeconds: number | null;
 }
 
+/** Why grants were paused: a 429, the quota's remaining count at 0, or a run of 5xx / network failures. */
+export type PauseReason = 'rate_limited' | 'quota_spent' | 'failures';
+
 /**
  * When grants must stop for everyone: after a 429 or a spent quota (shared with other instances, since the quota is
  * the account's), and after a run of 5xx or network failures (this instance's own back-off).
@@ -18,6 +21,7 @@ export class UpstreamPause {
   private pausedUntil = 0;
   private rateLimitedCount = 0;
   private failuresInARow = 0;
+  private readonly pauses: Record<PauseReason, number> = { rate_limited: 0, quota_spent: 0, failures: 0 };
 
   constructor(
     /** Grant spacing: a 429's pause is never shorter. */
@@ -41,15 +45,20 @@ export class UpstreamPause {
     return this.failuresInARow;
   }
 
+  /** Pauses begun, by reason. */
+  get pausesByReason(): Record<PauseReason, number> {
+    return { ...this.pauses };
+  }
+
   observe({ httpStatus, remaining, resetSeconds }: UpstreamObservation): void {
     if (httpStatus === 429) {
       this.rateLimitedCount++;
       const ms = Math.max((resetSeconds ?? 1) * 1000, this.spacingMs) + this.jitter();
-      this.pause(ms, true);
+      this.pause(ms, 'rate_limited');
       this.logger.warn({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream rate limited: pausing all upstream calls');
     } else if (remaining !== null && remaining <= 0) {
       const ms = (resetSeconds ?? 1) * 1000 + this.jitter();
-      this.pause(ms, true);
+      this.pause(ms, 'quota_spent');
       this.logger.debug({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream quota spent: pausing until it resets');
     }
 
@@ -59,7 +68,7 @@ export class UpstreamPause {
       if (this.failuresInARow >= 2) {
         const base = Math.min(FAILURE_BACKOFF_MAX_MS, FAILURE_BACKOFF_BASE_MS * 2 ** (this.failuresInARow - 2));
         const ms = base * (0.5 + Math.random() / 2);
-        this.pause(ms);
+        this.pause(ms, 'failures');
         this.logger.warn({ failures: this.failuresInARow, pauseMs: Math.round(ms) }, 'upstream failing: backing off');
       }
     } else {
@@ -67,10 +76,11 @@ export class UpstreamPause {
     }
   }
 
-  /** `share`: the upstream said the account's quota is spent, which holds for every instance. */
-  private pause(ms: number, share = false): void {
+  /** A 429 or a spent quota is the account's, so it holds for every instance; failures are this one's back-off. */
+  private pause(ms: number, reason: PauseReason): void {
+    this.pauses[reason]++;
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
-    if (share) void this.shared?.pause(ms);
+    if (reason !== 'failures') void this.shared?.pause(ms);
   }
 
   private jitter(): number {

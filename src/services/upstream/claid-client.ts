@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import { UpstreamError } from '../../domain/errors.js';
 import type { AiEditRequest, UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
+import { inSpan, SpanKind, type Tracer } from '../../lib/spans.js';
 import {
   AttemptFailure,
   classifyResponseError,
@@ -48,6 +49,8 @@ export interface ClaidClientOptions {
   budget?: UpstreamBudget;
   /** Told of every attempt's answer (metrics); httpStatus is null when no answer arrived. */
   onCall?: (call: UpstreamCallObservation) => void;
+  /** A span per attempt when set (OTEL_EXPORTER_OTLP_ENDPOINT); the path is the template, never the task id. */
+  tracer?: Tracer;
 }
 
 export interface UpstreamCallObservation {
@@ -98,18 +101,39 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     kind: ClaidOperation;
     method: 'GET' | 'POST';
     path: string;
+    /** The path with its task id as `{id}`: what a span or a metric may carry. */
+    template: string;
     body?: string;
     upstreamId?: number;
   }
 
-  async function attempt(call: Call, attemptNumber: number): Promise<UpstreamTaskState> {
+  function tracedAttempt(call: Call, attemptNumber: number): Promise<UpstreamTaskState> {
+    const attributes = {
+      'http.request.method': call.method,
+      'url.template': call.template,
+      'server.address': new URL(root).hostname,
+      'claid.operation': call.kind,
+      'http.request.resend_count': attemptNumber - 1,
+    };
+    return inSpan(options.tracer, `${call.method} ${call.template}`, { kind: SpanKind.CLIENT, attributes }, (span) =>
+      attempt(call, attemptNumber, span && ((name, value) => span.setAttribute(name, value))),
+    );
+  }
+
+  async function attempt(
+    call: Call,
+    attemptNumber: number,
+    annotate?: (name: string, value: string | number) => void,
+  ): Promise<UpstreamTaskState> {
     if (closing.signal.aborted) throw new AttemptFailure(markNotSent(closedError()), false);
+    const waitStarted = annotate && performance.now();
     try {
       await budget?.acquire(call.kind);
     } catch (err) {
       // The budget closed or gave up: nothing was sent.
       throw new AttemptFailure(markNotSent(err instanceof UpstreamError ? err : closedError()), false);
     }
+    if (waitStarted !== undefined) annotate?.('gateway.budget_wait_ms', Math.round(performance.now() - waitStarted));
 
     const started = performance.now();
     const timeout = new AbortController();
@@ -160,6 +184,11 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     }
 
     const durationMs = Math.round(performance.now() - started);
+    if (annotate) {
+      if (httpStatus !== null) annotate('http.response.status_code', httpStatus);
+      const claidRequestId = requestIdOf(responseHeaders);
+      if (claidRequestId !== null) annotate('claid.request_id', claidRequestId);
+    }
     budget?.observe({ httpStatus, ...parseRateLimitHeaders(responseHeaders) });
     onCall?.({ kind: call.kind, httpStatus, durationMs: performance.now() - started });
 
@@ -189,7 +218,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
   async function run(call: Call): Promise<UpstreamTaskState> {
     if (closing.signal.aborted) throw markNotSent(closedError());
     try {
-      return await pRetry((n) => attempt(call, n), {
+      return await pRetry((n) => tracedAttempt(call, n), {
         retries,
         factor: BACKOFF_FACTOR,
         minTimeout: BACKOFF_BASE_MS,
@@ -218,6 +247,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
         kind: 'submit',
         method: 'POST',
         path: '/v1/image/ai-edit',
+        template: '/v1/image/ai-edit',
         body: JSON.stringify(toClaidRequestBody(aiEditRequest)),
       });
     },
@@ -225,7 +255,13 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
       if (!Number.isSafeInteger(upstreamId) || upstreamId < 0) {
         return Promise.reject(new RangeError(`not a Claid task id: ${upstreamId}`));
       }
-      return run({ kind: 'read', method: 'GET', path: `/v1/image/ai-edit/${upstreamId}`, upstreamId });
+      return run({
+        kind: 'read',
+        method: 'GET',
+        path: `/v1/image/ai-edit/${upstreamId}`,
+        template: '/v1/image/ai-edit/{id}',
+        upstreamId,
+      });
     },
     async close() {
       if (closing.signal.aborted) return;

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '../../lib/logger.js';
-import { type UpstreamObservation, UpstreamPause } from './budget-pause.js';
+import { type PauseReason, type UpstreamObservation, UpstreamPause } from './budget-pause.js';
 import type {
   AcquireOptions,
   BudgetPriority,
@@ -48,6 +48,8 @@ export interface RateBudgetStats {
   rateLimited: number;
   /** 5xx or network failures in a row. */
   consecutiveFailures: number;
+  /** Pauses of every grant begun, by reason. */
+  pauses: Record<PauseReason, number>;
 }
 
 /** A token granted before the call that spends it: the first acquire() in its scope takes it instead of waiting. */
@@ -146,6 +148,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
       pausedForMs: Math.max(0, this.pause.until - Date.now()),
       rateLimited: this.pause.rateLimited,
       consecutiveFailures: this.pause.consecutiveFailures,
+      pauses: this.pause.pausesByReason,
     };
   }
 
