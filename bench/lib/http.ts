@@ -47,6 +47,8 @@ export interface LoadResult {
   durationMs: number;
   ok: number;
   failed: number;
+  /** Every request answered over the whole loop, warm-up and drain included (for CPU per request). */
+  total: number;
   firstFailure?: string;
   rps: number;
   latencyMs: ReturnType<typeof summarize>;
@@ -68,6 +70,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
   let stop = false;
   let ok = 0;
   let failed = 0;
+  let total = 0;
   let firstFailure: string | undefined;
   const latencies: number[] = [];
 
@@ -83,6 +86,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
         expected ??= text;
       }
       good = true;
+      total++;
     } catch (error) {
       if (recording) firstFailure ??= error instanceof Error ? error.message : String(error);
     }
@@ -113,6 +117,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
     durationMs: Math.round(elapsed),
     ok,
     failed,
+    total,
     firstFailure,
     rps: (ok / elapsed) * 1000,
     latencyMs: summarize(latencies),

@@ -165,10 +165,14 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     for (const plan of plans) plan.validate(JSON.stringify({ data: await gql(plan.url, READ, { id: plan.id }) }));
 
     const readsBefore = (await sim.rpc<{ reads: number }>('stats')).reads;
-    const runs: Record<string, LoadResult[]> = Object.fromEntries(TARGETS.map((t) => [t.name, []]));
+    const runs: Record<string, (LoadResult & { serverCpuUsPerRequest: number })[]> = Object.fromEntries(
+      TARGETS.map((t) => [t.name, []]),
+    );
     for (let r = 0; r < rounds; r++) {
       for (const plan of plans) {
         const { name } = plan.target;
+        const server = servers[plan.target.server]!;
+        const cpuBefore = await server.rpc<{ user: number; system: number }>('cpu');
         const result = await closedLoop({
           url: `${plan.url}/graphql`,
           body: plan.body,
@@ -177,12 +181,16 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
           durationMs,
           warmupMs,
         });
+        const cpuAfter = await server.rpc<{ user: number; system: number }>('cpu');
+        // Includes the warm-up and the drain: CPU per answered request over the whole loop.
+        const cpuUs = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+        const serverCpuUsPerRequest = cpuUs / result.total;
         log(
-          `round ${r + 1} ${name}: ${Math.round(result.rps)} req/s, p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${result.failed} failed, load generator cpu ${round(result.clientCpu)}`,
+          `round ${r + 1} ${name}: ${Math.round(serverCpuUsPerRequest)} µs server CPU per request, ${Math.round(result.rps)} req/s, p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${result.failed} failed, load generator cpu ${round(result.clientCpu)}`,
         );
         if (result.failed > 0)
           throw new Error(`${name}: ${result.failed} failed responses, first: ${result.firstFailure}`);
-        runs[name]!.push(result);
+        runs[name]!.push({ ...result, serverCpuUsPerRequest });
       }
     }
     // The unfinished reads are meant to be stored reads: none may have cost an upstream call.
@@ -199,6 +207,7 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
             job: target.job,
             jobJsonBytes: bytes,
             rps: round(median(rs.map((x) => x.rps)), 0),
+            serverCpuUsPerRequest: round(median(rs.map((x) => x.serverCpuUsPerRequest)), 0),
             p50Ms: round(median(rs.map((x) => x.latencyMs.p50))),
             p99Ms: round(median(rs.map((x) => x.latencyMs.p99))),
             ok: rs.reduce((s, x) => s + x.ok, 0),
@@ -215,6 +224,7 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
         job: JobKind;
         jobJsonBytes: number;
         rps: number;
+        serverCpuUsPerRequest: number;
         p50Ms: number;
         p99Ms: number;
         ok: number;
@@ -226,7 +236,11 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     const ratios = Object.fromEntries(
       TARGETS.filter((t) => t.against).map((t) => {
         const ratio = summary[t.name]!.rps / summary[t.against!.target]!.rps;
-        return [t.name, { against: t.against!.target, ratio: round(ratio, 3), goal: t.against!.goal }];
+        const cpuRatio = summary[t.against!.target]!.serverCpuUsPerRequest / summary[t.name]!.serverCpuUsPerRequest;
+        return [
+          t.name,
+          { against: t.against!.target, ratio: round(ratio, 3), cpuRatio: round(cpuRatio, 3), goal: t.against!.goal },
+        ];
       }),
     );
     const rawOf = (t: Target) => summary[`raw-graphql-js (${t.job})`]?.rps;
@@ -235,23 +249,36 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
         `${rounds} round(s) of ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up per target, targets interleaved, ` +
         'medians over rounds; every body checked. "unfinished" is an ACCEPTED job read inside POLL_INTERVAL_MS ' +
         '(stored, no upstream call). Load generator CPU is the share of its core it used; above ' +
-        `${CLIENT_SATURATED * 100} % the figure is the load generator's ceiling, not the server's.`,
+        `${CLIENT_SATURATED * 100} % the figure is the load generator's ceiling, not the server's. Server CPU per request ` +
+        '(process.cpuUsage of the server over the loop, warm-up included, / requests answered) is the steadier figure ' +
+        'on a shared machine: "by CPU per request" is the baseline\'s CPU per request over the target\'s.',
       '',
       `Upstream reads during the timed rounds: ${upstreamReads}.`,
       '',
       table(
-        ['target', 'job JSON B', 'req/s', 'p50 ms', 'p99 ms', 'ok responses', 'load generator CPU', 'vs baseline'],
+        [
+          'target',
+          'job JSON B',
+          'req/s',
+          'server CPU µs/req',
+          'p50 ms',
+          'p99 ms',
+          'ok responses',
+          'load generator CPU',
+          'vs baseline',
+        ],
         plans.map(({ target }) => {
           const s = summary[target.name]!;
           const ratio = ratios[target.name];
           const raw = rawOf(target);
           const vs = ratio
-            ? `${round(ratio.ratio)}× ${ratio.against} (goal ≥ ${ratio.goal}×)${raw ? `, ${round(s.rps / raw)}× raw` : ''}`
+            ? `${round(ratio.ratio)}× ${ratio.against} (goal ≥ ${ratio.goal}×), by CPU per request ${round(ratio.cpuRatio)}×${raw ? `; ${round(s.rps / raw)}× raw` : ''}`
             : '';
           return [
             target.name,
             s.jobJsonBytes,
             s.rps,
+            s.serverCpuUsPerRequest,
             s.p50Ms,
             s.p99Ms,
             s.ok,

@@ -192,8 +192,17 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     limits,
     readCache,
     ...(metrics ? { plugins: [useGraphQLMetrics(metrics.registry)] } : {}),
-    server: (yoga) =>
-      createHttpServer({ yoga, readCache, ready, claidWebhook, logger, limits: config.http, metrics: mainPortMetrics }),
+    server: (yoga, directLane) =>
+      createHttpServer({
+        yoga,
+        readCache,
+        directLane,
+        ready,
+        claidWebhook,
+        logger,
+        limits: config.http,
+        metrics: mainPortMetrics,
+      }),
   });
   disposers.add('yoga', () => transports.yoga.dispose());
   const { server, graphqlWs, yoga } = transports;
@@ -278,6 +287,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       },
       sharedSubscriptions: { webSocket: graphqlWs.shared, http: transports.httpSubscriptions },
       readCache,
+      directLane: transports.directLane,
       shutdownSignal: shutdown.signal,
       metrics,
       get metricsUrl() {

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
+import type { DirectJsonLane } from '../transport/direct-json-lane.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import { isMetricsRequest, serveMetricsOnMainPort } from './metrics/metrics-endpoint.js';
 import type { Readiness } from './readiness.js';
@@ -30,6 +31,8 @@ export interface HttpLimits {
 export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readCache: FinalReadCache;
+  /** Plain JSON POSTs without Yoga's fetch adapters (src/transport/direct-json-lane.ts); absent, all go to Yoga. */
+  directLane?: DirectJsonLane;
   ready: () => Promise<Readiness>;
   /** Claid's notifications (POST /webhooks/claid). */
   claidWebhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -66,7 +69,7 @@ function handler(routes: Omit<HttpServerOptions, 'limits'>) {
 }
 
 function route(
-  { yoga, readCache, ready, claidWebhook, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
+  { yoga, readCache, directLane, ready, claidWebhook, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
@@ -88,13 +91,23 @@ function route(
     );
     return;
   }
+  const direct = directLane?.accepts(req) ? directLane : undefined;
   if (readCache.accepts(req)) {
     readCache
-      .serve(req, res, (tracker) => yoga.handle(req, res, tracker ? { readTracker: tracker } : {}))
+      .serve(req, res, (tracker, body) =>
+        direct ? direct.serve(req, res, body, tracker) : yoga.handle(req, res, tracker ? { readTracker: tracker } : {}),
+      )
       .catch((err: unknown) => {
         logger.error({ err }, 'read cache failed a request');
         res.destroy();
       });
+    return;
+  }
+  if (direct) {
+    direct.serve(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'the direct JSON lane failed a request');
+      res.destroy();
+    });
     return;
   }
   void yoga.handle(req, res);

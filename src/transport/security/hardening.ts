@@ -21,6 +21,8 @@ export interface Hardening {
     batching: false;
     maxRequestBodySize: number;
   };
+  /** CORS_ORIGINS, normalized: callers that get CORS headers. */
+  readonly corsOrigins: readonly string[];
   /** For ws's verifyClient: false refuses the upgrade (403) before the handshake. */
   verifyUpgrade(request: IncomingMessage): boolean;
   /** The document a graphql-ws subscribe message runs; throws a GraphQLError to refuse it. */
@@ -49,6 +51,7 @@ export function createHardening(config: SecurityConfig, logger: Logger, graphqlE
       batching: false,
       maxRequestBodySize: config.maxBodyBytes,
     },
+    corsOrigins: config.corsOrigins,
     verifyUpgrade(request) {
       const allowed = isOriginAllowed(request.headers.origin, request.headers.host, config.corsOrigins);
       if (!allowed) {
