@@ -1,11 +1,4 @@
-import {
-  type AiEditRequest,
-  isFinalStatus,
-  JOB_STATUSES,
-  type Job,
-  type JobStatus,
-  type UpstreamTaskState,
-} from '../../domain/job.js';
+import type { AiEditRequest, Job, JobStatus, UpstreamTaskState } from '../../domain/job.js';
 
 // The job store's contract. SQLite implements it today; PostgreSQL implements the same interface so that
 // several instances can share one database. Every method is async so both fit.
@@ -135,6 +128,9 @@ export interface JobStore {
 
   listJobs(query: ListJobsQuery): Promise<ListJobsPage>;
 
+  /** How many of an owner's jobs are not yet final, counting at most `atMost` (the caller limit's check, per submit). */
+  countUnfinished(owner: string, atMost: number): Promise<number>;
+
   /** DONE jobs, most recently finished first (ties by id desc), up to `limit`: what job durations are learned from. */
   listRecentlyDone(limit: number): Promise<Job[]>;
 
@@ -168,12 +164,9 @@ export interface JobStore {
 /** At most this many jobs answer one findByUpstreamId. */
 export const UPSTREAM_ID_MATCH_LIMIT = 20;
 
-const UNFINISHED_STATUSES = JOB_STATUSES.filter((status) => !isFinalStatus(status));
-
-/** Counts an owner's unfinished jobs through the store's owner-scoped listing, reading at most `atLeast` rows. */
+/** Counts an owner's unfinished jobs in the store, at most `atLeast` of them (no row is read or decoded). */
 export function countUnfinishedIn(
-  store: Pick<JobStore, 'listJobs'>,
+  store: Pick<JobStore, 'countUnfinished'>,
 ): (owner: string, atLeast: number) => Promise<number> {
-  return async (owner, atLeast) =>
-    (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit: atLeast })).jobs.length;
+  return (owner, atLeast) => store.countUnfinished(owner, atLeast);
 }

@@ -202,6 +202,14 @@ export class SqliteJobStore implements JobStore {
     return rows.map(rowToJob);
   }
 
+  async countUnfinished(owner: string, atMost: number): Promise<number> {
+    assertLimit(atMost);
+    const row = this.#stmt(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE owner = ? AND ${UNFINISHED_SQL} LIMIT ?)`,
+    ).get(owner, atMost) as { n: number };
+    return row.n;
+  }
+
   async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
     assertLimit(query.limit);
     const where = ['owner = @owner'];
