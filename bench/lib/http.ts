@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
 import { summarize } from './stats.js';
 
@@ -40,6 +41,8 @@ export interface LoadOptions {
   concurrency: number;
   durationMs: number;
   warmupMs: number;
+  /** Send the body chunked (a stream, no Content-Length), as a client streaming its body would. */
+  chunked?: boolean;
 }
 
 export interface LoadResult {
@@ -78,7 +81,8 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
     const started = performance.now();
     let good = false;
     try {
-      const res = await pool.request({ path, method: 'POST', headers: HEADERS, body: options.body });
+      const body = options.chunked ? Readable.from([Buffer.from(options.body)]) : options.body;
+      const res = await pool.request({ path, method: 'POST', headers: HEADERS, body });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
       if (text !== expected) {

@@ -58,6 +58,11 @@ interface Target {
   name: string;
   server: keyof typeof SERVERS;
   job: JobKind;
+  /**
+   * The body sent chunked: the gateway then answers through Yoga's own HTTP handling instead of the direct JSON lane
+   * (which takes only bodies with a Content-Length), so the lane is measured against Yoga inside the same process.
+   */
+  chunked?: boolean;
   /** The target whose throughput this one is judged against (and its goal), if any. */
   against?: { target: string; goal: number };
 }
@@ -79,6 +84,13 @@ const TARGETS: Target[] = [
     name: 'gateway unfinished',
     server: 'gateway-no-cache',
     job: 'unfinished',
+    against: { target: 'bare-yoga (unfinished)', goal: 1.5 },
+  },
+  {
+    name: 'gateway unfinished, through Yoga (chunked)',
+    server: 'gateway-no-cache',
+    job: 'unfinished',
+    chunked: true,
     against: { target: 'bare-yoga (unfinished)', goal: 1.5 },
   },
   { name: 'bare-yoga (final)', server: 'bare-yoga', job: 'final' },
@@ -180,6 +192,7 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
           concurrency,
           durationMs,
           warmupMs,
+          chunked: plan.target.chunked ?? false,
         });
         const cpuAfter = await server.rpc<{ user: number; system: number }>('cpu');
         // Includes the warm-up and the drain: CPU per answered request over the whole loop.
