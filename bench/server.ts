@@ -78,13 +78,13 @@ async function main(): Promise<Record<string, unknown>> {
     }
     case 'yoga': {
       const { startBareYoga } = await import('./baselines/yoga.js');
-      const server = await startBareYoga(args.job);
+      const server = await startBareYoga(args.jobs);
       stopServer = server.close;
       return { url: server.url };
     }
     case 'raw': {
       const { startRawGraphQL } = await import('./baselines/raw.js');
-      const server = await startRawGraphQL(args.job);
+      const server = await startRawGraphQL(args.jobs);
       stopServer = server.close;
       return { url: server.url };
     }

@@ -132,6 +132,7 @@ describe('SqliteJobStore on a file', () => {
         { version: 3 },
         { version: 4 },
         { version: 5 },
+        { version: 8 },
       ]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const indexes = (
@@ -162,6 +163,12 @@ describe('SqliteJobStore on a file', () => {
           `SELECT * FROM jobs WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED') ORDER BY created_at ASC, id ASC LIMIT -1`,
         ),
       ).toMatch(/USING INDEX jobs_unfinished/);
+      // The count every submit makes (MAX_UNFINISHED_JOBS) reads the caller's unfinished jobs only.
+      expect(
+        plan(
+          `SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE owner = 'a' AND status NOT IN ('DONE', 'ERROR', 'CANCELLED') LIMIT 100)`,
+        ),
+      ).toMatch(/USING INDEX jobs_owner_unfinished/);
     } finally {
       db.close();
     }

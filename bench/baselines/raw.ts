@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { type DocumentNode, execute, type GraphQLError, parse, validate } from 'graphql';
 import { inMemorySchema, type StoredJob } from './schema.js';
 
-/** Baseline 2: node:http + graphql-js, parse and validate cached per query text, the job from memory. */
-export async function startRawGraphQL(job: StoredJob): Promise<{ url: string; close: () => Promise<void> }> {
-  const schema = inMemorySchema(job);
+/** Baseline 2: node:http + graphql-js, parse and validate cached per query text, the jobs from memory. */
+export async function startRawGraphQL(
+  jobs: readonly StoredJob[],
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const schema = inMemorySchema(jobs);
   const documents = new Map<string, { document?: DocumentNode; errors?: readonly GraphQLError[] }>();
 
   const prepare = (query: string) => {

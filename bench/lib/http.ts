@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
 import { summarize } from './stats.js';
 
@@ -40,6 +41,8 @@ export interface LoadOptions {
   concurrency: number;
   durationMs: number;
   warmupMs: number;
+  /** Send the body chunked (a stream, no Content-Length), as a client streaming its body would. */
+  chunked?: boolean;
 }
 
 export interface LoadResult {
@@ -47,6 +50,8 @@ export interface LoadResult {
   durationMs: number;
   ok: number;
   failed: number;
+  /** Every request answered over the whole loop, warm-up and drain included (for CPU per request). */
+  total: number;
   firstFailure?: string;
   rps: number;
   latencyMs: ReturnType<typeof summarize>;
@@ -68,6 +73,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
   let stop = false;
   let ok = 0;
   let failed = 0;
+  let total = 0;
   let firstFailure: string | undefined;
   const latencies: number[] = [];
 
@@ -75,7 +81,8 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
     const started = performance.now();
     let good = false;
     try {
-      const res = await pool.request({ path, method: 'POST', headers: HEADERS, body: options.body });
+      const body = options.chunked ? Readable.from([Buffer.from(options.body)]) : options.body;
+      const res = await pool.request({ path, method: 'POST', headers: HEADERS, body });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
       if (text !== expected) {
@@ -83,6 +90,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
         expected ??= text;
       }
       good = true;
+      total++;
     } catch (error) {
       if (recording) firstFailure ??= error instanceof Error ? error.message : String(error);
     }
@@ -113,6 +121,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
     durationMs: Math.round(elapsed),
     ok,
     failed,
+    total,
     firstFailure,
     rps: (ok / elapsed) * 1000,
     latencyMs: summarize(latencies),

@@ -218,9 +218,9 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     limits,
     readCache,
     plugins: observability.plugins(),
-    server: (yoga) =>
+    server: (yoga, directLane) =>
       createHttpServer({
-        ...{ yoga, readCache, ready, claidWebhook, uploads: uploads.route, logger },
+        ...{ yoga, readCache, directLane, ready, claidWebhook, uploads: uploads.route, logger },
         ...{ limits: config.http, metrics: mainPortMetrics },
       }),
   });
@@ -308,6 +308,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       },
       sharedSubscriptions: { webSocket: graphqlWs.shared, http: transports.httpSubscriptions },
       readCache,
+      directLane: transports.directLane,
       shutdownSignal: shutdown.signal,
       metrics,
       tracing: observability.tracing,

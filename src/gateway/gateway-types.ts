@@ -8,6 +8,7 @@ import type { JobStore } from '../services/store/job-store.js';
 import type { ClaidClient } from '../services/upstream/claid-client.js';
 import type { RateBudget } from '../services/upstream/rate-budget.js';
 import type { Simulator } from '../simulator/server.js';
+import type { DirectJsonLane } from '../transport/direct-json-lane.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import type { Config } from './config.js';
@@ -40,6 +41,7 @@ export interface GatewayInternals {
   readonly sharedSubscriptions: { readonly webSocket: SharedSubscriptions; readonly http: SharedSubscriptions };
   /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
   readonly readCache: FinalReadCache;
+  readonly directLane: DirectJsonLane;
   /** Aborted by stop(): every live stream completes. */
   readonly shutdownSignal: AbortSignal;
   /** Prometheus metrics, when METRICS_PORT or METRICS_TOKEN is set. */

@@ -6,6 +6,7 @@ import { createErrorMasker } from '../schema/error-masking.js';
 import { schema } from '../schema/index.js';
 import { type Authenticator, authorizationFromConnectionParams } from '../services/auth/authenticator.js';
 import type { CallerLimits } from '../services/auth/caller-limits.js';
+import { DirectJsonLane } from '../transport/direct-json-lane.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import { useGraphiQLAssets } from '../transport/graphiql/graphiql-assets.js';
 import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
@@ -31,8 +32,8 @@ export interface GraphQLTransportOptions {
   readCache: FinalReadCache;
   /** More Yoga plugins (metrics), run before the others so that they see every operation. */
   plugins?: Plugin[];
-  /** The HTTP server that hands requests to Yoga; graphql-ws attaches to its upgrades. */
-  server: (yoga: GatewayYoga) => Server;
+  /** The HTTP server that hands requests to Yoga (or the direct lane); graphql-ws attaches to its upgrades. */
+  server: (yoga: GatewayYoga, directLane: DirectJsonLane) => Server;
 }
 
 export interface GraphQLTransports {
@@ -40,6 +41,7 @@ export interface GraphQLTransports {
   server: Server;
   graphqlWs: GraphQLWsServer;
   httpSubscriptions: SharedSubscriptions;
+  directLane: DirectJsonLane;
 }
 
 export function createGraphQLTransports(options: GraphQLTransportOptions): GraphQLTransports {
@@ -69,7 +71,14 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
     maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
     logging: yogaLogger(logger),
   });
-  const server = options.server(yoga);
+  const maskError = createErrorMasker(logger);
+  const directLane = new DirectJsonLane(yoga, {
+    graphqlEndpoint: '/graphql',
+    corsOrigins: hardening.corsOrigins,
+    maxBodyBytes: hardening.maxBodyBytes,
+    maskError,
+  });
+  const server = options.server(yoga, directLane);
   const graphqlWs = attachGraphQLWs(server, yoga, logger, {
     path: '/graphql',
     connectionInitWaitTimeoutMs: 3_000,
@@ -82,9 +91,9 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
         () => true,
         () => false,
       ),
-    maskError: createErrorMasker(logger),
+    maskError,
   });
-  return { yoga, server, graphqlWs, httpSubscriptions };
+  return { yoga, server, graphqlWs, httpSubscriptions, directLane };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { CLAID_WEBHOOK_PATH } from '../transport/claid-webhook.js';
+import type { DirectJsonLane } from '../transport/direct-json-lane.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import { isUploadRequest } from '../transport/upload-route.js';
 import { isMetricsRequest, serveMetricsOnMainPort } from './metrics/metrics-endpoint.js';
@@ -31,6 +32,8 @@ export interface HttpLimits {
 export interface HttpServerOptions {
   yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
   readCache: FinalReadCache;
+  /** Plain JSON POSTs without Yoga's fetch adapters (src/transport/direct-json-lane.ts); absent, all go to Yoga. */
+  directLane?: DirectJsonLane;
   ready: () => Promise<Readiness>;
   /** Uploaded images at their signed links (GET /uploads/<sha256>?…, src/transport/upload-route.ts). */
   uploads?: (req: IncomingMessage, res: ServerResponse) => void;
@@ -69,7 +72,7 @@ function handler(routes: Omit<HttpServerOptions, 'limits'>) {
 }
 
 function route(
-  { yoga, readCache, ready, claidWebhook, uploads, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
+  { yoga, readCache, directLane, ready, claidWebhook, uploads, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
@@ -95,13 +98,23 @@ function route(
     );
     return;
   }
+  const direct = directLane?.accepts(req) ? directLane : undefined;
   if (readCache.accepts(req)) {
     readCache
-      .serve(req, res, (tracker) => yoga.handle(req, res, tracker ? { readTracker: tracker } : {}))
+      .serve(req, res, (tracker, body) =>
+        direct ? direct.serve(req, res, body, tracker) : yoga.handle(req, res, tracker ? { readTracker: tracker } : {}),
+      )
       .catch((err: unknown) => {
         logger.error({ err }, 'read cache failed a request');
         res.destroy();
       });
+    return;
+  }
+  if (direct) {
+    direct.serve(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'the direct JSON lane failed a request');
+      res.destroy();
+    });
     return;
   }
   void yoga.handle(req, res);

@@ -57,8 +57,8 @@ export interface FinalReadCacheOptions {
   graphqlEndpoint: string;
 }
 
-/** Runs the request through Yoga; a tracker when the answer may be kept. */
-export type PassToYoga = (tracker?: FinalReadTracker) => Promise<unknown>;
+/** Runs the request through Yoga; a tracker when the answer may be kept, and the body once it has been read. */
+export type PassToYoga = (tracker?: FinalReadTracker, body?: Buffer) => Promise<unknown>;
 
 /** One request's verdict: pending until its execution says the answer is made of final jobs alone. */
 export class FinalReadTracker implements ReadTracker {
@@ -181,6 +181,7 @@ export class FinalReadCache {
       new FinalReadTracker(caller, (response) => {
         if (entries.set(key, response).has(key)) this.stats.stores++;
       }),
+      body,
     );
   }
 }
@@ -206,7 +207,7 @@ function sizeOf(entry: CachedResponse, key: string): number {
 }
 
 /** The whole body, or undefined when the client went away or sent more than the limit. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -4,6 +4,26 @@ import type { WebSocket } from 'ws';
 import { LatestPerKeyQueue } from '../lib/latest-per-key-queue.js';
 import { leavingOnReturn, type SharedEvent, type SharedSubscriptionMember } from './shared-subscriptions.js';
 
+/** The TCP socket under a ws WebSocket (ws keeps it as `_socket`). */
+type RawSocket = { cork(): void; uncork(): void };
+
+const corked = new WeakSet<RawSocket>();
+
+/**
+ * Holds a socket's writes until this tick ends, so that a fan-out writing one frame to each of the socket's many
+ * subscribers leaves in one writev instead of one syscall per frame (ws corks around each frame; corks nest).
+ */
+function corkForThisTick(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: RawSocket })._socket;
+  if (!raw || corked.has(raw)) return;
+  corked.add(raw);
+  raw.cork();
+  process.nextTick(() => {
+    corked.delete(raw);
+    raw.uncork();
+  });
+}
+
 /**
  * One graphql-ws subscriber of a shared stream: writes `next` messages around the shared payload string straight to
  * its socket, bypassing graphql-ws's per-message JSON.stringify. It queues no more than one event per key
@@ -91,6 +111,7 @@ export class SocketMember implements SharedSubscriptionMember {
       return;
     }
     this.writing = true;
+    corkForThisTick(this.socket);
     this.socket.send(`${this.prefix}${json}}`, (error) => {
       this.writing = false;
       if (error) this.closed = true;

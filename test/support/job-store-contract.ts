@@ -473,6 +473,21 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect((await store.listJobs({ owner: 'alice', limit: 100, statuses: ['CANCELLED'] })).jobs).toEqual([]);
       });
 
+      it('counts unfinished jobs per owner, at most the bound asked for', async () => {
+        const unfinished = alice.filter((j) => !['DONE', 'ERROR', 'CANCELLED'].includes(j.status)).length;
+        expect(unfinished).toBeGreaterThan(3);
+        expect(await store.countUnfinished('alice', 1000)).toBe(unfinished);
+        expect(await store.countUnfinished('alice', 3)).toBe(3);
+        expect(await store.countUnfinished('alice', 0)).toBe(0);
+        expect(await store.countUnfinished('bob', 1000)).toBe(
+          bob.filter((j) => !['DONE', 'ERROR', 'CANCELLED'].includes(j.status)).length,
+        );
+        expect(await store.countUnfinished('nobody', 10)).toBe(0);
+        const accepted = alice.find((j) => j.status === 'ACCEPTED')!;
+        await store.applyUpstreamState(accepted.id, upstream({ status: 'DONE' }), at(60_000));
+        expect(await store.countUnfinished('alice', 1000)).toBe(unfinished - 1);
+      });
+
       it('follows a status change in the filter', async () => {
         const accepted = alice.find((j) => j.status === 'ACCEPTED')!;
         await store.applyUpstreamState(accepted.id, upstream({ status: 'CANCELLED' }), at(60_000));

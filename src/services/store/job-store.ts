@@ -157,6 +157,9 @@ export interface JobStore {
 
   listJobs(query: ListJobsQuery): Promise<ListJobsPage>;
 
+  /** How many of an owner's jobs are not yet final, counting at most `atMost` (the caller limit's check, per submit). */
+  countUnfinished(owner: string, atMost: number): Promise<number>;
+
   /** DONE jobs, most recently finished first (ties by id desc), up to `limit`: what job durations are learned from. */
   listRecentlyDone(limit: number): Promise<Job[]>;
 
@@ -200,10 +203,9 @@ export function listUnfinishedIn(store: Pick<JobStore, 'listJobs'>): (owner: str
   return async (owner, limit) => (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit })).jobs;
 }
 
-/** Counts an owner's unfinished jobs through the store's owner-scoped listing, reading at most `atLeast` rows. */
+/** Counts an owner's unfinished jobs in the store, at most `atLeast` of them (no row is read or decoded). */
 export function countUnfinishedIn(
-  store: Pick<JobStore, 'listJobs'>,
+  store: Pick<JobStore, 'countUnfinished'>,
 ): (owner: string, atLeast: number) => Promise<number> {
-  return async (owner, atLeast) =>
-    (await store.listJobs({ owner, statuses: UNFINISHED_STATUSES, limit: atLeast })).jobs.length;
+  return (owner, atLeast) => store.countUnfinished(owner, atLeast);
 }

@@ -226,6 +226,15 @@ export class PostgresJobStore implements JobStore {
     return rows.map(rowToJob);
   }
 
+  async countUnfinished(owner: string, atMost: number): Promise<number> {
+    assertLimit(atMost);
+    const { rows } = await this.#pool.query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${this.#jobs} WHERE owner = $1 AND ${UNFINISHED_SQL} LIMIT $2) AS unfinished`,
+      [owner, atMost],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
     assertLimit(query.limit);
     const params: unknown[] = [query.owner];

@@ -167,6 +167,11 @@ export class SqliteJobStore implements JobStore {
 
   async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
     if (ids.length === 0) return [];
+    if (ids.length === 1) {
+      // The common read (one job per request, DataLoader's batch of one): the primary key, no JSON to build or walk.
+      const row = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(ids[0]) as JobRow | undefined;
+      return [row ? rowToJob(row) : null];
+    }
     const rows = this.#stmt(`SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))`).all(
       JSON.stringify(ids),
     ) as JobRow[];
@@ -207,6 +212,14 @@ export class SqliteJobStore implements JobStore {
       limit ?? -1,
     ) as JobRow[];
     return rows.map(rowToJob);
+  }
+
+  async countUnfinished(owner: string, atMost: number): Promise<number> {
+    assertLimit(atMost);
+    const row = this.#stmt(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE owner = ? AND ${UNFINISHED_SQL} LIMIT ?)`,
+    ).get(owner, atMost) as { n: number };
+    return row.n;
   }
 
   async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {

@@ -23,6 +23,10 @@ export interface Hardening {
     /** Off: useRequestBodyLimits limits JSON and multipart bodies each by their own limit. */
     maxRequestBodySize: false;
   };
+  /** CORS_ORIGINS, normalized: callers that get CORS headers. */
+  readonly corsOrigins: readonly string[];
+  /** MAX_BODY_BYTES: the limit of a JSON body. */
+  readonly maxBodyBytes: number;
   /** For ws's verifyClient: false refuses the upgrade (403) before the handshake. */
   verifyUpgrade(request: IncomingMessage): boolean;
   /** The document a graphql-ws subscribe message runs; throws a GraphQLError to refuse it. */
@@ -60,6 +64,8 @@ export function createHardening(config: SecurityConfig, logger: Logger, options:
       batching: false,
       maxRequestBodySize: false,
     },
+    corsOrigins: config.corsOrigins,
+    maxBodyBytes: config.maxBodyBytes,
     verifyUpgrade(request) {
       const allowed = isOriginAllowed(request.headers.origin, request.headers.host, config.corsOrigins);
       if (!allowed) {
