@@ -17,6 +17,7 @@ import { RateBudget } from '../services/upstream/rate-budget.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
 import { createHardening } from '../transport/security/hardening.js';
+import { wireCallerWebhooks } from './caller-webhooks-wiring.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import type { Gateway } from './gateway-types.js';
@@ -160,8 +161,10 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   });
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
+  const callerWebhooks = wireCallerWebhooks(config, store, logger, disposers);
   const services: GatewayServices = {
     jobs,
+    webhooks: callerWebhooks.webhooks,
     estimatedFinishAt: (job) => durations.estimatedFinishAt(job),
     jobUpdates: (owner, jobId) =>
       openJobUpdates(
@@ -239,6 +242,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       }
     }
     await poller.start();
+    callerWebhooks.start();
     const summary = startupSummary(config, upstream.simulator?.url);
     logger.info(
       { url: `${url}/graphql`, instanceId, ...summary },

@@ -3,5 +3,6 @@ import './scalars.js';
 import './enums.js';
 import './root.js';
 import './ai-edit-job.js';
+import './caller-webhooks.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -23,6 +23,7 @@ import type {
   UnsettledSubmitFilter,
 } from './job-store.js';
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
+import { PostgresCallerStore } from './postgres-caller-store.js';
 import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { migratePostgres } from './postgres-schema.js';
@@ -71,6 +72,7 @@ export class PostgresJobStore implements JobStore {
   readonly #jobs: string;
   readonly #keys: PostgresIdempotencyKeys;
   #closed = false;
+  readonly callers: PostgresCallerStore;
 
   constructor(options: PostgresJobStoreOptions) {
     if (options.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(options.schema)) {
@@ -81,6 +83,7 @@ export class PostgresJobStore implements JobStore {
     this.#jobs = `${prefix}jobs`;
     this.#pool = new PostgresPool(options);
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
+    this.callers = new PostgresCallerStore(this.#pool, prefix);
   }
 
   async migrate(): Promise<void> {
@@ -92,10 +95,10 @@ export class PostgresJobStore implements JobStore {
   }
 
   async insertQueued(job: NewQueuedJob): Promise<Job> {
-    return this.#insertRow(newQueuedJobColumns(randomUUID(), job));
+    return this.#insertRow(newQueuedJobColumns(randomUUID(), job), job.webhook);
   }
 
-  async #insertRow(columns: JobColumns): Promise<Job> {
+  async #insertRow(columns: JobColumns, webhook?: NewQueuedJob['webhook']): Promise<Job> {
     const row = await this.#pool.transaction(async (client) => {
       const values = JOB_COLUMN_NAMES.map((name) => columns[name]);
       const placeholders = JOB_COLUMN_NAMES.map((name, i) => `$${i + 1}${JSON_COLUMN_NAMES.has(name) ? '::json' : ''}`);
@@ -112,6 +115,7 @@ export class PostgresJobStore implements JobStore {
           createdAtMs: columns.created_at,
         });
       }
+      await this.callers.recordJobWebhook(client, columns.id, webhook);
       return inserted.rows[0];
     });
     if (!row) throw new Error('postgres-job-store: INSERT returned no row');
@@ -202,7 +206,10 @@ export class PostgresJobStore implements JobStore {
     );
     const next = updated.rows[0];
     if (!next) throw new Error('postgres-job-store: a locked job vanished inside its transaction');
-    return rowToJob(next);
+    const job = rowToJob(next);
+    // The webhook event, if the job's webhook asked for it, commits (or not) with the change itself.
+    await this.callers.enqueueEvent(client, job);
+    return job;
   }
 
   async listUnfinished(limit?: number): Promise<Job[]> {

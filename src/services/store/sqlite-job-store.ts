@@ -17,6 +17,7 @@ import type {
 } from './job-store.js';
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
+import { SqliteCallerStore } from './sqlite-caller-store.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
@@ -55,6 +56,7 @@ export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   #closed = false;
+  readonly callers: SqliteCallerStore;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
   constructor(path: string) {
@@ -63,6 +65,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
+    this.callers = new SqliteCallerStore(this.#db, (sql) => this.#stmt(sql));
   }
 
   #stmt(sql: string): Database.Statement {
@@ -83,10 +86,10 @@ export class SqliteJobStore implements JobStore {
   }
 
   async insertQueued(job: NewQueuedJob): Promise<Job> {
-    return this.#insertRow(newQueuedJobColumns(randomUUID(), job));
+    return this.#insertRow(newQueuedJobColumns(randomUUID(), job), job.webhook);
   }
 
-  #insertRow(row: JobRow): Job {
+  #insertRow(row: JobRow, webhook?: NewQueuedJob['webhook']): Job {
     this.#db
       .transaction(() => {
         this.#stmt(
@@ -103,6 +106,7 @@ export class SqliteJobStore implements JobStore {
              ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
           ).run(row.owner, row.idempotency_key, row.request_hash, row.id, row.created_at);
         }
+        this.callers.recordJobWebhook(row.id, webhook);
       })
       .immediate();
     return rowToJob(row);
@@ -120,7 +124,10 @@ export class SqliteJobStore implements JobStore {
                        updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
        WHERE id = @id`,
     ).run(pickChange(next));
-    return rowToJob(next);
+    const job = rowToJob(next);
+    // The webhook event, if the job's webhook asked for it, commits (or not) with the change itself.
+    this.callers.enqueueEvent(job);
+    return job;
   }
 
   async renewSendStarted(ids: readonly string[], at: Date): Promise<void> {
