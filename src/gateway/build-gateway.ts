@@ -139,7 +139,11 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   } else {
     authLogger.info({ mode: config.auth.mode }, 'caller authentication');
   }
-  const limits = new CallerLimits(config.limits, { countUnfinished: countUnfinishedIn(store) });
+  const limits = new CallerLimits(config.limits, {
+    countUnfinished: countUnfinishedIn(store),
+    creditsSpent: (owner, since) => store.callers.creditsSpent(owner, since),
+    maxCreditsPerDayOf: (owner) => authenticator.maxCreditsPerDayOf?.(owner),
+  });
   const jobs = new JobService({
     store,
     claid,
@@ -157,7 +161,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     claimWaitMs: config.claid.timeoutMs + 5_000,
     // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
     ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
-    admitSubmit: (owner) => limits.admitSubmit(owner),
+    admitSubmit: (owner, request) => limits.admitSubmit(owner, request),
   });
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();

@@ -153,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxUnfinishedJobs: e.MAX_UNFINISHED_JOBS,
       maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxSubscriptionsPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER,
+      maxCreditsPerDay: e.MAX_CREDITS_PER_DAY,
     },
     webhooks: {
       allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,

@@ -117,6 +117,7 @@ export const configSchema = z
     MAX_UNFINISHED_JOBS: z.preprocess(emptyToUndefined, positiveInt(1000).default(50)),
     MAX_SUBSCRIPTIONS_PER_CONNECTION: z.preprocess(emptyToUndefined, positiveInt(10_000).default(20)),
     MAX_SUBSCRIPTIONS_PER_CALLER: z.preprocess(emptyToUndefined, positiveInt(100_000).default(100)),
+    MAX_CREDITS_PER_DAY: z.preprocess(emptyToUndefined, positiveInt(100_000_000).default(1000)),
     WEBHOOK_ALLOW_PRIVATE: z.preprocess(emptyToUndefined, booleanFlag.default(false)),
     WEBHOOK_RETRY_BASE_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(10_000)),
     WEBHOOK_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(120_000).default(10_000)),
