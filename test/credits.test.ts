@@ -6,6 +6,7 @@ import type { Gateway } from '../src/gateway/build-gateway.js';
 import { gql, READ, startTestGateway } from './support/gateway.js';
 import { waitFor } from './support/poller-harness.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
+import { collect, wsClient } from './support/subscriptions.js';
 import { claidResult, SUBMIT_PATH, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 // MAX_CREDITS_PER_DAY: 2 credits per image asked for, counted in the store (so two instances agree), refused with
@@ -155,5 +156,81 @@ describe.skipIf(!testPostgresUrl)('MAX_CREDITS_PER_DAY on two instances sharing 
     expect((await submit(b, 1)).errors).toBeUndefined();
     expectCreditRefusal(await submit(a, 1));
     expect(submitsUpstream(up)).toBe(2);
+  });
+});
+
+const VIEWER = /* GraphQL */ `
+  query {
+    viewer {
+      id authenticatedBy hasWebhookSecret
+      limits { maxSubmitsPerMinute maxUnfinishedJobs maxSubscriptionsPerConnection maxSubscriptionsPerCaller maxCreditsPerDay creditsResetAt }
+      usage { creditsToday creditsLeftToday submitsThisMinute submitsResetAt unfinishedJobs openSubscriptions }
+    }
+  }
+`;
+
+describe('Query.viewer', () => {
+  it('shows the limits and usage the limits refuse by', async () => {
+    const up = await upstream();
+    const g = await gateway(up, {
+      MAX_CREDITS_PER_DAY: '6',
+      MAX_SUBMITS_PER_MINUTE: '4',
+      MAX_UNFINISHED_JOBS: '7',
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
+      MAX_SUBSCRIPTIONS_PER_CALLER: '9',
+    });
+    const view = async () => {
+      const res = await gql(g, VIEWER, {}, ALICE);
+      expect(res.errors).toBeUndefined();
+      return res.data!.viewer;
+    };
+    const before = await view();
+    expect(before).toMatchObject({
+      id: 'alice',
+      authenticatedBy: 'API_KEY',
+      hasWebhookSecret: false,
+      limits: {
+        maxSubmitsPerMinute: 4,
+        maxUnfinishedJobs: 7,
+        maxSubscriptionsPerConnection: 3,
+        maxSubscriptionsPerCaller: 9,
+        maxCreditsPerDay: 6,
+      },
+      usage: { creditsToday: 0, creditsLeftToday: 6, submitsThisMinute: 0, submitsResetAt: null, unfinishedJobs: 0 },
+    });
+    expect(new Date(before.limits.creditsResetAt).getUTCHours()).toBe(0);
+
+    expect((await submit(g, 1)).errors).toBeUndefined();
+    expect((await submit(g, 1)).errors).toBeUndefined();
+    const spent = await view();
+    expect(spent.usage).toMatchObject({
+      creditsToday: 4,
+      creditsLeftToday: 2,
+      submitsThisMinute: 2,
+      unfinishedJobs: 2,
+    });
+    expect(new Date(spent.usage.submitsResetAt).getTime()).toBeGreaterThan(Date.now());
+    // 2 credits left: 2 images (4) are refused, 1 image (2) goes through, then none is left.
+    expectCreditRefusal(await submit(g, 2));
+    expect((await submit(g, 1)).errors).toBeUndefined();
+    expect((await view()).usage).toMatchObject({ creditsToday: 6, creditsLeftToday: 0, submitsThisMinute: 3 });
+    expectCreditRefusal(await submit(g, 1));
+    // A refused submit costs nothing: the counts are where they were.
+    expect((await view()).usage).toMatchObject({ creditsToday: 6, submitsThisMinute: 3, unfinishedJobs: 3 });
+    // An open subscription counts, and is given back when it ends.
+    const jobId = (await gql(g, '{ aiEditJobs(first: 1) { edges { node { id } } } }', {}, ALICE)).data!.aiEditJobs
+      .edges[0].node.id;
+    const client = wsClient(g, { authorization: ALICE.authorization });
+    const watching = collect(client, 'subscription($id: ID!) { aiEditJobUpdated(id: $id) { id } }', { id: jobId });
+    await waitFor(() => watching.events.length >= 1, 5_000, 'the first event');
+    expect((await view()).usage.openSubscriptions).toBe(1);
+    await client.dispose();
+    await waitFor(async () => (await view()).usage.openSubscriptions === 0, 5_000, 'the slot given back');
+    // Another caller's numbers are its own.
+    const bob = await startTestGateway({
+      env: { CLAID_API_KEY: 'upstream-key', CLAID_API_URL: up.url, AUTH_MODE: 'none' },
+    });
+    cleanups.push(() => bob.stop());
+    expect((await gql(bob, VIEWER)).data!.viewer).toMatchObject({ id: 'anonymous', authenticatedBy: 'NONE' });
   });
 });

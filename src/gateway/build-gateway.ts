@@ -169,6 +169,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   const services: GatewayServices = {
     jobs,
     webhooks: callerWebhooks.webhooks,
+    callerUsage: (owner) => limits.usage(owner),
     estimatedFinishAt: (job) => durations.estimatedFinishAt(job),
     jobUpdates: (owner, jobId) =>
       openJobUpdates(

@@ -1,5 +1,6 @@
 import type { Job } from '../domain/job.js';
 import type { Caller } from '../services/auth/authenticator.js';
+import type { CallerUsage } from '../services/auth/caller-limits.js';
 import type { JobService } from '../services/jobs/job-service.js';
 import type { CallerWebhooks } from '../services/webhooks/caller-webhooks.js';
 
@@ -12,6 +13,8 @@ export interface GatewayServices {
   webhooks: CallerWebhooks;
   /** When a running job will likely finish, learned from finished ones (services/jobs/duration-history.ts). */
   estimatedFinishAt(job: Job): Date | null;
+  /** A caller's limits and what it has used of them (services/auth/caller-limits.ts). */
+  callerUsage(owner: string): Promise<CallerUsage>;
   /** A job's live state for one subscriber (services/jobs/job-updates.ts). */
   jobUpdates(owner: string, jobId: string): Promise<AsyncGenerator<Job>>;
 }

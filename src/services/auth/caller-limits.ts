@@ -28,6 +28,22 @@ const UNFINISHED_RETRY_AFTER_SECONDS = 5;
 
 export { RateLimitedError };
 
+/** What a caller may spend and has spent, by the same counts the limits refuse with (Query.viewer). */
+export interface CallerUsage {
+  limits: CallerLimitsConfig;
+  creditsToday: number;
+  creditsResetAt: Date;
+  submitsThisMinute: number;
+  /** When the current minute's submit count starts again; null when nothing was submitted in it. */
+  submitsResetAt: Date | null;
+  unfinishedJobs: number;
+  /** On this instance: subscriptions are counted per process. */
+  openSubscriptions: number;
+}
+
+/** Unfinished jobs are counted up to this for the viewer (the limit itself reads only up to MAX_UNFINISHED_JOBS). */
+const UNFINISHED_SHOWN_AT_MOST = 1000;
+
 export class CallerLimits {
   private readonly submits: RateLimiterMemory;
   /** Submits admitted but not yet stored, so that a burst cannot slip past the unfinished-jobs cap. */
@@ -84,6 +100,25 @@ export class CallerLimits {
       release();
       throw error;
     }
+  }
+
+  /** The caller's limits and usage: the numbers admitSubmit and acquireSubscription judge by. */
+  async usage(owner: string, now: Date = new Date()): Promise<CallerUsage> {
+    const [credits, submits, unfinished] = await Promise.all([
+      this.credits.usage(owner),
+      this.submits.get(owner),
+      this.deps.countUnfinished(owner, Math.max(this.config.maxUnfinishedJobs, UNFINISHED_SHOWN_AT_MOST)),
+    ]);
+    const submitted = submits?.consumedPoints ?? 0;
+    return {
+      limits: { ...this.config, maxCreditsPerDay: credits.limit },
+      creditsToday: credits.spent,
+      creditsResetAt: credits.resetAt,
+      submitsThisMinute: submitted,
+      submitsResetAt: submits && submitted > 0 ? new Date(now.getTime() + submits.msBeforeNext) : null,
+      unfinishedJobs: unfinished + (this.inFlight.get(owner) ?? 0),
+      openSubscriptions: this.subscriptionsByCaller.get(owner) ?? 0,
+    };
   }
 
   /**
