@@ -180,6 +180,7 @@ describe('AUTH_MODE=none needs a loopback HOST', () => {
       maxUnfinishedJobs: 50,
       maxSubscriptionsPerConnection: 20,
       maxSubscriptionsPerCaller: 100,
+      maxCreditsPerDay: 1000,
     });
   });
 });

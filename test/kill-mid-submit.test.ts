@@ -105,6 +105,7 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
     UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
     UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
     MAX_SUBMITS_PER_MINUTE: '100000',
+    MAX_CREDITS_PER_DAY: '100000000',
     MAX_UNFINISHED_JOBS: '1000',
     POLL_INTERVAL_MS: '200',
     // Unsettled submits are also ended every UPSTREAM_TIMEOUT_MS + 5 s, should one escape the sweep at start (a

@@ -53,6 +53,7 @@ export function startGatewayChild(
       UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
       // All load comes from one anonymous caller on loopback: lift the per-caller spend limits (src/auth/limits.ts).
       MAX_SUBMITS_PER_MINUTE: '100000',
+      MAX_CREDITS_PER_DAY: '100000000',
       MAX_UNFINISHED_JOBS: '1000',
       MAX_SUBSCRIPTIONS_PER_CONNECTION: '10000',
       MAX_SUBSCRIPTIONS_PER_CALLER: '100000',

@@ -82,6 +82,14 @@ export type AiEditOutputInput = {
   numberOfImages?: number | null | undefined;
 };
 
+/** Where to POST the job when it reaches one of `events`, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with your secret from rotateWebhookSecret; retried for about 2 hours. */
+export type AiEditWebhookInput = {
+  /** The statuses to call it for: any of DONE, ERROR, CANCELLED and PROCESSING; default the final three. */
+  events?: Array<AiEditJobStatus> | null | undefined;
+  /** An https URL, at most 2048 characters, on a public address (no loopback, private, link-local or metadata address, checked again on the resolved address at each delivery). */
+  url: string;
+};
+
 /** An edit to submit. */
 export type SubmitAiEditInput = {
   /** Echoed back unchanged in the payload. */
@@ -94,6 +102,8 @@ export type SubmitAiEditInput = {
   options: AiEditOptionsInput;
   /** Output settings. */
   output?: AiEditOutputInput | null | undefined;
+  /** Be told of the job by a signed POST. */
+  webhook?: AiEditWebhookInput | null | undefined;
 };
 
 export type AiEditJobUpdatedSubscriptionVariables = Exact<{

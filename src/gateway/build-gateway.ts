@@ -18,6 +18,7 @@ import { GenerationBudget } from '../services/upstream/generation-budget.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { createHardening } from '../transport/security/hardening.js';
+import { wireCallerWebhooks } from './caller-webhooks-wiring.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import type { Gateway } from './gateway-types.js';
@@ -160,7 +161,11 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   } else {
     authLogger.info({ mode: config.auth.mode }, 'caller authentication');
   }
-  const limits = new CallerLimits(config.limits, { countUnfinished: countUnfinishedIn(store) });
+  const limits = new CallerLimits(config.limits, {
+    countUnfinished: countUnfinishedIn(store),
+    creditsSpent: (owner, since) => store.callers.creditsSpent(owner, since),
+    maxCreditsPerDayOf: (owner) => authenticator.maxCreditsPerDayOf?.(owner),
+  });
   const jobs = observability.observeJobs(
     new JobService({
       store,
@@ -179,17 +184,20 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       claimWaitMs: config.claid.timeoutMs + 5_000,
       // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
       ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
-      admitSubmit: (owner) => limits.admitSubmit(owner),
+      admitSubmit: (owner, request) => limits.admitSubmit(owner, request),
       generations,
       requests: budget,
     }),
   );
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
+  const callerWebhooks = wireCallerWebhooks(config, store, logger, disposers);
   const uploads = wireUploads(config, store, logger, () => url);
   const updates = { events, poller, loadJobs: jobs.findJobs.bind(jobs), shutdown: shutdown.signal };
   const services: GatewayServices = {
     jobs,
+    webhooks: callerWebhooks.webhooks,
+    callerUsage: (owner) => limits.usage(owner),
     estimatedFinishAt: (job) => durations.estimatedFinishAt(job),
     jobUpdates: (owner, jobId) => openJobUpdates(updates, owner, jobId),
     jobsUpdates: (owner, filter) =>
@@ -269,6 +277,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       }
     }
     await poller.start();
+    callerWebhooks.start();
     const summary = startupSummary(config, upstream.simulator?.url);
     logger.info(
       { url: `${url}/graphql`, instanceId, ...summary },

@@ -65,6 +65,8 @@ export interface Config {
   auth: AuthConfig & { allowAnonymous: boolean };
   /** Spend limits per caller. */
   limits: CallerLimitsConfig;
+  /** Callers' webhooks (src/services/webhooks). */
+  webhooks: { allowPrivate: boolean; retryBaseMs: number; timeoutMs: number };
   /** Request and document limits, CORS, CSRF, introspection, trusted documents (src/transport/security). */
   security: SecurityConfig;
   /** Answers to reads of final jobs, kept per caller (src/transport/final-read-cache.ts); maxBytes 0: off. */
@@ -167,6 +169,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxUnfinishedJobs: e.MAX_UNFINISHED_JOBS,
       maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxSubscriptionsPerCaller: e.MAX_SUBSCRIPTIONS_PER_CALLER,
+      maxCreditsPerDay: e.MAX_CREDITS_PER_DAY,
+    },
+    webhooks: {
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
     security: securityConfigFrom(e),
     readCache: { maxBytes: e.READ_CACHE_MAX_BYTES, ttlMs: e.READ_CACHE_TTL_MS },

@@ -3,6 +3,7 @@ import { type GraphQLSchema, isObjectType } from 'graphql';
 import { BadUserInputError, ErrorCode, GatewayError } from '../domain/errors.js';
 import type { Job, JobStatus } from '../domain/job.js';
 import type { JobCursor } from '../services/store/job-store.js';
+import type { WebhookInput } from '../services/webhooks/caller-webhooks.js';
 import type { ResolverContext } from './resolver-context.js';
 
 // Small typed functions the schema calls: unpack arguments, call a service, shape the answer.
@@ -43,7 +44,7 @@ export function resolveNodeOfKnownType<T>(
   return isNode ? resolveNode(id) : null;
 }
 
-export function submitAiEdit(
+export async function submitAiEdit(
   ctx: ResolverContext,
   input: {
     input: string;
@@ -51,10 +52,12 @@ export function submitAiEdit(
     options: object;
     idempotencyKey?: string | null;
     clientMutationId?: string | null;
+    webhook?: WebhookInput | null;
   },
 ): Promise<Job> {
-  const { idempotencyKey, clientMutationId: _echoedByThePayload, ...request } = input;
-  return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey });
+  const { idempotencyKey, clientMutationId: _echoedByThePayload, webhook: rawWebhook, ...request } = input;
+  const webhook = await ctx.services.webhooks.prepare(ctx.owner, rawWebhook);
+  return ctx.services.jobs.submit({ owner: ctx.owner, request, idempotencyKey, webhook });
 }
 
 /** An estimate only: null for a final job or before enough jobs of its kind have finished. */

@@ -1,15 +1,21 @@
 import type { Job, JobStatus } from '../domain/job.js';
 import type { UploadedImage } from '../domain/upload.js';
 import type { Caller } from '../services/auth/authenticator.js';
+import type { CallerUsage } from '../services/auth/caller-limits.js';
 import type { JobService } from '../services/jobs/job-service.js';
+import type { CallerWebhooks } from '../services/webhooks/caller-webhooks.js';
 
 // What a resolver may read from the request's context. The schema's context (schema/context.ts) is this and more;
 // resolvers import only this, so that they never depend on the schema that calls them.
 
 export interface GatewayServices {
   jobs: JobService;
+  /** Callers' webhooks: checked at submit, secrets, attempts (services/webhooks). */
+  webhooks: CallerWebhooks;
   /** When a running job will likely finish, learned from finished ones (services/jobs/duration-history.ts). */
   estimatedFinishAt(job: Job): Date | null;
+  /** A caller's limits and what it has used of them (services/auth/caller-limits.ts). */
+  callerUsage(owner: string): Promise<CallerUsage>;
   /** A job's live state for one subscriber (services/jobs/job-updates.ts). */
   jobUpdates(owner: string, jobId: string): Promise<AsyncGenerator<Job>>;
   /** The changes of many of an owner's jobs for one subscriber (services/jobs/owner-job-updates.ts). */

@@ -14,6 +14,7 @@ import { AiEditRequestRef } from './ai-edit-request.js';
 import { AiEditErrorRef, AiEditResultRef, AiEditStatusChangeRef } from './ai-edit-result.js';
 import { builder } from './builder.js';
 import { AiEditAspectRatioEnum, AiEditImageFormatEnum, AiEditJobStatusEnum, AiEditModelEnum } from './enums.js';
+import { AiEditWebhookInput } from './webhook-input.js';
 
 // ---------------------------------------------------------------- the job
 
@@ -122,6 +123,7 @@ const SubmitAiEditInput = builder.inputType('SubmitAiEditInput', {
         'Repeat a submit safely: the same key returns the first job (kept 24 h); reusing it for another request is refused.',
     }),
     clientMutationId: t.string({ description: 'Echoed back unchanged in the payload.' }),
+    webhook: t.field({ type: AiEditWebhookInput, description: 'Be told of the job by a signed POST.' }),
   }),
 });
 

@@ -35,6 +35,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
     // Likewise the per-caller spend limits: limit tests set their own.
     MAX_SUBMITS_PER_MINUTE: '100000',
+    MAX_CREDITS_PER_DAY: '100000000',
     MAX_UNFINISHED_JOBS: '1000',
     MAX_SUBSCRIPTIONS_PER_CONNECTION: '10000',
     MAX_SUBSCRIPTIONS_PER_CALLER: '100000',

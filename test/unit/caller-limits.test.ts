@@ -9,8 +9,9 @@ const config = {
   maxUnfinishedJobs: 2,
   maxSubscriptionsPerConnection: 2,
   maxSubscriptionsPerCaller: 3,
+  maxCreditsPerDay: 10,
 };
-const noUnfinished = { countUnfinished: async () => 0 };
+const noUnfinished = { countUnfinished: async () => 0, creditsSpent: async () => 0 };
 
 const refusal = (fn: () => unknown): unknown => {
   try {
@@ -78,5 +79,39 @@ describe('CallerLimits submits', () => {
     await expect(limits.admitSubmit('alice')).rejects.toMatchObject({
       extensions: { limit: 'MAX_UNFINISHED_JOBS' },
     });
+  });
+});
+
+describe('CallerLimits credits', () => {
+  it('reserves the credits of submits under way, refuses past MAX_CREDITS_PER_DAY until a release gives them back', async () => {
+    const now = new Date('2026-03-04T22:00:00.000Z');
+    const limits = new CallerLimits({ ...config, maxUnfinishedJobs: 10 }, { ...noUnfinished, now: () => now });
+    const first = await limits.admitSubmit('alice', { output: { numberOfImages: 4 } });
+    const second = await limits.admitSubmit('alice');
+    const asks = await limits.admitSubmit('alice', {});
+    // 8 + 2 reserved: nothing more fits today.
+    const refused = await limits.admitSubmit('alice', {}).catch((error: unknown) => error);
+    expect(refused).toMatchObject({
+      code: 'RATE_LIMITED',
+      extensions: { limit: 'MAX_CREDITS_PER_DAY', retryAfterSeconds: 7200, resetAt: '2026-03-05T00:00:00.000Z' },
+    });
+    second();
+    asks();
+    asks();
+    const third = await limits.admitSubmit('alice', { output: { numberOfImages: 1 } });
+    expect((await limits.credits.usage('alice')).spent).toBe(10);
+    first();
+    third();
+    expect((await limits.credits.usage('alice')).spent).toBe(0);
+  });
+
+  it("takes a caller's own limit over the gateway's", async () => {
+    const limits = new CallerLimits(config, {
+      ...noUnfinished,
+      creditsSpent: async () => 18,
+      maxCreditsPerDayOf: (owner) => (owner === 'big' ? 20 : undefined),
+    });
+    expect(await limits.admitSubmit('big', {})).toBeTypeOf('function');
+    await expect(limits.admitSubmit('small', {})).rejects.toMatchObject({ code: 'RATE_LIMITED' });
   });
 });

@@ -41,10 +41,11 @@ describe('schema', () => {
 
   it('has the contract names', () => {
     const query = schema.getQueryType()!.getFields();
-    expect(Object.keys(query).sort()).toEqual(['aiEditJob', 'aiEditJobs', 'node']);
+    expect(Object.keys(query).sort()).toEqual(['aiEditJob', 'aiEditJobs', 'node', 'viewer']);
     expect(String(query.aiEditJobs!.type)).toBe('AiEditJobConnection!');
     expect(query.aiEditJobs!.args.map((a) => a.name).sort()).toEqual(['after', 'before', 'first', 'last', 'status']);
     expect(String(schema.getMutationType()!.getFields().submitAiEdit!.type)).toBe('SubmitAiEditPayload!');
+    expect(String(schema.getMutationType()!.getFields().rotateWebhookSecret!.type)).toBe('String!');
     const job = schema.getType('AiEditJob');
     expect(isObjectType(job) && job.getInterfaces().map((i) => i.name)).toEqual(['Node']);
     const status = schema.getType('AiEditJobStatus');

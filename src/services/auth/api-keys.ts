@@ -7,7 +7,12 @@ import { readFileSync, type StatsListener, unwatchFile, watchFile } from 'node:f
 export interface ApiKeyEntry {
   name: string;
   digest: Buffer;
+  /** This caller's MAX_CREDITS_PER_DAY (`maxCreditsPerDay=N` after the key); absent: the gateway's. */
+  maxCreditsPerDay?: number;
 }
+
+/** Options a key may carry after it, separated by spaces: `name:key maxCreditsPerDay=500`. */
+const OPTION = /^(maxCreditsPerDay)=(\d{1,9})$/;
 
 export class ApiKeyFormatError extends Error {
   override name = 'ApiKeyFormatError';
@@ -19,7 +24,8 @@ export const ANONYMOUS_NAME = 'anonymous';
 
 /**
  * Parses `name:key` pairs separated by commas or new lines; blank lines and lines starting with `#` are skipped.
- * The key is everything after the first colon. Throws an ApiKeyFormatError naming the bad entry (never the key).
+ * The key is what follows the first colon up to the first space; after it, options (`maxCreditsPerDay=500`).
+ * Throws an ApiKeyFormatError naming the bad entry (never the key).
  */
 export function parseApiKeys(text: string): ApiKeyEntry[] {
   const entries: ApiKeyEntry[] = [];
@@ -33,7 +39,13 @@ export function parseApiKeys(text: string): ApiKeyEntry[] {
   items.forEach((item, index) => {
     const colon = item.indexOf(':');
     const name = colon < 0 ? item : item.slice(0, colon).trim();
-    const key = colon < 0 ? '' : item.slice(colon + 1).trim();
+    const [key = '', ...options] =
+      colon < 0
+        ? []
+        : item
+            .slice(colon + 1)
+            .trim()
+            .split(/\s+/);
     if (!NAME.test(name))
       throw new ApiKeyFormatError(`entry ${index + 1}: the name must be 1-128 of A-Z a-z 0-9 . _ @ -`);
     if (name === ANONYMOUS_NAME)
@@ -44,7 +56,16 @@ export function parseApiKeys(text: string): ApiKeyEntry[] {
     const hex = digest.toString('hex');
     if (seen.has(hex)) throw new ApiKeyFormatError(`entry ${index + 1} (${name}): the same key is listed twice`);
     seen.add(hex);
-    entries.push({ name, digest });
+    const entry: ApiKeyEntry = { name, digest };
+    for (const option of options) {
+      const match = OPTION.exec(option);
+      if (!match || Number(match[2]) < 1)
+        throw new ApiKeyFormatError(
+          `entry ${index + 1} (${name}): unknown option after the key (only maxCreditsPerDay=<whole number >= 1>)`,
+        );
+      entry.maxCreditsPerDay = Number(match[2]);
+    }
+    entries.push(entry);
   });
   return entries;
 }
@@ -112,6 +133,12 @@ export class ApiKeyRegistry {
     const inline = matchApiKey(this.inline, presented);
     const fromFile = matchApiKey(this.fromFile, presented);
     return inline ?? fromFile;
+  }
+
+  /** The MAX_CREDITS_PER_DAY a caller's key carries (the first of its keys that carries one), if any. */
+  maxCreditsPerDayOf(name: string): number | undefined {
+    return [...this.inline, ...this.fromFile].find((e) => e.name === name && e.maxCreditsPerDay !== undefined)
+      ?.maxCreditsPerDay;
   }
 
   close(): void {

@@ -30,6 +30,8 @@ export interface Authenticator {
   readonly mode: AuthMode;
   /** The caller for an Authorization value (`Bearer <credential>`; graphql-ws may omit `Bearer `). */
   authenticate(authorization: string | null | undefined): Promise<Caller>;
+  /** A caller's own MAX_CREDITS_PER_DAY, set with its API key in the keys file; undefined: the gateway's. */
+  maxCreditsPerDayOf?(owner: string): number | undefined;
   close(): void;
 }
 
@@ -94,6 +96,7 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
           }
           return { name, authenticatedBy: 'apikey' };
         },
+        maxCreditsPerDayOf: (owner) => registry.maxCreditsPerDayOf(owner),
         close: () => registry.close(),
       };
     }

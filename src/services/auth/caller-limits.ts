@@ -1,18 +1,24 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { GatewayError } from '../../domain/errors.js';
+import { creditsFor } from '../../domain/caller-webhook.js';
+import type { AiEditRequest } from '../../domain/job.js';
 import { once } from '../../lib/once.js';
+import { CreditBudget, type CreditBudgetDeps } from './credit-budget.js';
+import { RateLimitedError } from './rate-limited-error.js';
 
-// Spend limits per caller, checked before any upstream call: submits per minute, unfinished jobs at once, and open
-// subscriptions per connection and per caller. Counters live in this process (one instance's view).
+// Spend limits per caller, checked before any upstream call: submits per minute, unfinished jobs at once, open
+// subscriptions per connection and per caller (counters in this process: one instance's view), and credits per UTC
+// day (counted in the store: every instance's view, credit-budget.ts).
 
 export interface CallerLimitsConfig {
   maxSubmitsPerMinute: number;
   maxUnfinishedJobs: number;
   maxSubscriptionsPerConnection: number;
   maxSubscriptionsPerCaller: number;
+  /** MAX_CREDITS_PER_DAY: a caller's API key may carry its own. */
+  maxCreditsPerDay: number;
 }
 
-export interface CallerLimitsDeps {
+export interface CallerLimitsDeps extends CreditBudgetDeps {
   /** How many of the owner's jobs are unfinished, counting at most up to `atLeast` (the store). */
   countUnfinished(owner: string, atLeast: number): Promise<number>;
 }
@@ -20,15 +26,23 @@ export interface CallerLimitsDeps {
 /** Seconds suggested to a caller at the unfinished-jobs cap: jobs finish on their own, so look again soon. */
 const UNFINISHED_RETRY_AFTER_SECONDS = 5;
 
-export class RateLimitedError extends GatewayError {
-  override name = 'RateLimitedError';
-  constructor(message: string, limit: string, retryAfterSeconds?: number) {
-    super('RATE_LIMITED', message, {
-      limit,
-      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-    });
-  }
+export { RateLimitedError };
+
+/** What a caller may spend and has spent, by the same counts the limits refuse with (Query.viewer). */
+export interface CallerUsage {
+  limits: CallerLimitsConfig;
+  creditsToday: number;
+  creditsResetAt: Date;
+  submitsThisMinute: number;
+  /** When the current minute's submit count starts again; null when nothing was submitted in it. */
+  submitsResetAt: Date | null;
+  unfinishedJobs: number;
+  /** On this instance: subscriptions are counted per process. */
+  openSubscriptions: number;
 }
+
+/** Unfinished jobs are counted up to this for the viewer (the limit itself reads only up to MAX_UNFINISHED_JOBS). */
+const UNFINISHED_SHOWN_AT_MOST = 1000;
 
 export class CallerLimits {
   private readonly submits: RateLimiterMemory;
@@ -36,22 +50,26 @@ export class CallerLimits {
   private readonly inFlight = new Map<string, number>();
   private readonly subscriptionsByCaller = new Map<string, number>();
   private readonly subscriptionsByConnection = new WeakMap<object, number>();
+  readonly credits: CreditBudget;
 
   constructor(
     private readonly config: CallerLimitsConfig,
     private readonly deps: CallerLimitsDeps,
   ) {
+    this.credits = new CreditBudget(config.maxCreditsPerDay, deps);
     this.submits = new RateLimiterMemory({ points: config.maxSubmitsPerMinute, duration: 60, keyPrefix: 'submits' });
   }
 
   /**
-   * Admits one upstream submit for `owner` or throws RATE_LIMITED. The returned release must be called once the
-   * submit is stored or has failed.
+   * Admits one upstream submit for `owner` or throws RATE_LIMITED; with the request, its credits are reserved too.
+   * The returned release must be called once the submit is stored or has failed.
    */
-  async admitSubmit(owner: string): Promise<() => void> {
+  async admitSubmit(owner: string, request?: Pick<AiEditRequest, 'output'>): Promise<() => void> {
     const pending = this.inFlight.get(owner) ?? 0;
     this.inFlight.set(owner, pending + 1);
+    let releaseCredits: (() => void) | undefined;
     const release = once(() => {
+      releaseCredits?.();
       const left = (this.inFlight.get(owner) ?? 1) - 1;
       if (left > 0) this.inFlight.set(owner, left);
       else this.inFlight.delete(owner);
@@ -66,6 +84,7 @@ export class CallerLimits {
           UNFINISHED_RETRY_AFTER_SECONDS,
         );
       }
+      if (request) releaseCredits = await this.credits.reserve(owner, creditsFor(request));
       try {
         await this.submits.consume(owner);
       } catch (refusal) {
@@ -81,6 +100,25 @@ export class CallerLimits {
       release();
       throw error;
     }
+  }
+
+  /** The caller's limits and usage: the numbers admitSubmit and acquireSubscription judge by. */
+  async usage(owner: string, now: Date = new Date()): Promise<CallerUsage> {
+    const [credits, submits, unfinished] = await Promise.all([
+      this.credits.usage(owner),
+      this.submits.get(owner),
+      this.deps.countUnfinished(owner, Math.max(this.config.maxUnfinishedJobs, UNFINISHED_SHOWN_AT_MOST)),
+    ]);
+    const submitted = submits?.consumedPoints ?? 0;
+    return {
+      limits: { ...this.config, maxCreditsPerDay: credits.limit },
+      creditsToday: credits.spent,
+      creditsResetAt: credits.resetAt,
+      submitsThisMinute: submitted,
+      submitsResetAt: submits && submitted > 0 ? new Date(now.getTime() + submits.msBeforeNext) : null,
+      unfinishedJobs: unfinished + (this.inFlight.get(owner) ?? 0),
+      openSubscriptions: this.subscriptionsByCaller.get(owner) ?? 0,
+    };
   }
 
   /**

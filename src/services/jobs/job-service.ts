@@ -1,5 +1,6 @@
 import { parseAiEditRequest } from '../../domain/ai-edit-request.js';
 import { hashAiEditRequest } from '../../domain/ai-edit-request-hash.js';
+import type { JobWebhook } from '../../domain/caller-webhook.js';
 import { BadUserInputError } from '../../domain/errors.js';
 import { type AiEditRequest, isFinalStatus, type Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
@@ -23,6 +24,8 @@ export interface SubmitParams {
   /** The request as the caller gave it; validated here. */
   request: unknown;
   idempotencyKey?: string | null | undefined;
+  /** The caller's webhook for this job (validated by services/webhooks), stored with the job. */
+  webhook?: JobWebhook | null | undefined;
 }
 
 export interface JobServiceDeps {
@@ -46,7 +49,7 @@ export interface JobServiceDeps {
    * Spend limits: admits one upstream submit for an owner or throws (RATE_LIMITED); the returned release is called
    * once the submit is stored or has failed. Replays of an idempotency key make no upstream call and are not asked.
    */
-  admitSubmit?: (owner: string) => Promise<() => void>;
+  admitSubmit?: (owner: string, request: AiEditRequest) => Promise<() => void>;
   /**
    * The generation budget (upstream/generation-budget.ts): a submit is sent at once only when it can take a
    * generation (and a request token) without waiting; otherwise it is queued. Absent: always at once, unless jobs
@@ -116,7 +119,7 @@ export class JobService {
     });
   }
 
-  async submit({ owner, request: raw, idempotencyKey }: SubmitParams): Promise<Job> {
+  async submit({ owner, request: raw, idempotencyKey, webhook = null }: SubmitParams): Promise<Job> {
     const request = parseAiEditRequest(raw);
     const key = idempotencyKey ?? null;
     if (key !== null && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || CONTROL_CHARACTERS.test(key))) {
@@ -126,7 +129,7 @@ export class JobService {
       );
     }
     const requestHash = hashAiEditRequest(request);
-    if (key === null) return this.submitNew(owner, request, requestHash, null);
+    if (key === null) return this.submitNew(owner, request, requestHash, null, webhook);
 
     const pendingKey = `${owner}\u0000${key}`;
     const pending = this.pendingSubmits.get(pendingKey);
@@ -135,7 +138,7 @@ export class JobService {
     const settled = await this.claims.settle(owner, key, requestHash);
     if (!settled.claimed) return settled.job;
 
-    const submitting = this.submitNew(owner, request, requestHash, key).catch(async (error: unknown) => {
+    const submitting = this.submitNew(owner, request, requestHash, key, webhook).catch(async (error: unknown) => {
       // Only a claim left without a job is released (a job Claid refused was discarded), so a retry may use the key.
       await this.deps.store.releaseIdempotencyKey(owner, key).catch((err: unknown) => {
         this.deps.logger.warn({ err, owner }, 'could not release an idempotency key; it is taken over once stale');
@@ -162,8 +165,9 @@ export class JobService {
     request: AiEditRequest,
     requestHash: string,
     idempotencyKey: string | null,
+    webhook: JobWebhook | null,
   ): Promise<Job> {
-    const release = await this.deps.admitSubmit?.(owner);
+    const release = await this.deps.admitSubmit?.(owner, request);
     try {
       const at = this.now();
       const atOnce = await this.mayGoAtOnce();
@@ -176,6 +180,7 @@ export class JobService {
         idempotencyKey,
         at,
         sendStartedAt: atOnce ? at : null,
+        webhook,
       });
       // From here the stored QUEUED job counts against MAX_UNFINISHED_JOBS itself: counting it as in flight too
       // would count it twice.

@@ -6,6 +6,7 @@ import {
   type JobStatus,
   type UpstreamTaskState,
 } from '../../domain/job.js';
+import type { CallerStore, JobWebhook } from './caller-store.js';
 import type { UploadStore } from './upload-store.js';
 
 // The job store's contract. SQLite implements it today; PostgreSQL implements the same interface so that
@@ -35,6 +36,8 @@ export interface NewQueuedJob {
    * sent. A QUEUED job with a send time and no upstream id has an unknown outcome if its sender died.
    */
   sendStartedAt: Date | null;
+  /** The caller's webhook for this job, stored with it: its events are written with the status changes. */
+  webhook?: JobWebhook | null | undefined;
 }
 
 export interface UnsettledSubmitFilter {
@@ -90,6 +93,9 @@ export interface ListJobsPage {
 }
 
 export interface JobStore {
+  /** Webhook secrets, the webhook outbox and credits spent, in the same database (caller-store.ts). */
+  readonly callers: CallerStore;
+
   /** Creates the schema when missing and applies migrations. Idempotent. */
   migrate(): Promise<void>;
 

@@ -23,6 +23,7 @@ import type {
   UnsettledSubmitFilter,
 } from './job-store.js';
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
+import { PostgresCallerStore } from './postgres-caller-store.js';
 import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { PostgresQueuedJobs } from './postgres-queued-jobs.js';
@@ -75,6 +76,7 @@ export class PostgresJobStore implements JobStore {
   readonly #queue: PostgresQueuedJobs<JobRow>;
   readonly uploads: PostgresUploadStore;
   #closed = false;
+  readonly callers: PostgresCallerStore;
 
   constructor(options: PostgresJobStoreOptions) {
     if (options.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(options.schema)) {
@@ -87,6 +89,7 @@ export class PostgresJobStore implements JobStore {
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
     this.#queue = new PostgresQueuedJobs(this.#pool, this.#jobs, rowToJob);
     this.uploads = new PostgresUploadStore(this.#pool, prefix);
+    this.callers = new PostgresCallerStore(this.#pool, prefix);
   }
 
   async migrate(): Promise<void> {
@@ -98,10 +101,10 @@ export class PostgresJobStore implements JobStore {
   }
 
   async insertQueued(job: NewQueuedJob): Promise<Job> {
-    return this.#insertRow(newQueuedJobColumns(randomUUID(), job));
+    return this.#insertRow(newQueuedJobColumns(randomUUID(), job), job.webhook);
   }
 
-  async #insertRow(columns: JobColumns): Promise<Job> {
+  async #insertRow(columns: JobColumns, webhook?: NewQueuedJob['webhook']): Promise<Job> {
     const row = await this.#pool.transaction(async (client) => {
       const values = JOB_COLUMN_NAMES.map((name) => columns[name]);
       const placeholders = JOB_COLUMN_NAMES.map((name, i) => `$${i + 1}${JSON_COLUMN_NAMES.has(name) ? '::json' : ''}`);
@@ -118,6 +121,7 @@ export class PostgresJobStore implements JobStore {
           createdAtMs: columns.created_at,
         });
       }
+      await this.callers.recordJobWebhook(client, columns.id, webhook);
       return inserted.rows[0];
     });
     if (!row) throw new Error('postgres-job-store: INSERT returned no row');
@@ -214,7 +218,10 @@ export class PostgresJobStore implements JobStore {
     );
     const next = updated.rows[0];
     if (!next) throw new Error('postgres-job-store: a locked job vanished inside its transaction');
-    return rowToJob(next);
+    const job = rowToJob(next);
+    // The webhook event, if the job's webhook asked for it, commits (or not) with the change itself.
+    await this.callers.enqueueEvent(client, job);
+    return job;
   }
 
   async listUnfinished(limit?: number): Promise<Job[]> {

@@ -17,6 +17,7 @@ import type {
 } from './job-store.js';
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
+import { SqliteCallerStore } from './sqlite-caller-store.js';
 import { SqliteQueuedJobs } from './sqlite-queued-jobs.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteUploadStore } from './sqlite-upload-store.js';
@@ -59,6 +60,7 @@ export class SqliteJobStore implements JobStore {
   readonly #queue: SqliteQueuedJobs;
   readonly uploads: SqliteUploadStore;
   #closed = false;
+  readonly callers: SqliteCallerStore;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
   constructor(path: string) {
@@ -69,6 +71,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('foreign_keys = ON');
     this.#queue = new SqliteQueuedJobs(this.#db, (sql) => this.#stmt(sql), rowToJob);
     this.uploads = new SqliteUploadStore(this.#db);
+    this.callers = new SqliteCallerStore(this.#db, (sql) => this.#stmt(sql));
   }
 
   #stmt(sql: string): Database.Statement {
@@ -89,10 +92,10 @@ export class SqliteJobStore implements JobStore {
   }
 
   async insertQueued(job: NewQueuedJob): Promise<Job> {
-    return this.#insertRow(newQueuedJobColumns(randomUUID(), job));
+    return this.#insertRow(newQueuedJobColumns(randomUUID(), job), job.webhook);
   }
 
-  #insertRow(row: JobRow): Job {
+  #insertRow(row: JobRow, webhook?: NewQueuedJob['webhook']): Job {
     this.#db
       .transaction(() => {
         this.#stmt(
@@ -109,6 +112,7 @@ export class SqliteJobStore implements JobStore {
              ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
           ).run(row.owner, row.idempotency_key, row.request_hash, row.id, row.created_at);
         }
+        this.callers.recordJobWebhook(row.id, webhook);
       })
       .immediate();
     return rowToJob(row);
@@ -126,7 +130,10 @@ export class SqliteJobStore implements JobStore {
                        updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
        WHERE id = @id`,
     ).run(pickChange(next));
-    return rowToJob(next);
+    const job = rowToJob(next);
+    // The webhook event, if the job's webhook asked for it, commits (or not) with the change itself.
+    this.callers.enqueueEvent(job);
+    return job;
   }
 
   async renewSendStarted(ids: readonly string[], at: Date): Promise<void> {

@@ -28,6 +28,7 @@ export async function buildInProcessGateway(
     DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
     MAX_SUBMITS_PER_MINUTE: '100000',
+    MAX_CREDITS_PER_DAY: '100000000',
     MAX_UNFINISHED_JOBS: '1000',
     ...options.env,
   });

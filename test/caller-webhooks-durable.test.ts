@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/gateway/build-gateway.js';
+import { type Simulator, startSimulator } from '../src/simulator/server.js';
+import { startTestGateway } from './support/gateway.js';
+import { freePort, type GatewayProcess, spawnGateway } from './support/gateway-process.js';
+import { sleep, waitFor } from './support/poller-harness.js';
+import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
+import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
+
+// The webhook outbox survives kill -9 (SQLite file, gateway as its own process), and two instances on one
+// PostgreSQL never both deliver one event.
+
+const dirs: string[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const SUBMIT = `mutation($input: SubmitAiEditInput!) { submitAiEdit(input: $input) { job { id } } }`;
+const DELIVERIES = `query($id: ID!) { aiEditJob(id: $id) { status webhookDeliveries { webhookId attempt status error } } }`;
+
+async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+interface Attempt {
+  webhookId: string;
+  attempt: number;
+  status: number | null;
+  error: string | null;
+}
+const attemptsOf = async (url: string, id: string): Promise<Attempt[]> =>
+  (await gql(url, DELIVERIES, { id })).data?.aiEditJob?.webhookDeliveries ?? [];
+
+async function simulator(): Promise<Simulator> {
+  const sim = await startSimulator({ stepMs: 50 });
+  cleanups.push(() => sim.close());
+  return sim;
+}
+
+async function spawn(sim: Simulator, databaseUrl: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const child = await spawnGateway({
+    CLAID_API_URL: sim.url,
+    CLAID_API_KEY: sim.apiKey,
+    DATABASE_URL: databaseUrl,
+    POLL_INTERVAL_MS: '50',
+    BACKGROUND_POLL_INTERVAL_MS: '100',
+    POLL_STRATEGY: 'fixed',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    WEBHOOK_RETRY_BASE_MS: '300',
+    ...env,
+  });
+  cleanups.push(() => child.kill('SIGKILL'));
+  return child;
+}
+
+async function submitJobs(url: string, sim: Simulator, hook: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await gql(url, SUBMIT, {
+      input: { input: sim.sampleUrl(), options: { prompt: `add duck ${i}` }, webhook: { url: hook } },
+    });
+    expect(res.errors).toBeUndefined();
+    ids.push(res.data.submitAiEdit.job.id);
+  }
+  return ids;
+}
+
+const tempDatabase = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'caller-webhooks-'));
+  dirs.push(dir);
+  return `sqlite:${join(dir, 'gateway.db')}`;
+};
+
+describe('the webhook outbox across kill -9', () => {
+  it('delivers what was pending at the kill after the restart, once each', async () => {
+    const sim = await simulator();
+    const databaseUrl = tempDatabase();
+    const port = await freePort();
+    const hook = `http://127.0.0.1:${port}/hook`;
+    const first = await spawn(sim, databaseUrl);
+    await gql(first.url, 'mutation { rotateWebhookSecret }');
+    // Nothing listens on the receiver's port yet: every attempt fails and the deliveries stay pending.
+    const ids = await submitJobs(first.url, sim, hook, 3);
+    await waitFor(
+      async () => (await Promise.all(ids.map((id) => attemptsOf(first.url, id)))).every((a) => a.length >= 1),
+      15_000,
+      'a failed attempt at every job',
+    );
+    await first.kill('SIGKILL');
+
+    const receiver: WebhookReceiver = await startWebhookReceiver(port);
+    cleanups.push(() => receiver.close());
+    const second = await spawn(sim, databaseUrl);
+    await waitFor(() => receiver.received.length >= 3, 15_000, 'three deliveries after the restart');
+    await sleep(1500);
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(3);
+    for (const id of ids) {
+      const attempts = await attemptsOf(second.url, id);
+      expect(attempts.at(-1)).toMatchObject({ status: 204, error: null });
+      expect(attempts.slice(0, -1).every((a) => a.status === null && a.error !== null)).toBe(true);
+    }
+  }, 60_000);
+
+  it('an attempt cut by kill -9 is closed as such and tried again once its lease ends', async () => {
+    const sim = await simulator();
+    const databaseUrl = tempDatabase();
+    const receiver = await startWebhookReceiver();
+    cleanups.push(() => receiver.close());
+    receiver.answer('hang');
+    // Lease = 6 x timeout: 12 s. The kill comes while the first attempt hangs, well within its 2 s timeout.
+    const env = { WEBHOOK_TIMEOUT_MS: '2000' };
+    const first = await spawn(sim, databaseUrl, env);
+    await gql(first.url, 'mutation { rotateWebhookSecret }');
+    const [id] = await submitJobs(first.url, sim, receiver.url, 1);
+    await waitFor(() => receiver.received.length >= 1, 15_000, 'the first attempt');
+    await first.kill('SIGKILL');
+
+    const second = await spawn(sim, databaseUrl, env);
+    await waitFor(() => receiver.received.length >= 2, 30_000, 'the attempt after the lease ran out');
+    await sleep(1000);
+    expect(receiver.received).toHaveLength(2);
+    expect(receiver.received[1]!.headers['webhook-id']).toBe(receiver.received[0]!.headers['webhook-id']);
+    await waitFor(async () => (await attemptsOf(second.url, id!)).at(-1)?.status === 204, 5_000, 'the last attempt');
+    const attempts = await attemptsOf(second.url, id!);
+    expect(attempts.map((a) => [a.attempt, a.status])).toEqual([
+      [1, null],
+      [2, 204],
+    ]);
+    expect(attempts[0]!.error).toMatch(/sender stopped/);
+  }, 60_000);
+});
+
+describe.skipIf(!testPostgresUrl)('two instances on one PostgreSQL', () => {
+  it('never both deliver one event', async () => {
+    const db = new PostgresTestDatabase(testPostgresUrl!);
+    cleanups.push(async () => {
+      await db.dropSchemas();
+      await db.end();
+    });
+    const schema = await db.createSchema();
+    const databaseUrl = db.urlWithSearchPath(schema);
+    const sim = await simulator();
+    const env = {
+      CLAID_API_URL: sim.url,
+      CLAID_API_KEY: sim.apiKey,
+      DATABASE_URL: databaseUrl,
+      POLL_INTERVAL_MS: '50',
+      BACKGROUND_POLL_INTERVAL_MS: '100',
+      POLL_STRATEGY: 'fixed',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_MS: '100',
+    };
+    const gateways: Gateway[] = [];
+    for (let i = 0; i < 2; i++) {
+      const g = await startTestGateway({ env });
+      cleanups.push(() => g.stop());
+      gateways.push(g);
+    }
+    const [a, b] = gateways as [Gateway, Gateway];
+    await gql(a.url, 'mutation { rotateWebhookSecret }');
+    const port = await freePort();
+    // Receiver down at first: the events pile up in the outbox, then both instances race for them.
+    const ids = [
+      ...(await submitJobs(a.url, sim, `http://127.0.0.1:${port}/hook`, 6)),
+      ...(await submitJobs(b.url, sim, `http://127.0.0.1:${port}/hook`, 6)),
+    ];
+    await waitFor(
+      async () => (await Promise.all(ids.map((id) => attemptsOf(a.url, id)))).every((x) => x.length >= 1),
+      20_000,
+      'a failed attempt at every job',
+    );
+    const receiver = await startWebhookReceiver(port);
+    cleanups.push(() => receiver.close());
+    await waitFor(() => receiver.received.length >= ids.length, 20_000, 'every event delivered');
+    await sleep(1500);
+    const byId = new Map<string, number>();
+    for (const r of receiver.received) {
+      const id = String(r.headers['webhook-id']);
+      byId.set(id, (byId.get(id) ?? 0) + 1);
+    }
+    expect(byId.size).toBe(ids.length);
+    expect([...byId.values()].every((n) => n === 1)).toBe(true);
+    for (const id of ids) {
+      const attempts = await attemptsOf(b.url, id);
+      // One attempt at a time: attempt numbers 1..n with no repeat, only the last one answered.
+      expect(attempts.map((x) => x.attempt)).toEqual(attempts.map((_, i) => i + 1));
+      expect(attempts.filter((x) => x.status === 204)).toHaveLength(1);
+    }
+  }, 60_000);
+});
