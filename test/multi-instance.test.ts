@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobStore } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
-import { gql, SUBMIT } from './support/gateway.js';
+import { gql, READ, SUBMIT } from './support/gateway.js';
 import { startGatewayChild } from './support/gateway-process.js';
 import { sleep, waitFor } from './support/poller-harness.js';
 import { freshSchemaName, testPostgresUrl } from './support/postgres.js';
@@ -168,9 +168,22 @@ describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one dat
     );
     const submits = [...firsts, ...burst];
     for (const res of submits) expect(res.errors).toBeUndefined();
-    const jobs = submits.map((res) => res.data!.submitAiEdit.job as { id: string; upstreamId: number });
-    // One watched job from each instance; the other twelve are polled in the background.
-    const watched = jobs.slice(0, 3);
+    const jobs = submits.map((res) => res.data!.submitAiEdit.job as { id: string; upstreamId: number | null });
+    // One watched job from each instance; the other twelve are polled in the background. A submit the budget could
+    // not send at once is returned QUEUED, without a task yet: wait until the submit queue has sent it.
+    const withTask = async (job: { id: string; upstreamId: number | null }) => {
+      let upstreamId = job.upstreamId;
+      await waitFor(
+        async () => {
+          upstreamId ??= (await gql(first, READ, { id: job.id })).data?.aiEditJob?.upstreamId ?? null;
+          return upstreamId !== null;
+        },
+        15_000,
+        `job ${job.id} to be sent`,
+      );
+      return { id: job.id, upstreamId: upstreamId! };
+    };
+    const watched = await Promise.all(jobs.slice(0, 3).map(withTask));
 
     // 300 subscribers, spread over the three instances and the three watched jobs.
     const clients: Client[][] = instances.map((instance) => Array.from({ length: 4 }, () => wsClient(instance)));

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,7 +15,12 @@ import { buildWebApp, loadedOutputSizes, makeNoisyPng, makePng, submitEdit, watc
 // size the API reports, and keeps the list of jobs current through its one subscription. Then the same behind
 // AUTH_MODE=apikey with PERSISTED_OPERATIONS=only, and uploads the API refuses, with the API's words on the page.
 
-const SCREENSHOT = fileURLToPath(new URL('../../docs/screenshot.png', import.meta.url));
+// The README's picture: rewritten with UPDATE_SCREENSHOT=1 (then commit it); otherwise taken to a temporary file, so
+// that a test run leaves the checkout as it found it.
+const SCREENSHOT =
+  process.env.UPDATE_SCREENSHOT === '1'
+    ? fileURLToPath(new URL('../../docs/screenshot.png', import.meta.url))
+    : join(tmpdir(), `web-app-screenshot-${process.pid}.png`);
 const API_KEY = 'browser-key-0001';
 const MAX_UPLOAD_BYTES = 200_000;
 

@@ -12,7 +12,8 @@ export function countSubmits(jobs: JobService, count: (outcome: string) => void)
     const started = Date.now();
     try {
       const job = await submit(params);
-      count(job.createdAt.getTime() < started ? 'replayed' : 'accepted');
+      // Queued: stored to wait for the budget (or after a 429), sent later by the submit queue.
+      count(job.createdAt.getTime() < started ? 'replayed' : job.upstreamId === null ? 'queued' : 'accepted');
       return job;
     } catch (error) {
       // A GatewayError's code is one of the fixed list; anything else is masked for the caller.

@@ -32,7 +32,7 @@ export interface GatewayMetrics {
   onUpstreamStateApplied(result: ApplyResult): void;
   /** How a Claid notification ended. */
   onWebhook(result: WebhookResult): void;
-  /** How a submit ended: accepted, replayed (an idempotency key's earlier job), or the error code sent. */
+  /** How a submit ended: accepted, queued, replayed (an idempotency key's earlier job), or the error code sent. */
   onSubmit(outcome: string): void;
   /** Reads the store's unfinished jobs by status now, then every `intervalMs`, until the returned stop. */
   watchJobs(store: Pick<JobStore, 'listUnfinished'>, intervalMs: number, logger: Logger): () => void;
@@ -76,7 +76,7 @@ export function createGatewayMetrics(sources: MetricSources): GatewayMetrics {
   });
   const submits = new Counter({
     name: 'gateway_submits_total',
-    help: 'Submits by outcome: accepted, replayed (same idempotency key), or the error code sent',
+    help: 'Submits by outcome: accepted, queued, replayed (same idempotency key), or the error code sent',
     labelNames: ['outcome'],
     registers,
   });
