@@ -11,6 +11,7 @@ import {
   validationFailure,
 } from './http-replies.js';
 import type { TaskStore } from './task-store.js';
+import type { TaskTimeline } from './task-timeline.js';
 import { claidTimestamp, currentStatus, type SimTask } from './tasks.js';
 import type { SimulatorStats } from './types.js';
 import { validateAiEditRequest } from './validation.js';
@@ -22,7 +23,7 @@ export interface ApiContext {
   store: TaskStore;
   stats: SimulatorStats;
   baseUrl(): string;
-  stepMs(): number;
+  timeline: TaskTimeline;
   /** Starts a task's background run. */
   run(task: SimTask): void;
 }
@@ -57,7 +58,7 @@ async function parseSubmitBody(req: IncomingMessage, res: ServerResponse): Promi
 
 export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   ctx.stats.submits++;
-  if (ctx.gate.inject('submit', res) || !ctx.gate.admit(req, res)) return;
+  if (ctx.gate.inject('submit', res) || !ctx.gate.admit(req, res) || !ctx.gate.admitGeneration(res)) return;
   const body = await parseSubmitBody(req, res);
   if (body === undefined) return;
   const outcome = validateAiEditRequest(body);
@@ -76,6 +77,7 @@ export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: S
     reported: 'ACCEPTED',
   };
   ctx.store.insert(task);
+  ctx.timeline.planned(task.id);
   ctx.run(task);
   sendJson(res, 200, {
     data: {
@@ -106,13 +108,13 @@ export function handleRead(ctx: ApiContext, req: IncomingMessage, res: ServerRes
     sendJson(res, 404, errorDetails(SIMULATOR_ERROR_CODES.notFound, 'general', `AI edit task ${rawId} was not found.`));
     return;
   }
-  sendJson(res, 200, { data: taskData(task, observedStatus(ctx.store, task, ctx.stepMs())) });
+  sendJson(res, 200, { data: taskData(task, observedStatus(ctx.store, task, ctx.timeline)) });
 }
 
 /** The task's status now, recorded as reported so that reads and webhooks never go back. */
-export function observedStatus(store: TaskStore, task: SimTask, stepMs: number): JobStatus {
+export function observedStatus(store: TaskStore, task: SimTask, timeline: TaskTimeline): JobStatus {
   const before = task.reported;
-  const status = currentStatus(task, stepMs);
+  const status = currentStatus(task, timeline.steps(task.id));
   if (status !== before) store.report(task.id, status);
   return status;
 }
