@@ -13,7 +13,7 @@ export interface Gate {
   admit(req: IncomingMessage, res: ServerResponse): boolean;
   /**
    * Claid's separate limit on generations (AI Edit submits), after admit(): answers 429 with Retry-After and returns
-   * false when it is spent. The account's RateLimit-* headers stay as admit() set them.
+   * false when it is spent (with the generation windows' RateLimit-* headers then; else the account's stay).
    */
   admitGeneration(res: ServerResponse): boolean;
   /** Applies an injected failure or hang; true when the request was taken over by it. */
@@ -70,6 +70,8 @@ export function createGate(deps: {
   function admitGeneration(res: ServerResponse): boolean {
     const decision = deps.generationLimiter?.take();
     if (!decision || decision.allowed) return true;
+    // The refusal names the limit it hit: the generation windows' headers replace the account's.
+    for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     res.setHeader('Retry-After', decision.headers['RateLimit-Reset'] ?? '1');
     sendJson(res, 429, {
       detail: errorDetails(
