@@ -37,6 +37,10 @@ afterAll(async () => {
 });
 beforeEach(() => upstream.reset());
 
+const SUBMIT_WITH_POSITION = /* GraphQL */ `
+  mutation ($input: SubmitAiEditInput!) { submitAiEdit(input: $input) { job { id status upstreamId queuePosition } } }
+`;
+
 const submitInput = (overrides: Record<string, unknown> = {}) => ({
   input: INPUT,
   options: { prompt: 'add a duck' },
@@ -233,12 +237,6 @@ describe('upstream failures', () => {
       'UPSTREAM_VALIDATION',
       {},
     ],
-    [
-      429,
-      claidDetailErrorBody('Too Many Requests. Rate limit exceeded.'),
-      'UPSTREAM_RATE_LIMITED',
-      { 'RateLimit-Reset': '7', 'RateLimit-Remaining': '-1' },
-    ],
     [500, claidErrorBody('Internal error'), 'UPSTREAM_UNAVAILABLE', {}],
     [
       502,
@@ -250,7 +248,6 @@ describe('upstream failures', () => {
     upstream.enqueue({ status, body, headers: { ...headers, 'x-request-id': 'req-abc' } });
     const res = await gql(gateway, SUBMIT, { input: submitInput() });
     expect(res.errors![0]!.extensions).toMatchObject({ code, upstream: { httpStatus: status, requestId: 'req-abc' } });
-    if (status === 429) expect(res.errors![0]!.extensions!.retryAfterSeconds).toBe(7);
     if (status === 401)
       expect(res.errors![0]!.extensions!.upstream).toMatchObject({
         errorCode: '1001',
@@ -268,6 +265,31 @@ describe('upstream failures', () => {
     expect(res.errors![0]!.extensions!.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(upstream.requests).toHaveLength(1);
+  });
+
+  it('HTTP 429 on submit queues the job instead of failing; the queue sends it once the pause is over', async () => {
+    upstream.enqueue({
+      status: 429,
+      body: claidDetailErrorBody('Too Many Requests. Rate limit exceeded.'),
+      headers: { 'RateLimit-Reset': '1', 'RateLimit-Remaining': '-1', 'x-request-id': 'req-abc' },
+    });
+    const started = Date.now();
+    const res = await gql(gateway, SUBMIT_WITH_POSITION, { input: submitInput() });
+    expect(res.errors).toBeUndefined();
+    const job = res.data!.submitAiEdit.job;
+    expect(job).toMatchObject({ status: 'QUEUED', upstreamId: null, queuePosition: 1 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    let sent = (await gql(gateway, READ, { id: job.id })).data!.aiEditJob;
+    for (const deadline = Date.now() + 10_000; sent.upstreamId === null && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      sent = (await gql(gateway, READ, { id: job.id })).data!.aiEditJob;
+    }
+    expect(sent).toMatchObject({ status: 'ACCEPTED', upstreamId: expect.any(Number) });
+    expect(sent.history.map((h: { status: string }) => h.status)).toEqual(['QUEUED', 'ACCEPTED']);
+    // Sent twice in all: the refused attempt, then once after Claid's RateLimit-Reset.
+    const posts = upstream.requestsTo('POST', SUBMIT_PATH);
+    expect(posts).toHaveLength(2);
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(900);
   });
 
   it('never shows the API key in a response or a log line', () => {

@@ -128,6 +128,7 @@ describe('SqliteJobStore on a file', () => {
         { version: 1 },
         { version: 2 },
         { version: 3 },
+        { version: 4 },
       ]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const indexes = (
@@ -135,7 +136,7 @@ describe('SqliteJobStore on a file', () => {
           name: string;
         }[]
       ).map((r) => r.name);
-      expect(indexes).toEqual(expect.arrayContaining(['jobs_owner_created', 'jobs_unfinished']));
+      expect(indexes).toEqual(expect.arrayContaining(['jobs_owner_created', 'jobs_unfinished', 'jobs_waiting']));
     } finally {
       db.close();
     }
@@ -304,7 +305,7 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       await Promise.all(stores.map((store) => store.migrate()));
       await Promise.all(stores.map((store) => store.migrate()));
       const { rows } = await db.admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
       const indexes = await db.admin.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,
         [schema],
@@ -313,6 +314,7 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
         expect.arrayContaining([
           'jobs_owner_created',
           'jobs_unfinished',
+          'jobs_waiting',
           'idempotency_keys_pkey',
           'idempotency_keys_created',
         ]),

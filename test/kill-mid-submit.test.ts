@@ -102,6 +102,8 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
     DATABASE_URL: databaseUrl,
     UPSTREAM_MAX_RPS: '1000',
     UPSTREAM_MAX_RPM: '60000',
+    UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
+    UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
     MAX_SUBMITS_PER_MINUTE: '100000',
     MAX_UNFINISHED_JOBS: '1000',
     POLL_INTERVAL_MS: '200',

@@ -140,6 +140,9 @@ describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one dat
       JOB_RESCAN_INTERVAL_MS: '1000',
       UPSTREAM_MAX_RPS: String(MAX_RPS),
       UPSTREAM_MAX_RPM: '300',
+      // This suite is about the request budget: the generation limit is lifted to it.
+      UPSTREAM_MAX_SUBMITS_PER_SECOND: String(MAX_RPS),
+      UPSTREAM_MAX_SUBMITS_PER_MINUTE: '300',
       LOG_LEVEL: 'info',
       MAX_SUBMITS_PER_MINUTE: '1000',
       MAX_UNFINISHED_JOBS: '1000',

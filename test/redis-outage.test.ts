@@ -126,6 +126,8 @@ async function environment(redis: RedisServer) {
     LOG_LEVEL: 'info',
     UPSTREAM_MAX_RPS: '1000',
     UPSTREAM_MAX_RPM: '60000',
+    UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
+    UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
     MAX_SUBMITS_PER_MINUTE: '1000',
     MAX_UNFINISHED_JOBS: '1000',
   };

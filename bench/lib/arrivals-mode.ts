@@ -67,6 +67,9 @@ export class ArrivalsMode {
           POLL_INTERVAL_MS: '1000',
           UPSTREAM_MAX_RPS: String(CLAID.perSecond),
           UPSTREAM_MAX_RPM: String(CLAID.perMinute),
+          // The gateway's default generation budget (startGatewayChild lifts it for the other scenarios).
+          UPSTREAM_MAX_SUBMITS_PER_SECOND: String(GENERATIONS.perSecond),
+          UPSTREAM_MAX_SUBMITS_PER_MINUTE: String(GENERATIONS.perMinute),
           ...(spec.webhooks ? { CLAID_WEBHOOK_SECRET: WEBHOOK_SECRET } : {}),
           ...spec.env,
         },

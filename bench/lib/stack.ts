@@ -54,6 +54,8 @@ export function startGatewayChild(
       POLL_INTERVAL_MS: '1000',
       UPSTREAM_MAX_RPS: '1000',
       UPSTREAM_MAX_RPM: '60000',
+      UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
+      UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
       // All load comes from one anonymous caller on loopback: lift the per-caller spend limits (src/auth/limits.ts).
       MAX_SUBMITS_PER_MINUTE: '100000',
       MAX_UNFINISHED_JOBS: '1000',

@@ -46,7 +46,7 @@ export type AiEditJobStatus =
   | 'PAUSED'
   /** Being generated. */
   | 'PROCESSING'
-  /** The gateway's own status: the job is recorded and Claid does not have it yet, so `upstreamId` is null. */
+  /** The gateway's own status: the job is recorded and Claid does not have it yet, so `upstreamId` is null. It waits in the submit queue (see `queuePosition`) while the account's generation or request budget is spent, or after Claid answered 429; it is sent in order as the budget allows. */
   | 'QUEUED'
   /** Queued, waiting for a worker. */
   | 'WAITING';

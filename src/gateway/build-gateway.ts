@@ -13,6 +13,7 @@ import { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
 import { countUnfinishedIn } from '../services/store/job-store.js';
 import { createJobStore } from '../services/store/job-store-factory.js';
+import { GenerationBudget } from '../services/upstream/generation-budget.js';
 import { RateBudget } from '../services/upstream/rate-budget.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { useGraphQLMetrics } from '../transport/metrics/use-graphql-metrics.js';
@@ -83,6 +84,14 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
   });
   disposers.add('upstream budget', () => budget.close());
+  const generations = new GenerationBudget({
+    perSecond: config.claid.maxSubmitsPerSecond,
+    perMinute: config.claid.maxSubmitsPerMinute,
+    logger,
+    limiterFactory: scaleOut.limiterFactory,
+    shared: scaleOut.sharedGenerations,
+    requests: budget,
+  });
   // The sources are read at scrape time only, by when everything they name exists.
   const metrics =
     config.metrics.port !== undefined || config.metrics.token !== undefined
@@ -157,6 +166,8 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
     ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
     admitSubmit: (owner) => limits.admitSubmit(owner),
+    generations,
+    requests: budget,
   });
   disposers.add('job service', () => jobs.stop());
   const shutdown = new AbortController();
@@ -229,6 +240,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       logger.warn({ err }, 'could not settle abandoned submits at start');
     });
     await durations.start();
+    jobs.queue.start();
     if (metrics) {
       disposers.add('job metrics', metrics.watchJobs(store, config.metrics.jobCountIntervalMs, logger));
       const { port, host } = config.metrics;

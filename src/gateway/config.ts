@@ -18,6 +18,9 @@ export interface Config {
     retries: number;
     maxRequestsPerSecond: number;
     maxRequestsPerMinute: number;
+    /** Claid's generation limit (AI Edit submits), on top of the request budget. */
+    maxSubmitsPerSecond: number;
+    maxSubmitsPerMinute: number;
     /** How long a task the upstream answers 404 for may stay unknown before its job ends ERROR (default 5 min). */
     unknownTaskGraceMs: number;
   };
@@ -98,6 +101,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retries: e.UPSTREAM_RETRIES,
       maxRequestsPerSecond: e.UPSTREAM_MAX_RPS,
       maxRequestsPerMinute: e.UPSTREAM_MAX_RPM,
+      maxSubmitsPerSecond: e.UPSTREAM_MAX_SUBMITS_PER_SECOND,
+      maxSubmitsPerMinute: e.UPSTREAM_MAX_SUBMITS_PER_MINUTE,
       unknownTaskGraceMs: e.UPSTREAM_UNKNOWN_TASK_GRACE_MS,
     },
     databaseUrl: e.DATABASE_URL,

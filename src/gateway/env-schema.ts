@@ -87,6 +87,8 @@ export const configSchema = z
     UPSTREAM_RETRIES: z.preprocess(emptyToUndefined, nonNegativeInt(10).default(2)),
     UPSTREAM_MAX_RPS: z.preprocess(emptyToUndefined, positiveInt(1000).default(4)),
     UPSTREAM_MAX_RPM: z.preprocess(emptyToUndefined, positiveInt(60_000).default(120)),
+    UPSTREAM_MAX_SUBMITS_PER_SECOND: z.preprocess(emptyToUndefined, positiveInt(1000).default(1)),
+    UPSTREAM_MAX_SUBMITS_PER_MINUTE: z.preprocess(emptyToUndefined, positiveInt(60_000).default(60)),
     UPSTREAM_UNKNOWN_TASK_GRACE_MS: z.preprocess(emptyToUndefined, nonNegativeInt(86_400_000).default(300_000)),
     CLAID_WEBHOOK_SECRET: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
     CLAID_WEBHOOK_SIGNATURE_HEADER: z.preprocess(

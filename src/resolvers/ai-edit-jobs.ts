@@ -60,6 +60,10 @@ export function submitAiEdit(
 /** An estimate only: null for a final job or before enough jobs of its kind have finished. */
 export const estimatedFinishAt = (ctx: ResolverContext, job: Job): Date | null => ctx.services.estimatedFinishAt(job);
 
+/** Null unless the job waits in the submit queue. */
+export const queuePosition = (ctx: ResolverContext, job: Job): Promise<number | null> =>
+  ctx.services.jobs.queuePosition(job);
+
 export async function loadAiEditJobs(ctx: ResolverContext, ids: readonly string[]): Promise<(Job | null)[]> {
   const jobs = await ctx.services.jobs.loadJobs(ctx.owner, ids);
   ctx.readTracker?.jobsRead(jobs);

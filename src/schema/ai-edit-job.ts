@@ -5,6 +5,7 @@ import {
   jobIdFromGlobalId,
   listAiEditJobs,
   loadAiEditJobs,
+  queuePosition,
   submitAiEdit,
   watchAiEditJob,
 } from '../resolvers/ai-edit-jobs.js';
@@ -25,6 +26,14 @@ export const AiEditJob = builder.loadableNode(AI_EDIT_JOB_TYPENAME, {
       nullable: true,
       description:
         "Claid's task id; null while the job is QUEUED, or when the gateway could not learn whether Claid took it.",
+    }),
+    queuePosition: t.int({
+      nullable: true,
+      description:
+        "The job's place among all jobs waiting to be sent to Claid (1: next), in send order (oldest first); null " +
+        'when it is not waiting (being sent, sent, or final). Subscribers hear it change at least when the job ' +
+        'leaves the queue (the ACCEPTED event); a move forward while others leave is not an event of its own.',
+      resolve: (job, _args, ctx) => queuePosition(ctx, job),
     }),
     status: t.field({ type: AiEditJobStatusEnum, description: 'Current status.', resolve: (job) => job.status }),
     isFinal: t.boolean({
@@ -172,7 +181,8 @@ builder.mutationFields((t) => ({
   submitAiEdit: t.field({
     type: SubmitAiEditPayload,
     description:
-      'Submits an image edit to Claid and returns the job at once; follow it with aiEditJob or aiEditJobUpdated. Invalid input is refused before any upstream call.',
+      'Submits an image edit to Claid and returns the job at once; follow it with aiEditJob or aiEditJobUpdated. Invalid input is refused before any upstream call. ' +
+      "When the account's budget cannot send it at once, or Claid answers 429, the job comes back QUEUED (with a queuePosition) and is sent in order.",
     args: { input: t.arg({ type: SubmitAiEditInput, required: true, description: 'The edit.' }) },
     resolve: async (_root, { input }, ctx) => ({
       job: await submitAiEdit(ctx, input),

@@ -7,7 +7,9 @@ export const AiEditJobStatusEnum = builder.enumType('AiEditJobStatus', {
   values: {
     QUEUED: {
       description:
-        "The gateway's own status: the job is recorded and Claid does not have it yet, so `upstreamId` is null.",
+        "The gateway's own status: the job is recorded and Claid does not have it yet, so `upstreamId` is null. " +
+        "It waits in the submit queue (see `queuePosition`) while the account's generation or request budget is " +
+        'spent, or after Claid answered 429; it is sent in order as the budget allows.',
     },
     ACCEPTED: { description: 'Claid accepted the task; it has not been queued yet.' },
     WAITING: { description: 'Queued, waiting for a worker.' },

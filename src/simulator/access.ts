@@ -5,17 +5,12 @@ import type { FailureInjector } from './control.js';
 import { errorDetails, SIMULATOR_ERROR_CODES, sendInjected, sendJson } from './http-replies.js';
 import type { FixedWindowRateLimiter } from './rate-limit.js';
 
-// What stands before an API call: the API key, the rate limits and the failures a test injected.
+// What stands before an API call: the API key, the rate limit and the failures a test injected.
 
 export interface Gate {
   authorized(req: IncomingMessage): 'ok' | 'missing' | 'invalid';
   /** Auth and rate limit for an API call; answers and returns false when the request must stop here. */
   admit(req: IncomingMessage, res: ServerResponse): boolean;
-  /**
-   * Claid's separate limit on generations (AI Edit submits), after admit(): answers 429 with Retry-After and returns
-   * false when it is spent (with the generation windows' RateLimit-* headers then; else the account's stay).
-   */
-  admitGeneration(res: ServerResponse): boolean;
   /** Applies an injected failure or hang; true when the request was taken over by it. */
   inject(endpoint: 'submit' | 'read', res: ServerResponse): boolean;
 }
@@ -23,8 +18,6 @@ export interface Gate {
 export function createGate(deps: {
   apiKey: string;
   limiter: FixedWindowRateLimiter;
-  /** Enforced on submits only; absent: generations are limited by the account's limit alone. */
-  generationLimiter?: FixedWindowRateLimiter | undefined;
   injector: FailureInjector;
   logger: Logger;
 }): Gate {
@@ -67,22 +60,6 @@ export function createGate(deps: {
     return true;
   }
 
-  function admitGeneration(res: ServerResponse): boolean {
-    const decision = deps.generationLimiter?.take();
-    if (!decision || decision.allowed) return true;
-    // The refusal names the limit it hit: the generation windows' headers replace the account's.
-    for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
-    res.setHeader('Retry-After', decision.headers['RateLimit-Reset'] ?? '1');
-    sendJson(res, 429, {
-      detail: errorDetails(
-        SIMULATOR_ERROR_CODES.rateLimited,
-        'general',
-        'Too Many Requests. Generation rate limit exceeded.',
-      ),
-    });
-    return false;
-  }
-
   function inject(endpoint: 'submit' | 'read', res: ServerResponse): boolean {
     const injection = deps.injector.take(endpoint);
     if (!injection) return false;
@@ -94,5 +71,5 @@ export function createGate(deps: {
     return true;
   }
 
-  return { authorized, admit, admitGeneration, inject };
+  return { authorized, admit, inject };
 }

@@ -10,6 +10,7 @@ import {
   sendJson,
   validationFailure,
 } from './http-replies.js';
+import type { FixedWindowRateLimiter } from './rate-limit.js';
 import type { TaskStore } from './task-store.js';
 import type { TaskTimeline } from './task-timeline.js';
 import { claidTimestamp, currentStatus, type SimTask } from './tasks.js';
@@ -20,6 +21,8 @@ import { validateAiEditRequest } from './validation.js';
 
 export interface ApiContext {
   gate: Gate;
+  /** The generation limit on submits, when enforced. */
+  generations: FixedWindowRateLimiter | undefined;
   store: TaskStore;
   stats: SimulatorStats;
   baseUrl(): string;
@@ -58,12 +61,28 @@ async function parseSubmitBody(req: IncomingMessage, res: ServerResponse): Promi
 
 export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   ctx.stats.submits++;
-  if (ctx.gate.inject('submit', res) || !ctx.gate.admit(req, res) || !ctx.gate.admitGeneration(res)) return;
+  if (ctx.gate.inject('submit', res) || !ctx.gate.admit(req, res)) return;
   const body = await parseSubmitBody(req, res);
   if (body === undefined) return;
   const outcome = validateAiEditRequest(body);
   if (!outcome.ok) {
     sendJson(res, 422, validationFailure(outcome.issues));
+    return;
+  }
+  const generation = ctx.generations?.take();
+  if (generation && !generation.allowed) {
+    sendJson(
+      res,
+      429,
+      {
+        detail: errorDetails(
+          SIMULATOR_ERROR_CODES.rateLimited,
+          'general',
+          'Too Many Requests. Generation limit exceeded.',
+        ),
+      },
+      generation.headers,
+    );
     return;
   }
   const task: SimTask = {

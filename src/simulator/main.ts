@@ -24,11 +24,18 @@ const dataDir = process.env['SIMULATOR_DATA_DIR']?.trim();
 const webhookUrl = process.env['SIMULATOR_WEBHOOK_URL']?.trim();
 const webhookSecret = process.env['SIMULATOR_WEBHOOK_SECRET']?.trim() || undefined;
 
+// Claid's generation limit (1/s, 60/min), when both are set above 0: submits beyond it are answered 429.
+const generationsPerSecond = intFromEnv('SIMULATOR_MAX_GENERATIONS_PER_SECOND', 0, 1000);
+const generationsPerMinute = intFromEnv('SIMULATOR_MAX_GENERATIONS_PER_MINUTE', 0, 60_000);
+
 const simulator = await startSimulator({
   port: intFromEnv('SIMULATOR_PORT', 4010, 65535),
   host: process.env['SIMULATOR_HOST']?.trim() || '127.0.0.1',
   apiKey,
   stepMs: intFromEnv('SIMULATOR_STEP_MS', 1500, 600_000),
+  ...(generationsPerSecond > 0 && generationsPerMinute > 0
+    ? { generationLimit: { perSecond: generationsPerSecond, perMinute: generationsPerMinute } }
+    : {}),
   // Unset: tasks live in memory (ids are still never handed out twice); set: they survive a restart.
   ...(dataDir ? { dataDir } : {}),
   // E.g. http://127.0.0.1:4000/webhooks/claid, with the gateway's CLAID_WEBHOOK_SECRET.

@@ -47,9 +47,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let stepMs = checkStepMs(options.stepMs ?? 1500);
   const rate = options.rateLimit || DEFAULT_RATE;
   const limiter = new FixedWindowRateLimiter(rate.perSecond, rate.perMinute, Boolean(options.rateLimit));
-  const generations = options.generationLimit;
-  const generationLimiter = generations
-    ? new FixedWindowRateLimiter(generations.perSecond, generations.perMinute, true)
+  const generations = options.generationLimit
+    ? new FixedWindowRateLimiter(options.generationLimit.perSecond, options.generationLimit.perMinute, true)
     : undefined;
   const injector = new FailureInjector();
   const store: TaskStore = options.dataDir ? new SqliteTaskStore(options.dataDir) : new MemoryTaskStore();
@@ -57,7 +56,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const sockets = new Set<Socket>();
   const shutdown = new AbortController();
   const runs = new Set<Promise<void>>();
-  const gate = createGate({ apiKey, limiter, generationLimiter, injector, logger });
+  const gate = createGate({ apiKey, limiter, injector, logger });
   const timeline = new TaskTimeline(() => stepMs, options.taskPlanner);
   const serveSample = createSampleRoute();
   let baseUrl = '';
@@ -76,7 +75,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     reset: () => {
       injector.clear();
       limiter.reset();
-      generationLimiter?.reset();
+      generations?.reset();
       stats.submits = 0;
       stats.reads = 0;
       stats.readsByTask.clear();
@@ -94,7 +93,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     runs.add(running);
     notifier.check(task.id);
   };
-  const api: ApiContext = { gate, store, stats, baseUrl: () => baseUrl, timeline, run };
+  const api: ApiContext = { gate, generations, store, stats, baseUrl: () => baseUrl, timeline, run };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';

@@ -23,8 +23,8 @@ export interface SimulatorOptions {
   /** Enforced with 429 when set; default false (headers still sent, computed against 4/s and 120/min). */
   rateLimit?: { perSecond: number; perMinute: number } | false;
   /**
-   * Claid's limit on generations (submits), enforced with 429 and Retry-After on top of `rateLimit` when set (Claid:
-   * 1/s and 60/min); default false.
+   * Claid's generation limit (1/s and 60/min there), enforced with 429 on submits when set, on top of rateLimit: a
+   * valid submit takes one generation. Default false (unlimited).
    */
   generationLimit?: { perSecond: number; perMinute: number } | false;
   /**

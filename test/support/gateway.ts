@@ -31,6 +31,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     // Tests measure behaviour, not Claid's account limits; budget tests set their own.
     UPSTREAM_MAX_RPS: '1000',
     UPSTREAM_MAX_RPM: '60000',
+    UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
+    UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
     // Likewise the per-caller spend limits: limit tests set their own.
     MAX_SUBMITS_PER_MINUTE: '100000',
     MAX_UNFINISHED_JOBS: '1000',

@@ -634,6 +634,78 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
       });
     });
 
+    describe('the submit queue', () => {
+      const waiting = (createdAt: Date, owner = 'alice') =>
+        store.insertQueued({
+          owner,
+          request: BASIC_REQUEST,
+          requestHash: 'h',
+          idempotencyKey: null,
+          at: createdAt,
+          sendStartedAt: null,
+        });
+
+      it('claims waiting jobs oldest first (ties by id), each once, setting the send time; null when none waits', async () => {
+        const late = await waiting(at(2_000));
+        const tieA = await waiting(at(1_000));
+        const tieB = await waiting(at(1_000));
+        const [first, second] = [tieA, tieB].sort((a, b) => (a.id < b.id ? -1 : 1));
+        // Jobs being sent (a send time) or sent (an upstream id) never wait.
+        const sending = await store.insertQueued({ ...newJob(), at: at(0), sendStartedAt: at(0) });
+        await store.insert(newJob({ at: at(0) }));
+        expect(await store.countWaiting()).toBe(3);
+        const claimed = [
+          await store.claimNextQueued(at(5_000)),
+          await store.claimNextQueued(at(5_001)),
+          await store.claimNextQueued(at(5_002)),
+        ];
+        expect(claimed.map((j) => j?.id)).toEqual([first!.id, second!.id, late.id]);
+        expect(claimed[0]).toMatchObject({ status: 'QUEUED', upstreamId: null, createdAt: at(1_000) });
+        expect(await store.claimNextQueued(at(6_000))).toBeNull();
+        expect(await store.countWaiting()).toBe(0);
+        // A claimed job has a send time: an abandoned one ends as an unknown outcome like any submit.
+        const ended = await store.endUnsettledSubmits(
+          { sentBefore: at(5_001) },
+          { code: 'UPSTREAM_OUTCOME_UNKNOWN', message: 'm' },
+          at(7_000),
+        );
+        expect(ended.map((j) => j.id).sort()).toEqual([first!.id, sending.id].sort());
+      });
+
+      it('lets exactly one of several concurrent claims take each job', async () => {
+        const jobs = await Promise.all(Array.from({ length: 5 }, (_, i) => waiting(at(i))));
+        const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => store.claimNextQueued(at(10_000 + i))));
+        const got = claims.flatMap((job) => (job ? [job.id] : []));
+        expect(got.sort()).toEqual(jobs.map((j) => j.id).sort());
+      });
+
+      it('puts a claimed job back at its place; a sent or final job does not move', async () => {
+        const a = await waiting(at(0));
+        const b = await waiting(at(1));
+        expect((await store.claimNextQueued(at(10)))?.id).toBe(a.id);
+        expect(await store.queuePositions([a.id, b.id])).toEqual([null, 1]);
+        await store.returnToQueue(a.id);
+        expect(await store.queuePositions([a.id, b.id])).toEqual([1, 2]);
+        expect((await store.claimNextQueued(at(20)))?.id).toBe(a.id);
+        await store.applyUpstreamState(a.id, upstream({ upstreamId: 5 }), at(30));
+        await store.returnToQueue(a.id);
+        expect(await find(a.id)).toMatchObject({ status: 'ACCEPTED', upstreamId: 5 });
+        expect(await store.queuePositions([a.id])).toEqual([null]);
+      });
+
+      it('numbers waiting jobs 1, 2, ... across owners in send order; null for any other job or id', async () => {
+        const c = await waiting(at(3), 'bob');
+        const a = await waiting(at(1));
+        const b = await waiting(at(2), 'carol');
+        const sent = await store.insert(newJob());
+        const unknown = randomUUID();
+        expect(await store.queuePositions([c.id, unknown, a.id, sent.id, b.id])).toEqual([3, null, 1, null, 2]);
+        expect(await store.queuePositions([])).toEqual([]);
+        await store.claimNextQueued(at(10));
+        expect(await store.queuePositions([a.id, b.id, c.id])).toEqual([null, 1, 2]);
+      });
+    });
+
     describe('findByUpstreamId', () => {
       it('returns every job of that task id, newest first, final or not, and nothing of other ids', async () => {
         const older = await store.insert(newJob({ upstream: upstream({ upstreamId: 7 }), at: at(1000) }));

@@ -1,6 +1,6 @@
 import { hashAiEditRequest, parseAiEditRequest } from '../../domain/ai-edit-request.js';
-import { BadUserInputError, UpstreamError } from '../../domain/errors.js';
-import { type AiEditRequest, isFinalStatus, type Job, type UpstreamTaskState } from '../../domain/job.js';
+import { BadUserInputError } from '../../domain/errors.js';
+import { type AiEditRequest, isFinalStatus, type Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobStore, ListJobsPage, ListJobsQuery } from '../store/job-store.js';
 import type { ClaidClient } from '../upstream/claid-client.js';
@@ -8,6 +8,8 @@ import { IdempotencyClaims, idempotencyKeyReused } from './idempotency-claims.js
 import type { JobPubSub } from './job-events.js';
 import type { JobRefresher } from './job-refresher.js';
 import { SubmitAnswers } from './submit-answers.js';
+import { SubmitQueue, type SubmitQueueDeps } from './submit-queue.js';
+import { SubmitSender } from './submit-sender.js';
 import { UnsettledSubmits } from './unsettled-submits.js';
 
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -44,6 +46,16 @@ export interface JobServiceDeps {
    * once the submit is stored or has failed. Replays of an idempotency key make no upstream call and are not asked.
    */
   admitSubmit?: (owner: string) => Promise<() => void>;
+  /**
+   * The generation budget (upstream/generation-budget.ts): a submit is sent at once only when it can take a
+   * generation (and a request token) without waiting; otherwise it is queued. Absent: always at once, unless jobs
+   * wait already (order is kept) or Claid answers 429.
+   */
+  generations?: (SubmitQueueDeps['generations'] & { tryTakeNow(): Promise<boolean> }) | undefined;
+  /** The request budget, from which the submit queue takes a token before it claims a job. */
+  requests?: SubmitQueueDeps['requests'];
+  /** How often the submit queue looks for jobs queued elsewhere; default 1000 ms. */
+  queueCheckMs?: number;
   now?: () => Date;
 }
 
@@ -55,7 +67,10 @@ export class JobService {
   private readonly now: () => Date;
   private readonly claims: IdempotencyClaims;
   private readonly answers: SubmitAnswers;
+  private readonly sender: SubmitSender;
   readonly unsettled: UnsettledSubmits;
+  /** Sends queued jobs in order as the budgets allow; started by the gateway once it listens. */
+  readonly queue: SubmitQueue;
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -75,8 +90,27 @@ export class JobService {
       store: deps.store,
       events: deps.events,
       logger: deps.logger,
-      heldIds: () => [...this.sending, ...this.answers.heldIds()],
+      heldIds: () => [...this.sending, ...this.queue.heldIds(), ...this.answers.heldIds()],
       abandonedAfterMs: deps.abandonedSubmitAfterMs ?? deps.claimWaitMs,
+      now: this.now,
+    });
+    const { store, claid, events, logger } = deps;
+    this.sender = new SubmitSender({
+      store,
+      claid,
+      events,
+      logger,
+      answers: this.answers,
+      unsettled: this.unsettled,
+      now: this.now,
+    });
+    this.queue = new SubmitQueue({
+      store,
+      sender: this.sender,
+      logger: logger.child({ component: 'submit-queue' }),
+      generations: deps.generations,
+      requests: deps.requests,
+      ...(deps.queueCheckMs === undefined ? {} : { idleCheckMs: deps.queueCheckMs }),
       now: this.now,
     });
   }
@@ -117,6 +151,7 @@ export class JobService {
 
   /** Answers still waiting for the store are logged; the periodic settling of abandoned submits stops. */
   async stop(): Promise<void> {
+    await this.queue.stop();
     await this.unsettled.stop();
     await this.answers.stop();
   }
@@ -129,22 +164,28 @@ export class JobService {
   ): Promise<Job> {
     const release = await this.deps.admitSubmit?.(owner);
     try {
-      // Recorded before the upstream call: if this process dies during it, the job (and its key) is still there.
       const at = this.now();
+      const atOnce = await this.mayGoAtOnce();
+      // Recorded before the upstream call: if this process dies during it, the job (and its key) is still there.
+      // Without a send time it waits in the queue, which sends it as the budgets allow.
       const queued = await this.deps.store.insertQueued({
         owner,
         request,
         requestHash,
         idempotencyKey,
         at,
-        sendStartedAt: at,
+        sendStartedAt: atOnce ? at : null,
       });
       // From here the stored QUEUED job counts against MAX_UNFINISHED_JOBS itself: counting it as in flight too
       // would count it twice.
       release?.();
+      if (!atOnce) {
+        this.queue.notify();
+        return queued;
+      }
       this.sending.add(queued.id);
       try {
-        return await this.send(queued);
+        return await this.sendAtOnce(queued);
       } finally {
         this.sending.delete(queued.id);
       }
@@ -153,35 +194,38 @@ export class JobService {
     }
   }
 
-  private async send(job: Job): Promise<Job> {
-    let upstream: UpstreamTaskState;
-    try {
-      upstream = await this.deps.claid.submit(job.request);
-    } catch (error) {
-      throw await this.settleFailedSubmit(job, error);
-    }
-    return this.answers.record(job, upstream, this.now());
+  /** Jobs waiting go first (send order is submit order); then the budgets must grant without waiting. */
+  private async mayGoAtOnce(): Promise<boolean> {
+    if ((await this.deps.store.countWaiting()) > 0) return false;
+    return this.deps.generations ? this.deps.generations.tryTakeNow() : true;
   }
 
-  /** Claid refused: the job never existed there and is discarded. No answer: whether it did cannot be known. */
-  private async settleFailedSubmit(job: Job, error: unknown): Promise<unknown> {
-    const refused = error instanceof UpstreamError && (error.upstream.httpStatus ?? 0) >= 300;
-    try {
-      if (refused) await this.deps.store.discardQueued(job.id);
-      else await this.unsettled.endOne(job.id);
-    } catch (err) {
-      // Left QUEUED: the periodic settling ends it as UPSTREAM_OUTCOME_UNKNOWN once the store answers again.
-      this.deps.logger.warn({ err, jobId: job.id }, 'could not settle a failed submit yet');
+  private async sendAtOnce(job: Job): Promise<Job> {
+    const outcome = await this.sender.send(job);
+    switch (outcome.kind) {
+      case 'accepted':
+        return outcome.job;
+      case 'requeued':
+        // Claid said 429 (or the request never left): the caller gets the job QUEUED rather than an error.
+        this.deps.logger.info(
+          { jobId: job.id, owner: job.owner, rateLimited: outcome.rateLimited },
+          'a submit Claid did not take now is queued',
+        );
+        this.queue.notify();
+        return job;
+      case 'refused':
+        await this.sender.discard(job);
+        throw outcome.error;
+      case 'unknown':
+        throw outcome.error;
     }
-    if (refused || !(error instanceof UpstreamError)) return error;
-    return new UpstreamError(
-      // An UpstreamError's code is always an UPSTREAM_ one (its constructor takes no other).
-      error.code as ConstructorParameters<typeof UpstreamError>[0],
-      `${error.message}. Claid may have taken (and will charge) it: the job is kept as ERROR ` +
-        '(UPSTREAM_OUTCOME_UNKNOWN) and not sent again.',
-      error.upstream,
-      error.retryAfterSeconds,
-    );
+  }
+
+  /** The job's 1-based place among the jobs waiting to be sent; null when it does not wait. */
+  async queuePosition(job: Job): Promise<number | null> {
+    if (job.status !== 'QUEUED' || job.upstreamId !== null) return null;
+    const [position] = await this.deps.store.queuePositions([job.id]);
+    return position ?? null;
   }
 
   private sameRequestOrRefuse(job: Job, requestHash: string): Job {

@@ -13,6 +13,8 @@ export const UNKNOWN_OUTCOME: GatewayJobError = {
     'It is not sent again; submit it anew (with a new idempotency key) if no result reached you.',
 };
 
+const LATER_SWEEP_MIN_AGE_MS = 2_000;
+
 export interface UnsettledSubmitsDeps {
   store: JobStore;
   events: JobPubSub;
@@ -52,8 +54,11 @@ export class UnsettledSubmits {
       );
       this.#heartbeat.unref();
     }
+    // Later runs leave a send a moment (alone on the store, abandonedAfterMs is 0): a job this process has just
+    // claimed may not be among its held ids yet.
+    const laterMinAgeMs = Math.max(abandonedAfterMs, LATER_SWEEP_MIN_AGE_MS);
     this.#timer = setInterval(() => {
-      this.#sweeping ??= this.sweep()
+      this.#sweeping ??= this.sweep(laterMinAgeMs)
         .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not settle abandoned submits'))
         .finally(() => {
           this.#sweeping = undefined;
@@ -70,10 +75,10 @@ export class UnsettledSubmits {
   }
 
   /** Ends every abandoned submit; each is logged (an operator may find the task upstream by its request). */
-  async sweep(): Promise<number> {
+  async sweep(minAgeMs = this.deps.abandonedAfterMs): Promise<number> {
     const now = this.now();
     const ended = await this.deps.store.endUnsettledSubmits(
-      { sentBefore: new Date(now.getTime() - this.deps.abandonedAfterMs), except: this.deps.heldIds() },
+      { sentBefore: new Date(now.getTime() - minAgeMs), except: this.deps.heldIds() },
       UNKNOWN_OUTCOME,
       now,
     );

@@ -18,6 +18,8 @@ export interface ScaleOut {
   /** For the RateBudget: limiter windows and spacing shared by every instance (undefined: this process's own). */
   readonly limiterFactory: LimiterFactory | undefined;
   readonly sharedBudget: SharedBudgetGate | undefined;
+  /** For the GenerationBudget: its spacing shared by every instance (its windows come from limiterFactory). */
+  readonly sharedGenerations: SharedBudgetGate | undefined;
   /** How often the poller looks for jobs submitted elsewhere (0: only at start). */
   readonly rescanIntervalMs: number;
   /** Throws when Redis does not answer (for /ready); resolves at once without Redis. */
@@ -46,6 +48,7 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
       coordinator,
       limiterFactory: undefined,
       sharedBudget: undefined,
+      sharedGenerations: undefined,
       rescanIntervalMs: 0,
       ping: () => Promise.resolve(),
       close: () => Promise.resolve(),
@@ -86,6 +89,7 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
     coordinator,
     limiterFactory: redisLimiterFactory(commands, prefix),
     sharedBudget: new RedisBudgetGate(commands, prefix, logger),
+    sharedGenerations: new RedisBudgetGate(commands, `${prefix}generations:`, logger),
     rescanIntervalMs: scaleOut.rescanIntervalMs,
     async ping() {
       // Without the subscriber connection this instance would miss other instances' events: not ready either.

@@ -113,6 +113,27 @@ export interface JobStore {
    */
   renewSendStarted(ids: readonly string[], at: Date): Promise<void>;
 
+  /**
+   * The submit queue's claim: the oldest waiting job (QUEUED, never sent) takes `at` as its send time, atomically,
+   * so that of several instances claiming at once each job goes to exactly one. Null when none waits.
+   */
+  claimNextQueued(at: Date): Promise<Job | null>;
+
+  /**
+   * Puts a claimed job back in the queue (its send time cleared): Claid certainly did not take it (a 429, or it was
+   * never sent). It keeps its place, which is its createdAt. Only a QUEUED job without an upstream id moves.
+   */
+  returnToQueue(id: string): Promise<void>;
+
+  /**
+   * Each job's 1-based place among the waiting jobs in send order (createdAt, id); null for a job that does not
+   * wait (sent, being sent, final or unknown). One entry per id, in the same order.
+   */
+  queuePositions(ids: readonly string[]): Promise<(number | null)[]>;
+
+  /** How many jobs wait in the submit queue (all owners). */
+  countWaiting(): Promise<number>;
+
   /** One entry per id, in the same order; null where unknown. Shaped for DataLoader. */
   findByIds(ids: readonly string[]): Promise<(Job | null)[]>;
 

@@ -25,6 +25,7 @@ import type {
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
+import { PostgresQueuedJobs } from './postgres-queued-jobs.js';
 import { migratePostgres } from './postgres-schema.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
@@ -70,6 +71,7 @@ export class PostgresJobStore implements JobStore {
   readonly #schema: string | undefined;
   readonly #jobs: string;
   readonly #keys: PostgresIdempotencyKeys;
+  readonly #queue: PostgresQueuedJobs<JobRow>;
   #closed = false;
 
   constructor(options: PostgresJobStoreOptions) {
@@ -81,6 +83,7 @@ export class PostgresJobStore implements JobStore {
     this.#jobs = `${prefix}jobs`;
     this.#pool = new PostgresPool(options);
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
+    this.#queue = new PostgresQueuedJobs(this.#pool, this.#jobs, rowToJob);
   }
 
   async migrate(): Promise<void> {
@@ -152,6 +155,12 @@ export class PostgresJobStore implements JobStore {
       return ended;
     });
   }
+
+  // The submit queue (sqlite-queued-jobs.ts / postgres-queued-jobs.ts).
+  readonly claimNextQueued = (at: Date): Promise<Job | null> => this.#queue.claimNext(at);
+  readonly returnToQueue = (id: string): Promise<void> => this.#queue.returnToQueue(id);
+  readonly queuePositions = (ids: readonly string[]): Promise<(number | null)[]> => this.#queue.positions(ids);
+  readonly countWaiting = (): Promise<number> => this.#queue.countWaiting();
 
   async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
     if (ids.length === 0) return [];

@@ -10,6 +10,16 @@ if ([...FINAL_STATUSES].sort().join() !== 'CANCELLED,DONE,ERROR') {
   throw new Error('job store: FINAL_STATUSES changed; update UNFINISHED_SQL and the jobs_unfinished indexes');
 }
 
+/**
+ * Jobs waiting in the submit queue: recorded, never sent. The jobs_waiting partial index of both stores has this
+ * WHERE, word for word. Send order is (created_at, id), oldest first.
+ */
+export const waitingSql = (table = ''): string => {
+  const t = table === '' ? '' : `${table}.`;
+  return `${t}status = 'QUEUED' AND ${t}upstream_id IS NULL AND ${t}send_started_at IS NULL`;
+};
+export const WAITING_SQL = waitingSql();
+
 /** Newest first (createdAt desc, id desc), or oldest first to take the last page from the end. */
 export const listingOrder = (fromEnd: boolean | undefined): string =>
   fromEnd ? 'created_at ASC, id ASC' : 'created_at DESC, id DESC';

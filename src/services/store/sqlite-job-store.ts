@@ -17,6 +17,7 @@ import type {
 } from './job-store.js';
 import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
+import { SqliteQueuedJobs } from './sqlite-queued-jobs.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
@@ -54,6 +55,7 @@ const rowToJob = (row: JobRow): Job =>
 export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
+  readonly #queue: SqliteQueuedJobs;
   #closed = false;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
@@ -63,6 +65,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
+    this.#queue = new SqliteQueuedJobs(this.#db, (sql) => this.#stmt(sql), rowToJob);
   }
 
   #stmt(sql: string): Database.Statement {
@@ -152,6 +155,12 @@ export class SqliteJobStore implements JobStore {
       })
       .immediate();
   }
+
+  // The submit queue (sqlite-queued-jobs.ts / postgres-queued-jobs.ts).
+  readonly claimNextQueued = (at: Date): Promise<Job | null> => this.#queue.claimNext(at);
+  readonly returnToQueue = (id: string): Promise<void> => this.#queue.returnToQueue(id);
+  readonly queuePositions = (ids: readonly string[]): Promise<(number | null)[]> => this.#queue.positions(ids);
+  readonly countWaiting = (): Promise<number> => this.#queue.countWaiting();
 
   async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
     if (ids.length === 0) return [];

@@ -85,6 +85,13 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 3,
     sql: `CREATE INDEX jobs_upstream_id ON jobs (upstream_id);`,
   },
+  {
+    // The submit queue: jobs waiting for the generation budget are claimed oldest first and counted for their
+    // queuePosition. Its WHERE must stay identical to WAITING_SQL for the planner to use it.
+    version: 4,
+    sql: `CREATE INDEX jobs_waiting ON jobs (created_at, id)
+            WHERE status = 'QUEUED' AND upstream_id IS NULL AND send_started_at IS NULL;`,
+  },
 ];
 
 /** Creates the schema when missing and applies the migrations not yet applied; IMMEDIATE, so processes take turns. */

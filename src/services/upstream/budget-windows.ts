@@ -19,9 +19,26 @@ export class LimiterWindows {
     private readonly key: string,
     private readonly logger: Logger,
     factory: LimiterFactory = defaultLimiterFactory,
+    /** Names the windows (and their Redis keys): one budget, one name. */
+    name = 'upstream-budget',
   ) {
-    this.perSecond = factory(perSecond, 1, 'upstream-budget:1s');
-    this.perMinute = factory(perMinute, 60, 'upstream-budget:60s');
+    this.perSecond = factory(perSecond, 1, `${name}:1s`);
+    this.perMinute = factory(perMinute, 60, `${name}:60s`);
+  }
+
+  /** Points left in the tighter window now, without taking any; 0 when the limiter store cannot say. */
+  async remaining(): Promise<number> {
+    try {
+      const left = await Promise.all(
+        [this.perSecond, this.perMinute].map(async (limiter) => {
+          const used = await limiter.get(this.key);
+          return used ? used.remainingPoints : limiter.points;
+        }),
+      );
+      return Math.min(...left);
+    } catch {
+      return 0;
+    }
   }
 
   /** Takes one point from both windows; 0 when granted, else how long to wait. */

@@ -23,6 +23,19 @@ const NOT_SENT_CODES = new Set([
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
+const notSent = new WeakSet<object>();
+
+/** Marks the error of a submit that certainly never left this process: sending it again creates no second task. */
+export function markNotSent<E extends object>(error: E): E {
+  notSent.add(error);
+  return error;
+}
+
+/** True for a submit's error that markNotSent marked (a refused connection, a closed client or budget). */
+export function wasCertainlyNotSent(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && notSent.has(error);
+}
+
 /** One failed attempt and what may be done about it; unwrapped before anything leaves the client. */
 export class AttemptFailure extends Error {
   constructor(
@@ -55,9 +68,11 @@ export function networkFailure(
   if (timedOut || codes.some((c) => TIMEOUT_CODES.has(c))) {
     return { failure: new AttemptFailure(timeoutError(timeoutMs), kind === 'read'), reason: 'timeout' };
   }
-  const notSent = codes.some((c) => NOT_SENT_CODES.has(c));
+  const neverLeft = codes.some((c) => NOT_SENT_CODES.has(c));
   const reason = codes[0] ?? (err instanceof Error ? err.name : 'unknown error');
-  return { failure: new AttemptFailure(connectionError(reason), kind === 'read' || notSent), reason };
+  const error = connectionError(reason);
+  if (neverLeft) markNotSent(error);
+  return { failure: new AttemptFailure(error, kind === 'read' || neverLeft), reason };
 }
 
 /** Reads a 2xx answer: Claid's `{"data": task}` envelope, or UPSTREAM_UNAVAILABLE ("not Claid's JSON"). */

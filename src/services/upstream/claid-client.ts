@@ -9,6 +9,7 @@ import {
   AttemptFailure,
   classifyResponseError,
   keyScrubber,
+  markNotSent,
   networkFailure,
   parseTaskAnswer,
 } from './claid-attempt.js';
@@ -21,6 +22,8 @@ import {
   upstreamErrorFromResponse,
 } from './claid-errors.js';
 import { toClaidRequestBody } from './claid-mapping.js';
+
+export { wasCertainlyNotSent } from './claid-attempt.js';
 
 // The one place that talks HTTP to Claid. Every call is bounded by timeoutMs (headers and body together), logged
 // as one line per attempt, and counted against an optional rate budget. Status reads are retried; a submit is
@@ -100,8 +103,13 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
   }
 
   async function attempt(call: Call, attemptNumber: number): Promise<UpstreamTaskState> {
-    if (closing.signal.aborted) throw new AttemptFailure(closedError(), false);
-    await budget?.acquire(call.kind);
+    if (closing.signal.aborted) throw new AttemptFailure(markNotSent(closedError()), false);
+    try {
+      await budget?.acquire(call.kind);
+    } catch (err) {
+      // The budget closed or gave up: nothing was sent.
+      throw new AttemptFailure(markNotSent(err instanceof UpstreamError ? err : closedError()), false);
+    }
 
     const started = performance.now();
     const timeout = new AbortController();
@@ -179,7 +187,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
   }
 
   async function run(call: Call): Promise<UpstreamTaskState> {
-    if (closing.signal.aborted) throw closedError();
+    if (closing.signal.aborted) throw markNotSent(closedError());
     try {
       return await pRetry((n) => attempt(call, n), {
         retries,
@@ -199,7 +207,7 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
       });
     } catch (err) {
       if (err instanceof AttemptFailure) throw err.error;
-      if (closing.signal.aborted) throw closedError();
+      if (closing.signal.aborted) throw markNotSent(closedError());
       throw err;
     }
   }

@@ -50,7 +50,15 @@ export interface RateBudgetStats {
   consecutiveFailures: number;
 }
 
-const priorityContext = new AsyncLocalStorage<AcquireOptions>();
+/** A token granted before the call that spends it: the first acquire() in its scope takes it instead of waiting. */
+interface HeldGrant {
+  spent: boolean;
+}
+
+/** Longest pause a submit waits in line for rather than going to the submit queue. */
+const AT_ONCE_TOLERANCE_MS = 1_000;
+
+const priorityContext = new AsyncLocalStorage<AcquireOptions & { grant?: HeldGrant }>();
 
 export class RateBudget implements UpstreamBudget, PriorityScope {
   private readonly windows: LimiterWindows;
@@ -88,6 +96,10 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   acquire(kind: RequestKind, options: AcquireOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(budgetError('The upstream budget is closed.'));
     const scope = priorityContext.getStore();
+    if (scope?.grant && !scope.grant.spent) {
+      scope.grant.spent = true;
+      return Promise.resolve();
+    }
     const priority = options.priority ?? (kind === 'submit' ? 'submit' : (scope?.priority ?? 'watched'));
     const since = options.since ?? scope?.since ?? Date.now();
     const granted = this.waiters.wait(kind, priority, since, options.signal ?? scope?.signal);
@@ -98,6 +110,26 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   /** Runs `fn` so that every acquire() it causes, the Claid client's included, is queued with `options`. */
   withPriority<T>(options: AcquireOptions, fn: () => Promise<T>): Promise<T> {
     return priorityContext.run(options, fn);
+  }
+
+  /**
+   * Runs `fn` with one token already held (acquired by the caller beforehand): its first acquire() takes it at once,
+   * any later one (a retry) waits as usual. The submit queue acquires before it claims a job, so that nothing
+   * lies between the claim and the body leaving.
+   */
+  withGrantedToken<T>(fn: () => Promise<T>): Promise<T> {
+    return priorityContext.run({ priority: 'submit', grant: { spent: false } }, fn);
+  }
+
+  /**
+   * Whether a submit asking now would be granted without waiting for the quota: no submit queued before it, a point
+   * left in both windows, and no pause longer than AT_ONCE_TOLERANCE_MS (a 429's pause is at least a second; a
+   * short back-off after a 5xx, or the even spacing, is waited for in line).
+   */
+  async canGrantNow(): Promise<boolean> {
+    if (this.closed || this.waiters.counts().submit > 0) return false;
+    if (this.pause.until - Date.now() > AT_ONCE_TOLERANCE_MS) return false;
+    return (await this.windows.remaining()) > 0;
   }
 
   observe(observation: UpstreamObservation): void {
