@@ -1,10 +1,4 @@
-import {
-  ArrivalsMode,
-  CLAID,
-  GENERATIONS,
-  type ArrivalsMode as Mode,
-  type TrackedArrival,
-} from '../lib/arrivals-mode.js';
+import { ArrivalsMode, CLAID, GENERATIONS, type TrackedArrival } from '../lib/arrivals-mode.js';
 import { type DurationSpec, poissonArrivals } from '../lib/durations.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { percentile, round, sleep, summarize } from '../lib/stats.js';

@@ -56,6 +56,12 @@ interface KindSamples {
 export interface DurationBasis {
   originMs: number;
   sortedMs: readonly number[];
+  /**
+   * How much later than the task's real finish its DONE was seen, on average (a read sees DONE up to a gap after the
+   * task ended): the read planner counts a job this much older. Estimated as half the widest gap near the finish on
+   * the total clock; 0 on the PROCESSING clock, where both ends were seen by reads alike.
+   */
+  detectionLagMs: number;
 }
 
 export class DurationModel {
@@ -98,9 +104,11 @@ export class DurationModel {
     if (!kind) return null;
     const processing = job.status === 'PROCESSING' ? processingSeenMs(job) : null;
     if (processing !== null && kind.fromProcessing.length >= MIN_SAMPLES) {
-      return { originMs: processing, sortedMs: kind.fromProcessing };
+      return { originMs: processing, sortedMs: kind.fromProcessing, detectionLagMs: 0 };
     }
-    return kind.total.length >= MIN_SAMPLES ? { originMs: upstreamStartMs(job), sortedMs: kind.total } : null;
+    if (kind.total.length < MIN_SAMPLES) return null;
+    const median = kind.total[kind.total.length >> 1] ?? 0;
+    return { originMs: upstreamStartMs(job), sortedMs: kind.total, detectionLagMs: (median * MAX_GAP_SHARE) / 2 };
   }
 
   /** The median finish of jobs like this one that were still running when it was last read; null if unknown. */
@@ -127,7 +135,8 @@ export function nextReadAt({ basis, lastReadAt, pollIntervalMs, backgroundPollIn
   const soonest = lastReadAt + pollIntervalMs;
   if (!basis) return soonest;
   const widestGap = Math.max(pollIntervalMs, backgroundPollIntervalMs, MIN_WIDEST_GAP_MS);
-  const age = lastReadAt - basis.originMs;
+  const sinceOrigin = lastReadAt - basis.originMs;
+  const age = sinceOrigin + basis.detectionLagMs;
   const later = beyond(basis.sortedMs, age);
   if (later.length < MIN_TAIL) {
     return Math.min(lastReadAt + widestGap, Math.max(soonest, lastReadAt + Math.max(0, age) * OVERDUE_GAP_FRACTION));
@@ -136,7 +145,7 @@ export function nextReadAt({ basis, lastReadAt, pollIntervalMs, backgroundPollIn
   // Once reads have begun (the job is older than one interval on its clock), no gap wider than a share of the
   // typical duration: the tail's falling density would otherwise stretch them far past what a late job can afford.
   const maxGap =
-    age >= pollIntervalMs ? Math.min(widestGap, Math.max(pollIntervalMs, median * MAX_GAP_SHARE)) : widestGap;
+    sinceOrigin >= pollIntervalMs ? Math.min(widestGap, Math.max(pollIntervalMs, median * MAX_GAP_SHARE)) : widestGap;
   return lastReadAt + gapForHazard(later, age, HAZARD_SHARE * median, pollIntervalMs, maxGap);
 }
 
