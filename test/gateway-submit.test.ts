@@ -268,11 +268,14 @@ describe('upstream failures', () => {
   });
 
   it('HTTP 429 on submit queues the job instead of failing; the queue sends it once the pause is over', async () => {
-    upstream.enqueue({
+    const tooMany = {
       status: 429,
       body: claidDetailErrorBody('Too Many Requests. Rate limit exceeded.'),
       headers: { 'RateLimit-Reset': '1', 'RateLimit-Remaining': '-1', 'x-request-id': 'req-abc' },
-    });
+    };
+    // The caller's submit draws a 429, and so does the queue's first try: the job goes back to its place each time.
+    upstream.enqueue(tooMany, { method: 'POST' });
+    upstream.enqueue(tooMany, { method: 'POST' });
     const started = Date.now();
     const res = await gql(gateway, SUBMIT_WITH_POSITION, { input: submitInput() });
     expect(res.errors).toBeUndefined();
@@ -286,10 +289,11 @@ describe('upstream failures', () => {
     }
     expect(sent).toMatchObject({ status: 'ACCEPTED', upstreamId: expect.any(Number) });
     expect(sent.history.map((h: { status: string }) => h.status)).toEqual(['QUEUED', 'ACCEPTED']);
-    // Sent twice in all: the refused attempt, then once after Claid's RateLimit-Reset.
+    // Three POSTs in all: two refused, then one taken; each try waited for Claid's RateLimit-Reset.
     const posts = upstream.requestsTo('POST', SUBMIT_PATH);
-    expect(posts).toHaveLength(2);
+    expect(posts).toHaveLength(3);
     expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(posts[2]!.at - posts[1]!.at).toBeGreaterThanOrEqual(900);
   });
 
   it('never shows the API key in a response or a log line', () => {

@@ -111,7 +111,7 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
     // PostgreSQL row still locked by the killed process's session is skipped then).
     UPSTREAM_TIMEOUT_MS: '2000',
   };
-  const first: GatewayProcess = await spawnGateway(env);
+  const first: GatewayProcess = await spawnGateway(env, 60_000);
   cleanups.push(() => first.kill('SIGKILL'));
 
   const input = (i: number) => ({
@@ -128,7 +128,7 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
   await first.kill('SIGKILL');
   await Promise.all(burst);
 
-  const second = await spawnGateway(env);
+  const second = await spawnGateway(env, 60_000);
   cleanups.push(() => second.kill('SIGKILL'));
   let jobs = await listJobs(second.url);
   for (const deadline = Date.now() + 15_000; jobs.some((j) => j.status === 'QUEUED') && Date.now() < deadline; ) {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isStoreUnavailable } from '../../domain/errors.js';
 import type { Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobStore } from '../store/job-store.js';
@@ -78,7 +79,8 @@ export class SubmitQueue {
         if (!(await this.#sendNext(signal))) await this.#idle();
       } catch (err) {
         if (signal.aborted) return;
-        this.deps.logger.warn({ err }, 'submit queue: could not send the next job; trying again');
+        // The store logs its own outage, once; the queue just looks again.
+        if (!isStoreUnavailable(err)) this.deps.logger.warn({ err }, 'submit queue: could not send the next job');
         await this.#idle();
       }
     }

@@ -22,8 +22,11 @@ export interface GenerationBudgetOptions {
   key?: string;
 }
 
-/** Local spacing is this much wider than 1/perSecond: network jitter must not land two in one upstream second. */
-const SPACING_MARGIN = 1.05;
+/**
+ * Local spacing is this much wider than 1/perSecond, as the shared gate's is: a request held up between its grant and
+ * the upstream (a busy event loop, the network) must not land in the same upstream second as the next one.
+ */
+const SPACING_MARGIN = 1.1;
 
 export class GenerationBudget {
   readonly #windows: LimiterWindows;
