@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { hasTaskset } from './lib/child.js';
 import { machineInfo } from './lib/machine.js';
 import type { Scenario } from './lib/scenario.js';
+import { arrivals } from './scenarios/arrivals.js';
 import { reads } from './scenarios/reads.js';
 import { scaleOut } from './scenarios/scale-out.js';
 import { submit } from './scenarios/submit.js';
@@ -27,7 +28,7 @@ if (hasTaskset && !process.env.BENCH_PINNED) {
   process.exit(r.status ?? 1);
 }
 
-const SCENARIOS: Record<string, Scenario> = { subscriptions, reads, submit, upstream, 'scale-out': scaleOut };
+const SCENARIOS: Record<string, Scenario> = { subscriptions, reads, submit, upstream, 'scale-out': scaleOut, arrivals };
 const flag = (name: string) => argv.includes(`--${name}`);
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : Object.keys(SCENARIOS);

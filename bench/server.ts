@@ -46,6 +46,8 @@ async function main(): Promise<Record<string, unknown>> {
       const gateway = await startGateway(config);
       stopServer = () => gateway.stop();
       handlers.budget = () => gateway.internals.budget.stats();
+      // Learn job durations from the store now rather than at the next minute's refresh (arrivals' warm-up).
+      handlers.relearn = () => gateway.internals.durations.refresh();
       handlers.poller = () => {
         const { readsByJob, ...rest } = gateway.internals.poller.stats();
         return { ...rest, readsByJob: Object.fromEntries(readsByJob) };
@@ -61,14 +63,24 @@ async function main(): Promise<Record<string, unknown>> {
         byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
         return (writeHead as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
       } as typeof writeHead;
-      const sim = await startSimulator({ stepMs: args.stepMs ?? 1500, rateLimit: args.rateLimit ?? false });
+      const { durationPlanner } = await import('./lib/durations.js');
+      const sim = await startSimulator({
+        stepMs: args.stepMs ?? 1500,
+        rateLimit: args.rateLimit ?? false,
+        generationLimit: args.generationLimit ?? false,
+        // Per-task times drawn from a distribution (the arrivals scenario); else the stepMs walk.
+        ...(args.durations ? { taskPlanner: durationPlanner(args.durations) } : {}),
+      });
       stopServer = () => sim.close();
       handlers.stats = () => ({
         submits: sim.stats.submits,
         reads: sim.stats.reads,
         readsByTask: Object.fromEntries(sim.stats.readsByTask),
+        webhooks: sim.stats.webhooks,
         byStatus: Object.fromEntries(byStatus),
       });
+      handlers.finishedAt = (taskIds: number[]) => Object.fromEntries(taskIds.map((id) => [id, sim.finishedAt(id)]));
+      handlers.setWebhook = (target: { url: string; secret?: string } | undefined) => sim.control.setWebhook(target);
       handlers.reset = () => {
         sim.control.reset();
         byStatus.clear();

@@ -373,7 +373,10 @@ describe('JobPoller with the learned schedule (POLL_STRATEGY=learned)', () => {
 
     // The rig's store holds the history, so the planner is bound to it once the rig exists.
     let history: DurationHistory | undefined;
-    const readPlanner: ReadPlanner = { nextReadAt: (...args) => history!.nextReadAt(...args) };
+    const readPlanner: ReadPlanner = {
+      nextReadAt: (...args) => history!.nextReadAt(...args),
+      reconcileAt: (...args) => history!.reconcileAt(...args),
+    };
     const learnedRig = await rig({ pollIntervalMs: INTERVAL, backgroundPollIntervalMs: 5_000, readPlanner });
     history = await learnFrom(learnedRig.store);
     const learned = await runJobs(learnedRig);

@@ -1,4 +1,5 @@
 import { type Child, spawnChild } from './child.js';
+import type { DurationSpec } from './durations.js';
 
 export const GATEWAY_CORE = 0;
 /** The simulator shares the load generator's core: its renders must not eat the gateway's CPU or show in its RSS. */
@@ -7,6 +8,10 @@ export const SIMULATOR_CORE = 1;
 export interface SimulatorArgs {
   stepMs: number;
   rateLimit?: { perSecond: number; perMinute: number } | false;
+  /** Claid's generation limit on submits (1/s, 60/min), enforced when set. */
+  generationLimit?: { perSecond: number; perMinute: number } | false;
+  /** Per-task times drawn from this distribution instead of the stepMs walk (bench/lib/durations.ts). */
+  durations?: DurationSpec;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 } from './http-replies.js';
 import type { FixedWindowRateLimiter } from './rate-limit.js';
 import type { TaskStore } from './task-store.js';
+import type { TaskTimeline } from './task-timeline.js';
 import { claidTimestamp, currentStatus, type SimTask } from './tasks.js';
 import type { SimulatorStats } from './types.js';
 import { validateAiEditRequest } from './validation.js';
@@ -25,7 +26,7 @@ export interface ApiContext {
   store: TaskStore;
   stats: SimulatorStats;
   baseUrl(): string;
-  stepMs(): number;
+  timeline: TaskTimeline;
   /** Starts a task's background run. */
   run(task: SimTask): void;
 }
@@ -95,6 +96,7 @@ export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: S
     reported: 'ACCEPTED',
   };
   ctx.store.insert(task);
+  ctx.timeline.planned(task.id);
   ctx.run(task);
   sendJson(res, 200, {
     data: {
@@ -125,13 +127,13 @@ export function handleRead(ctx: ApiContext, req: IncomingMessage, res: ServerRes
     sendJson(res, 404, errorDetails(SIMULATOR_ERROR_CODES.notFound, 'general', `AI edit task ${rawId} was not found.`));
     return;
   }
-  sendJson(res, 200, { data: taskData(task, observedStatus(ctx.store, task, ctx.stepMs())) });
+  sendJson(res, 200, { data: taskData(task, observedStatus(ctx.store, task, ctx.timeline)) });
 }
 
 /** The task's status now, recorded as reported so that reads and webhooks never go back. */
-export function observedStatus(store: TaskStore, task: SimTask, stepMs: number): JobStatus {
+export function observedStatus(store: TaskStore, task: SimTask, timeline: TaskTimeline): JobStatus {
   const before = task.reported;
-  const status = currentStatus(task, stepMs);
+  const status = currentStatus(task, timeline.steps(task.id));
   if (status !== before) store.report(task.id, status);
   return status;
 }

@@ -1,6 +1,7 @@
 // Claid-style rate limit bookkeeping: a per-second and a per-minute fixed window (aligned to the clock), reported as
 // `RateLimit-Limit: 4, 120;w=60, 4;w=1`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the binding
-// window resets). The first RateLimit-Limit value names the window closest to running out.
+// window resets). The first RateLimit-Limit value names the window closest to running out. The simulator keeps one
+// for the account (every API call) and, when asked to, one for generations (submits: Claid's 1/s and 60/min).
 
 export interface RateLimitDecision {
   allowed: boolean;

@@ -11,6 +11,7 @@ import { errorDetails, SIMULATOR_ERROR_CODES, safeDecode, sendJson, sendNotFound
 import { FixedWindowRateLimiter } from './rate-limit.js';
 import { SqliteTaskStore } from './sqlite-task-store.js';
 import { MemoryTaskStore, type TaskStore } from './task-store.js';
+import { TaskTimeline } from './task-timeline.js';
 import { runTask, type SimTask } from './tasks.js';
 import type { Simulator, SimulatorControl, SimulatorOptions, SimulatorStats } from './types.js';
 import { WebhookNotifier } from './webhooks.js';
@@ -21,6 +22,7 @@ import { WebhookNotifier } from './webhooks.js';
 export type { FailSpec, HangSpec, InjectedBody, InjectionEndpoint } from './control.js';
 export { SIMULATOR_ERROR_CODES } from './http-replies.js';
 export { SAMPLES } from './images.js';
+export type { TaskPlan, TaskPlanner } from './task-timeline.js';
 export type { Simulator, SimulatorControl, SimulatorOptions, SimulatorStats, WebhookTarget } from './types.js';
 
 export const DEFAULT_SIMULATOR_API_KEY = 'simulator-key';
@@ -55,10 +57,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const shutdown = new AbortController();
   const runs = new Set<Promise<void>>();
   const gate = createGate({ apiKey, limiter, injector, logger });
+  const timeline = new TaskTimeline(() => stepMs, options.taskPlanner);
   const serveSample = createSampleRoute();
   let baseUrl = '';
   const notifier = new WebhookNotifier(
-    { store, stepMs: () => stepMs, logger, signal: shutdown.signal, onSend: () => stats.webhooks++ },
+    { store, timeline, logger, signal: shutdown.signal, onSend: () => stats.webhooks++ },
     options.webhook,
   );
 
@@ -68,6 +71,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setStepMs: (ms) => {
       stepMs = checkStepMs(ms);
     },
+    setTaskPlanner: (planner) => timeline.setPlanner(planner),
     reset: () => {
       injector.clear();
       limiter.reset();
@@ -83,12 +87,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const run = (task: SimTask): void => {
     const running = runTask(task, { baseUrl, store, signal: shutdown.signal, logger }).finally(() => {
       runs.delete(running);
+      if (!shutdown.signal.aborted) timeline.runEnded(task.id);
       notifier.check(task.id);
     });
     runs.add(running);
     notifier.check(task.id);
   };
-  const api: ApiContext = { gate, generations, store, stats, baseUrl: () => baseUrl, stepMs: () => stepMs, run };
+  const api: ApiContext = { gate, generations, store, stats, baseUrl: () => baseUrl, timeline, run };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -173,5 +178,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   const sampleUrl = (name?: string): string => `${baseUrl}/samples/${findSample(name).file}`;
 
-  return { url: baseUrl, apiKey, sampleUrl, control, stats, close };
+  const finishedAt = (taskId: number): number | undefined => {
+    const task = store.get(taskId);
+    return task && timeline.finishedAt(task);
+  };
+
+  return { url: baseUrl, apiKey, sampleUrl, control, stats, finishedAt, close };
 }

@@ -10,9 +10,10 @@ import {
   type WireImageObject,
 } from './images.js';
 import type { SimTask, TaskStore, WireOutputObject } from './task-store.js';
+import type { Steps } from './task-timeline.js';
 
 // One simulated AI Edit task: the input is downloaded and the outputs rendered in the background from submit on;
-// the reported status is a walk over elapsed time that never runs ahead of the real work.
+// the reported status is a walk over elapsed time (task-timeline.ts) that never runs ahead of the real work.
 
 export type { SimTask } from './task-store.js';
 
@@ -30,9 +31,11 @@ export const claidTimestamp = (d: Date): string => d.toISOString().replace(/Z$/,
 const WALK: readonly JobStatus[] = ['ACCEPTED', 'WAITING', 'PROCESSING', 'DONE'];
 const RANK: Partial<Record<JobStatus, number>> = { ACCEPTED: 0, WAITING: 1, PROCESSING: 2, DONE: 3, ERROR: 3 };
 
-export function currentStatus(task: SimTask, stepMs: number, now = Date.now()): JobStatus {
-  const step = stepMs <= 0 ? WALK.length - 1 : Math.floor((now - task.createdAt.getTime()) / stepMs);
-  let status: JobStatus = WALK[Math.min(Math.max(step, 0), WALK.length - 1)]!;
+/** The task's status at `now`, its walk reaching WAITING, PROCESSING and DONE at `steps` (task-timeline.ts). */
+export function currentStatus(task: SimTask, steps: Steps, now = Date.now()): JobStatus {
+  const elapsed = now - task.createdAt.getTime();
+  const step = steps.filter((at) => elapsed >= at).length;
+  let status: JobStatus = WALK[step]!;
   // A failed download or decode shows once the walk reaches processing, as Claid reports it.
   if (task.generation === 'failed' && (RANK[status] ?? 0) >= 2) status = 'ERROR';
   else if (status === 'DONE' && task.generation !== 'done') status = 'PROCESSING';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { FailSpec, HangSpec } from './control.js';
+import type { TaskPlanner } from './task-timeline.js';
 
 // The simulator's public shape: what startSimulator takes and returns.
 
@@ -27,6 +28,11 @@ export interface SimulatorOptions {
    */
   generationLimit?: { perSecond: number; perMinute: number } | false;
   /**
+   * Gives each new task its own WAITING, PROCESSING and DONE times (the benchmarks' duration distributions); a task
+   * it returns nothing for walks by `stepMs`. Not part of the Claid-compatible API.
+   */
+  taskPlanner?: TaskPlanner;
+  /**
    * Where tasks and output images are kept across restarts (`<dataDir>/simulator.db`, created when missing).
    * Unset: in memory only. Either way a task id is never handed out twice.
    */
@@ -42,6 +48,8 @@ export interface SimulatorControl {
   /** Accept the next `times` (default 1) matching requests and never answer them. */
   hang(spec?: HangSpec): void;
   setStepMs(ms: number): void;
+  /** Replaces the planner of new tasks' times (undefined: every new task walks by stepMs). */
+  setTaskPlanner(planner: TaskPlanner | undefined): void;
   /** Sends a notification at each status change to `target` from now on; undefined: stops. */
   setWebhook(target: WebhookTarget | undefined): void;
   /** Clears injected failures, stats and rate-limit counts. */
@@ -65,6 +73,11 @@ export interface Simulator {
   control: SimulatorControl;
   /** Requests that reached the submit and status endpoints, including failed and injected ones. */
   stats: SimulatorStats;
+  /**
+   * When a task finished upstream (ms since the epoch): its walk reached DONE (or ERROR) and its run had ended.
+   * Undefined while it runs, or for a task this process does not know. What detection delays are measured against.
+   */
+  finishedAt(taskId: number): number | undefined;
   /** Closes the server and every socket, hanging ones included, and then the task store. */
   close(): Promise<void>;
 }

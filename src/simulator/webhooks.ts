@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { JobStatus } from '../domain/job.js';
 import { observedStatus, taskData } from './api-routes.js';
 import type { TaskStore } from './task-store.js';
+import type { TaskTimeline } from './task-timeline.js';
 import type { WebhookTarget } from './types.js';
 
 // Claid's webhooks as the simulator sends them: a POST of the status answer's JSON at each status change after
@@ -21,7 +22,7 @@ export class WebhookNotifier {
   constructor(
     private readonly deps: {
       store: TaskStore;
-      stepMs: () => number;
+      timeline: TaskTimeline;
       logger: Logger;
       signal: AbortSignal;
       /** Counts each notification sent. */
@@ -49,8 +50,7 @@ export class WebhookNotifier {
     this.timers.delete(taskId);
     const task = this.deps.store.get(taskId);
     if (!task || this.deps.signal.aborted) return;
-    const stepMs = this.deps.stepMs();
-    const status = observedStatus(this.deps.store, task, stepMs);
+    const status = observedStatus(this.deps.store, task, this.deps.timeline);
     // The submit's answer already said ACCEPTED (and the receiver may not have stored the job yet).
     if (this.target && (this.sent.get(taskId) ?? 'ACCEPTED') !== status) {
       this.sent.set(taskId, status);
@@ -62,9 +62,9 @@ export class WebhookNotifier {
     }
     const elapsed = Date.now() - task.createdAt.getTime();
     // At the walk's end only the render is awaited, and its end calls check().
-    if (stepMs <= 0 || elapsed >= 3 * stepMs) return;
-    const nextStepIn = (Math.floor(elapsed / stepMs) + 1) * stepMs - elapsed;
-    const timer = setTimeout(() => this.check(taskId), nextStepIn);
+    const nextStep = this.deps.timeline.steps(taskId).find((at) => at > elapsed);
+    if (nextStep === undefined) return;
+    const timer = setTimeout(() => this.check(taskId), nextStep - elapsed);
     timer.unref();
     this.timers.set(taskId, timer);
   }

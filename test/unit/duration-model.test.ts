@@ -3,8 +3,12 @@ import type { AiEditRequest, Job, JobStatus, StatusChange } from '../../src/doma
 import {
   DurationModel,
   durationKey,
+  HAZARD_SHARE,
+  MAX_GAP_SHARE,
   MIN_SAMPLES,
   nextReadAt,
+  RECONCILE_QUANTILE,
+  reconcileAt,
   upstreamStartMs,
 } from '../../src/services/jobs/duration-model.js';
 
@@ -154,17 +158,36 @@ describe('DurationModel and nextReadAt', () => {
     }
   });
 
-  it('reads seldom while a result is unlikely and every POLL_INTERVAL_MS where it is likely', () => {
+  it('reads seldom while a result is unlikely and where jobs like it end', () => {
     // Every such job took 20-22 s.
     const model = DurationModel.fromJobs(Array.from({ length: 50 }, (_, i) => done(20_000 + (i % 5) * 500)));
     const reads = readsUntilDone(model, 21_700).map((at) => at - T0);
-    // Nothing in the first 19 s, then one read per interval through the window until the one that sees DONE.
-    expect(reads[0]).toBeGreaterThanOrEqual(19_000);
-    expect(reads[0]).toBeLessThanOrEqual(20_500);
+    // Nothing in the first 16 s (the history's DONE was seen up to a gap late), then reads near the 20-22 s window.
+    expect(reads[0]).toBeGreaterThanOrEqual(16_000);
+    expect(reads[0]).toBeLessThanOrEqual(22_000);
     const gaps = reads.slice(1).map((at, i) => at - reads[i]!);
-    for (const gap of gaps) expect(gap).toBe(POLL);
-    expect(reads[reads.length - 1]! - 21_700).toBeLessThan(POLL);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(POLL);
+    expect(reads[reads.length - 1]! - 21_700).toBeLessThan(HAZARD_SHARE * 21_000);
     expect(reads.length).toBeLessThanOrEqual(3);
+  });
+
+  it('spends a gap where few jobs end on a wide one, and narrows it where many do', () => {
+    const rand = random(3);
+    const model = DurationModel.fromJobs(Array.from({ length: 500 }, () => done(logNormal(rand))));
+    const gapAt = (ageMs: number) =>
+      nextReadAt({
+        basis: model.basis(running()),
+        lastReadAt: T0 + ageMs,
+        pollIntervalMs: POLL,
+        backgroundPollIntervalMs: BACKGROUND,
+      }) -
+      T0 -
+      ageMs;
+    // From the submit, the first read waits until finishing becomes likely (about 11 s on these durations).
+    expect(gapAt(0)).toBeGreaterThan(8_000);
+    // Near the median, where the hazard is highest, gaps are short; in the tail, they are capped, not stretched.
+    expect(gapAt(20_000)).toBeLessThanOrEqual(gapAt(12_000));
+    expect(gapAt(60_000)).toBeLessThanOrEqual(MAX_GAP_SHARE * 20_500 + 1);
   });
 
   it('on the benchmark’s durations, reads fewer times per job than the fixed cadence and detects DONE soon', () => {
@@ -208,5 +231,30 @@ describe('DurationModel and nextReadAt', () => {
     expect(model.basis(running())?.originMs).toBe(T0);
     expect(model.estimatedFinishAt(running(), T0)).toEqual(new Date(T0 + 30_000));
     expect(model.estimatedFinishAt(running(), T0 + 40_000)).toEqual(new Date(T0 + 46_000));
+  });
+
+  it('reconciles a pushed job only once nearly every job like it would have been pushed final', () => {
+    const rand = random(11);
+    const totals = Array.from({ length: 400 }, () => logNormal(rand));
+    const model = DurationModel.fromJobs(totals.map((total) => done(total)));
+    const sorted = [...totals].sort((a, b) => a - b);
+    for (const ageMs of [1_000, 8_000, 20_000, 40_000, 80_000, 200_000]) {
+      const at = reconcileAt({
+        basis: model.basis(running()),
+        lastReadAt: T0 + ageMs,
+        backgroundPollIntervalMs: BACKGROUND,
+      });
+      // Never before the background cadence, never more than 30 s after it.
+      expect(at - T0 - ageMs).toBeGreaterThanOrEqual(BACKGROUND);
+      expect(at - T0 - ageMs).toBeLessThanOrEqual(BACKGROUND + 30_000);
+      // Young jobs wait until 95 % of the jobs still running at their age have ended.
+      const later = sorted.filter((d) => d > ageMs);
+      if (later.length >= 20) {
+        const expected = later[Math.floor(RECONCILE_QUANTILE * later.length)]!;
+        expect(at - T0).toBeGreaterThanOrEqual(Math.min(expected, ageMs + BACKGROUND + 30_000) - 1);
+      }
+    }
+    // Without history: the background cadence.
+    expect(reconcileAt({ basis: null, lastReadAt: T0, backgroundPollIntervalMs: BACKGROUND })).toBe(T0 + BACKGROUND);
   });
 });

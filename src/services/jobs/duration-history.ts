@@ -1,7 +1,7 @@
 import type { Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobStore } from '../store/job-store.js';
-import { DurationModel, nextReadAt } from './duration-model.js';
+import { DurationModel, nextReadAt, reconcileAt } from './duration-model.js';
 
 // The duration model the poller and the schema share, relearned from the store's recently DONE jobs every
 // `refreshIntervalMs`: the store is the history, so a restarted instance, or another one, learns the same.
@@ -18,6 +18,8 @@ export interface DurationHistoryOptions {
 /** When to read a running job next (learned strategy); the poller's view of DurationHistory. */
 export interface ReadPlanner {
   nextReadAt(job: Job, lastReadAt: number, pollIntervalMs: number, backgroundPollIntervalMs: number): number;
+  /** When to read a job a webhook pushed, as reconciliation: never before the background cadence. */
+  reconcileAt(job: Job, lastReadAt: number, backgroundPollIntervalMs: number): number;
 }
 
 export class DurationHistory implements ReadPlanner {
@@ -55,6 +57,10 @@ export class DurationHistory implements ReadPlanner {
 
   nextReadAt(job: Job, lastReadAt: number, pollIntervalMs: number, backgroundPollIntervalMs: number): number {
     return nextReadAt({ basis: this.model.basis(job), lastReadAt, pollIntervalMs, backgroundPollIntervalMs });
+  }
+
+  reconcileAt(job: Job, lastReadAt: number, backgroundPollIntervalMs: number): number {
+    return reconcileAt({ basis: this.model.basis(job), lastReadAt, backgroundPollIntervalMs });
   }
 
   /** An estimate of when a running job will finish; null for a final job or with too little history. */

@@ -4,20 +4,28 @@ import type { AiEditRequest, Job } from '../../domain/job.js';
 //
 // Durations are kept per (model, number of images) on two clocks: from the upstream's acceptance to the final
 // status, and from the first read that saw PROCESSING to the final status. Both ends are times the gateway saw, so a
-// running job measured the same way is compared like with like. The next read of a job falls where a fixed share of
-// the jobs that were still running at its last read have finished (the conditional quantile READ_STEP), never
-// sooner than one poll interval after the last read and never later than the widest gap: where durations crowd, the
-// reads crowd too; where a result is unlikely, they thin out. With too little history the fixed cadence applies.
+// running job measured the same way is compared like with like. A running job is judged by the durations of the
+// jobs that were still running at its age (the conditional distribution of the remaining time given the elapsed
+// time), on the PROCESSING clock once it was seen PROCESSING. Its next read comes after the gap g at which
+// g × P(finished within g) reaches a fixed share of the typical duration (HAZARD_SHARE): a read costs the same
+// wherever it falls, a gap costs delay in proportion to the jobs that finish inside it, so reads crowd where the
+// hazard of finishing is high and thin out where a result is unlikely (this spacing, g ∝ 1/√hazard, minimises the
+// expected delay for a given number of reads). Once reads have begun no gap is wider than MAX_GAP_SHARE of the
+// typical duration (the tail's p95 depends on it), and never narrower than one poll interval. With too little
+// history the fixed cadence applies.
 
 /** Finished jobs of one kind needed before their durations are trusted. */
 export const MIN_SAMPLES = 20;
-/** Share of the still-running jobs' durations that each read is placed after. */
-export const READ_STEP = 0.35;
+/**
+ * The read's worth, as a share of the median duration: the next gap g is the widest with g × P(the job finishes
+ * within g | still running) ≤ HAZARD_SHARE × median. Larger: fewer reads, later detection (bench/README.md).
+ */
+export const HAZARD_SHARE = 0.15;
 /** Fewer remaining samples than this beyond a job's age: the job is overdue and read at a gap growing with age. */
 const MIN_TAIL = 3;
 const OVERDUE_GAP_FRACTION = 0.1;
 const MIN_WIDEST_GAP_MS = 30_000;
-export const MAX_GAP_SHARE = 0.3;
+export const MAX_GAP_SHARE = 0.275;
 
 /** The kind of job durations are kept for. */
 export const durationKey = (request: AiEditRequest): string =>
@@ -48,6 +56,12 @@ interface KindSamples {
 export interface DurationBasis {
   originMs: number;
   sortedMs: readonly number[];
+  /**
+   * How much later than the task's real finish its DONE was seen, on average (a read sees DONE up to a gap after the
+   * task ended): the read planner counts a job this much older. Estimated as half the widest gap near the finish on
+   * the total clock; 0 on the PROCESSING clock, where both ends were seen by reads alike.
+   */
+  detectionLagMs: number;
 }
 
 export class DurationModel {
@@ -90,9 +104,11 @@ export class DurationModel {
     if (!kind) return null;
     const processing = job.status === 'PROCESSING' ? processingSeenMs(job) : null;
     if (processing !== null && kind.fromProcessing.length >= MIN_SAMPLES) {
-      return { originMs: processing, sortedMs: kind.fromProcessing };
+      return { originMs: processing, sortedMs: kind.fromProcessing, detectionLagMs: 0 };
     }
-    return kind.total.length >= MIN_SAMPLES ? { originMs: upstreamStartMs(job), sortedMs: kind.total } : null;
+    if (kind.total.length < MIN_SAMPLES) return null;
+    const median = kind.total[kind.total.length >> 1] ?? 0;
+    return { originMs: upstreamStartMs(job), sortedMs: kind.total, detectionLagMs: (median * MAX_GAP_SHARE) / 2 };
   }
 
   /** The median finish of jobs like this one that were still running when it was last read; null if unknown. */
@@ -118,19 +134,64 @@ export interface NextReadInput {
 export function nextReadAt({ basis, lastReadAt, pollIntervalMs, backgroundPollIntervalMs }: NextReadInput): number {
   const soonest = lastReadAt + pollIntervalMs;
   if (!basis) return soonest;
-  const widest = lastReadAt + Math.max(pollIntervalMs, backgroundPollIntervalMs, MIN_WIDEST_GAP_MS);
-  const age = lastReadAt - basis.originMs;
+  const widestGap = Math.max(pollIntervalMs, backgroundPollIntervalMs, MIN_WIDEST_GAP_MS);
+  const sinceOrigin = lastReadAt - basis.originMs;
+  const age = sinceOrigin + basis.detectionLagMs;
   const later = beyond(basis.sortedMs, age);
   if (later.length < MIN_TAIL) {
-    return Math.min(widest, Math.max(soonest, lastReadAt + Math.max(0, age) * OVERDUE_GAP_FRACTION));
+    return Math.min(lastReadAt + widestGap, Math.max(soonest, lastReadAt + Math.max(0, age) * OVERDUE_GAP_FRACTION));
   }
-  // Once reads have begun, no gap wider than a share of the typical duration: the tail's falling density would
-  // otherwise stretch them far past what a late job can afford.
   const median = basis.sortedMs[basis.sortedMs.length >> 1] ?? 0;
-  const started = age >= (basis.sortedMs[0] ?? 0);
-  const capped = started ? Math.min(widest, lastReadAt + Math.max(pollIntervalMs, median * MAX_GAP_SHARE)) : widest;
-  const target = basis.originMs + (later[Math.floor(READ_STEP * later.length)] ?? 0);
-  return Math.min(capped, Math.max(soonest, target));
+  // Once reads have begun (the job is older than one interval on its clock), no gap wider than a share of the
+  // typical duration: the tail's falling density would otherwise stretch them far past what a late job can afford.
+  const maxGap =
+    sinceOrigin >= pollIntervalMs ? Math.min(widestGap, Math.max(pollIntervalMs, median * MAX_GAP_SHARE)) : widestGap;
+  return lastReadAt + gapForHazard(later, age, HAZARD_SHARE * median, pollIntervalMs, maxGap);
+}
+
+/**
+ * The widest gap in [minGap, maxGap] with gap × (share of `later` ended within it) ≤ worth. The share is a step
+ * function: where a step would break the rule, the read comes at that step (when the jobs like it end), not just
+ * before it.
+ */
+function gapForHazard(later: readonly number[], age: number, worth: number, minGap: number, maxGap: number): number {
+  const n = later.length;
+  let gap = maxGap;
+  for (let k = 1; k <= n; k++) {
+    const reach = (later[k - 1] ?? 0) - age; // at this gap, k of the n have ended
+    if (reach >= maxGap) break;
+    const limit = (worth * n) / k;
+    if (limit < reach) {
+      gap = reach;
+      break;
+    }
+    const nextReach = k < n ? (later[k] ?? 0) - age : Number.POSITIVE_INFINITY;
+    if (limit < nextReach) {
+      gap = Math.min(limit, maxGap);
+      break;
+    }
+  }
+  return Math.round(Math.min(maxGap, Math.max(minGap, gap)));
+}
+
+/**
+ * Share of the jobs still running at a pushed job's age that should have ended, and so sent their final webhook,
+ * before a reconciliation read is worth its cost.
+ */
+export const RECONCILE_QUANTILE = 0.95;
+
+/**
+ * When to read a job whose state a webhook pushed (reconciliation: webhooks get lost): not before the background
+ * cadence, nor before nearly every job like it would have finished and been pushed DONE, nor later than
+ * widest gap after the background cadence.
+ */
+export function reconcileAt({ basis, lastReadAt, backgroundPollIntervalMs }: Omit<NextReadInput, 'pollIntervalMs'>) {
+  const cadence = lastReadAt + backgroundPollIntervalMs;
+  if (!basis) return cadence;
+  const later = beyond(basis.sortedMs, lastReadAt - basis.originMs);
+  if (later.length < MIN_TAIL) return cadence;
+  const expected = basis.originMs + (later[Math.floor(RECONCILE_QUANTILE * later.length)] ?? 0);
+  return Math.min(cadence + MIN_WIDEST_GAP_MS, Math.max(cadence, expected));
 }
 
 /** The samples greater than `ms` (a job that age was still running), by binary search. */

@@ -25,7 +25,7 @@ import { UnfinishedRescan } from './unfinished-rescan.js';
 // and the poller never read one job twice at once. A job is due `pollIntervalMs` (watched) or
 // `backgroundPollIntervalMs` (nobody watching) after its last upstream read, whoever made it; with a readPlanner, a
 // watched job is due where the planner puts it, never sooner; a job whose state a webhook pushed (isPushed) is read at the background
-// cadence, as reconciliation: before reading, the poller reloads the job from the
+// cadence, as reconciliation (with a planner: not before jobs like it would have been pushed final): before reading, the poller reloads the job from the
 // store and skips it when a query refresh read it meanwhile.
 //
 // Scheduling (poll-schedule.ts): one timer to the earliest due time; due jobs wait in a ready queue ordered
@@ -197,7 +197,8 @@ export class JobPoller {
   }
 
   private dueAt(tracked: TrackedJob): number {
-    return dueAt(tracked, this.watchers.isWatched(tracked.id) && !this.options.isPushed?.(tracked.id), this.options);
+    const pushed = this.options.isPushed?.(tracked.id) ?? false;
+    return dueAt(tracked, this.watchers.isWatched(tracked.id) && !pushed, this.options, pushed);
   }
 
   private reschedule(tracked: TrackedJob): void {

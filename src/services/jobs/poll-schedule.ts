@@ -42,15 +42,19 @@ export interface Cadence {
 }
 
 /**
- * When a job falls due: one interval after its last upstream read, whoever made it (a watched job's when the planner
- * says, never sooner), but not inside its back-off or before another instance's lease would run out.
+ * When a job falls due: one interval after its last upstream read (or pushed state), whoever made it (a watched
+ * job's when the planner says, never sooner; a pushed one's when the planner would expect its final webhook to have
+ * come, never sooner than the background cadence), but not inside its back-off or before another instance's lease
+ * would run out. `watched` is false for a pushed job.
  */
-export function dueAt(tracked: TrackedJob, watched: boolean, cadence: Cadence): number {
+export function dueAt(tracked: TrackedJob, watched: boolean, cadence: Cadence, pushed = false): number {
   const { pollIntervalMs, backgroundPollIntervalMs, readPlanner } = cadence;
   const lastRead = Math.max(tracked.job.lastPolledAt.getTime(), tracked.lastReadAt);
   let next = lastRead + (watched ? pollIntervalMs : backgroundPollIntervalMs);
   if (watched && readPlanner) {
     next = Math.max(next, readPlanner.nextReadAt(tracked.job, lastRead, pollIntervalMs, backgroundPollIntervalMs));
+  } else if (pushed && readPlanner) {
+    next = Math.max(next, readPlanner.reconcileAt(tracked.job, lastRead, backgroundPollIntervalMs));
   }
   return Math.max(next, tracked.backoffUntil, tracked.leaseRetryAt);
 }
