@@ -195,6 +195,10 @@ describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one dat
     });
     await waitFor(() => subs.every((s) => s.events.length >= 1), 15_000, 'every subscriber to get the current state');
 
+    // Every submit has reached Claid and been recorded before the kill, so that the kill hits polling, which this
+    // test is about (a submit cut by kill -9 ends UPSTREAM_OUTCOME_UNKNOWN: kill-mid-submit and submit-queue-restart).
+    await Promise.all(jobs.map(withTask));
+
     // Kill -9 whoever holds the first watched job's lease, while that job is still PROCESSING.
     const victimJob = jobIdOf(watched[0]!.id);
     await waitFor(async () => (await redis.get(`${prefix}lease:job:${victimJob}`)) !== null, 5_000, 'the lease');
@@ -249,7 +253,12 @@ describe.skipIf(!testRedisUrl)('three gateway processes on one Redis and one dat
     for (const job of watched) {
       const readers = readersOf(instances, taskPath(job.upstreamId)).map((r) => r.instanceId);
       const switches = readers.filter((id, i) => i > 0 && id !== readers[i - 1]).length;
-      expect(readers.length).toBeGreaterThan(3);
+      // Enough reads to judge who read: the submit queue's sends take budget tokens ahead of watched reads while the
+      // burst goes out, so a watched job may be read only three times in its eight seconds.
+      expect(
+        readers.length,
+        `readers of task ${job.upstreamId}: ${readers.join(' ')}; upstream saw ${readsAtUpstream(job)}`,
+      ).toBeGreaterThanOrEqual(3);
       expect(switches, `readers of task ${job.upstreamId}: ${readers.join(' ')}`).toBeLessThanOrEqual(1);
       if (switches === 1) expect(readers[0]).toBe(victim!.instanceId);
     }
