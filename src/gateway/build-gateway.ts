@@ -1,29 +1,28 @@
 import { DisposerStack } from '../lib/disposer-stack.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import type { GatewayServices } from '../schema/context.js';
-import { createAuthenticator } from '../services/auth/authenticator.js';
 import { CallerLimits } from '../services/auth/caller-limits.js';
 import { DurationHistory } from '../services/jobs/duration-history.js';
 import { createJobPubSub } from '../services/jobs/job-events.js';
 import { JobPoller } from '../services/jobs/job-poller.js';
 import { JobRefresher } from '../services/jobs/job-refresher.js';
-import { IDEMPOTENCY_KEY_TTL_MS, JobService } from '../services/jobs/job-service.js';
+import { IDEMPOTENCY_KEY_TTL_MS } from '../services/jobs/job-service.js';
 import { openJobUpdates } from '../services/jobs/job-updates.js';
 import { openOwnerJobUpdates } from '../services/jobs/owner-job-updates.js';
 import { PushedJobs } from '../services/jobs/pushed-jobs.js';
 import { openScaleOut } from '../services/scale-out/scale-out.js';
 import { countUnfinishedIn, listUnfinishedIn } from '../services/store/job-store.js';
 import { createJobStore } from '../services/store/job-store-factory.js';
-import { GenerationBudget } from '../services/upstream/generation-budget.js';
-import { RateBudget } from '../services/upstream/rate-budget.js';
 import { FinalReadCache } from '../transport/final-read-cache.js';
 import { createHardening } from '../transport/security/hardening.js';
+import { openAuthenticator } from './auth-wiring.js';
 import { wireCallerWebhooks } from './caller-webhooks-wiring.js';
 import { CLAID_WEBHOOK_PATH, wireClaidWebhook } from './claid-webhook-wiring.js';
 import type { Config } from './config.js';
 import type { Gateway } from './gateway-types.js';
 import { createGraphQLTransports } from './graphql-transports.js';
 import { closeHttp, createHttpServer, listenHttp } from './http-server.js';
+import { createJobService } from './job-service-wiring.js';
 import { listenMetrics } from './metrics/metrics-endpoint.js';
 import { openObservability } from './observability.js';
 import { createReadinessCheck } from './readiness.js';
@@ -31,6 +30,7 @@ import { connectError } from './start-errors.js';
 import { describeStartup, startupSummary } from './startup-summary.js';
 import { wireUploads } from './uploads-wiring.js';
 import { pickUpstream } from './upstream.js';
+import { openUpstreamBudgets } from './upstream-budgets.js';
 
 // The composition root: buildGateway wires every piece and opens the store and Redis, but nothing listens until
 // listen(). Whatever it opens is registered on one DisposerStack, so stop() and a failed start close the same list.
@@ -96,22 +96,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
   disposers.add('store', () => openedStore.close());
   const store = observability.observeStore(openedStore);
 
-  const budget = new RateBudget({
-    perSecond: config.claid.maxRequestsPerSecond,
-    perMinute: config.claid.maxRequestsPerMinute,
-    logger,
-    ...(scaleOut.limiterFactory ? { limiterFactory: scaleOut.limiterFactory } : {}),
-    ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
-  });
-  disposers.add('upstream budget', () => budget.close());
-  const generations = new GenerationBudget({
-    perSecond: config.claid.maxSubmitsPerSecond,
-    perMinute: config.claid.maxSubmitsPerMinute,
-    logger,
-    limiterFactory: scaleOut.limiterFactory,
-    shared: scaleOut.sharedGenerations,
-    requests: budget,
-  });
+  const { budget, generations } = openUpstreamBudgets(config, scaleOut, logger, disposers);
   const upstream = pickUpstream(config, budget, logger, metrics && ((call) => metrics.onUpstreamCall(call)), tracer);
   disposers.add('upstream', () => upstream.close());
   const claid = upstream.client;
@@ -148,45 +133,24 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     ...(tracer ? { tracer } : {}),
   });
 
-  const authLogger = logger.child({ component: 'auth' });
-  const authenticator = createAuthenticator(config.auth, {
-    log: (level, message, details) => authLogger[level](details ?? {}, message),
-  });
-  disposers.add('authenticator', () => authenticator.close());
-  if (config.auth.mode === 'none' && config.auth.allowAnonymous) {
-    authLogger.warn(
-      { host: config.host },
-      'AUTH_MODE=none with ALLOW_ANONYMOUS=true: anyone who reaches the port can spend upstream credits',
-    );
-  } else {
-    authLogger.info({ mode: config.auth.mode }, 'caller authentication');
-  }
+  const authenticator = openAuthenticator(config, logger, disposers);
   const limits = new CallerLimits(config.limits, {
     countUnfinished: countUnfinishedIn(store),
     creditsSpent: (owner, since) => store.callers.creditsSpent(owner, since),
     maxCreditsPerDayOf: (owner) => authenticator.maxCreditsPerDayOf?.(owner),
   });
   const jobs = observability.observeJobs(
-    new JobService({
+    createJobService(config, {
       store,
       claid,
       refresher,
       events,
-      // A job submitted here is the coordinator's to read even while Redis is away (poll-coordinator.ts).
-      poller: {
-        track(job) {
-          coordinator.submittedHere(job.id);
-          poller.track(job);
-        },
-      },
       logger,
-      pollIntervalMs: config.pollIntervalMs,
-      claimWaitMs: config.claid.timeoutMs + 5_000,
-      // Alone on the store (no Redis, so no other instance): whatever submit is left unsettled at start died with us.
-      ...(config.redisUrl ? {} : { abandonedSubmitAfterMs: 0 }),
-      admitSubmit: (owner, request) => limits.admitSubmit(owner, request),
+      coordinator,
+      poller,
+      limits,
       generations,
-      requests: budget,
+      budget,
     }),
   );
   disposers.add('job service', () => jobs.stop());
