@@ -77,6 +77,7 @@ async function main(): Promise<Record<string, unknown>> {
         reads: sim.stats.reads,
         readsByTask: Object.fromEntries(sim.stats.readsByTask),
         webhooks: sim.stats.webhooks,
+        rateLimited: Object.fromEntries(sim.stats.rateLimited),
         byStatus: Object.fromEntries(byStatus),
       });
       handlers.finishedAt = (taskIds: number[]) => Object.fromEntries(taskIds.map((id) => [id, sim.finishedAt(id)]));

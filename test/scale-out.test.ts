@@ -9,11 +9,12 @@ import { loadConfig } from '../src/gateway/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createJobPubSub } from '../src/services/jobs/job-events.js';
 import { RedisPollCoordinator } from '../src/services/scale-out/poll-coordinator.js';
-import { RedisBudgetGate, redisLimiterFactory } from '../src/services/scale-out/redis-budget.js';
+import { RedisBudgetGate } from '../src/services/scale-out/redis-budget.js';
 import {
   createPrefixedRedisEventTarget,
   dateRevivingSerializer,
 } from '../src/services/scale-out/redis-event-target.js';
+import { redisGrantWindowsFactory } from '../src/services/scale-out/redis-grant-windows.js';
 import { RateBudget } from '../src/services/upstream/rate-budget.js';
 import { gql, SUBMIT, startTestGateway } from './support/gateway.js';
 import { sleep, waitFor } from './support/poller-harness.js';
@@ -246,7 +247,7 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
         perSecond,
         perMinute: 6000,
         logger,
-        limiterFactory: redisLimiterFactory(redis, prefix),
+        grantWindows: redisGrantWindowsFactory(redis, prefix, logger),
         shared: new RedisBudgetGate(redis, prefix, logger),
         jitterMs: 0,
       });

@@ -1,8 +1,8 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../src/domain/errors.js';
 import { createLogger } from '../src/lib/logger.js';
-import type { LimiterFactory } from '../src/services/upstream/budget-types.js';
+import { GenerationBudget } from '../src/services/upstream/generation-budget.js';
+import { type GrantWindowsFactory, MemoryGrantWindows } from '../src/services/upstream/grant-log.js';
 import { RateBudget } from '../src/services/upstream/rate-budget.js';
 import {
   insertJob,
@@ -58,24 +58,24 @@ describe('RateBudget', () => {
     expect(b.stats().queued).toBe(0);
   });
 
-  it('also keeps the per-minute window, through the limiter factory seam', async () => {
-    const made: Array<[number, number, string]> = [];
-    // The "minute" shrunk to 2 s so the test can see it bind.
-    const factory: LimiterFactory = (points, duration, keyPrefix) => {
-      made.push([points, duration, keyPrefix]);
-      return new RateLimiterMemory({ points, duration: duration === 60 ? 2 : duration, keyPrefix });
+  it('also keeps the per-minute window, through the grant-windows seam', async () => {
+    const made: Array<[number, number, string, string]> = [];
+    // The "minute" shrunk to 2 s so the test can see it bind; pacing starts at half of it (3 of 5).
+    const factory: GrantWindowsFactory = (spec, name, key) => {
+      made.push([spec.perSecond, spec.perMinute, name, key]);
+      return new MemoryGrantWindows({ ...spec, minuteWindowMs: 2_000 });
     };
-    const b = budget({ perSecond: 50, perMinute: 5, limiterFactory: factory });
+    const b = budget({ perSecond: 50, perMinute: 5, grantWindows: factory });
     const started = Date.now();
     const times = (await grantTimes(b, 8)).map((t) => t - started);
 
-    expect(made.map(([points, duration]) => [points, duration])).toEqual([
-      [50, 1],
-      [5, 60],
-    ]);
-    expect(new Set(made.map(([, , prefix]) => prefix)).size).toBe(2);
-    expect(times.slice(0, 5).every((t) => t < 500)).toBe(true);
-    expect(times.slice(5).every((t) => t >= 1_900)).toBe(true);
+    expect(made).toEqual([[50, 5, 'upstream-budget', 'claid']]);
+    // No more than 5 in any 2 s, whatever the moment: a sliding window.
+    expect(maxInWindow(times, 2_000)).toBeLessThanOrEqual(5);
+    // The first three go at the spacing; from the third on, grants are paced 2000/5 = 400 ms apart.
+    expect(times.slice(0, 3).every((t) => t < 200)).toBe(true);
+    expect(times[3]! - times[2]!).toBeGreaterThanOrEqual(390);
+    expect(times[5]!).toBeGreaterThanOrEqual(1_990);
   });
 
   it('grants submits first, then watched reads, then background reads; the longest waiting first in each class', async () => {
@@ -111,6 +111,31 @@ describe('RateBudget', () => {
     ]);
     expect(b.stats().granted).toEqual({ submit: 1, watched: 4, background: 3 });
   });
+
+  it('grants a submit its token only together with a generation, and the tokens between to reads', async () => {
+    // Claid's limits: 4 requests and 1 generation a second. Six submits and twenty reads ask at once.
+    const generations = new GenerationBudget({ perSecond: 1, perMinute: 60, logger });
+    const b = budget({ perSecond: 4, perMinute: 120, generations });
+    const started = Date.now();
+    const submits: number[] = [];
+    const reads: number[] = [];
+    await Promise.all([
+      ...Array.from({ length: 6 }, () => b.acquire('submit').then(() => submits.push(Date.now() - started))),
+      ...Array.from({ length: 20 }, () => b.acquire('read').then(() => reads.push(Date.now() - started))),
+    ]);
+    submits.sort((x, y) => x - y);
+    // The generation is what spaces the submits' tokens (1.1 s, its margin), so that their requests, sent on the
+    // grant, never meet in one upstream second; before, a generation taken ahead of a wait for the token could.
+    for (let i = 1; i < submits.length; i++) expect(submits[i]! - submits[i - 1]!).toBeGreaterThanOrEqual(1_090);
+    // Reads were not held back behind the submits: they took the tokens in between.
+    expect(reads.filter((t) => t < submits.at(-1)!).length).toBeGreaterThanOrEqual(8);
+    expect(
+      maxInWindow(
+        [...submits, ...reads].sort((x, y) => x - y),
+        1000,
+      ),
+    ).toBeLessThanOrEqual(4);
+  }, 30_000);
 
   it('pauses every grant until RateLimit-Reset after a 429', async () => {
     const b = budget({ perSecond: 50, jitterMs: 50 });

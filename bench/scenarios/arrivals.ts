@@ -15,7 +15,8 @@ const MODES = [
   { name: 'learned', env: { POLL_STRATEGY: 'learned' }, webhooks: false },
   { name: 'webhooks', env: { POLL_STRATEGY: 'learned' }, webhooks: true },
 ];
-const RATES = [10, 30, 50];
+/** BENCH_ARRIVAL_RATES=50 (or 30,50) runs only those rates, for a quicker look at one. */
+const RATES = process.env.BENCH_ARRIVAL_RATES?.split(',').map(Number) ?? [10, 30, 50];
 /** The first warm-up runs at least this fast, so that the learned schedule has history (20 jobs of a kind). */
 const FIRST_WARMUP_RATE = 30;
 
@@ -57,14 +58,26 @@ async function arrive(
 
 interface Snapshot {
   r429: number;
+  /** The simulator's 429s by what was refused and by which window (`read:minute`, `generation:second`, ...). */
+  r429By: Record<string, number>;
   gateway429: number;
   webhooks: number;
 }
 
 async function snapshot(mode: ArrivalsMode): Promise<Snapshot> {
-  const s = await mode.sim.rpc<{ byStatus: Record<string, number>; webhooks: number }>('stats');
+  const s = await mode.sim.rpc<{
+    byStatus: Record<string, number>;
+    webhooks: number;
+    rateLimited: Record<string, number>;
+  }>('stats');
   const b = await mode.gateway.rpc<{ rateLimited: number }>('budget');
-  return { r429: s.byStatus['429'] ?? 0, gateway429: b.rateLimited, webhooks: s.webhooks };
+  return { r429: s.byStatus['429'] ?? 0, r429By: s.rateLimited, gateway429: b.rateLimited, webhooks: s.webhooks };
+}
+
+function countsSince(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of Object.entries(after)) if (n - (before[key] ?? 0) > 0) out[key] = n - (before[key] ?? 0);
+  return out;
 }
 
 /** Time in QUEUED: from the job's QUEUED entry to the next one in its history; 0 without one. */
@@ -107,6 +120,7 @@ async function figures(mode: ArrivalsMode, tag: string, windowMs: number, before
     detectionDelayS: summarize(delays),
     detectionDelayP95S: percentile(delays, 95),
     simulator429s: after.r429 - before.r429,
+    simulator429sBy: countsSince(after.r429By, before.r429By),
     gateway429sSeen: after.gateway429 - before.gateway429,
     webhooksSent: after.webhooks - before.webhooks,
     queueWaitP95S: percentile(waits, 95) / 1000,
@@ -148,7 +162,9 @@ export const arrivals: Scenario = async ({ quick, verbose, log }) => {
         log(
           `${perMinute}/min ${r.mode}: ${r.done}/${r.taken} done, refused ${JSON.stringify(r.refused)}, ` +
             `${round(r.readsPerFinishedJob)} reads/job, delay p50 ${round(r.detectionDelayS.p50, 1)} p95 ` +
-            `${round(r.detectionDelayP95S, 1)} max ${round(r.detectionDelayS.max, 1)} s, 429s ${r.simulator429s}` +
+            `${round(r.detectionDelayP95S, 1)} max ${round(r.detectionDelayS.max, 1)} s, 429s ${r.simulator429s} ` +
+            `${JSON.stringify(r.simulator429sBy)}, queue wait p95 ${round(r.queueWaitP95S, 1)} s, ` +
+            `unfinished ${r.unfinished}` +
             (r.firstError ? `, error: ${r.firstError}` : ''),
         );
     }

@@ -15,21 +15,21 @@ export function openUpstreamBudgets(
   logger: Logger,
   disposers: DisposerStack,
 ): { budget: RateBudget; generations: GenerationBudget } {
-  const budget = new RateBudget({
-    perSecond: config.claid.maxRequestsPerSecond,
-    perMinute: config.claid.maxRequestsPerMinute,
-    logger,
-    ...(scaleOut.limiterFactory ? { limiterFactory: scaleOut.limiterFactory } : {}),
-    ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
-  });
-  disposers.add('upstream budget', () => budget.close());
   const generations = new GenerationBudget({
     perSecond: config.claid.maxSubmitsPerSecond,
     perMinute: config.claid.maxSubmitsPerMinute,
     logger,
-    limiterFactory: scaleOut.limiterFactory,
+    grantWindows: scaleOut.grantWindows,
     shared: scaleOut.sharedGenerations,
-    requests: budget,
   });
+  const budget = new RateBudget({
+    perSecond: config.claid.maxRequestsPerSecond,
+    perMinute: config.claid.maxRequestsPerMinute,
+    logger,
+    grantWindows: scaleOut.grantWindows,
+    generations,
+    ...(scaleOut.sharedBudget ? { shared: scaleOut.sharedBudget } : {}),
+  });
+  disposers.add('upstream budget', () => budget.close());
   return { budget, generations };
 }

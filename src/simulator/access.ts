@@ -10,7 +10,7 @@ import type { FixedWindowRateLimiter } from './rate-limit.js';
 export interface Gate {
   authorized(req: IncomingMessage): 'ok' | 'missing' | 'invalid';
   /** Auth and rate limit for an API call; answers and returns false when the request must stop here. */
-  admit(req: IncomingMessage, res: ServerResponse): boolean;
+  admit(req: IncomingMessage, res: ServerResponse, endpoint: 'submit' | 'read'): boolean;
   /** Applies an injected failure or hang; true when the request was taken over by it. */
   inject(endpoint: 'submit' | 'read', res: ServerResponse): boolean;
 }
@@ -20,6 +20,8 @@ export function createGate(deps: {
   limiter: FixedWindowRateLimiter;
   injector: FailureInjector;
   logger: Logger;
+  /** Called with `<endpoint>:<window>` for every 429 the account's limit answers. */
+  onRateLimited?: (key: string) => void;
 }): Gate {
   const expectedAuth = Buffer.from(deps.apiKey);
 
@@ -32,7 +34,7 @@ export function createGate(deps: {
     return given.length === expectedAuth.length && timingSafeEqual(given, expectedAuth) ? 'ok' : 'invalid';
   }
 
-  function admit(req: IncomingMessage, res: ServerResponse): boolean {
+  function admit(req: IncomingMessage, res: ServerResponse, endpoint: 'submit' | 'read'): boolean {
     const auth = authorized(req);
     if (auth !== 'ok') {
       sendJson(
@@ -52,6 +54,7 @@ export function createGate(deps: {
     const decision = deps.limiter.take();
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     if (!decision.allowed) {
+      deps.onRateLimited?.(`${endpoint}:${decision.refusedBy}`);
       sendJson(res, 429, {
         detail: errorDetails(SIMULATOR_ERROR_CODES.rateLimited, 'general', 'Too Many Requests. Rate limit exceeded.'),
       });

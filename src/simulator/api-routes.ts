@@ -61,7 +61,7 @@ async function parseSubmitBody(req: IncomingMessage, res: ServerResponse): Promi
 
 export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   ctx.stats.submits++;
-  if (ctx.gate.inject('submit', res) || !ctx.gate.admit(req, res)) return;
+  if (ctx.gate.inject('submit', res) || !ctx.gate.admit(req, res, 'submit')) return;
   const body = await parseSubmitBody(req, res);
   if (body === undefined) return;
   const outcome = validateAiEditRequest(body);
@@ -71,6 +71,7 @@ export async function handleSubmit(ctx: ApiContext, req: IncomingMessage, res: S
   }
   const generation = ctx.generations?.take();
   if (generation && !generation.allowed) {
+    countRateLimited(ctx.stats, `generation:${generation.refusedBy}`);
     sendJson(
       res,
       429,
@@ -115,7 +116,7 @@ export function handleRead(ctx: ApiContext, req: IncomingMessage, res: ServerRes
   const isInteger = /^[+-]?\d+$/.test(rawId);
   const id = isInteger ? Number(rawId) : NaN;
   if (isInteger) stats.readsByTask.set(id, (stats.readsByTask.get(id) ?? 0) + 1);
-  if (ctx.gate.inject('read', res) || !ctx.gate.admit(req, res)) return;
+  if (ctx.gate.inject('read', res) || !ctx.gate.admit(req, res, 'read')) return;
   if (!isInteger) {
     sendJson(res, 422, {
       detail: [{ loc: ['path', 'ai_edit_id'], msg: 'value is not a valid integer', type: 'type_error.integer' }],
@@ -154,4 +155,9 @@ export function taskData(task: SimTask, status: JobStatus): Json {
   if (status === 'DONE') data['result'] = task.result;
   else if (status !== 'ERROR') data['result'] = null;
   return data;
+}
+
+/** Counts one 429 under `key` (`<what>:<window>`). */
+export function countRateLimited(stats: SimulatorStats, key: string): void {
+  stats.rateLimited.set(key, (stats.rateLimited.get(key) ?? 0) + 1);
 }

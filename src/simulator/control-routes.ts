@@ -71,5 +71,6 @@ export function handleStats(gate: Gate, stats: SimulatorStats, req: IncomingMess
     reads: stats.reads,
     readsByTask: Object.fromEntries(stats.readsByTask),
     webhooks: stats.webhooks,
+    rateLimited: Object.fromEntries(stats.rateLimited),
   });
 }

@@ -5,6 +5,8 @@
 
 export interface RateLimitDecision {
   allowed: boolean;
+  /** Which window refused (the minute when both are spent); undefined when allowed. */
+  refusedBy?: 'second' | 'minute';
   headers: Record<string, string>;
 }
 
@@ -37,7 +39,9 @@ export class FixedWindowRateLimiter {
       this.second.count++;
       this.minute.count++;
     }
-    return { allowed, headers: this.headers(now, !allowed) };
+    const headers = this.headers(now, !allowed);
+    if (allowed) return { allowed, headers };
+    return { allowed, refusedBy: this.minute.count >= this.minute.limit ? 'minute' : 'second', headers };
   }
 
   /** Headers for a response that does not count (auth failures, injected failures, files). */

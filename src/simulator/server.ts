@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { pino } from 'pino';
 import { createGate } from './access.js';
-import { type ApiContext, handleRead, handleSubmit } from './api-routes.js';
+import { type ApiContext, countRateLimited, handleRead, handleSubmit } from './api-routes.js';
 import { FailureInjector } from './control.js';
 import { handleControl, handleStats } from './control-routes.js';
 import { createSampleRoute, findSample, handleOutput } from './file-routes.js';
@@ -52,11 +52,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     : undefined;
   const injector = new FailureInjector();
   const store: TaskStore = options.dataDir ? new SqliteTaskStore(options.dataDir) : new MemoryTaskStore();
-  const stats: SimulatorStats = { submits: 0, reads: 0, readsByTask: new Map(), webhooks: 0 };
+  const stats: SimulatorStats = { submits: 0, reads: 0, readsByTask: new Map(), webhooks: 0, rateLimited: new Map() };
   const sockets = new Set<Socket>();
   const shutdown = new AbortController();
   const runs = new Set<Promise<void>>();
-  const gate = createGate({ apiKey, limiter, injector, logger });
+  const gate = createGate({
+    apiKey,
+    limiter,
+    injector,
+    logger,
+    onRateLimited: (key) => countRateLimited(stats, key),
+  });
   const timeline = new TaskTimeline(() => stepMs, options.taskPlanner);
   const serveSample = createSampleRoute();
   let baseUrl = '';
@@ -80,6 +86,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       stats.reads = 0;
       stats.readsByTask.clear();
       stats.webhooks = 0;
+      stats.rateLimited.clear();
     },
     setWebhook: (target) => notifier.setTarget(target),
   };

@@ -62,6 +62,11 @@ export interface SimulatorStats {
   readsByTask: Map<number, number>;
   /** Webhook notifications sent (delivered or not). */
   webhooks: number;
+  /**
+   * 429s answered, by what was refused and which window refused it: `read:second`, `submit:minute`,
+   * `generation:second`, ... (a submit refused by the generation limit counts as `generation:`).
+   */
+  rateLimited: Map<string, number>;
 }
 
 export interface Simulator {

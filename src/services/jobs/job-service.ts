@@ -50,14 +50,15 @@ export interface JobServiceDeps {
    * once the submit is stored or has failed. Replays of an idempotency key make no upstream call and are not asked.
    */
   admitSubmit?: (owner: string, request: AiEditRequest) => Promise<() => void>;
+  /** The generation budget (upstream/generation-budget.ts), for a generation the submit queue could not use. */
+  generations?: SubmitQueueDeps['generations'];
   /**
-   * The generation budget (upstream/generation-budget.ts): a submit is sent at once only when it can take a
-   * generation (and a request token) without waiting; otherwise it is queued. Absent: always at once, unless jobs
-   * wait already (order is kept) or Claid answers 429.
+   * The request budget, which grants a submit its token together with a generation: a submit is sent at once only
+   * when both would be granted without waiting (canGrantSubmitNow); otherwise it is queued, and the submit queue
+   * takes a token before it claims a job. Absent: always at once, unless jobs wait already (order is kept) or Claid
+   * answers 429.
    */
-  generations?: (SubmitQueueDeps['generations'] & { tryTakeNow(): Promise<boolean> }) | undefined;
-  /** The request budget, from which the submit queue takes a token before it claims a job. */
-  requests?: SubmitQueueDeps['requests'];
+  requests?: (SubmitQueueDeps['requests'] & { canGrantSubmitNow(): Promise<boolean> }) | undefined;
   /** How often the submit queue looks for jobs queued elsewhere; default 1000 ms. */
   queueCheckMs?: number;
   now?: () => Date;
@@ -203,7 +204,7 @@ export class JobService {
   /** Jobs waiting go first (send order is submit order); then the budgets must grant without waiting. */
   private async mayGoAtOnce(): Promise<boolean> {
     if ((await this.deps.store.countWaiting()) > 0) return false;
-    return this.deps.generations ? this.deps.generations.tryTakeNow() : true;
+    return this.deps.requests ? this.deps.requests.canGrantSubmitNow() : true;
   }
 
   private async sendAtOnce(job: Job): Promise<Job> {

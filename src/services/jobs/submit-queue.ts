@@ -8,9 +8,11 @@ import type { SendOutcome, SubmitSender } from './submit-sender.js';
 // The durable submit queue's dispatcher. A job that could not be sent at once waits in the store (QUEUED, no send
 // time); every instance runs one of these, and each turn it
 //   1. looks whether any job waits (cheap: the jobs_waiting index),
-//   2. waits for a generation and then for a request token (the budgets are shared across instances),
+//   2. waits for a submit's request token, which the request budget grants together with a generation (both
+//      budgets are shared across instances),
 //   3. claims the oldest waiting job (its send time set atomically: FOR UPDATE SKIP LOCKED / IMMEDIATE), and
-//   4. sends it right away with the token it holds, so that nothing lies between the claim and the body leaving.
+//   4. sends it right away with the token it holds, so that only the claim lies between the grant and the body
+//      leaving (a claim slow enough to make the token stale waits for a fresh one: rate-budget.ts FRESH_GRANT_MS).
 // A claimed job follows the submit rules (submit-sender.ts); if this process dies with it, whether Claid took it
 // cannot be known, and the unsettled-submit sweep ends it UPSTREAM_OUTCOME_UNKNOWN: it is never sent twice.
 
@@ -18,13 +20,13 @@ export interface SubmitQueueDeps {
   store: JobStore;
   sender: SubmitSender;
   logger: Logger;
-  /** The generation budget; absent: only the request budget paces the queue. */
-  generations?: { take(signal: AbortSignal): Promise<void>; giveBack(): Promise<void> } | undefined;
-  /** The request budget: a token is taken before the claim and spent by the submit. */
+  /** The generation budget, for a generation granted but not used (another instance took the last job). */
+  generations?: { giveBack(): Promise<void> } | undefined;
+  /** The request budget: a token (and with it a generation) is taken before the claim and spent by the submit. */
   requests?:
     | {
         acquire(kind: 'submit', options: { signal: AbortSignal }): Promise<void>;
-        withGrantedToken<T>(fn: () => Promise<T>): Promise<T>;
+        withGrantedToken<T>(grantedAt: number, fn: () => Promise<T>): Promise<T>;
       }
     | undefined;
   /** How often the store is asked for jobs queued elsewhere (another instance, a previous run). Default 1000. */
@@ -94,24 +96,24 @@ export class SubmitQueue {
     }
     if (this.#backoffMs > 0) await sleep(this.#backoffMs, undefined, { signal }).catch(() => undefined);
     if (signal.aborted || (await this.deps.store.countWaiting()) === 0) return false;
-    await this.deps.generations?.take(signal);
     await this.deps.requests?.acquire('submit', { signal });
+    const grantedAt = Date.now();
     const job = await this.deps.store.claimNextQueued(this.#now());
     if (!job) {
       // Another instance took the last one meanwhile; the request token is spent unused (rare).
       await this.deps.generations?.giveBack();
       return false;
     }
-    const sending = this.#send(job).finally(() => this.#inFlight.delete(job.id));
+    const sending = this.#send(job, grantedAt).finally(() => this.#inFlight.delete(job.id));
     this.#inFlight.set(job.id, sending);
     return true;
   }
 
-  async #send(job: Job): Promise<void> {
+  async #send(job: Job, grantedAt: number): Promise<void> {
     const send = () => this.deps.sender.send(job);
     let outcome: SendOutcome;
     try {
-      outcome = await (this.deps.requests ? this.deps.requests.withGrantedToken(send) : send());
+      outcome = await (this.deps.requests ? this.deps.requests.withGrantedToken(grantedAt, send) : send());
     } catch (err) {
       this.deps.logger.error({ err, jobId: job.id }, 'submit queue: sending a claimed job failed');
       return;

@@ -1,14 +1,13 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../../lib/logger.js';
-import type { LimiterFactory, SharedBudgetGate } from '../upstream/budget-types.js';
+import type { SharedBudgetGate } from '../upstream/budget-types.js';
 
 // The upstream budget shared by every instance on one Redis (claid-facts.md: the limits are per account, not per
 // process). Three pieces, all keyed under one prefix:
 //
-//   <prefix>upstream-budget:1s:claid, ...:60s:claid   RateLimiterRedis windows: every instance consumes the same
-//                                                      points. A RateLimiterMemory with the same limits stands in
-//                                                      while Redis is unreachable (each instance then keeps its own).
+//   <prefix>upstream-budget:log:claid                 the grant log (redis-grant-windows.ts): every instance's
+//                                                      grants in one sliding window; each instance's own memory log
+//                                                      stands in while Redis is unreachable.
 //   <prefix>budget:next-at                             the earliest time (Redis clock, ms) the next grant may go out,
 //                                                      anywhere: grants are spaced 1/rps apart across instances, as
 //                                                      one instance spaces its own, so windows never add up to 2×.
@@ -18,19 +17,6 @@ import type { LimiterFactory, SharedBudgetGate } from '../upstream/budget-types.
 //                                                      rps + 1 requests land within one second.
 //   <prefix>budget:pause-until                         set by whoever sees a 429 (or a spent quota): every instance
 //                                                      waits until then.
-
-/** RateLimiterRedis on shared keys, with an in-memory insurance limiter for when Redis does not answer. */
-export function redisLimiterFactory(redis: Redis, keyPrefix: string): LimiterFactory {
-  return (points, duration, name) =>
-    new RateLimiterRedis({
-      storeClient: redis,
-      points,
-      duration,
-      keyPrefix: `${keyPrefix}${name}`,
-      rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory({ points, duration, keyPrefix: name }),
-    });
-}
 
 /** Shared grants are spaced this much wider than 1/rps (see above). */
 const SHARED_SPACING_MARGIN = 1.1;

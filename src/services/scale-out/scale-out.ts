@@ -1,10 +1,12 @@
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../lib/logger.js';
-import type { LimiterFactory, SharedBudgetGate } from '../upstream/budget-types.js';
+import type { SharedBudgetGate } from '../upstream/budget-types.js';
+import type { GrantWindowsFactory } from '../upstream/grant-log.js';
 import { LocalPollCoordinator, type PollCoordinator, RedisPollCoordinator } from './poll-coordinator.js';
-import { RedisBudgetGate, redisLimiterFactory } from './redis-budget.js';
+import { RedisBudgetGate } from './redis-budget.js';
 import { createPrefixedRedisEventTarget } from './redis-event-target.js';
+import { redisGrantWindowsFactory } from './redis-grant-windows.js';
 
 // What lets several gateway instances behind one load balancer behave like one (REDIS_URL): pub/sub on Redis, job
 // leases with shared watch interest, and one upstream budget. Without REDIS_URL every piece is this process's own.
@@ -15,10 +17,10 @@ export interface ScaleOut {
   /** Carries job events between instances (undefined: this process's own, in memory). */
   readonly eventTarget: TypedEventTarget<CustomEvent> | undefined;
   readonly coordinator: PollCoordinator;
-  /** For the RateBudget: limiter windows and spacing shared by every instance (undefined: this process's own). */
-  readonly limiterFactory: LimiterFactory | undefined;
+  /** For both budgets: grant logs shared by every instance (undefined: this process's own). */
+  readonly grantWindows: GrantWindowsFactory | undefined;
   readonly sharedBudget: SharedBudgetGate | undefined;
-  /** For the GenerationBudget: its spacing shared by every instance (its windows come from limiterFactory). */
+  /** For the GenerationBudget: its spacing shared by every instance (its windows come from grantWindows). */
   readonly sharedGenerations: SharedBudgetGate | undefined;
   /** How often the poller looks for jobs submitted elsewhere (0: only at start). */
   readonly rescanIntervalMs: number;
@@ -46,7 +48,7 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
       instanceId: coordinator.instanceId,
       eventTarget: undefined,
       coordinator,
-      limiterFactory: undefined,
+      grantWindows: undefined,
       sharedBudget: undefined,
       sharedGenerations: undefined,
       rescanIntervalMs: 0,
@@ -87,7 +89,7 @@ export async function openScaleOut(options: ScaleOutOptions, logger: Logger): Pr
       logger,
     }),
     coordinator,
-    limiterFactory: redisLimiterFactory(commands, prefix),
+    grantWindows: redisGrantWindowsFactory(commands, prefix, logger),
     sharedBudget: new RedisBudgetGate(commands, prefix, logger),
     sharedGenerations: new RedisBudgetGate(commands, `${prefix}generations:`, logger),
     rescanIntervalMs: scaleOut.rescanIntervalMs,

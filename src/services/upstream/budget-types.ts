@@ -1,5 +1,3 @@
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-
 // The words the upstream budget's parts and its users share (rate-budget.ts puts the parts together).
 
 export type BudgetPriority = 'submit' | 'watched' | 'background';
@@ -19,13 +17,7 @@ export interface PriorityScope {
 }
 
 /**
- * Builds the limiter for one window. The default is in-memory; a RateLimiterRedis with the same points, duration
- * and keyPrefix (ideally with a RateLimiterMemory as insuranceLimiter) makes several instances share one budget.
- */
-export type LimiterFactory = (points: number, durationSec: number, keyPrefix: string) => RateLimiterAbstract;
-
-/**
- * What several instances share beyond the limiter windows (scale-out/redis-budget.ts): the spacing between grants
+ * What several instances share beyond the grant log (scale-out/redis-budget.ts): the spacing between grants
  * and a pause after a 429, so that one instance's 429 stops them all.
  */
 export interface SharedBudgetGate {

@@ -3,7 +3,8 @@ import { MinHeap } from '../../lib/min-heap.js';
 import type { BudgetPriority } from './budget-types.js';
 
 // The callers waiting for an upstream token, most urgent first: by class (submit, watched, background), then by how
-// long each has waited, then by arrival.
+// long each has waited, then by arrival. Submits wait apart from reads: a submit also needs a generation, and while
+// none is free the next token goes to the most urgent read instead.
 
 export type RequestKind = 'submit' | 'read';
 
@@ -29,10 +30,12 @@ export const budgetError = (message: string): UpstreamError =>
     requestId: null,
   });
 
+const moreUrgent = (a: Waiter, b: Waiter): boolean =>
+  (PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.since - b.since || a.seq - b.seq) < 0;
+
 export class BudgetWaiters {
-  private readonly queue = new MinHeap<Waiter>(
-    (a, b) => (PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.since - b.since || a.seq - b.seq) < 0,
-  );
+  private readonly submits = new MinHeap<Waiter>(moreUrgent);
+  private readonly reads = new MinHeap<Waiter>(moreUrgent);
   private readonly queuedByPriority: Record<BudgetPriority, number> = { submit: 0, watched: 0, background: 0 };
   private seq = 0;
 
@@ -52,29 +55,40 @@ export class BudgetWaiters {
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(waiter);
+      (kind === 'submit' ? this.submits : this.reads).push(waiter);
       this.queuedByPriority[priority]++;
     });
   }
 
-  /** The next waiter still waiting, dropping those that gave up. */
+  /** The next waiter still waiting (a submit before any read), dropping those that gave up. */
   peek(): Waiter | undefined {
-    while (this.queue.peek()?.settled) this.queue.pop();
-    return this.queue.peek();
+    return this.peekSubmit() ?? this.peekRead();
   }
 
-  /** Grants the most urgent waiter its token; returns it, or undefined when nobody waits. */
-  grant(): Waiter | undefined {
-    const waiter = this.peek();
+  peekSubmit(): Waiter | undefined {
+    return live(this.submits);
+  }
+
+  peekRead(): Waiter | undefined {
+    return live(this.reads);
+  }
+
+  /**
+   * Grants the most urgent waiter its token (a read when `submitAllowed` is false: no generation is free); returns
+   * it, or undefined when nobody such waits.
+   */
+  grant(submitAllowed = true): Waiter | undefined {
+    const heap = submitAllowed && this.peekSubmit() ? this.submits : this.reads;
+    const waiter = live(heap);
     if (!waiter) return undefined;
-    this.queue.pop();
+    heap.pop();
     this.settle(waiter);
     return waiter;
   }
 
   /** Rejects every waiter with `error`. */
   rejectAll(error: Error): void {
-    for (const waiter of this.queue.drain()) this.settle(waiter, error);
+    for (const waiter of [...this.submits.drain(), ...this.reads.drain()]) this.settle(waiter, error);
   }
 
   counts(): Record<BudgetPriority, number> {
@@ -89,4 +103,9 @@ export class BudgetWaiters {
     if (error) waiter.reject(error);
     else waiter.resolve();
   }
+}
+
+function live(heap: MinHeap<Waiter>): Waiter | undefined {
+  while (heap.peek()?.settled) heap.pop();
+  return heap.peek();
 }

@@ -1,25 +1,34 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../lib/logger.js';
-import type { LimiterFactory, SharedBudgetGate } from './budget-types.js';
-import { budgetError } from './budget-waiters.js';
-import { LimiterWindows } from './budget-windows.js';
+import type { SharedBudgetGate } from './budget-types.js';
+import { type GrantWindows, type GrantWindowsFactory, memoryGrantWindows } from './grant-log.js';
 
 // Claid's generation limit (claid-facts.md: 1 AI Edit generation a second, 60 a minute), on top of the request
-// budget: a submit costs one generation here and one request token there. Its windows are shared by every instance
-// through the same limiter factory as the request budget (Redis), and grants are spaced 1/perSecond apart (a
-// little wider, as the request budget's shared gate is), so that an upstream counting in clock-aligned seconds never
-// sees two in one second.
+// budget: a submit costs one generation here and one request token there. The request budget takes the generation
+// at the moment it grants a submit its token (rate-budget.ts), so that a generation is spent exactly when its request
+// leaves: taken earlier, a wait for the token in between would let two submits spaced a second apart at the grant
+// land in one second upstream (the 429s the arrivals benchmark saw at 50 jobs a minute). Its windows are a grant log
+// (grant-log.ts) shared by every instance through Redis, and grants are spaced 1/perSecond apart (a little wider, as
+// the request budget's shared gate is), so that an upstream counting in clock-aligned seconds never sees two in one.
 
 export interface GenerationBudgetOptions {
   perSecond: number;
   perMinute: number;
   logger: Logger;
-  limiterFactory?: LimiterFactory | undefined;
+  /** The windows' store (grant-log.ts): memory by default, Redis to share them. */
+  grantWindows?: GrantWindowsFactory | undefined;
   /** Spacing shared across instances; without one, this process spaces its own. */
   shared?: SharedBudgetGate | undefined;
-  /** The request budget: a submit is granted at once only when it, too, would grant at once. */
-  requests?: { canGrantNow(): Promise<boolean> } | undefined;
   key?: string;
+}
+
+/** What the request budget asks of the generation budget when it grants a submit. */
+export interface GenerationGate {
+  /** Takes a generation if one is free now: 0 when taken, else how long (ms) until one may be. */
+  tryTake(): Promise<number>;
+  /** Returns a generation taken but not used (the submit gave up, or its request was not granted after all). */
+  giveBack(): Promise<void>;
+  /** Whether a generation would be free now, without taking it (the submit-at-once decision). */
+  wouldGrantNow(): Promise<boolean>;
 }
 
 /**
@@ -28,11 +37,10 @@ export interface GenerationBudgetOptions {
  */
 const SPACING_MARGIN = 1.1;
 
-export class GenerationBudget {
-  readonly #windows: LimiterWindows;
+export class GenerationBudget implements GenerationGate {
+  readonly #windows: GrantWindows;
   readonly #spacingMs: number;
   readonly #shared: SharedBudgetGate | undefined;
-  readonly #requests: GenerationBudgetOptions['requests'];
   #lastGrantAt = Number.NEGATIVE_INFINITY;
   /** One take at a time in this process, so that two callers never both pass the spacing check. */
   #turn: Promise<unknown> = Promise.resolve();
@@ -40,50 +48,36 @@ export class GenerationBudget {
   constructor(options: GenerationBudgetOptions) {
     if (!(options.perSecond > 0) || !(options.perMinute > 0))
       throw new RangeError('perSecond and perMinute must be positive');
-    const logger = options.logger.child({ component: 'generation-budget' });
-    this.#windows = new LimiterWindows(
-      options.perSecond,
-      options.perMinute,
-      options.key ?? 'claid',
-      logger,
-      options.limiterFactory,
+    this.#windows = (options.grantWindows ?? memoryGrantWindows)(
+      { perSecond: options.perSecond, perMinute: options.perMinute },
       'generation-budget',
+      options.key ?? 'claid',
     );
     this.#spacingMs = 1000 / options.perSecond;
     this.#shared = options.shared;
-    this.#requests = options.requests;
   }
 
-  /** Takes a generation if one (and a request token) can be had without waiting; false: the submit is queued. */
-  async tryTakeNow(): Promise<boolean> {
-    if (this.#requests && !(await this.#requests.canGrantNow())) return false;
-    return (await this.#take()) === 0;
-  }
-
-  /** Waits for a generation; rejects when `signal` aborts. It holds nothing else: nothing to close. */
-  async take(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      if (signal.aborted) throw budgetError('Gave up waiting for the generation budget.');
-      const waitMs = await this.#take();
-      if (waitMs === 0) return;
-      await sleep(waitMs, undefined, { signal }).catch(() => undefined);
-    }
-  }
-
-  /** Returns a generation taken but not used (nothing was waiting after all). */
-  giveBack(): Promise<void> {
-    return this.#windows.giveBack();
-  }
-
-  /** 0 when a generation was taken, else how long (ms) to wait before asking again. */
-  #take(): Promise<number> {
+  tryTake(): Promise<number> {
     const taking = this.#turn.then(() => this.#takeOnce());
     this.#turn = taking.catch(() => undefined);
     return taking;
   }
 
+  giveBack(): Promise<void> {
+    return this.#windows.giveBack();
+  }
+
+  async wouldGrantNow(): Promise<boolean> {
+    if (this.#localSpacingLeft() > 0) return false;
+    return (await this.#windows.remaining()) > 0;
+  }
+
+  #localSpacingLeft(): number {
+    return this.#lastGrantAt + this.#spacingMs * SPACING_MARGIN - Date.now();
+  }
+
   async #takeOnce(): Promise<number> {
-    const spacingLeft = this.#lastGrantAt + this.#spacingMs * SPACING_MARGIN - Date.now();
+    const spacingLeft = this.#localSpacingLeft();
     if (spacingLeft > 0) return spacingLeft;
     const refusedForMs = await this.#windows.take();
     if (refusedForMs > 0) return refusedForMs;

@@ -1,16 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '../../lib/logger.js';
 import { type PauseReason, type UpstreamObservation, UpstreamPause } from './budget-pause.js';
-import type {
-  AcquireOptions,
-  BudgetPriority,
-  LimiterFactory,
-  PriorityScope,
-  SharedBudgetGate,
-} from './budget-types.js';
+import type { AcquireOptions, BudgetPriority, PriorityScope, SharedBudgetGate } from './budget-types.js';
 import { BudgetWaiters, budgetError, type RequestKind } from './budget-waiters.js';
-import { LimiterWindows, STORE_ERROR_RETRY_MS } from './budget-windows.js';
 import type { UpstreamBudget } from './claid-client.js';
+import type { GenerationGate } from './generation-budget.js';
+import { type GrantWindows, type GrantWindowsFactory, memoryGrantWindows } from './grant-log.js';
 
 // The account-wide upstream budget (claid-facts.md: ~4 requests/s and 120/min for everything, submits included).
 //
@@ -20,21 +15,25 @@ import type { UpstreamBudget } from './claid-client.js';
 // withPriority(), and acquire() picks the priority up from that async context. Plain acquire('read') calls (a query
 // refreshing a stale job for someone who is waiting) rank with watched jobs.
 //
-// One loop (pump) grants tokens: it waits out the pause (budget-pause.ts) and the spacing, takes a point from both
-// limiter windows (budget-windows.ts) and the shared slot, and only then picks the most urgent waiter
-// (budget-waiters.ts).
+// One loop (pump) grants tokens: it waits out the pause (budget-pause.ts) and the spacing, takes a grant from the
+// account's windows (grant-log.ts) and the shared slot, and only then picks the most urgent waiter
+// (budget-waiters.ts). A submit is granted only together with a generation (generation-budget.ts), taken at that
+// moment: while none is free, the token goes to the most urgent read.
 
 export interface RateBudgetOptions {
   perSecond: number;
   perMinute: number;
   logger: Logger;
-  limiterFactory?: LimiterFactory;
+  /** The windows' store: this process's memory by default, Redis to share them (scale-out/redis-grant-windows.ts). */
+  grantWindows?: GrantWindowsFactory | undefined;
   /** Shared spacing and pause across instances; without one, both are this process's own. */
   shared?: SharedBudgetGate;
   /** The limiter key: one per upstream account. Default 'claid'. */
   key?: string;
   /** Up to this much random extra wait after a 429 or a spent quota. Default 100 ms. */
   jitterMs?: number;
+  /** Claid's generation limit: every submit's token comes with a generation. Absent: submits need none. */
+  generations?: GenerationGate | undefined;
 }
 
 export interface RateBudgetStats {
@@ -55,7 +54,19 @@ export interface RateBudgetStats {
 /** A token granted before the call that spends it: the first acquire() in its scope takes it instead of waiting. */
 interface HeldGrant {
   spent: boolean;
+  grantedAt: number;
 }
+
+/**
+ * A held token older than this when its request would leave is not used: the windows counted it at its grant, and
+ * a request sent much later could land in an upstream second that already has its share. A fresh one is waited for
+ * (the stale one stays counted: the budget errs on the safe side). The grant log's second is 100 ms wider than the
+ * upstream's (grant-log.ts), which covers a request sent up to this much after its grant.
+ */
+export const FRESH_GRANT_MS = 100;
+
+/** Wait before pumping again after the windows' store failed. */
+const STORE_ERROR_RETRY_MS = 1_000;
 
 /** Longest pause a submit waits in line for rather than going to the submit queue. */
 const AT_ONCE_TOLERANCE_MS = 1_000;
@@ -63,7 +74,8 @@ const AT_ONCE_TOLERANCE_MS = 1_000;
 const priorityContext = new AsyncLocalStorage<AcquireOptions & { grant?: HeldGrant }>();
 
 export class RateBudget implements UpstreamBudget, PriorityScope {
-  private readonly windows: LimiterWindows;
+  private readonly windows: GrantWindows;
+  private readonly generations: GenerationGate | undefined;
   private readonly pause: UpstreamPause;
   private readonly waiters = new BudgetWaiters();
   /** Grants are spaced evenly, so that a sliding-window upstream never sees two windows' worth in one second. */
@@ -82,15 +94,14 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     if (!(options.perSecond > 0) || !(options.perMinute > 0))
       throw new RangeError('perSecond and perMinute must be positive');
     this.logger = options.logger.child({ component: 'upstream-budget' });
-    this.windows = new LimiterWindows(
-      options.perSecond,
-      options.perMinute,
+    this.windows = (options.grantWindows ?? memoryGrantWindows)(
+      { perSecond: options.perSecond, perMinute: options.perMinute },
+      'upstream-budget',
       options.key ?? 'claid',
-      this.logger,
-      options.limiterFactory,
     );
     this.spacingMs = 1000 / options.perSecond;
     this.shared = options.shared;
+    this.generations = options.generations;
     this.pause = new UpstreamPause(this.spacingMs, options.jitterMs ?? 100, this.logger, options.shared);
   }
 
@@ -100,7 +111,11 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     const scope = priorityContext.getStore();
     if (scope?.grant && !scope.grant.spent) {
       scope.grant.spent = true;
-      return Promise.resolve();
+      if (Date.now() - scope.grant.grantedAt <= FRESH_GRANT_MS) return Promise.resolve();
+      this.logger.debug(
+        { heldMs: Date.now() - scope.grant.grantedAt },
+        'a held token went stale: waiting for a fresh one',
+      );
     }
     const priority = options.priority ?? (kind === 'submit' ? 'submit' : (scope?.priority ?? 'watched'));
     const since = options.since ?? scope?.since ?? Date.now();
@@ -115,22 +130,24 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   }
 
   /**
-   * Runs `fn` with one token already held (acquired by the caller beforehand): its first acquire() takes it at once,
-   * any later one (a retry) waits as usual. The submit queue acquires before it claims a job, so that nothing
-   * lies between the claim and the body leaving.
+   * Runs `fn` with one token already held (granted at `grantedAt`, acquired by the caller beforehand): its first
+   * acquire() takes it at once if it is still fresh (FRESH_GRANT_MS), any later one (a retry) waits as usual. The
+   * submit queue acquires before it claims a job, so that nothing but the claim lies between the grant and the body
+   * leaving.
    */
-  withGrantedToken<T>(fn: () => Promise<T>): Promise<T> {
-    return priorityContext.run({ priority: 'submit', grant: { spent: false } }, fn);
+  withGrantedToken<T>(grantedAt: number, fn: () => Promise<T>): Promise<T> {
+    return priorityContext.run({ priority: 'submit', grant: { spent: false, grantedAt } }, fn);
   }
 
   /**
-   * Whether a submit asking now would be granted without waiting for the quota: no submit queued before it, a point
-   * left in both windows, and no pause longer than AT_ONCE_TOLERANCE_MS (a 429's pause is at least a second; a
-   * short back-off after a 5xx, or the even spacing, is waited for in line).
+   * Whether a submit asking now would be granted without waiting for the quota: no submit queued before it, a grant
+   * left in both windows, a generation free, and no pause longer than AT_ONCE_TOLERANCE_MS (a 429's pause is at
+   * least a second; a short back-off after a 5xx, or the even spacing, is waited for in line).
    */
-  async canGrantNow(): Promise<boolean> {
+  async canGrantSubmitNow(): Promise<boolean> {
     if (this.closed || this.waiters.counts().submit > 0) return false;
     if (this.pause.until - Date.now() > AT_ONCE_TOLERANCE_MS) return false;
+    if (this.generations && !(await this.generations.wouldGrantNow())) return false;
     return (await this.windows.remaining()) > 0;
   }
 
@@ -172,8 +189,16 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
           await this.sleep(waitMs);
           continue;
         }
+        // A submit needs a generation too. With only submits waiting, nothing else is taken before one is free: an
+        // instance waiting for a generation must not spend the shared slots that another instance's reads could use.
+        let generation = this.waiters.peekRead() ? undefined : await this.takeGeneration();
+        if (generation && generation.waitMs > 0) {
+          await this.sleep(generation.waitMs);
+          continue;
+        }
         const refusedForMs = await this.windows.take();
         if (refusedForMs > 0) {
+          if (generation?.taken) await this.generations?.giveBack();
           await this.sleep(refusedForMs);
           continue;
         }
@@ -181,10 +206,15 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
         // the less the spacing that other instances see is blurred.
         if (!(await this.reserveShared())) {
           await this.windows.giveBack();
+          if (generation?.taken) await this.generations?.giveBack();
           break;
         }
+        // With reads waiting too, the generation comes last, closest to the submit leaving; while none is free the
+        // token goes to the most urgent read.
+        generation ??= await this.takeGeneration();
         // Pick the waiter only now: someone more urgent may have arrived while the limiters answered.
-        const waiter = this.closed ? undefined : this.waiters.grant();
+        const waiter = this.closed ? undefined : this.waiters.grant(generation.taken);
+        if (generation.taken && waiter?.kind !== 'submit') await this.generations?.giveBack();
         if (!waiter) {
           await this.windows.giveBack();
           break;
@@ -203,6 +233,13 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     if (this.closed || !this.waiters.peek()) return;
     if (failed) setTimeout(() => void this.pump(), STORE_ERROR_RETRY_MS);
     else void this.pump();
+  }
+
+  /** A generation for the submit waiting, if any waits and one is free (always, without a generation limit). */
+  private async takeGeneration(): Promise<{ taken: boolean; waitMs: number }> {
+    if (!this.waiters.peekSubmit()) return { taken: false, waitMs: 0 };
+    const waitMs = this.generations ? await this.generations.tryTake() : 0;
+    return { taken: waitMs === 0, waitMs };
   }
 
   /** Waits for a grant slot shared with other instances (and for their 429 pause); false when closed meanwhile. */

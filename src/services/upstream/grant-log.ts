@@ -1,0 +1,123 @@
+// The account's windows as a log of recent grants: at most `perSecond` grants in any `secondWindowMs` and at most
+// `perMinute` in any `minuteWindowMs`, whatever the moment: sliding windows, not windows that start at the first
+// grant. Claid's windows are not documented; fixed windows that start somewhere else (the simulator's, and likely
+// Claid's, are aligned to the clock) can see two windows' worth of another counter's grants in one of theirs, and a
+// busy account answers those with 429s (bench/README.md, arrivals at 50 jobs a minute). A sliding window can never
+// be crossed that way, whatever the upstream's windows are.
+//
+// Once the minute window is half used, grants are also paced: what is left of the minute is spread until its oldest
+// grant leaves the window, and never closer than one minute's share (minuteWindowMs / perMinute). A saturated
+// account then sends evenly instead of spending the minute in its first seconds and waiting out the rest (a sliding
+// window alone would repeat that burst and stall every minute), so the next read or submit never waits long for a
+// token: the delay a subscriber sees is that wait.
+//
+// Both windows are a little wider than the upstream's (the margins): between a grant and its request reaching the
+// upstream lie a few milliseconds that vary, and two grants a window apart must not land inside one of its windows.
+
+export interface GrantLogSpec {
+  perSecond: number;
+  perMinute: number;
+  /** Width of the "second" window kept; default SECOND_WINDOW_MS (tests shrink the minute to see it bind). */
+  secondWindowMs?: number;
+  /** Width of the "minute" window kept; default MINUTE_WINDOW_MS. */
+  minuteWindowMs?: number;
+}
+
+/** Widths of the windows kept, the margins included (see above). */
+export const SECOND_WINDOW_MS = 1_100;
+export const MINUTE_WINDOW_MS = 61_000;
+
+/** The two widths of `spec`, defaults applied. */
+export const windowWidths = (spec: GrantLogSpec): { secondMs: number; minuteMs: number } => ({
+  secondMs: spec.secondWindowMs ?? SECOND_WINDOW_MS,
+  minuteMs: spec.minuteWindowMs ?? MINUTE_WINDOW_MS,
+});
+/** Share of the minute window used beyond which grants are paced evenly. */
+export const PACE_FROM_SHARE = 0.5;
+
+/** The windows a budget draws from: this process's own (memory) or shared by every instance (Redis). */
+export interface GrantWindows {
+  /** Takes one grant from both windows: 0 when taken, else how long (ms) to wait before asking again. */
+  take(): Promise<number>;
+  /** Returns the grant this process took last (nobody was waiting for it after all). */
+  giveBack(): Promise<void>;
+  /** Grants left in the tighter window now, without taking any; 0 when the store cannot say. */
+  remaining(): Promise<number>;
+}
+
+/** Builds the windows of one budget (`name`: 'upstream-budget' or 'generation-budget'; `key`: the account). */
+export type GrantWindowsFactory = (spec: GrantLogSpec, name: string, key: string) => GrantWindows;
+
+/** The pacing gap once the minute window is half used. */
+export const paceMs = (spec: GrantLogSpec): number => windowWidths(spec).minuteMs / spec.perMinute;
+
+/**
+ * The rule both stores apply, on the newest-first list of grant times: `recent[0]` is the last grant. Returns 0
+ * when a grant may be made at `now`, else how long to wait.
+ */
+export function waitBeforeGrant(recent: readonly number[], spec: GrantLogSpec, now: number): number {
+  const { secondMs, minuteMs } = windowWidths(spec);
+  const inSecond = recent[spec.perSecond - 1];
+  if (inSecond !== undefined && inSecond > now - secondMs) return inSecond + secondMs - now;
+  let inMinute = 0;
+  while (inMinute < recent.length && recent[inMinute]! > now - minuteMs) inMinute++;
+  if (inMinute === 0) return 0;
+  const oldestLeavesIn = recent[inMinute - 1]! + minuteMs - now;
+  if (inMinute >= spec.perMinute) return oldestLeavesIn;
+  if (inMinute < paceFromIndex(spec)) return 0;
+  // Half used: what is left is spread until the oldest grant leaves the window, never closer than a minute's share.
+  const gap = Math.max(paceMs(spec), oldestLeavesIn / (spec.perMinute - inMinute + 1));
+  return Math.max(0, recent[0]! + gap - now);
+}
+
+/** The 1-based place in the newest-first log whose grant, inside the minute window, starts the pacing. */
+export const paceFromIndex = (spec: GrantLogSpec): number => Math.max(1, Math.ceil(spec.perMinute * PACE_FROM_SHARE));
+
+/** Grants left at `now` in the tighter of the two windows. */
+export function grantsLeft(recent: readonly number[], spec: GrantLogSpec, now: number): number {
+  const { secondMs, minuteMs } = windowWidths(spec);
+  let inSecond = 0;
+  let inMinute = 0;
+  for (const at of recent) {
+    if (at > now - secondMs) inSecond++;
+    if (at > now - minuteMs) inMinute++;
+  }
+  return Math.max(0, Math.min(spec.perSecond - inSecond, spec.perMinute - inMinute));
+}
+
+/** This process's own windows. */
+export class MemoryGrantWindows implements GrantWindows {
+  /** Newest first; never longer than perMinute (older grants cannot matter). */
+  readonly #recent: number[] = [];
+
+  constructor(
+    private readonly spec: GrantLogSpec,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!(spec.perSecond >= 1) || !(spec.perMinute >= 1)) throw new RangeError('perSecond and perMinute must be >= 1');
+  }
+
+  async take(): Promise<number> {
+    return this.takeNow();
+  }
+
+  /** take(), synchronously: for the Redis windows' stand-in while Redis does not answer. */
+  takeNow(): number {
+    const now = this.now();
+    const wait = waitBeforeGrant(this.#recent, this.spec, now);
+    if (wait > 0) return Math.ceil(wait);
+    this.#recent.unshift(now);
+    if (this.#recent.length > Math.max(this.spec.perMinute, this.spec.perSecond)) this.#recent.pop();
+    return 0;
+  }
+
+  async giveBack(): Promise<void> {
+    this.#recent.shift();
+  }
+
+  async remaining(): Promise<number> {
+    return grantsLeft(this.#recent, this.spec, this.now());
+  }
+}
+
+export const memoryGrantWindows: GrantWindowsFactory = (spec) => new MemoryGrantWindows(spec);
