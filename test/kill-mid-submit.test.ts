@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../src/simulator/server.js';
-import { type GraphQLResponse, gql } from './support/gateway.js';
+import { type GraphQLResponse, gql, UNLIMITED_SPEND_ENV } from './support/gateway.js';
 import { type GatewayProcess, spawnGateway } from './support/gateway-process.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
 import { useTestScratch } from './support/scratch.js';
@@ -64,13 +64,7 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
     CLAID_API_URL: proxy.url(),
     CLAID_API_KEY: simulator.apiKey,
     DATABASE_URL: databaseUrl,
-    UPSTREAM_MAX_RPS: '1000',
-    UPSTREAM_MAX_RPM: '60000',
-    UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
-    UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
-    MAX_SUBMITS_PER_MINUTE: '100000',
-    MAX_CREDITS_PER_DAY: '100000000',
-    MAX_UNFINISHED_JOBS: '1000',
+    ...UNLIMITED_SPEND_ENV,
     POLL_INTERVAL_MS: '200',
     // Unsettled submits are also ended every UPSTREAM_TIMEOUT_MS + 5 s, should one escape the sweep at start (a
     // PostgreSQL row still locked by the killed process's session is skipped then).
