@@ -1,38 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { type Simulator, startSimulator } from '../src/simulator/server.js';
-import { startTestGateway } from './support/gateway.js';
+import { gql, startTestGateway } from './support/gateway.js';
 import { freePort, type GatewayProcess, spawnGateway } from './support/gateway-process.js';
 import { sleep, waitFor } from './support/poller-harness.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
+import { useTestScratch } from './support/scratch.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
 
 // The webhook outbox survives kill -9 (SQLite file, gateway as its own process), and two instances on one
 // PostgreSQL never both deliver one event.
 
-const dirs: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const { cleanups, tempDir } = useTestScratch('caller-webhooks-');
 
 const SUBMIT = `mutation($input: SubmitAiEditInput!) { submitAiEdit(input: $input) { job { id } } }`;
 const DELIVERIES = `query($id: ID!) { aiEditJob(id: $id) { status webhookDeliveries { webhookId attempt status error } } }`;
-
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-}
 
 interface Attempt {
   webhookId: string;
@@ -41,7 +24,7 @@ interface Attempt {
   error: string | null;
 }
 const attemptsOf = async (url: string, id: string): Promise<Attempt[]> =>
-  (await gql(url, DELIVERIES, { id })).data?.aiEditJob?.webhookDeliveries ?? [];
+  (await gql({ url }, DELIVERIES, { id })).data?.aiEditJob?.webhookDeliveries ?? [];
 
 async function simulator(): Promise<Simulator> {
   const sim = await startSimulator({ stepMs: 50 });
@@ -68,20 +51,16 @@ async function spawn(sim: Simulator, databaseUrl: string, env: Record<string, st
 async function submitJobs(url: string, sim: Simulator, hook: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await gql(url, SUBMIT, {
+    const res = await gql({ url }, SUBMIT, {
       input: { input: sim.sampleUrl(), options: { prompt: `add duck ${i}` }, webhook: { url: hook } },
     });
     expect(res.errors).toBeUndefined();
-    ids.push(res.data.submitAiEdit.job.id);
+    ids.push(res.data!.submitAiEdit.job.id);
   }
   return ids;
 }
 
-const tempDatabase = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'caller-webhooks-'));
-  dirs.push(dir);
-  return `sqlite:${join(dir, 'gateway.db')}`;
-};
+const tempDatabase = (): string => `sqlite:${join(tempDir(), 'gateway.db')}`;
 
 describe('the webhook outbox across kill -9', () => {
   it('delivers what was pending at the kill after the restart, once each', async () => {
@@ -90,7 +69,7 @@ describe('the webhook outbox across kill -9', () => {
     const port = await freePort();
     const hook = `http://127.0.0.1:${port}/hook`;
     const first = await spawn(sim, databaseUrl);
-    await gql(first.url, 'mutation { rotateWebhookSecret }');
+    await gql(first, 'mutation { rotateWebhookSecret }');
     // Nothing listens on the receiver's port yet: every attempt fails and the deliveries stay pending.
     const ids = await submitJobs(first.url, sim, hook, 3);
     await waitFor(
@@ -123,7 +102,7 @@ describe('the webhook outbox across kill -9', () => {
     // Lease = 6 x timeout: 12 s. The kill comes while the first attempt hangs, well within its 2 s timeout.
     const env = { WEBHOOK_TIMEOUT_MS: '2000' };
     const first = await spawn(sim, databaseUrl, env);
-    await gql(first.url, 'mutation { rotateWebhookSecret }');
+    await gql(first, 'mutation { rotateWebhookSecret }');
     const [id] = await submitJobs(first.url, sim, receiver.url, 1);
     await waitFor(() => receiver.received.length >= 1, 15_000, 'the first attempt');
     await first.kill('SIGKILL');
@@ -170,7 +149,7 @@ describe.skipIf(!testPostgresUrl)('two instances on one PostgreSQL', () => {
       gateways.push(g);
     }
     const [a, b] = gateways as [Gateway, Gateway];
-    await gql(a.url, 'mutation { rotateWebhookSecret }');
+    await gql(a, 'mutation { rotateWebhookSecret }');
     const port = await freePort();
     // Receiver down at first: the events pile up in the outbox, then both instances race for them.
     const ids = [

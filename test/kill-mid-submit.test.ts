@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../src/simulator/server.js';
+import { type GraphQLResponse, gql, UNLIMITED_SPEND_ENV } from './support/gateway.js';
 import { type GatewayProcess, spawnGateway } from './support/gateway-process.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
+import { useTestScratch } from './support/scratch.js';
+import { simulatorTasks } from './support/simulator-tasks.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 // Issue 11, items 2 and 3: a gateway killed with SIGKILL in the middle of a burst of submits loses no job Claid
@@ -14,20 +14,7 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 // kill several tasks exist upstream whose answer has not reached the gateway.
 
 const BURST = 30;
-const dirs: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'kill-mid-submit-'));
-  dirs.push(dir);
-  return dir;
-};
+const { cleanups, tempDir } = useTestScratch('kill-mid-submit-');
 
 const SUBMIT = `mutation($input: SubmitAiEditInput!) {
   submitAiEdit(input: $input) { job { id upstreamId status request { options { prompt } } errors { code message } } }
@@ -46,39 +33,16 @@ interface JobView {
   errors: { code: string | null; message: string }[];
 }
 
-async function gql(url: string, query: string, variables: Record<string, unknown>) {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-}
-
-async function listJobs(url: string): Promise<JobView[]> {
+async function listJobs(gateway: { url: string }): Promise<JobView[]> {
   const jobs: JobView[] = [];
   let after: string | null = null;
   for (;;) {
-    const res = await gql(url, LIST, { after });
+    const res: GraphQLResponse = await gql(gateway, LIST, { after });
     expect(res.errors).toBeUndefined();
-    const page = res.data.aiEditJobs;
+    const page = res.data!.aiEditJobs;
     jobs.push(...page.edges.map((e: { node: JobView }) => e.node));
     if (!page.pageInfo.hasNextPage) return jobs;
     after = page.pageInfo.endCursor;
-  }
-}
-
-/** Every task the simulator holds, with the prompt it was submitted with. */
-function simulatorTasks(dataDir: string): { id: number; prompt: string }[] {
-  const db = new Database(join(dataDir, 'simulator.db'), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare('SELECT id, request FROM tasks ORDER BY id').all() as { id: number; request: string }[];
-    return rows.map((r) => ({
-      id: r.id,
-      prompt: (JSON.parse(r.request) as { options: { prompt: string } }).options.prompt,
-    }));
-  } finally {
-    db.close();
   }
 }
 
@@ -100,13 +64,7 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
     CLAID_API_URL: proxy.url(),
     CLAID_API_KEY: simulator.apiKey,
     DATABASE_URL: databaseUrl,
-    UPSTREAM_MAX_RPS: '1000',
-    UPSTREAM_MAX_RPM: '60000',
-    UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
-    UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
-    MAX_SUBMITS_PER_MINUTE: '100000',
-    MAX_CREDITS_PER_DAY: '100000000',
-    MAX_UNFINISHED_JOBS: '1000',
+    ...UNLIMITED_SPEND_ENV,
     POLL_INTERVAL_MS: '200',
     // Unsettled submits are also ended every UPSTREAM_TIMEOUT_MS + 5 s, should one escape the sweep at start (a
     // PostgreSQL row still locked by the killed process's session is skipped then).
@@ -122,7 +80,7 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
   });
   const burst = Array.from({ length: BURST }, async (_, i) => {
     await new Promise((r) => setTimeout(r, i * 25));
-    return gql(first.url, SUBMIT, { input: input(i) }).catch(() => undefined);
+    return gql(first, SUBMIT, { input: input(i) }).catch(() => undefined);
   });
   // Kill once tasks exist upstream while their answers are still held back.
   await waitFor(() => simulator.stats.submits >= 10, 10_000);
@@ -131,13 +89,13 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
 
   const second = await spawnGateway(env, 60_000);
   cleanups.push(() => second.kill('SIGKILL'));
-  let jobs = await listJobs(second.url);
+  let jobs = await listJobs(second);
   for (const deadline = Date.now() + 15_000; jobs.some((j) => j.status === 'QUEUED') && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 250));
-    jobs = await listJobs(second.url);
+    jobs = await listJobs(second);
   }
   const byPrompt = new Map(jobs.map((job) => [job.request.options.prompt, job]));
-  for (const job of jobs) expect((await gql(second.url, READ, { id: job.id })).data?.aiEditJob?.id).toBe(job.id);
+  for (const job of jobs) expect((await gql(second, READ, { id: job.id })).data?.aiEditJob?.id).toBe(job.id);
   const unknown = jobs.filter((job) => job.errors.some((e) => e.code === 'UPSTREAM_OUTCOME_UNKNOWN'));
 
   // Item 3: each key whose submit died belongs to its recorded job: a retry gets that job at once, sending nothing.
@@ -145,10 +103,10 @@ async function killMidBurst(databaseUrl: string): Promise<void> {
   for (const job of unknown) {
     const i = Number(job.request.options.prompt.replace('burst job ', ''));
     const started = Date.now();
-    const retry = await gql(second.url, SUBMIT, { input: input(i) });
+    const retry = await gql(second, SUBMIT, { input: input(i) });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(retry.errors).toBeUndefined();
-    expect(retry.data.submitAiEdit.job).toMatchObject({ id: job.id, status: 'ERROR' });
+    expect(retry.data!.submitAiEdit.job).toMatchObject({ id: job.id, status: 'ERROR' });
   }
   expect(simulator.stats.submits).toBe(submitsBefore);
 

@@ -1,30 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../src/simulator/server.js';
+import { gql } from './support/gateway.js';
 import { type GatewayProcess, spawnGateway } from './support/gateway-process.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
+import { useTestScratch } from './support/scratch.js';
+import { simulatorTasks } from './support/simulator-tasks.js';
 
 // Issue 13, part 3: jobs waiting in the submit queue survive a graceful restart and a kill -9, and each is sent at
 // most once (exactly once unless it was caught mid-send by the kill), in submit order. The simulator keeps its
 // tasks in a file and enforces the generation limit, so every submit Claid received can be counted and ordered.
 
 const JOBS = 8;
-const dirs: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'submit-queue-restart-'));
-  dirs.push(dir);
-  return dir;
-};
+const { cleanups, tempDir } = useTestScratch('submit-queue-restart-');
 
 const SUBMIT = `mutation($input: SubmitAiEditInput!) { submitAiEdit(input: $input) { job { id status queuePosition } } }`;
 const LIST = `{ aiEditJobs(first: 50) { edges { node {
@@ -40,30 +28,10 @@ interface JobView {
   errors: { code: string | null }[];
 }
 
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: any; errors?: unknown[] };
-}
-
-async function listJobs(url: string): Promise<JobView[]> {
-  const res = await gql(url, LIST);
+async function listJobs(gateway: { url: string }): Promise<JobView[]> {
+  const res = await gql(gateway, LIST);
   expect(res.errors).toBeUndefined();
-  return res.data.aiEditJobs.edges.map((e: { node: JobView }) => e.node);
-}
-
-/** Every task the simulator holds, in the order it took them. */
-function simulatorTasks(dataDir: string): { id: number; prompt: string }[] {
-  const db = new Database(join(dataDir, 'simulator.db'), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare('SELECT id, request FROM tasks ORDER BY id').all() as { id: number; request: string }[];
-    return rows.map((r) => ({ id: r.id, prompt: (JSON.parse(r.request) as any).options.prompt as string }));
-  } finally {
-    db.close();
-  }
+  return res.data!.aiEditJobs.edges.map((e: { node: JobView }) => e.node);
 }
 
 async function restartWithQueuedJobs(databaseUrl: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
@@ -91,10 +59,10 @@ async function restartWithQueuedJobs(databaseUrl: string, signal: 'SIGTERM' | 'S
   const prompts = Array.from({ length: JOBS }, (_, i) => `queued job ${i}`);
   const answers = [];
   for (const prompt of prompts) {
-    answers.push(await gql(first.url, SUBMIT, { input: { input: simulator.sampleUrl(), options: { prompt } } }));
+    answers.push(await gql(first, SUBMIT, { input: { input: simulator.sampleUrl(), options: { prompt } } }));
   }
   for (const res of answers) expect(res.errors).toBeUndefined();
-  const statuses = answers.map((res) => res.data.submitAiEdit.job.status);
+  const statuses = answers.map((res) => res.data!.submitAiEdit.job.status);
   expect(statuses.filter((s) => s === 'QUEUED').length).toBeGreaterThanOrEqual(JOBS - 2);
   await first.kill(signal);
   const sentBeforeRestart = simulator.stats.submits;
@@ -103,10 +71,10 @@ async function restartWithQueuedJobs(databaseUrl: string, signal: 'SIGTERM' | 'S
   const second = await spawnGateway(env, 60_000);
   cleanups.push(() => second.kill('SIGKILL'));
   // The restarted gateway resumes the queue by itself.
-  let jobs = await listJobs(second.url);
+  let jobs = await listJobs(second);
   for (const deadline = Date.now() + 30_000; jobs.some((j) => j.status === 'QUEUED') && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 250));
-    jobs = await listJobs(second.url);
+    jobs = await listJobs(second);
   }
   expect(jobs).toHaveLength(JOBS);
   expect(

@@ -20,6 +20,20 @@ export interface TestGatewayOptions {
   logger?: Logger;
 }
 
+/**
+ * Claid's account limits and the per-caller spend limits, out of the way: tests measure behaviour, not limits;
+ * budget and limit tests set their own.
+ */
+export const UNLIMITED_SPEND_ENV = {
+  UPSTREAM_MAX_RPS: '1000',
+  UPSTREAM_MAX_RPM: '60000',
+  UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
+  UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
+  MAX_SUBMITS_PER_MINUTE: '100000',
+  MAX_CREDITS_PER_DAY: '100000000',
+  MAX_UNFINISHED_JOBS: '1000',
+} as const;
+
 /** A gateway on a free loopback port with an in-memory store unless the env says otherwise. */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<Gateway> {
   const config = loadConfig({
@@ -28,15 +42,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     SIMULATOR_STEP_MS: '50',
     DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
-    // Tests measure behaviour, not Claid's account limits; budget tests set their own.
-    UPSTREAM_MAX_RPS: '1000',
-    UPSTREAM_MAX_RPM: '60000',
-    UPSTREAM_MAX_SUBMITS_PER_SECOND: '1000',
-    UPSTREAM_MAX_SUBMITS_PER_MINUTE: '60000',
-    // Likewise the per-caller spend limits: limit tests set their own.
-    MAX_SUBMITS_PER_MINUTE: '100000',
-    MAX_CREDITS_PER_DAY: '100000000',
-    MAX_UNFINISHED_JOBS: '1000',
+    ...UNLIMITED_SPEND_ENV,
     MAX_SUBSCRIPTIONS_PER_CONNECTION: '10000',
     MAX_SUBSCRIPTIONS_PER_CALLER: '100000',
     ...options.env,

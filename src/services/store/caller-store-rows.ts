@@ -30,7 +30,7 @@ export interface AttemptRow {
 /** What an attempt left open by a sender that stopped (kill -9, lost lease) is closed with. */
 export const ABANDONED_ATTEMPT_ERROR = 'no outcome recorded: the sender stopped or its lease ran out';
 
-export const attemptFromRow = (row: AttemptRow): WebhookAttempt => ({
+const attemptFromRow = (row: AttemptRow): WebhookAttempt => ({
   webhookId: row.delivery_id,
   jobId: row.job_id,
   event: row.event,
@@ -56,8 +56,9 @@ export function claimedFromRow(row: DeliveryRow, attempt: number): ClaimedDelive
   };
 }
 
-export function groupByJob(jobIds: readonly string[], attempts: readonly WebhookAttempt[]): WebhookAttempt[][] {
+/** The attempts of `rows`, one list per id of `jobIds`, in its order (an empty list for a job without any). */
+export function attemptsByJob(jobIds: readonly string[], rows: readonly AttemptRow[]): WebhookAttempt[][] {
   const byJob = new Map<string, WebhookAttempt[]>(jobIds.map((id) => [id, []]));
-  for (const attempt of attempts) byJob.get(attempt.jobId)?.push(attempt);
+  for (const row of rows) byJob.get(row.job_id)?.push(attemptFromRow(row));
   return jobIds.map((id) => byJob.get(id) ?? []);
 }

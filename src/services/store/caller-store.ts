@@ -63,3 +63,53 @@ export interface CallerStore {
 }
 
 export type { JobWebhook };
+
+/** The column types of the webhook tables, which are all that differs between SQLite and PostgreSQL. */
+export interface WebhookColumnTypes {
+  text: string;
+  /** Ids, which PostgreSQL collates by byte ("C") as the jobs' ids are. */
+  id: string;
+  integer: string;
+  /** Milliseconds since the epoch. */
+  time: string;
+  /** The job's webhook's events: JSON text in SQLite, text[] in PostgreSQL. */
+  events: string;
+}
+
+/**
+ * Migration 6 of both databases: the secret per owner, the webhook a job was submitted with, one outbox row per
+ * event (written with the status change), and every attempt at it (written before it is sent). The text, spacing
+ * included, is what existing databases were migrated with (SQLite keeps it in sqlite_master): change none of it.
+ */
+export const webhookTablesSql = (t: WebhookColumnTypes): string => `
+      CREATE TABLE webhook_secrets (owner ${t.text} PRIMARY KEY, secret ${t.text} NOT NULL, created_at ${t.time} NOT NULL);
+      CREATE TABLE job_webhooks (
+        job_id ${t.id} PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        url    ${t.text} NOT NULL,
+        events ${t.events} NOT NULL
+      );
+      CREATE TABLE webhook_deliveries (
+        id              ${t.id} PRIMARY KEY,
+        job_id          ${t.id} NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        owner           ${t.text} NOT NULL,
+        url             ${t.text} NOT NULL,
+        event           ${t.text} NOT NULL,
+        job             ${t.text} NOT NULL,
+        created_at      ${t.time} NOT NULL,
+        state           ${t.text} NOT NULL,
+        attempts        ${t.integer} NOT NULL,
+        next_attempt_at ${t.time} NOT NULL,
+        lease_until     ${t.time}
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'PENDING';
+      CREATE INDEX webhook_deliveries_job ON webhook_deliveries (job_id);
+      CREATE TABLE webhook_attempts (
+        delivery_id ${t.id} NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+        attempt     ${t.integer} NOT NULL,
+        at          ${t.time} NOT NULL,
+        finished_at ${t.time},
+        http_status ${t.integer},
+        error       ${t.text},
+        PRIMARY KEY (delivery_id, attempt)
+      );
+    `;

@@ -5,10 +5,9 @@ import type { AttemptOutcome, CallerStore, ClaimedDelivery, DeliveryNext } from 
 import {
   ABANDONED_ATTEMPT_ERROR,
   type AttemptRow,
-  attemptFromRow,
+  attemptsByJob,
   claimedFromRow,
   type DeliveryRow,
-  groupByJob,
   newWebhookId,
 } from './caller-store-rows.js';
 import { toMs } from './job-row-codec.js';
@@ -132,7 +131,7 @@ export class PostgresCallerStore implements CallerStore {
         ORDER BY a.at, d.created_at, a.attempt`,
       [[...jobIds]],
     );
-    return groupByJob(jobIds, rows.map(attemptFromRow));
+    return attemptsByJob(jobIds, rows);
   }
 
   async countPendingDeliveries(): Promise<number> {

@@ -22,14 +22,13 @@ import type {
   NewQueuedJob,
   UnsettledSubmitFilter,
 } from './job-store.js';
-import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { PostgresCallerStore } from './postgres-caller-store.js';
 import { PostgresIdempotencyKeys } from './postgres-idempotency-keys.js';
+import { PostgresJobReads } from './postgres-job-reads.js';
 import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-pool.js';
 import { PostgresQueuedJobs } from './postgres-queued-jobs.js';
 import { migratePostgres } from './postgres-schema.js';
 import { PostgresUploadStore } from './postgres-upload-store.js';
-import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 // pg returns bigint columns as strings (they may exceed 2^53); ms timestamps and Claid task ids never do.
@@ -74,6 +73,7 @@ export class PostgresJobStore implements JobStore {
   readonly #jobs: string;
   readonly #keys: PostgresIdempotencyKeys;
   readonly #queue: PostgresQueuedJobs<JobRow>;
+  readonly #reads: PostgresJobReads<JobRow>;
   readonly uploads: PostgresUploadStore;
   #closed = false;
   readonly callers: PostgresCallerStore;
@@ -88,6 +88,7 @@ export class PostgresJobStore implements JobStore {
     this.#pool = new PostgresPool(options);
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
     this.#queue = new PostgresQueuedJobs(this.#pool, this.#jobs, rowToJob);
+    this.#reads = new PostgresJobReads(this.#pool, this.#jobs, rowToJob);
     this.uploads = new PostgresUploadStore(this.#pool, prefix);
     this.callers = new PostgresCallerStore(this.#pool, prefix);
   }
@@ -169,21 +170,14 @@ export class PostgresJobStore implements JobStore {
   readonly queuePositions = (ids: readonly string[]): Promise<(number | null)[]> => this.#queue.positions(ids);
   readonly countWaiting = (): Promise<number> => this.#queue.countWaiting();
 
-  async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
-    if (ids.length === 0) return [];
-    const { rows } = await this.#pool.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = ANY($1::text[])`, [
-      [...ids],
-    ]);
-    return inIdOrder(ids, rows, rowToJob);
-  }
-
-  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
-    const { rows } = await this.#pool.query<JobRow>(
-      `SELECT * FROM ${this.#jobs} WHERE upstream_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
-      [upstreamId, UPSTREAM_ID_MATCH_LIMIT],
-    );
-    return rows.map(rowToJob);
-  }
+  // The reads (sqlite-job-reads.ts / postgres-job-reads.ts).
+  readonly findByIds = (ids: readonly string[]): Promise<(Job | null)[]> => this.#reads.findByIds(ids);
+  readonly findByUpstreamId = (upstreamId: number): Promise<Job[]> => this.#reads.findByUpstreamId(upstreamId);
+  readonly listUnfinished = (limit?: number): Promise<Job[]> => this.#reads.listUnfinished(limit);
+  readonly countUnfinished = (owner: string, atMost: number): Promise<number> =>
+    this.#reads.countUnfinished(owner, atMost);
+  readonly listJobs = (query: ListJobsQuery): Promise<ListJobsPage> => this.#reads.listJobs(query);
+  readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
     const atMs = toMs(at);
@@ -222,58 +216,6 @@ export class PostgresJobStore implements JobStore {
     // The webhook event, if the job's webhook asked for it, commits (or not) with the change itself.
     await this.callers.enqueueEvent(client, job);
     return job;
-  }
-
-  async listUnfinished(limit?: number): Promise<Job[]> {
-    if (limit !== undefined) assertLimit(limit);
-    const { rows } = await this.#pool.query<JobRow>(
-      `SELECT * FROM ${this.#jobs} WHERE ${UNFINISHED_SQL} ORDER BY created_at ASC, id ASC LIMIT $1`,
-      [limit ?? null],
-    );
-    return rows.map(rowToJob);
-  }
-
-  async countUnfinished(owner: string, atMost: number): Promise<number> {
-    assertLimit(atMost);
-    const { rows } = await this.#pool.query<{ n: string }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${this.#jobs} WHERE owner = $1 AND ${UNFINISHED_SQL} LIMIT $2) AS unfinished`,
-      [owner, atMost],
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
-
-  async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
-    assertLimit(query.limit);
-    const params: unknown[] = [query.owner];
-    const param = (value: unknown): string => `$${params.push(value)}`;
-    const where = ['owner = $1'];
-    // An empty status list means no filter, like an absent one.
-    if (query.statuses && query.statuses.length > 0) {
-      where.push(`status = ANY(${param([...query.statuses])}::text[])`);
-    }
-    if (query.after) {
-      where.push(`(created_at, id) < (${param(toMs(query.after.createdAt))}::bigint, ${param(query.after.id)}::text)`);
-    }
-    if (query.before) {
-      where.push(
-        `(created_at, id) > (${param(toMs(query.before.createdAt))}::bigint, ${param(query.before.id)}::text)`,
-      );
-    }
-    const { rows } = await this.#pool.query<JobRow>(
-      `SELECT * FROM ${this.#jobs} WHERE ${where.join(' AND ')}
-        ORDER BY ${listingOrder(query.fromEnd)} LIMIT ${param(query.limit + 1)}`,
-      params,
-    );
-    return toPage(rows, query, rowToJob);
-  }
-
-  async listRecentlyDone(limit: number): Promise<Job[]> {
-    assertLimit(limit);
-    const { rows } = await this.#pool.query<JobRow>(
-      `SELECT * FROM ${this.#jobs} WHERE status = 'DONE' ORDER BY finished_at DESC, id DESC LIMIT $1`,
-      [limit],
-    );
-    return rows.map(rowToJob);
   }
 
   claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {

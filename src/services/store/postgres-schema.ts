@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { webhookTablesSql } from './caller-store.js';
 import { quoteIdent } from './postgres-pool.js';
 import { uploadTablesSql } from './upload-store.js';
 
@@ -72,41 +73,15 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     sql: uploadTablesSql('bytea', 'text COLLATE "C"'),
   },
   {
-    // Callers' webhooks (services/webhooks): the secret per owner, the webhook a job was submitted with, one
-    // outbox row per event (written with the status change), and every attempt at it (written before it is sent).
+    // Callers' webhooks (services/webhooks), their outbox and its attempts.
     version: 6,
-    sql: `
-      CREATE TABLE webhook_secrets (owner text PRIMARY KEY, secret text NOT NULL, created_at bigint NOT NULL);
-      CREATE TABLE job_webhooks (
-        job_id text COLLATE "C" PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
-        url    text NOT NULL,
-        events text[] NOT NULL
-      );
-      CREATE TABLE webhook_deliveries (
-        id              text COLLATE "C" PRIMARY KEY,
-        job_id          text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-        owner           text NOT NULL,
-        url             text NOT NULL,
-        event           text NOT NULL,
-        job             text NOT NULL,
-        created_at      bigint NOT NULL,
-        state           text NOT NULL,
-        attempts        integer NOT NULL,
-        next_attempt_at bigint NOT NULL,
-        lease_until     bigint
-      );
-      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'PENDING';
-      CREATE INDEX webhook_deliveries_job ON webhook_deliveries (job_id);
-      CREATE TABLE webhook_attempts (
-        delivery_id text COLLATE "C" NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
-        attempt     integer NOT NULL,
-        at          bigint NOT NULL,
-        finished_at bigint,
-        http_status integer,
-        error       text,
-        PRIMARY KEY (delivery_id, attempt)
-      );
-    `,
+    sql: webhookTablesSql({
+      text: 'text',
+      id: 'text COLLATE "C"',
+      integer: 'integer',
+      time: 'bigint',
+      events: 'text[]',
+    }),
   },
 ];
 

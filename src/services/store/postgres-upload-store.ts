@@ -1,6 +1,6 @@
 import type { StoredUpload } from '../../domain/upload.js';
 import type { PostgresPool } from './postgres-pool.js';
-import { type UploadRow, type UploadStore, uploadFromRow } from './upload-store.js';
+import { UPLOAD_COLUMNS, type UploadRow, type UploadStore, uploadFromRow, uploadRowValues } from './upload-store.js';
 
 /** Uploads in the PostgreSQL job store's schema (PostgresJobStore.uploads); `prefix` is the quoted schema and a dot. */
 export class PostgresUploadStore implements UploadStore {
@@ -17,17 +17,9 @@ export class PostgresUploadStore implements UploadStore {
         [upload.sha256, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
       );
       await client.query(
-        `INSERT INTO ${p}uploads (owner, sha256, content_type, byte_size, width, height, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (owner, sha256) DO NOTHING`,
-        [
-          upload.owner,
-          upload.sha256,
-          upload.contentType,
-          upload.byteSize,
-          upload.width,
-          upload.height,
-          upload.createdAt.getTime(),
-        ],
+        `INSERT INTO ${p}uploads (${UPLOAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (owner, sha256) DO NOTHING`,
+        uploadRowValues(upload),
       );
     });
   }

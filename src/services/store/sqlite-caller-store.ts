@@ -5,10 +5,9 @@ import type { AttemptOutcome, CallerStore, ClaimedDelivery, DeliveryNext } from 
 import {
   ABANDONED_ATTEMPT_ERROR,
   type AttemptRow,
-  attemptFromRow,
+  attemptsByJob,
   claimedFromRow,
   type DeliveryRow,
-  groupByJob,
   newWebhookId,
 } from './caller-store-rows.js';
 import { toMs } from './job-row-codec.js';
@@ -121,7 +120,7 @@ export class SqliteCallerStore implements CallerStore {
         WHERE d.job_id IN (SELECT value FROM json_each(?))
         ORDER BY a.at, d.created_at, a.attempt`,
     ).all(JSON.stringify(jobIds)) as AttemptRow[];
-    return groupByJob(jobIds, rows.map(attemptFromRow));
+    return attemptsByJob(jobIds, rows);
   }
 
   async countPendingDeliveries(): Promise<number> {

@@ -15,9 +15,8 @@ import type {
   NewQueuedJob,
   UnsettledSubmitFilter,
 } from './job-store.js';
-import { UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
-import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 import { SqliteCallerStore } from './sqlite-caller-store.js';
+import { SqliteJobReads } from './sqlite-job-reads.js';
 import { SqliteQueuedJobs } from './sqlite-queued-jobs.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteUploadStore } from './sqlite-upload-store.js';
@@ -58,6 +57,7 @@ export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #queue: SqliteQueuedJobs;
+  readonly #reads: SqliteJobReads;
   readonly uploads: SqliteUploadStore;
   #closed = false;
   readonly callers: SqliteCallerStore;
@@ -70,6 +70,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
     this.#queue = new SqliteQueuedJobs(this.#db, (sql) => this.#stmt(sql), rowToJob);
+    this.#reads = new SqliteJobReads((sql) => this.#stmt(sql), rowToJob);
     this.uploads = new SqliteUploadStore(this.#db);
     this.callers = new SqliteCallerStore(this.#db, (sql) => this.#stmt(sql));
   }
@@ -172,25 +173,14 @@ export class SqliteJobStore implements JobStore {
   readonly queuePositions = (ids: readonly string[]): Promise<(number | null)[]> => this.#queue.positions(ids);
   readonly countWaiting = (): Promise<number> => this.#queue.countWaiting();
 
-  async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
-    if (ids.length === 0) return [];
-    if (ids.length === 1) {
-      // The common read (one job per request, DataLoader's batch of one): the primary key, no JSON to build or walk.
-      const row = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(ids[0]) as JobRow | undefined;
-      return [row ? rowToJob(row) : null];
-    }
-    const rows = this.#stmt(`SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))`).all(
-      JSON.stringify(ids),
-    ) as JobRow[];
-    return inIdOrder(ids, rows, rowToJob);
-  }
-
-  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
-    const rows = this.#stmt(
-      `SELECT * FROM jobs WHERE upstream_id = ? ORDER BY created_at DESC, id DESC LIMIT ${UPSTREAM_ID_MATCH_LIMIT}`,
-    ).all(upstreamId) as JobRow[];
-    return rows.map(rowToJob);
-  }
+  // The reads (sqlite-job-reads.ts / postgres-job-reads.ts).
+  readonly findByIds = (ids: readonly string[]): Promise<(Job | null)[]> => this.#reads.findByIds(ids);
+  readonly findByUpstreamId = (upstreamId: number): Promise<Job[]> => this.#reads.findByUpstreamId(upstreamId);
+  readonly listUnfinished = (limit?: number): Promise<Job[]> => this.#reads.listUnfinished(limit);
+  readonly countUnfinished = (owner: string, atMost: number): Promise<number> =>
+    this.#reads.countUnfinished(owner, atMost);
+  readonly listJobs = (query: ListJobsQuery): Promise<ListJobsPage> => this.#reads.listJobs(query);
+  readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
     const atMs = toMs(at);
@@ -211,56 +201,6 @@ export class SqliteJobStore implements JobStore {
         return { job: this.#writeChange(row, change, atMs), changed: true };
       })
       .immediate();
-  }
-
-  async listUnfinished(limit?: number): Promise<Job[]> {
-    if (limit !== undefined) assertLimit(limit);
-    const rows = this.#stmt(`SELECT * FROM jobs WHERE ${UNFINISHED_SQL} ORDER BY created_at ASC, id ASC LIMIT ?`).all(
-      limit ?? -1,
-    ) as JobRow[];
-    return rows.map(rowToJob);
-  }
-
-  async countUnfinished(owner: string, atMost: number): Promise<number> {
-    assertLimit(atMost);
-    const row = this.#stmt(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE owner = ? AND ${UNFINISHED_SQL} LIMIT ?)`,
-    ).get(owner, atMost) as { n: number };
-    return row.n;
-  }
-
-  async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
-    assertLimit(query.limit);
-    const where = ['owner = @owner'];
-    const params: Record<string, unknown> = { owner: query.owner, limit: query.limit + 1 };
-    // An empty status list means no filter, like an absent one.
-    if (query.statuses && query.statuses.length > 0) {
-      where.push('status IN (SELECT value FROM json_each(@statuses))');
-      params.statuses = JSON.stringify(query.statuses);
-    }
-    if (query.after) {
-      where.push('(created_at, id) < (@afterCreatedAt, @afterId)');
-      params.afterCreatedAt = toMs(query.after.createdAt);
-      params.afterId = query.after.id;
-    }
-    if (query.before) {
-      where.push('(created_at, id) > (@beforeCreatedAt, @beforeId)');
-      params.beforeCreatedAt = toMs(query.before.createdAt);
-      params.beforeId = query.before.id;
-    }
-    // At most 16 distinct shapes, each prepared once.
-    const rows = this.#stmt(
-      `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY ${listingOrder(query.fromEnd)} LIMIT @limit`,
-    ).all(params) as JobRow[];
-    return toPage(rows, query, rowToJob);
-  }
-
-  async listRecentlyDone(limit: number): Promise<Job[]> {
-    assertLimit(limit);
-    const rows = this.#stmt(`SELECT * FROM jobs WHERE status = 'DONE' ORDER BY finished_at DESC, id DESC LIMIT ?`).all(
-      limit,
-    ) as JobRow[];
-    return rows.map(rowToJob);
   }
 
   async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {

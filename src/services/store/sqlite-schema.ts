@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { webhookTablesSql } from './caller-store.js';
 import { uploadTablesSql } from './upload-store.js';
 
 // Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
@@ -99,41 +100,9 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     sql: uploadTablesSql('BLOB', 'TEXT'),
   },
   {
-    // Callers' webhooks (services/webhooks): the secret per owner, the webhook a job was submitted with, one
-    // outbox row per event (written with the status change), and every attempt at it (written before it is sent).
+    // Callers' webhooks (services/webhooks), their outbox and its attempts.
     version: 6,
-    sql: `
-      CREATE TABLE webhook_secrets (owner TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at INTEGER NOT NULL);
-      CREATE TABLE job_webhooks (
-        job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
-        url    TEXT NOT NULL,
-        events TEXT NOT NULL
-      );
-      CREATE TABLE webhook_deliveries (
-        id              TEXT PRIMARY KEY,
-        job_id          TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-        owner           TEXT NOT NULL,
-        url             TEXT NOT NULL,
-        event           TEXT NOT NULL,
-        job             TEXT NOT NULL,
-        created_at      INTEGER NOT NULL,
-        state           TEXT NOT NULL,
-        attempts        INTEGER NOT NULL,
-        next_attempt_at INTEGER NOT NULL,
-        lease_until     INTEGER
-      );
-      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'PENDING';
-      CREATE INDEX webhook_deliveries_job ON webhook_deliveries (job_id);
-      CREATE TABLE webhook_attempts (
-        delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
-        attempt     INTEGER NOT NULL,
-        at          INTEGER NOT NULL,
-        finished_at INTEGER,
-        http_status INTEGER,
-        error       TEXT,
-        PRIMARY KEY (delivery_id, attempt)
-      );
-    `,
+    sql: webhookTablesSql({ text: 'TEXT', id: 'TEXT', integer: 'INTEGER', time: 'INTEGER', events: 'TEXT' }),
   },
   {
     // Every submit counts its caller's unfinished jobs (MAX_UNFINISHED_JOBS): without it, that count walks all of

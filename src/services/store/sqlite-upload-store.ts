@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { StoredUpload } from '../../domain/upload.js';
-import { type UploadRow, type UploadStore, uploadFromRow } from './upload-store.js';
+import { UPLOAD_COLUMNS, type UploadRow, type UploadStore, uploadFromRow, uploadRowValues } from './upload-store.js';
 
 /** Uploads in the SQLite job store's database (SqliteJobStore.uploads). */
 export class SqliteUploadStore implements UploadStore {
@@ -13,18 +13,9 @@ export class SqliteUploadStore implements UploadStore {
         .run(upload.sha256, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       this.db
         .prepare(
-          `INSERT INTO uploads (owner, sha256, content_type, byte_size, width, height, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, sha256) DO NOTHING`,
+          `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, sha256) DO NOTHING`,
         )
-        .run(
-          upload.owner,
-          upload.sha256,
-          upload.contentType,
-          upload.byteSize,
-          upload.width,
-          upload.height,
-          upload.createdAt.getTime(),
-        );
+        .run(...uploadRowValues(upload));
     })();
   }
 

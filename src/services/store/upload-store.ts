@@ -25,6 +25,19 @@ export interface UploadRow {
   bytes: Buffer;
 }
 
+/** The columns of an `uploads` row both stores insert, in the order of uploadRowValues. */
+export const UPLOAD_COLUMNS = 'owner, sha256, content_type, byte_size, width, height, created_at';
+/** `upload` as the values of its `uploads` row, in UPLOAD_COLUMNS order. */
+export const uploadRowValues = (upload: StoredUpload): (string | number | null)[] => [
+  upload.owner,
+  upload.sha256,
+  upload.contentType,
+  upload.byteSize,
+  upload.width,
+  upload.height,
+  upload.createdAt.getTime(),
+];
+
 export function uploadFromRow(row: UploadRow): { upload: StoredUpload; bytes: Buffer } {
   return {
     upload: {

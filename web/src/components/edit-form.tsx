@@ -4,6 +4,7 @@ import { ASPECT_RATIOS, type EditFormValues, ratioLabel } from '../form/edit-for
 import { ApiErrorMessage } from './api-error.js';
 import { FieldError, invalidProps } from './field-error.js';
 import { ImageSourcePicker } from './image-source-picker.js';
+import { NumberField } from './number-field.js';
 
 // The edit to submit. Aspect ratio, steps and guidance are V1's alone: they show only with V1, as the API takes
 // them only then. Field errors come from the check before submit or from the API's BAD_USER_INPUT, by input path.
@@ -77,55 +78,46 @@ export function EditForm({ values, onChange, onSubmit, busy, fieldErrors, error 
               </select>
               <FieldError field="input.options.aspectRatio" errors={fieldErrors} />
             </label>
-            <label>
-              <span>Steps (1–50)</span>
-              <input
-                name="inferenceSteps"
-                type="number"
-                inputMode="numeric"
-                min={1}
-                max={50}
-                step={1}
-                placeholder="default"
-                value={values.inferenceSteps}
-                onInput={(event) => set('inferenceSteps', event.currentTarget.value)}
-                {...invalidProps('input.options.inferenceSteps', fieldErrors)}
-              />
-              <FieldError field="input.options.inferenceSteps" errors={fieldErrors} />
-            </label>
-            <label>
-              <span>Guidance (1–10)</span>
-              <input
-                name="guidanceScale"
-                type="number"
-                inputMode="decimal"
-                min={1}
-                max={10}
-                step={0.5}
-                placeholder="default"
-                value={values.guidanceScale}
-                onInput={(event) => set('guidanceScale', event.currentTarget.value)}
-                {...invalidProps('input.options.guidanceScale', fieldErrors)}
-              />
-              <FieldError field="input.options.guidanceScale" errors={fieldErrors} />
-            </label>
+            <NumberField
+              label="Steps (1–50)"
+              name="inferenceSteps"
+              field="input.options.inferenceSteps"
+              inputMode="numeric"
+              min={1}
+              max={50}
+              step={1}
+              placeholder="default"
+              value={values.inferenceSteps}
+              onInput={(value) => set('inferenceSteps', value)}
+              errors={fieldErrors}
+            />
+            <NumberField
+              label="Guidance (1–10)"
+              name="guidanceScale"
+              field="input.options.guidanceScale"
+              inputMode="decimal"
+              min={1}
+              max={10}
+              step={0.5}
+              placeholder="default"
+              value={values.guidanceScale}
+              onInput={(value) => set('guidanceScale', value)}
+              errors={fieldErrors}
+            />
           </>
         ) : null}
-        <label>
-          <span>Images (1–4)</span>
-          <input
-            name="numberOfImages"
-            type="number"
-            inputMode="numeric"
-            min={1}
-            max={4}
-            step={1}
-            value={values.numberOfImages}
-            onInput={(event) => set('numberOfImages', event.currentTarget.value)}
-            {...invalidProps('input.output.numberOfImages', fieldErrors)}
-          />
-          <FieldError field="input.output.numberOfImages" errors={fieldErrors} />
-        </label>
+        <NumberField
+          label="Images (1–4)"
+          name="numberOfImages"
+          field="input.output.numberOfImages"
+          inputMode="numeric"
+          min={1}
+          max={4}
+          step={1}
+          value={values.numberOfImages}
+          onInput={(value) => set('numberOfImages', value)}
+          errors={fieldErrors}
+        />
         <label>
           <span>Format</span>
           <select

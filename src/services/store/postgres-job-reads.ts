@@ -1,0 +1,83 @@
+import type { Job } from '../../domain/job.js';
+import { toMs } from './job-row-codec.js';
+import { type ListJobsPage, type ListJobsQuery, UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
+import type { PostgresPool } from './postgres-pool.js';
+import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
+
+// The job store's reads on PostgreSQL: jobs by id and by upstream id, the listings, and the unfinished count. None
+// of them writes or locks, so each is one query on the pool.
+
+export class PostgresJobReads<Row extends { id: string }> {
+  constructor(
+    private readonly pool: PostgresPool,
+    /** The jobs table, schema-qualified when the store has a schema. */
+    private readonly jobs: string,
+    private readonly toJob: (row: Row) => Job,
+  ) {}
+
+  async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<Row>(`SELECT * FROM ${this.jobs} WHERE id = ANY($1::text[])`, [[...ids]]);
+    return inIdOrder(ids, rows, this.toJob);
+  }
+
+  async findByUpstreamId(upstreamId: number): Promise<Job[]> {
+    const { rows } = await this.pool.query<Row>(
+      `SELECT * FROM ${this.jobs} WHERE upstream_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [upstreamId, UPSTREAM_ID_MATCH_LIMIT],
+    );
+    return rows.map(this.toJob);
+  }
+
+  async listUnfinished(limit?: number): Promise<Job[]> {
+    if (limit !== undefined) assertLimit(limit);
+    const { rows } = await this.pool.query<Row>(
+      `SELECT * FROM ${this.jobs} WHERE ${UNFINISHED_SQL} ORDER BY created_at ASC, id ASC LIMIT $1`,
+      [limit ?? null],
+    );
+    return rows.map(this.toJob);
+  }
+
+  async countUnfinished(owner: string, atMost: number): Promise<number> {
+    assertLimit(atMost);
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${this.jobs} WHERE owner = $1 AND ${UNFINISHED_SQL} LIMIT $2) AS unfinished`,
+      [owner, atMost],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {
+    assertLimit(query.limit);
+    const params: unknown[] = [query.owner];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    const where = ['owner = $1'];
+    // An empty status list means no filter, like an absent one.
+    if (query.statuses && query.statuses.length > 0) {
+      where.push(`status = ANY(${param([...query.statuses])}::text[])`);
+    }
+    if (query.after) {
+      where.push(`(created_at, id) < (${param(toMs(query.after.createdAt))}::bigint, ${param(query.after.id)}::text)`);
+    }
+    if (query.before) {
+      where.push(
+        `(created_at, id) > (${param(toMs(query.before.createdAt))}::bigint, ${param(query.before.id)}::text)`,
+      );
+    }
+    const { rows } = await this.pool.query<Row>(
+      `SELECT * FROM ${this.jobs} WHERE ${where.join(' AND ')}
+        ORDER BY ${listingOrder(query.fromEnd)} LIMIT ${param(query.limit + 1)}`,
+      params,
+    );
+    return toPage(rows, query, this.toJob);
+  }
+
+  async listRecentlyDone(limit: number): Promise<Job[]> {
+    assertLimit(limit);
+    const { rows } = await this.pool.query<Row>(
+      `SELECT * FROM ${this.jobs} WHERE status = 'DONE' ORDER BY finished_at DESC, id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(this.toJob);
+  }
+}
