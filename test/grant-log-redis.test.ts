@@ -59,11 +59,15 @@ describe.skipIf(!testRedisUrl)('the grant log on Redis', () => {
     expect(await redis.llen(key)).toBeLessThanOrEqual(8);
   });
 
-  it('gives back the grant it took', async () => {
+  it('gives back the grant it took, and says how long the next would wait without taking it', async () => {
     const redis = clients[0]!;
     const key = `${prefix}give-back`;
     const log = new RedisGrantWindows(redis, key, { perSecond: 1, perMinute: 10 }, logger);
+    expect(await log.waitMs()).toBe(0);
+    expect(await redis.llen(key)).toBe(0);
     expect(await log.take()).toBe(0);
+    expect(await log.waitMs()).toBeGreaterThan(1_000);
+    expect(await redis.llen(key)).toBe(1);
     expect(await log.take()).toBeGreaterThan(0);
     expect(await log.remaining()).toBe(0);
     await log.giveBack();

@@ -15,8 +15,9 @@ import {
 // applies the same rule as waitBeforeGrant and records the grant, so that two instances never both take the last
 // one. While Redis does not answer, each instance stands in with its own memory log (as an insurance limiter does).
 
-// KEYS: log. ARGV: perSecond, perMinute, secondWindowMs, minuteWindowMs, paceFromIndex (1-based), paceMs, keep.
-// Returns { waitMs, now }: waitMs 0 when the grant was recorded at `now`. The rule is waitBeforeGrant's.
+// KEYS: log. ARGV: perSecond, perMinute, secondWindowMs, minuteWindowMs, paceFromIndex (1-based), paceMs, keep,
+// record (1: take the grant; 0: only say how long it would wait). Returns { waitMs, now }: waitMs 0 when the grant
+// was (or would be) made at `now`. The rule is waitBeforeGrant's.
 const TAKE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -36,6 +37,7 @@ if inMinute > 0 then
     if wait > 0 then return { math.ceil(wait), now } end
   end
 end
+if ARGV[8] ~= '1' then return { 0, now } end
 redis.call('LPUSH', KEYS[1], now)
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[7]) - 1)
 redis.call('PEXPIRE', KEYS[1], minuteMs + 1000)
@@ -80,19 +82,8 @@ export class RedisGrantWindows implements GrantWindows {
 
   async take(): Promise<number> {
     if (this.#redis.status !== 'ready') return this.#takeLocally();
-    const { perSecond, perMinute } = this.spec;
-    const { secondMs, minuteMs } = windowWidths(this.spec);
     try {
-      const [waitMs, at] = await this.#redis.grantLogTake(
-        this.key,
-        perSecond,
-        perMinute,
-        secondMs,
-        minuteMs,
-        paceFromIndex(this.spec),
-        paceMs(this.spec),
-        Math.max(perSecond, perMinute),
-      );
+      const [waitMs, at] = await this.#ask(true);
       if (waitMs > 0) return Math.ceil(waitMs);
       this.#remember(at);
       return 0;
@@ -100,6 +91,31 @@ export class RedisGrantWindows implements GrantWindows {
       this.logger.warn({ err }, 'shared grant log failed; this instance counts its own grants meanwhile');
       return this.#takeLocally();
     }
+  }
+
+  async waitMs(): Promise<number> {
+    if (this.#redis.status !== 'ready') return this.#fallback.waitMs();
+    try {
+      return Math.ceil((await this.#ask(false))[0]);
+    } catch {
+      return this.#fallback.waitMs();
+    }
+  }
+
+  #ask(record: boolean): Promise<[number, number]> {
+    const { perSecond, perMinute } = this.spec;
+    const { secondMs, minuteMs } = windowWidths(this.spec);
+    return this.#redis.grantLogTake(
+      this.key,
+      perSecond,
+      perMinute,
+      secondMs,
+      minuteMs,
+      paceFromIndex(this.spec),
+      paceMs(this.spec),
+      Math.max(perSecond, perMinute),
+      record ? 1 : 0,
+    );
   }
 
   async giveBack(): Promise<void> {

@@ -41,6 +41,8 @@ export interface GrantWindows {
   take(): Promise<number>;
   /** Returns the grant this process took last (nobody was waiting for it after all). */
   giveBack(): Promise<void>;
+  /** How long a grant asked for now would wait, without taking one (0: it would be granted). */
+  waitMs(): Promise<number>;
   /** Grants left in the tighter window now, without taking any; 0 when the store cannot say. */
   remaining(): Promise<number>;
 }
@@ -113,6 +115,10 @@ export class MemoryGrantWindows implements GrantWindows {
 
   async giveBack(): Promise<void> {
     this.#recent.shift();
+  }
+
+  async waitMs(): Promise<number> {
+    return Math.ceil(waitBeforeGrant(this.#recent, this.spec, this.now()));
   }
 
   async remaining(): Promise<number> {

@@ -210,8 +210,15 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
           break;
         }
         // With reads waiting too, the generation comes last, closest to the submit leaving; while none is free the
-        // token goes to the most urgent read.
+        // token goes to the most urgent read, unless the generation frees before the next token would: then this
+        // token waits for the submit (given to a read, it would push the submit a whole gap later, and the queue
+        // would drain slower than the generation limit allows).
         generation ??= await this.takeGeneration();
+        if (!generation.taken && generation.waitMs > 0 && generation.waitMs < (await this.gapAfterThisGrantMs())) {
+          await this.windows.giveBack();
+          await this.sleep(generation.waitMs);
+          continue;
+        }
         // Pick the waiter only now: someone more urgent may have arrived while the limiters answered.
         const waiter = this.closed ? undefined : this.waiters.grant(generation.taken);
         if (generation.taken && waiter?.kind !== 'submit') await this.generations?.giveBack();
@@ -233,6 +240,11 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     if (this.closed || !this.waiters.peek()) return;
     if (failed) setTimeout(() => void this.pump(), STORE_ERROR_RETRY_MS);
     else void this.pump();
+  }
+
+  /** How long after a grant made now the next could go: the spacing, or what the windows (pacing) ask. */
+  private async gapAfterThisGrantMs(): Promise<number> {
+    return Math.max(this.spacingMs, await this.windows.waitMs());
   }
 
   /** A generation for the submit waiting, if any waits and one is free (always, without a generation limit). */
