@@ -20,12 +20,12 @@ export const MIN_SAMPLES = 20;
  * The read's worth, as a share of the median duration: the next gap g is the widest with g × P(the job finishes
  * within g | still running) ≤ HAZARD_SHARE × median. Larger: fewer reads, later detection (bench/README.md).
  */
-export const HAZARD_SHARE = 0.15;
+export const HAZARD_SHARE = 0.18;
 /** Fewer remaining samples than this beyond a job's age: the job is overdue and read at a gap growing with age. */
 const MIN_TAIL = 3;
 const OVERDUE_GAP_FRACTION = 0.1;
 const MIN_WIDEST_GAP_MS = 30_000;
-export const MAX_GAP_SHARE = 0.275;
+export const MAX_GAP_SHARE = 0.3;
 
 /** The kind of job durations are kept for. */
 export const durationKey = (request: AiEditRequest): string =>

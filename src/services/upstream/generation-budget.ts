@@ -29,6 +29,11 @@ export interface GenerationGate {
   giveBack(): Promise<void>;
   /** Whether a generation would be free now, without taking it (the submit-at-once decision). */
   wouldGrantNow(): Promise<boolean>;
+  /**
+   * A submit granted a little earlier leaves now (the submit queue claimed its job in between): the next generation
+   * is spaced from this moment, so that the wait between grant and send cannot bring two submits closer upstream.
+   */
+  noteSent(): void;
 }
 
 /**
@@ -70,6 +75,10 @@ export class GenerationBudget implements GenerationGate {
   async wouldGrantNow(): Promise<boolean> {
     if (this.#localSpacingLeft() > 0) return false;
     return (await this.#windows.remaining()) > 0;
+  }
+
+  noteSent(): void {
+    this.#lastGrantAt = Math.max(this.#lastGrantAt, Date.now());
   }
 
   #localSpacingLeft(): number {

@@ -111,7 +111,10 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     const scope = priorityContext.getStore();
     if (scope?.grant && !scope.grant.spent) {
       scope.grant.spent = true;
-      if (Date.now() - scope.grant.grantedAt <= FRESH_GRANT_MS) return Promise.resolve();
+      if (Date.now() - scope.grant.grantedAt <= FRESH_GRANT_MS) {
+        if (kind === 'submit') this.generations?.noteSent();
+        return Promise.resolve();
+      }
       this.logger.debug(
         { heldMs: Date.now() - scope.grant.grantedAt },
         'a held token went stale: waiting for a fresh one',
