@@ -128,10 +128,18 @@ export interface NextReadInput {
   lastReadAt: number;
   pollIntervalMs: number;
   backgroundPollIntervalMs: number;
+  /** HAZARD_SHARE and MAX_GAP_SHARE by default; bench/schedule-frontier.ts sweeps them. */
+  tuning?: { hazardShare: number; maxGapShare: number };
 }
 
 /** When to read a running job next: never within pollIntervalMs of its last read. */
-export function nextReadAt({ basis, lastReadAt, pollIntervalMs, backgroundPollIntervalMs }: NextReadInput): number {
+export function nextReadAt({
+  basis,
+  lastReadAt,
+  pollIntervalMs,
+  backgroundPollIntervalMs,
+  tuning = { hazardShare: HAZARD_SHARE, maxGapShare: MAX_GAP_SHARE },
+}: NextReadInput): number {
   const soonest = lastReadAt + pollIntervalMs;
   if (!basis) return soonest;
   const widestGap = Math.max(pollIntervalMs, backgroundPollIntervalMs, MIN_WIDEST_GAP_MS);
@@ -145,8 +153,10 @@ export function nextReadAt({ basis, lastReadAt, pollIntervalMs, backgroundPollIn
   // Once reads have begun (the job is older than one interval on its clock), no gap wider than a share of the
   // typical duration: the tail's falling density would otherwise stretch them far past what a late job can afford.
   const maxGap =
-    sinceOrigin >= pollIntervalMs ? Math.min(widestGap, Math.max(pollIntervalMs, median * MAX_GAP_SHARE)) : widestGap;
-  return lastReadAt + gapForHazard(later, age, HAZARD_SHARE * median, pollIntervalMs, maxGap);
+    sinceOrigin >= pollIntervalMs
+      ? Math.min(widestGap, Math.max(pollIntervalMs, median * tuning.maxGapShare))
+      : widestGap;
+  return lastReadAt + gapForHazard(later, age, tuning.hazardShare * median, pollIntervalMs, maxGap);
 }
 
 /**
