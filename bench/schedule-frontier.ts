@@ -32,8 +32,8 @@ const rows: string[] = [
   '| hazard share | max gap share | reads / job | p50 (s) | p95 (s) |',
   '| --- | --- | --- | --- | --- |',
 ];
-for (const hazardShare of [0.12, 0.15, 0.18, 0.2, 0.25]) {
-  for (const maxGapShare of [0.25, 0.275, 0.3, 0.325]) {
+for (const hazardShare of (process.env.SHARES ?? '0.12,0.15,0.18,0.2,0.25').split(',').map(Number)) {
+  for (const maxGapShare of (process.env.GAPS ?? '0.25,0.275,0.3,0.325').split(',').map(Number)) {
     const delays: number[] = [];
     let reads = 0;
     for (const { doneAtMs } of jobs) {

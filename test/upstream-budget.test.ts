@@ -137,6 +137,18 @@ describe('RateBudget', () => {
     ).toBeLessThanOrEqual(4);
   }, 30_000);
 
+  it('tells how much of the minute is in use, for the read planner', async () => {
+    const b = budget({ perSecond: 100, perMinute: 40 });
+    expect(b.minuteUse()).toBe(0);
+    await grantTimes(b, 10);
+    // Read after a grant, at most once a second: the first grant's reading says 1 of 40; one more grant after a
+    // second says all ten and the new one.
+    await new Promise((r) => setTimeout(r, 1_050));
+    await b.acquire('read');
+    await waitFor(() => b.minuteUse() >= 11 / 40, 1_000, 'the use to be read');
+    expect(b.minuteUse()).toBeCloseTo(11 / 40, 6);
+  });
+
   it('pauses every grant until RateLimit-Reset after a 429', async () => {
     const b = budget({ perSecond: 50, jitterMs: 50 });
     await b.acquire('read');

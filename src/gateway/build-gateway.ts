@@ -111,7 +111,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     unknownTaskGraceMs: config.claid.unknownTaskGraceMs,
     ...(tracer ? { tracer } : {}),
   });
-  const durations = new DurationHistory({ store, logger });
+  const durations = new DurationHistory({ store, logger, budgetUse: () => budget.minuteUse() });
   disposers.add('duration history', () => durations.stop());
   const pushedJobs = new PushedJobs();
   const poller = new JobPoller({

@@ -4,11 +4,13 @@ import {
   DurationModel,
   durationKey,
   HAZARD_SHARE,
+  LOOSE_TUNING,
   MAX_GAP_SHARE,
   MIN_SAMPLES,
   nextReadAt,
   RECONCILE_QUANTILE,
   reconcileAt,
+  tuningForBudgetUse,
   upstreamStartMs,
 } from '../../src/services/jobs/duration-model.js';
 
@@ -76,7 +78,11 @@ function logNormal(rand: () => number): number {
 }
 
 /** The reads the rule makes of a job submitted at T0 that finishes `durationMs` later, up to the one that sees it. */
-function readsUntilDone(model: DurationModel, durationMs: number): number[] {
+function readsUntilDone(
+  model: DurationModel,
+  durationMs: number,
+  tuning?: { hazardShare: number; maxGapShare: number },
+): number[] {
   const reads: number[] = [];
   let last = T0;
   for (;;) {
@@ -85,6 +91,7 @@ function readsUntilDone(model: DurationModel, durationMs: number): number[] {
       lastReadAt: last,
       pollIntervalMs: POLL,
       backgroundPollIntervalMs: BACKGROUND,
+      ...(tuning ? { tuning } : {}),
     });
     reads.push(last);
     if (last >= T0 + durationMs) return reads;
@@ -207,6 +214,35 @@ describe('DurationModel and nextReadAt', () => {
     expect(reads / jobs).toBeLessThan(3.5);
     expect(delays[Math.floor(jobs / 2)]).toBeLessThan(3_500);
     expect(delays[Math.floor(jobs * 0.95)]).toBeLessThan(9_000);
+  });
+
+  it('reads denser while the account has room: loose knobs below 40 % of the minute, tight from 75 %', () => {
+    expect(tuningForBudgetUse(0)).toEqual(LOOSE_TUNING);
+    expect(tuningForBudgetUse(0.4)).toEqual(LOOSE_TUNING);
+    expect(tuningForBudgetUse(0.75)).toEqual({ hazardShare: HAZARD_SHARE, maxGapShare: MAX_GAP_SHARE });
+    expect(tuningForBudgetUse(1)).toEqual({ hazardShare: HAZARD_SHARE, maxGapShare: MAX_GAP_SHARE });
+    const half = tuningForBudgetUse(0.575);
+    expect(half.hazardShare).toBeCloseTo((LOOSE_TUNING.hazardShare + HAZARD_SHARE) / 2, 6);
+
+    const rand = random(11);
+    const model = DurationModel.fromJobs(Array.from({ length: 500 }, () => done(logNormal(rand))));
+    const measure = (tuning: { hazardShare: number; maxGapShare: number }) => {
+      let reads = 0;
+      const delays: number[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const duration = logNormal(rand);
+        const made = readsUntilDone(model, duration, tuning);
+        reads += made.length;
+        delays.push(made[made.length - 1]! - T0 - duration);
+      }
+      delays.sort((a, b) => a - b);
+      return { reads: reads / 1000, p95: delays[950]! };
+    };
+    const loose = measure(tuningForBudgetUse(0.2));
+    const tight = measure(tuningForBudgetUse(0.9));
+    // More reads buy an earlier DONE: the loose knobs roughly halve p95 for about twice the reads.
+    expect(loose.reads).toBeGreaterThan(tight.reads * 1.5);
+    expect(loose.p95).toBeLessThan(tight.p95 * 0.7);
   });
 
   it('judges a PROCESSING job by durations from PROCESSING, and estimates the median finish of jobs still running', () => {

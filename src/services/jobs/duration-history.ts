@@ -1,7 +1,7 @@
 import type { Job } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
 import type { JobStore } from '../store/job-store.js';
-import { DurationModel, nextReadAt, reconcileAt } from './duration-model.js';
+import { DurationModel, nextReadAt, reconcileAt, tuningForBudgetUse } from './duration-model.js';
 
 // The duration model the poller and the schema share, relearned from the store's recently DONE jobs every
 // `refreshIntervalMs`: the store is the history, so a restarted instance, or another one, learns the same.
@@ -13,6 +13,11 @@ export interface DurationHistoryOptions {
   refreshIntervalMs?: number;
   /** How many recently DONE jobs are learned from, all kinds together. @default 1000 */
   sampleLimit?: number;
+  /**
+   * Share of the account's request minute in use now (0..1; the upstream budget's grant log): reads come denser while
+   * the account has room (duration-model.ts tuningForBudgetUse). Absent: always the tight knobs.
+   */
+  budgetUse?: () => number;
 }
 
 /** When to read a running job next (learned strategy); the poller's view of DurationHistory. */
@@ -56,7 +61,14 @@ export class DurationHistory implements ReadPlanner {
   }
 
   nextReadAt(job: Job, lastReadAt: number, pollIntervalMs: number, backgroundPollIntervalMs: number): number {
-    return nextReadAt({ basis: this.model.basis(job), lastReadAt, pollIntervalMs, backgroundPollIntervalMs });
+    const use = this.options.budgetUse?.() ?? 1;
+    return nextReadAt({
+      basis: this.model.basis(job),
+      lastReadAt,
+      pollIntervalMs,
+      backgroundPollIntervalMs,
+      tuning: tuningForBudgetUse(use),
+    });
   }
 
   reconcileAt(job: Job, lastReadAt: number, backgroundPollIntervalMs: number): number {

@@ -43,7 +43,7 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[7]) - 1)
 redis.call('PEXPIRE', KEYS[1], minuteMs + 1000)
 return { 0, now }`;
 
-// KEYS: log. ARGV: secondWindowMs, minuteWindowMs, perSecond, perMinute. Returns the grants left now.
+// KEYS: log. ARGV: secondWindowMs, minuteWindowMs, perSecond, perMinute. Returns { grants left now, in the minute }.
 const REMAINING = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -53,11 +53,11 @@ for _, at in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if ms > now - tonumber(ARGV[1]) then inSecond = inSecond + 1 end
   if ms > now - tonumber(ARGV[2]) then inMinute = inMinute + 1 end
 end
-return math.max(0, math.min(tonumber(ARGV[3]) - inSecond, tonumber(ARGV[4]) - inMinute))`;
+return { math.max(0, math.min(tonumber(ARGV[3]) - inSecond, tonumber(ARGV[4]) - inMinute)), inMinute }`;
 
 type LogRedis = Redis & {
   grantLogTake(key: string, ...args: number[]): Promise<[number, number]>;
-  grantLogRemaining(key: string, ...args: number[]): Promise<number>;
+  grantLogRemaining(key: string, ...args: number[]): Promise<[number, number]>;
 };
 
 export class RedisGrantWindows implements GrantWindows {
@@ -139,13 +139,28 @@ export class RedisGrantWindows implements GrantWindows {
 
   async remaining(): Promise<number> {
     if (this.#redis.status !== 'ready') return this.#fallback.remaining();
+    return (await this.#counts())?.[0] ?? 0;
+  }
+
+  async usedInMinute(): Promise<number> {
+    if (this.#redis.status !== 'ready') return this.#fallback.usedInMinute();
+    return (await this.#counts())?.[1] ?? 0;
+  }
+
+  /** [grants left, grants in the minute]; undefined when Redis does not answer. */
+  async #counts(): Promise<[number, number] | undefined> {
     const { secondMs, minuteMs } = windowWidths(this.spec);
     try {
-      return Number(
-        await this.#redis.grantLogRemaining(this.key, secondMs, minuteMs, this.spec.perSecond, this.spec.perMinute),
+      const [left, inMinute] = await this.#redis.grantLogRemaining(
+        this.key,
+        secondMs,
+        minuteMs,
+        this.spec.perSecond,
+        this.spec.perMinute,
       );
+      return [Number(left), Number(inMinute)];
     } catch {
-      return 0;
+      return undefined;
     }
   }
 }

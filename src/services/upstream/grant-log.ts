@@ -43,6 +43,8 @@ export interface GrantWindows {
   giveBack(): Promise<void>;
   /** How long a grant asked for now would wait, without taking one (0: it would be granted). */
   waitMs(): Promise<number>;
+  /** Grants in the minute window now (every instance's, when shared); 0 when the store cannot say. */
+  usedInMinute(): Promise<number>;
   /** Grants left in the tighter window now, without taking any; 0 when the store cannot say. */
   remaining(): Promise<number>;
 }
@@ -119,6 +121,11 @@ export class MemoryGrantWindows implements GrantWindows {
 
   async waitMs(): Promise<number> {
     return Math.ceil(waitBeforeGrant(this.#recent, this.spec, this.now()));
+  }
+
+  async usedInMinute(): Promise<number> {
+    const since = this.now() - windowWidths(this.spec).minuteMs;
+    return this.#recent.filter((at) => at > since).length;
   }
 
   async remaining(): Promise<number> {

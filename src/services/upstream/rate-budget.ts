@@ -6,6 +6,7 @@ import { BudgetWaiters, budgetError, type RequestKind } from './budget-waiters.j
 import type { UpstreamBudget } from './claid-client.js';
 import type { GenerationGate } from './generation-budget.js';
 import { type GrantWindows, type GrantWindowsFactory, memoryGrantWindows } from './grant-log.js';
+import { MinuteUse } from './minute-use.js';
 
 // The account-wide upstream budget (claid-facts.md: ~4 requests/s and 120/min for everything, submits included).
 //
@@ -88,6 +89,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   private pumping = false;
   private closed = false;
   private lastGrantAt = Number.NEGATIVE_INFINITY;
+  private readonly use: MinuteUse;
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
 
   constructor(options: RateBudgetOptions) {
@@ -102,6 +104,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     this.spacingMs = 1000 / options.perSecond;
     this.shared = options.shared;
     this.generations = options.generations;
+    this.use = new MinuteUse(this.windows, options.perMinute);
     this.pause = new UpstreamPause(this.spacingMs, options.jitterMs ?? 100, this.logger, options.shared);
   }
 
@@ -230,6 +233,7 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
           break;
         }
         this.lastGrantAt = Date.now();
+        this.use.afterGrant();
         this.granted[waiter.priority]++;
         this.grantedByKind[waiter.kind]++;
       }
@@ -243,6 +247,11 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
     if (this.closed || !this.waiters.peek()) return;
     if (failed) setTimeout(() => void this.pump(), STORE_ERROR_RETRY_MS);
     else void this.pump();
+  }
+
+  /** Share of the account's minute in use (0..1; minute-use.ts): the learned read planner reads it. */
+  minuteUse(): number {
+    return this.use.share;
   }
 
   /** How long after a grant made now the next could go: the spacing, or what the windows (pacing) ask. */
