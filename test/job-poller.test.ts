@@ -332,13 +332,13 @@ describe('JobPoller with the learned schedule (POLL_STRATEGY=learned)', () => {
   const INTERVAL = 200;
   const FINISH_AFTER_MS = 1_650;
 
-  /** 30 DONE jobs of the kind insertJob makes, each 1.4-1.7 s from submit to DONE, learned from. */
+  /** 30 DONE jobs of the kind insertJob makes, each 1.4-1.7 s from submit to DONE (exact moments), learned from. */
   async function learnFrom(store: JobStore): Promise<DurationHistory> {
     for (let i = 0; i < 30; i++) {
       const job = await insertJob(store, 1_000 + i, 120_000);
       const done = new Date(job.createdAt.getTime() + 1_400 + (i % 4) * 100);
       const state = { upstreamId: 1_000 + i, status: 'DONE' as const, createdAt: job.createdAt, errors: [] };
-      await store.applyUpstreamState(job.id, { ...state, result: null }, done);
+      await store.applyUpstreamState(job.id, { ...state, result: null }, done, true);
     }
     const history = new DurationHistory({ store, logger: createLogger('silent') });
     await history.start();

@@ -93,6 +93,11 @@ export interface AiEditError {
 export interface StatusChange {
   status: JobStatus;
   at: Date;
+  /**
+   * When the status before it was last seen (the read before the one that saw this): the change happened in
+   * (since, at]. Absent when `at` is exact (a push, a submit's answer). Internal: the duration model learns from it.
+   */
+  since?: Date;
 }
 
 /** What one upstream submit or status read tells us about a task. */

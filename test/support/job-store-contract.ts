@@ -200,11 +200,12 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         }
         const found = await find(job.id);
         expect(found.status).toBe('DONE');
+        // Each change remembers when the status before it was last seen (the read before): it happened in between.
         expect(found.history).toEqual([
           { status: 'ACCEPTED', at: at(0) },
-          { status: 'WAITING', at: at(1000) },
-          { status: 'PROCESSING', at: at(2000) },
-          { status: 'DONE', at: at(3000) },
+          { status: 'WAITING', at: at(1000), since: at(0) },
+          { status: 'PROCESSING', at: at(2000), since: at(1000) },
+          { status: 'DONE', at: at(3000), since: at(2000) },
         ]);
         expect(found.result).toEqual(FULL_RESULT);
         expect(found.finishedAt).toEqual(at(3000));

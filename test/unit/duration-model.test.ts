@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AiEditRequest, Job, JobStatus, StatusChange } from '../../src/domain/job.js';
 import {
+  changedAtMs,
   DurationModel,
   durationKey,
   HAZARD_SHARE,
@@ -243,6 +244,24 @@ describe('DurationModel and nextReadAt', () => {
     // More reads buy an earlier DONE: the loose knobs roughly halve p95 for about twice the reads.
     expect(loose.reads).toBeGreaterThan(tight.reads * 1.5);
     expect(loose.p95).toBeLessThan(tight.p95 * 0.7);
+  });
+
+  it('learns a finish inside its read gap: the middle of (since, at], not the read that saw it', () => {
+    // 20 jobs whose DONE was seen at 24 s by a read 4 s after the one before: each most likely ended at 22 s.
+    const read = (at: number, since: number): Job => {
+      const j = done(at);
+      const last = j.history[j.history.length - 1]!;
+      return { ...j, history: [...j.history.slice(0, -1), { ...last, since: new Date(T0 + since) }] };
+    };
+    const model = DurationModel.fromJobs(Array.from({ length: MIN_SAMPLES }, () => read(24_000, 20_000)));
+    const basis = model.basis(running())!;
+    expect(basis.sortedMs.every((ms) => ms === 22_000)).toBe(true);
+    // Every finish placed in its gap: nothing to add for detection lag. Rows without `since` keep the old estimate.
+    expect(basis.detectionLagMs).toBe(0);
+    const old = DurationModel.fromJobs(Array.from({ length: MIN_SAMPLES }, () => done(24_000))).basis(running())!;
+    expect(old.detectionLagMs).toBeCloseTo((24_000 * MAX_GAP_SHARE) / 2, 6);
+    expect(changedAtMs({ status: 'DONE', at: new Date(T0 + 24_000), since: new Date(T0 + 20_000) })).toBe(T0 + 22_000);
+    expect(changedAtMs({ status: 'DONE', at: new Date(T0 + 24_000) })).toBe(T0 + 24_000);
   });
 
   it('judges a PROCESSING job by durations from PROCESSING, and estimates the median finish of jobs still running', () => {

@@ -39,19 +39,35 @@ describe('planStatusChange', () => {
     expect(planStatusChange(job('ACCEPTED'), answer('ACCEPTED'), AT)).toBeNull();
   });
 
-  it('moves status forward, appends to history and stamps updatedAt', () => {
-    const change = planStatusChange(job('ACCEPTED'), answer('PROCESSING'), AT);
+  it('moves status forward, appends to history with when the status before was last seen, and stamps updatedAt', () => {
+    const change = planStatusChange(job('ACCEPTED', { lastPolledAt: new Date(T0 + 2_000) }), answer('PROCESSING'), AT);
     expect(change).toEqual({
       status: 'PROCESSING',
       errors: '[]',
       result: null,
+      // The change happened after the previous read (T0 + 2 s) and by this one: the duration model places it between.
       history: JSON.stringify([
         { at: T0, status: 'ACCEPTED' },
-        { at: AT, status: 'PROCESSING' },
+        { at: AT, since: T0 + 2_000, status: 'PROCESSING' },
       ]),
       updatedAt: AT,
       finishedAt: null,
     });
+  });
+
+  it('records no `since` for an exact moment (a push, a submit answer), and keeps the ones before', () => {
+    const processing = job('PROCESSING', {
+      history: [
+        { status: 'ACCEPTED', at: new Date(T0) },
+        { status: 'PROCESSING', at: new Date(T0 + 3_000), since: new Date(T0 + 1_000) },
+      ],
+    });
+    const change = planStatusChange(processing, answer('DONE', { result: RESULT }), AT, AT);
+    expect(JSON.parse(change!.history)).toEqual([
+      { at: T0, status: 'ACCEPTED' },
+      { at: T0 + 3_000, since: T0 + 1_000, status: 'PROCESSING' },
+      { at: AT, status: 'DONE' },
+    ]);
   });
 
   it('sets finishedAt and keeps the result when the job reaches a final status', () => {

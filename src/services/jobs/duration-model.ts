@@ -1,4 +1,4 @@
-import type { AiEditRequest, Job } from '../../domain/job.js';
+import type { AiEditRequest, Job, StatusChange } from '../../domain/job.js';
 
 // How long jobs take, learned from the gateway's own finished jobs, and when to read a running job next by it.
 //
@@ -64,16 +64,30 @@ export function upstreamStartMs(job: Job): number {
   return (started?.at ?? job.createdAt).getTime();
 }
 
-/** When the gateway first saw the job PROCESSING; null if it never did. */
-export function processingSeenMs(job: Job): number | null {
-  return job.history.find((change) => change.status === 'PROCESSING')?.at.getTime() ?? null;
+/**
+ * When a status change most likely happened: the middle of (since, at] when the read that saw it tells when the
+ * status before was last seen, else its time (a push, a submit's answer, or a row from before `since` was kept).
+ * Learning from the reads' own times would count every duration long by its detection delay, which the schedule
+ * would then wait out too: later reads, longer delays, longer learned durations.
+ */
+export function changedAtMs(change: StatusChange): number {
+  const at = change.at.getTime();
+  return change.since ? (change.since.getTime() + at) / 2 : at;
+}
+
+/** When the job most likely became PROCESSING (changedAtMs); null if it was never seen so. */
+export function processingStartMs(job: Job): number | null {
+  const change = job.history.find((c) => c.status === 'PROCESSING');
+  return change ? changedAtMs(change) : null;
 }
 
 interface KindSamples {
-  /** Sorted, milliseconds from upstreamStartMs to the final status. */
+  /** Sorted, milliseconds from upstreamStartMs to the final status (changedAtMs). */
   total: number[];
-  /** Sorted, milliseconds from processingSeenMs to the final status. */
+  /** Sorted, milliseconds from processingStartMs to the final status. */
   fromProcessing: number[];
+  /** How many of `total` end at a read's own time (no `since`): counted long by their detection delay. */
+  inexact: number;
 }
 
 /** The durations one job is judged by: sorted, measured from `originMs`. */
@@ -81,9 +95,9 @@ export interface DurationBasis {
   originMs: number;
   sortedMs: readonly number[];
   /**
-   * How much later than the task's real finish its DONE was seen, on average (a read sees DONE up to a gap after the
-   * task ended): the read planner counts a job this much older. Estimated as half the widest gap near the finish on
-   * the total clock; 0 on the PROCESSING clock, where both ends were seen by reads alike.
+   * How much longer than the tasks' real durations the samples run, on average: the read planner counts a job this
+   * much older. 0 when every sample's finish is placed inside its read gap (changedAtMs); for samples from rows
+   * without it, half the widest gap near the finish, in their share. 0 on the PROCESSING clock (both ends alike).
    */
   detectionLagMs: number;
 }
@@ -98,15 +112,17 @@ export class DurationModel {
     const kinds = new Map<string, KindSamples>();
     for (const job of jobs) {
       if (job.status !== 'DONE' || !job.finishedAt) continue;
-      const finished = job.finishedAt.getTime();
+      const done = job.history.findLast((change) => change.status === 'DONE');
+      const finished = done ? changedAtMs(done) : job.finishedAt.getTime();
       const key = durationKey(job.request);
       let kind = kinds.get(key);
       if (!kind) {
-        kind = { total: [], fromProcessing: [] };
+        kind = { total: [], fromProcessing: [], inexact: 0 };
         kinds.set(key, kind);
       }
       kind.total.push(Math.max(0, finished - upstreamStartMs(job)));
-      const processing = processingSeenMs(job);
+      if (!done?.since) kind.inexact++;
+      const processing = processingStartMs(job);
       if (processing !== null) kind.fromProcessing.push(Math.max(0, finished - processing));
     }
     for (const kind of kinds.values()) {
@@ -126,13 +142,18 @@ export class DurationModel {
   basis(job: Job): DurationBasis | null {
     const kind = this.kinds.get(durationKey(job.request));
     if (!kind) return null;
-    const processing = job.status === 'PROCESSING' ? processingSeenMs(job) : null;
+    const processing = job.status === 'PROCESSING' ? processingStartMs(job) : null;
     if (processing !== null && kind.fromProcessing.length >= MIN_SAMPLES) {
       return { originMs: processing, sortedMs: kind.fromProcessing, detectionLagMs: 0 };
     }
     if (kind.total.length < MIN_SAMPLES) return null;
     const median = kind.total[kind.total.length >> 1] ?? 0;
-    return { originMs: upstreamStartMs(job), sortedMs: kind.total, detectionLagMs: (median * MAX_GAP_SHARE) / 2 };
+    const inexactShare = kind.inexact / kind.total.length;
+    return {
+      originMs: upstreamStartMs(job),
+      sortedMs: kind.total,
+      detectionLagMs: (inexactShare * median * MAX_GAP_SHARE) / 2,
+    };
   }
 
   /** The median finish of jobs like this one that were still running when it was last read; null if unknown. */

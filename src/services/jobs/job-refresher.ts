@@ -85,7 +85,7 @@ export class JobRefresher {
    * it. The caller has checked it is this job's task (task-match.ts). Null for a job the store does not know.
    */
   async applyPushed(job: SentJob, state: UpstreamTaskState): Promise<Job | null> {
-    return (await this.record(job, state)) ?? null;
+    return (await this.record(job, state, true)) ?? null;
   }
 
   private read(job: SentJob, background = false): Promise<Job> {
@@ -97,9 +97,10 @@ export class JobRefresher {
     });
   }
 
-  private async record(job: Job, state: UpstreamTaskState): Promise<Job | undefined> {
+  /** `exact`: the state holds from this moment (a push), not from some time since the previous read. */
+  private async record(job: Job, state: UpstreamTaskState, exact = false): Promise<Job | undefined> {
     const at = this.now();
-    const applied = await this.deps.store.applyUpstreamState(job.id, state, at);
+    const applied = await this.deps.store.applyUpstreamState(job.id, state, at, exact);
     if (!applied) return undefined;
     if (applied.changed) publishJobUpdated(this.deps.events, applied.job);
     // A final job needs no reader: free its lease (also when a query, not this instance's poller, took it).

@@ -68,7 +68,7 @@ export class SubmitAnswers {
   }
 
   async #land(job: Job, upstream: UpstreamTaskState, at: Date): Promise<Job> {
-    const applied = await this.deps.store.applyUpstreamState(job.id, upstream, at);
+    const applied = await this.deps.store.applyUpstreamState(job.id, upstream, at, true);
     if (!applied) throw new Error('the recorded job vanished before its submit answer landed');
     publishJobUpdated(this.deps.events, applied.job);
     this.deps.poller?.track(applied.job);

@@ -22,6 +22,7 @@ interface StoredError {
 interface StoredStatusChange {
   status: JobStatus;
   at: number;
+  since?: number;
 }
 
 /** A job's columns as both stores write them. */
@@ -155,7 +156,11 @@ export function jobFromColumns(row: DecodedJobColumns): Job {
       ...(e.code === undefined ? {} : { code: e.code }),
     })),
     result: row.result,
-    history: row.history.map((h) => ({ status: h.status, at: new Date(h.at) })),
+    history: row.history.map((h) => ({
+      status: h.status,
+      at: new Date(h.at),
+      ...(h.since === undefined ? {} : { since: new Date(h.since) }),
+    })),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     lastPolledAt: new Date(row.last_polled_at),

@@ -17,6 +17,10 @@ export function jobFromSnapshot(json: string): Job {
     lastPolledAt: date(raw.lastPolledAt),
     finishedAt: dateOrNull(raw.finishedAt),
     errors: raw.errors.map((error) => ({ ...error, createdAt: date(error.createdAt) })),
-    history: raw.history.map((change) => ({ ...change, at: date(change.at) })),
+    history: raw.history.map((change) => ({
+      ...change,
+      at: date(change.at),
+      ...(change.since ? { since: date(change.since) } : {}),
+    })),
   };
 }

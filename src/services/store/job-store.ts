@@ -153,10 +153,11 @@ export interface JobStore {
   /**
    * Records an upstream read, or a submit's answer: a job without an upstream id takes `state.upstreamId` (also a
    * job already ended meanwhile, so that the operator can find the task). Moves status only forward (domain.isForwardTransition); a final job never changes.
-   * Always sets lastPolledAt to `at`; sets updatedAt and appends to history only on a change.
+   * Always sets lastPolledAt to `at`; sets updatedAt and appends to history only on a change, with when the previous
+   * status was last seen (StatusChange.since) unless `exact`: a push or a submit's answer tells the moment itself.
    * Returns null for an unknown id.
    */
-  applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null>;
+  applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact?: boolean): Promise<ApplyResult | null>;
 
   /** Jobs not yet final, oldest first: what the poller resumes after a restart. */
   listUnfinished(limit?: number): Promise<Job[]>;

@@ -179,7 +179,7 @@ export class PostgresJobStore implements JobStore {
   readonly listJobs = (query: ListJobsQuery): Promise<ListJobsPage> => this.#reads.listJobs(query);
   readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
-  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
+  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact = false): Promise<ApplyResult | null> {
     const atMs = toMs(at);
     return this.#pool.transaction(async (client): Promise<ApplyResult | null> => {
       const found = (await client.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
@@ -187,7 +187,7 @@ export class PostgresJobStore implements JobStore {
       // A submit's answer: the job learns its task id, even when it was ended meanwhile.
       const learnsId = found.upstream_id === null;
       const row = learnsId ? { ...found, upstream_id: String(state.upstreamId) } : found;
-      const change = planStatusChange(rowToJob(row), state, atMs);
+      const change = planStatusChange(rowToJob(row), state, atMs, exact ? atMs : undefined);
       if (!change) {
         await client.query(
           `UPDATE ${this.#jobs} SET last_polled_at = $1, upstream_id = coalesce(upstream_id, $3) WHERE id = $2`,

@@ -182,7 +182,7 @@ export class SqliteJobStore implements JobStore {
   readonly listJobs = (query: ListJobsQuery): Promise<ListJobsPage> => this.#reads.listJobs(query);
   readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
-  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date): Promise<ApplyResult | null> {
+  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact = false): Promise<ApplyResult | null> {
     const atMs = toMs(at);
     return this.#db
       .transaction((): ApplyResult | null => {
@@ -193,7 +193,7 @@ export class SqliteJobStore implements JobStore {
         if (found.upstream_id === null) {
           this.#stmt('UPDATE jobs SET upstream_id = ? WHERE id = ?').run(state.upstreamId, id);
         }
-        const change = planStatusChange(rowToJob(row), state, atMs);
+        const change = planStatusChange(rowToJob(row), state, atMs, exact ? atMs : undefined);
         if (!change) {
           this.#stmt('UPDATE jobs SET last_polled_at = ? WHERE id = ?').run(atMs, id);
           return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: found.upstream_id === null };

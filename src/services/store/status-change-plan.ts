@@ -14,7 +14,9 @@ export interface JobRowChange {
 
 /**
  * How an upstream answer read at `atMs` changes a stored job, or null when nothing a reader sees changes (then the
- * store moves only lastPolledAt). Status moves only forward and a final job never changes; a status change appends
+ * store moves only lastPolledAt). `sinceMs` is when the job's previous status was last known to hold: its previous
+ * read by default; a push passes its own time (exact). A status change records it (StatusChange.since) when it is
+ * earlier, so that the duration model can place the change inside (since, at] rather than at the read that saw it. Status moves only forward and a final job never changes; a status change appends
  * to history and, into a final status, sets finishedAt. Errors and result are compared as canonical JSON, so that a
  * re-read answer in another key order is not a change. Pure: both stores call it inside their own transaction.
  */
@@ -22,6 +24,7 @@ export function planStatusChange(
   job: Job,
   state: Pick<UpstreamTaskState, 'status' | 'errors' | 'result'>,
   atMs: number,
+  sinceMs: number = job.lastPolledAt.getTime(),
 ): JobRowChange | null {
   if (isFinalStatus(job.status)) return null;
   const statusMoves = state.status !== job.status;
@@ -30,8 +33,12 @@ export function planStatusChange(
   const result = resultJson(state.result);
   if (!statusMoves && errors === errorsJson(job.errors) && result === resultJson(job.result)) return null;
 
-  const history = job.history.map((change) => ({ status: change.status, at: toMs(change.at) }));
-  if (statusMoves) history.push({ status: state.status, at: atMs });
+  const history = job.history.map((change) => ({
+    status: change.status,
+    at: toMs(change.at),
+    ...(change.since ? { since: toMs(change.since) } : {}),
+  }));
+  if (statusMoves) history.push({ status: state.status, at: atMs, ...(sinceMs < atMs ? { since: sinceMs } : {}) });
   return {
     status: state.status,
     errors,
