@@ -457,7 +457,13 @@ describe('failure injection', () => {
     expect((await read(987654)).status).toBe(502);
     expect((await read(42424242)).status).toBe(404);
     const stats = (await (await fetch(`${sim.url}/__control/stats`, { headers: auth() })).json()) as Json;
-    expect(stats).toEqual({ submits: 0, reads: 3, readsByTask: { '987654': 2, '42424242': 1 }, webhooks: 0 });
+    expect(stats).toEqual({
+      submits: 0,
+      reads: 3,
+      readsByTask: { '987654': 2, '42424242': 1 },
+      webhooks: 0,
+      rateLimited: {},
+    });
 
     expect((await post({ action: 'setStepMs', ms: 0 })).status).toBe(200);
     const accepted = await submitOk({
@@ -524,6 +530,8 @@ describe('rate limiting', () => {
         },
       });
       expect(limited.stats.reads).toBe(3);
+      // counted by what was refused and by which window (the arrivals benchmark reports these)
+      expect(Object.fromEntries(limited.stats.rateLimited)).toEqual({ 'read:second': 1 });
 
       // a new second window admits requests again
       await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
