@@ -64,11 +64,10 @@ it('walks each task by its plan, notifies at each planned step and records the u
     const sentAt = Date.now();
     const status = await statusNow();
     const answeredAt = Date.now();
-    expect(
-      ORDER.indexOf(status),
-      `${status} at ${sentAt - createdAt}-${answeredAt - createdAt} ms`,
-    ).toBeGreaterThanOrEqual(planned(sentAt) - (sentAt - createdAt < 5 ? 1 : 0));
-    expect(ORDER.indexOf(status)).toBeLessThanOrEqual(planned(answeredAt));
+    // (2 ms for created_at's rounding to the millisecond)
+    const moment = `${status} at ${sentAt - createdAt}-${answeredAt - createdAt} ms`;
+    expect(ORDER.indexOf(status), moment).toBeGreaterThanOrEqual(planned(sentAt - 2));
+    expect(ORDER.indexOf(status), moment).toBeLessThanOrEqual(planned(answeredAt + 2));
     if (seen.at(-1) !== status) seen.push(status);
     if (status === 'DONE') break;
     await new Promise((resolve) => setTimeout(resolve, 40));
