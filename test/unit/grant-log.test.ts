@@ -58,7 +58,7 @@ describe('the grant log', () => {
     const times = grantAll(CLAID, 120_000);
     // The first half of the minute's grants go at the per-second limit (four per 1.1 s)...
     expect(times[59]! - times[0]!).toBeLessThan(20_000);
-    // ...the rest one minute's share apart (61 s / 120 = 508 ms), not as a burst followed by a stall.
+    // ...the rest spread until the oldest leave, never a stall: no gap over a second, none under the second's share.
     const gaps = times.slice(60, 200).map((t, i) => t - times[59 + i]!);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(Math.floor(paceMs(CLAID)));
     expect(Math.max(...gaps)).toBeLessThan(2_000);

@@ -6,10 +6,11 @@
 // be crossed that way, whatever the upstream's windows are.
 //
 // Once the minute window is half used, grants are also paced: what is left of the minute is spread until its oldest
-// grant leaves the window, and never closer than one minute's share (minuteWindowMs / perMinute). A saturated
-// account then sends evenly instead of spending the minute in its first seconds and waiting out the rest (a sliding
-// window alone would repeat that burst and stall every minute), so the next read or submit never waits long for a
-// token: the delay a subscriber sees is that wait.
+// grant leaves the window, never closer than the second's share (secondWindowMs / perSecond). A saturated account
+// then never stalls (a sliding window alone would spend the minute in its first seconds, wait out the rest, and
+// repeat that every minute: up to 44 s without a token), and one that is busy but below the limit still sends its
+// bursts at once: the delay a subscriber sees is the wait for a token. (A floor of the minute's share, 508 ms, evens a
+// saturated account out a little better but queues every burst of a busy one: at 30 jobs a minute it added seconds.)
 //
 // Both windows are a little wider than the upstream's (the margins): between a grant and its request reaching the
 // upstream lie a few milliseconds that vary, and two grants a window apart must not land inside one of its windows.
@@ -52,8 +53,8 @@ export interface GrantWindows {
 /** Builds the windows of one budget (`name`: 'upstream-budget' or 'generation-budget'; `key`: the account). */
 export type GrantWindowsFactory = (spec: GrantLogSpec, name: string, key: string) => GrantWindows;
 
-/** The pacing gap once the minute window is half used. */
-export const paceMs = (spec: GrantLogSpec): number => windowWidths(spec).minuteMs / spec.perMinute;
+/** The closest two grants go once the minute window is half used: the second's share. */
+export const paceMs = (spec: GrantLogSpec): number => windowWidths(spec).secondMs / spec.perSecond;
 
 /**
  * The rule both stores apply, on the newest-first list of grant times: `recent[0]` is the last grant. Returns 0
@@ -69,7 +70,7 @@ export function waitBeforeGrant(recent: readonly number[], spec: GrantLogSpec, n
   const oldestLeavesIn = recent[inMinute - 1]! + minuteMs - now;
   if (inMinute >= spec.perMinute) return oldestLeavesIn;
   if (inMinute < paceFromIndex(spec)) return 0;
-  // Half used: what is left is spread until the oldest grant leaves the window, never closer than a minute's share.
+  // Half used: what is left is spread until the oldest grant leaves the window, never closer than the second's share.
   const gap = Math.max(paceMs(spec), oldestLeavesIn / (spec.perMinute - inMinute + 1));
   return Math.max(0, recent[0]! + gap - now);
 }
