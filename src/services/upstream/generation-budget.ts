@@ -47,6 +47,8 @@ export class GenerationBudget implements GenerationGate {
   readonly #spacingMs: number;
   readonly #shared: SharedBudgetGate | undefined;
   #lastGrantAt = Number.NEGATIVE_INFINITY;
+  /** The grant before the last, for giveBack(): a generation not used must not push the next one a second away. */
+  #previousGrantAt = Number.NEGATIVE_INFINITY;
   /** One take at a time in this process, so that two callers never both pass the spacing check. */
   #turn: Promise<unknown> = Promise.resolve();
 
@@ -69,6 +71,7 @@ export class GenerationBudget implements GenerationGate {
   }
 
   giveBack(): Promise<void> {
+    this.#lastGrantAt = this.#previousGrantAt;
     return this.#windows.giveBack();
   }
 
@@ -97,6 +100,7 @@ export class GenerationBudget implements GenerationGate {
         return waitMs;
       }
     }
+    this.#previousGrantAt = this.#lastGrantAt;
     this.#lastGrantAt = Date.now();
     return 0;
   }
