@@ -31,6 +31,7 @@ interface Observation {
   httpStatus: number | null;
   remaining: number | null;
   resetSeconds: number | null;
+  window?: { seconds: number; limit: number };
 }
 
 class RecordingBudget implements UpstreamBudget {
@@ -155,7 +156,8 @@ describe('successful calls', () => {
     await client.getTask(7);
     expect(budget.acquired).toEqual(['submit', 'read', 'read']);
     expect(budget.observed).toEqual([
-      { httpStatus: 200, remaining: 3, resetSeconds: 1 },
+      // RateLimit-Limit `4, 120;w=60, 4;w=1`: Remaining and Reset speak of the second's window of 4.
+      { httpStatus: 200, remaining: 3, resetSeconds: 1, window: { seconds: 1, limit: 4 } },
       { httpStatus: 503, remaining: 2, resetSeconds: 1 },
       { httpStatus: 200, remaining: null, resetSeconds: null },
     ]);
@@ -239,7 +241,9 @@ describe('failures map to the contract codes', () => {
       },
     });
     expect(up.requests).toHaveLength(1);
-    expect(budget.observed).toEqual([{ httpStatus: 429, remaining: -1, resetSeconds: 7 }]);
+    expect(budget.observed).toEqual([
+      { httpStatus: 429, remaining: -1, resetSeconds: 7, window: { seconds: 1, limit: 4 } },
+    ]);
   });
 
   it('429 with Retry-After (seconds) wins over RateLimit-Reset', async () => {

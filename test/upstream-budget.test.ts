@@ -149,6 +149,20 @@ describe('RateBudget', () => {
     expect(b.minuteUse()).toBeCloseTo(11 / 40, 6);
   });
 
+  it('pauses for a spent minute or a stricter second, not for a spent second it keeps itself', () => {
+    const b = budget({ perSecond: 4, perMinute: 120, jitterMs: 0 });
+    b.observe({ httpStatus: 200, remaining: 0, resetSeconds: 1, window: { seconds: 1, limit: 4 } });
+    expect(b.stats().pausedForMs).toBe(0);
+    b.observe({ httpStatus: 200, remaining: 0, resetSeconds: 1, window: { seconds: 1, limit: 2 } });
+    expect(b.stats().pausedForMs).toBeGreaterThan(900);
+    const c = budget({ perSecond: 4, perMinute: 120, jitterMs: 0 });
+    c.observe({ httpStatus: 200, remaining: 0, resetSeconds: 20, window: { seconds: 60, limit: 120 } });
+    expect(c.stats().pausedForMs).toBeGreaterThan(19_000);
+    const d = budget({ perSecond: 4, perMinute: 120, jitterMs: 0 });
+    d.observe({ httpStatus: 200, remaining: 0, resetSeconds: 1 });
+    expect(d.stats().pausedForMs).toBeGreaterThan(900);
+  });
+
   it('pauses every grant until RateLimit-Reset after a 429', async () => {
     const b = budget({ perSecond: 50, jitterMs: 50 });
     await b.acquire('read');

@@ -8,6 +8,8 @@ export interface UpstreamObservation {
   httpStatus: number | null;
   remaining: number | null;
   resetSeconds: number | null;
+  /** The window `remaining` counts, when the upstream names it (RateLimit-Limit): its width (s) and limit. */
+  window?: { seconds: number; limit: number };
 }
 
 /** Why grants were paused: a 429, the quota's remaining count at 0, or a run of 5xx / network failures. */
@@ -50,13 +52,13 @@ export class UpstreamPause {
     return { ...this.pauses };
   }
 
-  observe({ httpStatus, remaining, resetSeconds }: UpstreamObservation): void {
+  observe({ httpStatus, remaining, resetSeconds, window }: UpstreamObservation): void {
     if (httpStatus === 429) {
       this.rateLimitedCount++;
       const ms = Math.max((resetSeconds ?? 1) * 1000, this.spacingMs) + this.jitter();
       this.pause(ms, 'rate_limited');
       this.logger.warn({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream rate limited: pausing all upstream calls');
-    } else if (remaining !== null && remaining <= 0) {
+    } else if (remaining !== null && remaining <= 0 && !this.ownSecond(window)) {
       const ms = (resetSeconds ?? 1) * 1000 + this.jitter();
       this.pause(ms, 'quota_spent');
       this.logger.debug({ resetSeconds, pauseMs: Math.round(ms) }, 'upstream quota spent: pausing until it resets');
@@ -74,6 +76,16 @@ export class UpstreamPause {
     } else {
       this.failuresInARow = 0;
     }
+  }
+
+  /**
+   * A spent second the budget itself keeps is not paused for: the grant log holds every second to the same limit
+   * already, and the reset, in whole seconds, would stop grants up to a second longer than the window needs (about a
+   * tenth of a busy account's calls). A spent minute, a second stricter than the budget's (another client on the
+   * account, a wrong setting), or a window the upstream does not name, is paused for.
+   */
+  private ownSecond(window: UpstreamObservation['window']): boolean {
+    return window !== undefined && window.seconds <= 1 && window.limit >= Math.round(1000 / this.spacingMs);
   }
 
   /** A 429 or a spent quota is the account's, so it holds for every instance; failures are this one's back-off. */

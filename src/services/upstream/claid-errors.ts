@@ -94,14 +94,37 @@ export function firstInteger(value: string | string[] | undefined): number | nul
 export interface RateLimitObservation {
   remaining: number | null;
   resetSeconds: number | null;
+  /** The window Remaining and Reset speak of, when RateLimit-Limit names it: its width (s) and limit. */
+  window?: { seconds: number; limit: number };
 }
 
 export function parseRateLimitHeaders(headers: ResponseHeaders): RateLimitObservation {
   const reset = firstInteger(headers['ratelimit-reset']);
+  const window = bindingWindow(headerValue(headers, 'ratelimit-limit'));
   return {
     remaining: firstInteger(headers['ratelimit-remaining']),
     resetSeconds: reset === null ? null : Math.max(0, reset),
+    ...(window ? { window } : {}),
   };
+}
+
+/**
+ * Which window `RateLimit-Limit` says is binding: its first value is that window's limit, and the policies after it
+ * (`120;w=60`, `4;w=1`) say each window's width. `4, 120;w=60, 4;w=1` is the 1-second window of 4. Undefined when
+ * the header is absent, or no policy (or more than one) matches.
+ */
+export function bindingWindow(header: string | undefined): { seconds: number; limit: number } | undefined {
+  if (!header) return undefined;
+  const [first, ...policies] = header.split(',').map((part) => part.trim());
+  const limit = firstInteger(first);
+  if (limit === null) return undefined;
+  const own = /;\s*w=(\d+)/.exec(first ?? '');
+  if (own) return { seconds: Number(own[1]), limit };
+  const widths = policies.flatMap((policy) => {
+    const match = /^(\d+)\s*;\s*w=(\d+)/.exec(policy);
+    return match && Number(match[1]) === limit ? [Number(match[2])] : [];
+  });
+  return widths.length === 1 ? { seconds: widths[0]!, limit } : undefined;
 }
 
 /**
