@@ -17,6 +17,8 @@ export const SATURATED = 0.9;
 
 export interface LoadGenerator {
   processes: number;
+  /** The processes' pids (for bench/lib/schedstat.ts). */
+  pids: number[];
   core: string;
   /** Subscribers per gateway (index into the gateway list). */
   subscribersOf(gateway: number): number;
@@ -107,6 +109,7 @@ export async function startLoadGenerator(
 
   return {
     processes,
+    pids: children.map((c) => c.pid),
     core: LOADGEN_CORE === '' ? 'unpinned' : LOADGEN_CORE,
     subscribersOf: (g) => count((s) => gatewayOfSocket(socketOf(s)) === g),
     socketsOf: (g) => Array.from({ length: connections }, (_, k) => k).filter((k) => gatewayOfSocket(k) === g).length,

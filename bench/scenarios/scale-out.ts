@@ -19,6 +19,7 @@ import {
   waitForIdle,
   walkJobs,
 } from '../lib/subscribers.js';
+import { startSchedSampler } from '../lib/schedstat.js';
 import { LOADGEN_CORE, type LoadGenerator, SATURATED, startLoadGenerator } from '../lib/subscriber-pool.js';
 
 // The subscription benchmark (bench/scenarios/subscriptions.ts, moving parts in bench/lib/subscribers.ts) against
@@ -181,10 +182,13 @@ async function runOne(
     let skewWarnings: string[];
     const cpuBefore = await each((g) => g.rpc<Cpu>('cpu'));
     await gen.mark();
+    // The gateways' main threads, then the load generator's, then the simulator's.
+    const sched = startSchedSampler([...gateways.map((g) => g.pid), ...gen.pids, sim.pid]);
     const tWalk = Date.now();
     try {
       skewWarnings = await walkJobs(sim, tFirst, tLast, (ms) => gen.waitForCompletion(ms));
     } finally {
+      sched.stop();
       clearInterval(sampler);
       sampling = false;
       await budgetSampler.catch(() => undefined);
@@ -199,6 +203,17 @@ async function runOne(
     const failed = subs.find((x) => x.error);
     if (failed) throw new Error(`subscription failed: ${failed.error}`);
     const fullWalks = checkWalks(subs);
+    const steps = sched.steps(subs).map((x) => {
+      const n = gateways.length;
+      const m = gen.pids.length;
+      return {
+        status: x.status,
+        windowMs: x.windowMs,
+        gateways: { runMs: x.runMs.slice(0, n), waitMs: x.waitMs.slice(0, n) },
+        loadGenerator: { runMs: x.runMs.slice(n, n + m), waitMs: x.waitMs.slice(n, n + m) },
+        simulator: { runMs: x.runMs[n + m], waitMs: x.waitMs[n + m] },
+      };
+    });
     const stats = await sim.rpc<{ readsByTask: Record<string, number>; byStatus: Record<string, number> }>('stats');
     const perJob = readsPerJob(jobs, subs, readsAtSubscribed, stats.readsByTask, tSubscribed, POLL_INTERVAL_MS);
 
@@ -324,6 +339,8 @@ async function runOne(
       subscribeMs,
       walkMs,
       loadGenerator: load,
+      /** Per status step, the gateways' main threads: ms on the CPU and ms waiting for it (bench/lib/schedstat.ts). */
+      steps,
       instances,
       total,
       skewWarnings,
@@ -340,6 +357,7 @@ async function runOne(
 
 type Run = Awaited<ReturnType<typeof runOne>>;
 
+const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
 const fmtMs = (l: { p50: number; p99: number; max: number }) =>
   `${round(l.p50, 1)} / ${round(l.p99, 1)} / ${round(l.max, 1)}`;
 
@@ -440,6 +458,8 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
       'fan-out p50 / p99 / max (ms)',
       'p99 WAITING / PROCESSING / DONE (ms)',
       'gateways CPU / event (µs)',
+      'per step: window, gateways on CPU, waiting for it (ms)',
+      'per step: load generator on CPU, waiting for it (ms)',
       'load generator: processes, core; CPU share per change max, median; saturated changes',
     ],
     results.map((r) => {
@@ -451,6 +471,18 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
         fmtMs(r.total.fanOutLatencyMs),
         ['WAITING', 'PROCESSING', 'DONE'].map((k) => round(by[k]?.p99 ?? NaN, 0)).join(' / '),
         r.total.cpu.usPerEvent,
+        r.steps
+          .map(
+            (x) =>
+              `${x.status.slice(0, 4)} ${x.windowMs}, ${round(sum(x.gateways.runMs), 0)}, ${round(sum(x.gateways.waitMs), 0)}`,
+          )
+          .join('; '),
+        r.steps
+          .map(
+            (x) =>
+              `${x.status.slice(0, 4)} ${round(sum(x.loadGenerator.runMs), 0)}, ${round(sum(x.loadGenerator.waitMs), 0)}`,
+          )
+          .join('; '),
         `${l.processes}, core ${l.core}; ${round(l.busiestChangeShare * 100, 0)} %, ${round(l.medianChangeShare * 100, 0)} %; ${l.saturatedChanges} of ${l.changes}`,
       ];
     }),

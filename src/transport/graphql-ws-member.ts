@@ -11,9 +11,11 @@ const corked = new WeakSet<RawSocket>();
 
 /**
  * Holds a socket's writes until this tick ends, so that a fan-out writing one frame to each of the socket's many
- * subscribers leaves in one writev instead of one syscall per frame (ws corks around each frame; corks nest).
+ * subscribers leaves in one writev instead of one syscall per frame (ws corks around each frame; corks nest). The
+ * same for graphql-ws's own messages: a final event completes every subscriber of the job at once, and each
+ * `complete` would otherwise be a syscall of its own.
  */
-function corkForThisTick(socket: WebSocket): void {
+export function corkForThisTick(socket: WebSocket): void {
   const raw = (socket as unknown as { _socket?: RawSocket })._socket;
   if (!raw || corked.has(raw)) return;
   corked.add(raw);

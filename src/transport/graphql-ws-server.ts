@@ -8,7 +8,7 @@ import { ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
-import { SocketMember } from './graphql-ws-member.js';
+import { corkForThisTick, SocketMember } from './graphql-ws-member.js';
 import { type MaskError, operationError } from './operation-error.js';
 import { SharedSubscriptions, sharedSubscriptionKey } from './shared-subscriptions.js';
 
@@ -177,6 +177,7 @@ export function attachGraphQLWs(
         send: (data) =>
           new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
+            corkForThisTick(socket);
             socket.send(data, (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => socket.close(code, reason),
