@@ -54,9 +54,11 @@ function onFrame(data: WebSocket.RawData, socket: Socket): void {
     sub.frames.push(text);
     sub.receivedAt.push(at);
     const type = text.slice(end + 10, end + 14);
-    // A refusal comes as a `next` with errors (e.g. STORE_UNAVAILABLE at subscribe time): fail now, not after the walk.
-    if (type === 'next' && sub.nexts++ === 0 && text.includes('"errors":[')) sub.error ??= `refused: ${text.slice(0, 300)}`;
-    else if (type === 'comp') sub.completed = true;
+    if (type === 'next') {
+      // A refusal comes as a `next` with errors only (e.g. STORE_UNAVAILABLE at subscribe time): fail now, not after
+      // the walk (results() checks every frame).
+      if (sub.nexts++ === 0 && text.includes('"payload":{"errors"')) sub.error ??= `refused: ${text.slice(0, 300)}`;
+    } else if (type === 'comp') sub.completed = true;
     else sub.error ??= `frame: ${text.slice(0, 300)}`;
     return;
   }
