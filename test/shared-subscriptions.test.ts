@@ -394,7 +394,7 @@ describe('shared subscriptions over graphql-ws', () => {
     expect(g.internals.sharedSubscriptions.http.streamCount).toBe(0);
   });
 
-  it("a final event and the completions it brings leave each socket in a few writes, not one per subscriber", async () => {
+  it('a final event and the completions it brings leave each socket in a few writes, not one per subscriber', async () => {
     const job = await submit(ALICE, 'add a stork');
     const socket = wsClient(g, ALICE);
     cleanups.push(() => socket.dispose());

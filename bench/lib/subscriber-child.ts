@@ -65,8 +65,7 @@ function onFrame(data: WebSocket.RawData, socket: Socket): void {
   const message = JSON.parse(text) as { type: string };
   if (message.type === 'ping') socket.ws.send('{"type":"pong"}');
   else if (message.type === 'connection_ack') socket.ack();
-  else if (message.type !== 'pong')
-    throw new Error(`unexpected frame ${text.slice(0, 200)}`);
+  else if (message.type !== 'pong') throw new Error(`unexpected frame ${text.slice(0, 200)}`);
 }
 
 function open(index: number, url: string): Socket {

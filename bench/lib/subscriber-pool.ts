@@ -83,7 +83,9 @@ export async function startLoadGenerator(
   const children: Child[] = [];
   const core = LOADGEN_CORE === '' ? undefined : Number(LOADGEN_CORE);
   for (let p = 0; p < processes; p++)
-    children.push(await spawnChild(`loadgen-${p}`, 'subscribers', { ...(core === undefined ? {} : { core }), verbose }));
+    children.push(
+      await spawnChild(`loadgen-${p}`, 'subscribers', { ...(core === undefined ? {} : { core }), verbose }),
+    );
   const gatewayOfSocket = (k: number) => k % gatewayWsUrls.length;
   const socketOf = (s: number) => Math.floor(s / PER_CONNECTION);
   const each = <T>(fn: (c: Child, p: number) => Promise<T>) => Promise.all(children.map(fn));

@@ -3,8 +3,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type Child, procMemory } from '../lib/child.js';
 import { type Scenario, table } from '../lib/scenario.js';
+import { startSchedSampler } from '../lib/schedstat.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { mb, round, sleep, summarize } from '../lib/stats.js';
+import { LOADGEN_CORE, type LoadGenerator, SATURATED, startLoadGenerator } from '../lib/subscriber-pool.js';
 import {
   checkWalks,
   FROZEN_STEP_MS,
@@ -19,8 +21,6 @@ import {
   waitForIdle,
   walkJobs,
 } from '../lib/subscribers.js';
-import { startSchedSampler } from '../lib/schedstat.js';
-import { LOADGEN_CORE, type LoadGenerator, SATURATED, startLoadGenerator } from '../lib/subscriber-pool.js';
 
 // The subscription benchmark (bench/scenarios/subscriptions.ts, moving parts in bench/lib/subscribers.ts) against
 // THREE gateway processes sharing one Redis (REDIS_URL, a fresh REDIS_KEY_PREFIX per run) and one fresh PostgreSQL
@@ -393,7 +393,9 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
           `fan-out p50 ${round(t.fanOutLatencyMs.p50)} p99 ${round(t.fanOutLatencyMs.p99)} max ${round(t.fanOutLatencyMs.max)} ms ` +
             `(p99 by status ${Object.entries(t.fanOutLatencyByStatusMs)
               .map(([k, v]) => `${k} ${round(v.p99)}`)
-              .join(', ')}; per instance p99 ${result.instances.map((i) => `${i.instance} ${round(i.fanOutLatencyMs.p99)}`).join(', ')}); ` +
+              .join(
+                ', ',
+              )}; per instance p99 ${result.instances.map((i) => `${i.instance} ${round(i.fanOutLatencyMs.p99)}`).join(', ')}); ` +
             `load generator ${l.processes} procs, CPU per change max ${l.busiestChangeShare} median ${l.medianChangeShare}, ${l.saturatedChanges}/${l.changes} saturated; ` +
             `RSS +${t.memory.rssPerSubscriberKB} KB/sub; CPU ${t.cpu.usPerEvent} µs/event; reads/job/interval mean ${round(t.upstream.readsPerJobPerInterval.mean)} max ${round(t.upstream.readsPerJobPerInterval.max)}; ` +
             `poller reads ${result.instances.map((i) => `${i.instance} ${i.upstream.pollerReadsDuringWalk}`).join(', ')}`,

@@ -2,20 +2,20 @@ import { procMemory } from '../lib/child.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { mb, round, summarize } from '../lib/stats.js';
+import { type LoadGenerator, startLoadGenerator } from '../lib/subscriber-pool.js';
 import {
   checkWalks,
   FROZEN_STEP_MS,
   fanOutLatencies,
+  latencyByStatus,
   PER_CONNECTION,
   readsPerJob,
   runSizes,
   STEP_MS,
-  latencyByStatus,
   submitJobs,
   waitForIdle,
   walkJobs,
 } from '../lib/subscribers.js';
-import { type LoadGenerator, startLoadGenerator } from '../lib/subscriber-pool.js';
 
 // Live status at scale: N graphql-ws subscribers (100 per WebSocket) spread over 1 or 100 jobs.
 //

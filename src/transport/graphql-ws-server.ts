@@ -95,6 +95,12 @@ export function attachGraphQLWs(
       // RATE_LIMITED, or a start that threw: an answer for this operation alone. Throwing here would close the
       // socket, and every subscription on it.
       return { errors: [refusal(error)] };
+    } finally {
+      // graphql-ws keeps these arguments (the object `prepare` returned) for the subscription's life, for onNext
+      // hooks that a shared member never triggers (its stream yields nothing; there are no such hooks). What only
+      // joining needed goes now: the subscriber's own context and its key, about 1.5 KB a subscriber.
+      args.contextValue = undefined;
+      root.share = undefined;
     }
     return outcome.joined ? member.stream(outcome.leave, refusal) : outcome.result;
   };
@@ -182,16 +188,19 @@ export function attachGraphQLWs(
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
-          socket.on('message', (data) =>
-            runInRequest(requestId, async () => {
+          socket.on('message', (data) => {
+            // Only the text goes into the handler, which lasts as long as the subscription it starts (graphql-ws
+            // awaits the whole stream there): the frame's buffer need not.
+            const text = String(data);
+            return runInRequest(requestId, async () => {
               try {
-                await handle(String(data));
+                await handle(text);
               } catch (err) {
                 logger.error({ err }, 'graphql-ws message handling failed');
                 socket.close(CloseCode.InternalServerError, 'Internal server error');
               }
-            }),
-          ),
+            });
+          }),
       },
       { socket, request },
     );
