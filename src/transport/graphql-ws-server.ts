@@ -98,8 +98,10 @@ export function attachGraphQLWs(
     } finally {
       // graphql-ws keeps these arguments (the object `prepare` returned) for the subscription's life, for onNext
       // hooks that a shared member never triggers (its stream yields nothing; there are no such hooks). What only
-      // joining needed goes now: the subscriber's own context and its key, about 1.5 KB a subscriber.
+      // joining needed goes now: the subscriber's own context, its enveloped functions and its key (a copy of
+      // the args, made when starting, is what the shared execution keeps).
       args.contextValue = undefined;
+      args.rootValue = undefined;
       root.share = undefined;
     }
     return outcome.joined ? member.stream(outcome.leave, refusal) : outcome.result;
