@@ -5,6 +5,18 @@ import type { SharedEvent, SharedSubscriptionMember } from './shared-subscriptio
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
+/** ws sends a Buffer as binary unless told it is text. */
+const TEXT = { binary: false };
+const CLOSING_BRACE = 0x7d;
+const encoded = new WeakMap<SharedEvent, Buffer>();
+
+/** The event's JSON as UTF-8, encoded by the first member that writes it. */
+function payloadBytes(event: SharedEvent): Buffer {
+  let bytes = encoded.get(event);
+  if (!bytes) encoded.set(event, (bytes = Buffer.from(event.json)));
+  return bytes;
+}
+
 /** What graphql-ws follows for a shared subscriber: an async iterator whose return() it calls to end it early. */
 export type MemberStream = AsyncIterableIterator<never> & { return(): Promise<IteratorResult<never>> };
 
@@ -38,6 +50,7 @@ export function corkForThisTick(socket: WebSocket): void {
  */
 export class SocketMember implements SharedSubscriptionMember {
   private readonly prefix: string;
+  private readonly prefixBytes: number;
   private writing = false;
   /**
    * Nothing is written before graphql-ws pulls this subscriber's stream: until then it may still drop the id (a
@@ -56,6 +69,7 @@ export class SocketMember implements SharedSubscriptionMember {
     id: string,
   ) {
     this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    this.prefixBytes = Buffer.byteLength(this.prefix);
     this.ended = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     // graphql-ws reports a failure by itself; nobody may be awaiting this one yet.
     this.ended.catch(() => undefined);
@@ -64,7 +78,7 @@ export class SocketMember implements SharedSubscriptionMember {
   next(event: SharedEvent): void {
     if (this.closed) return;
     if (this.writing || !this.pulled) this.unsent.add(event);
-    else this.write(event.json);
+    else this.write(event);
   }
 
   complete(): void {
@@ -117,23 +131,37 @@ export class SocketMember implements SharedSubscriptionMember {
     if (this.pulled) return;
     this.pulled = true;
     if (this.closed) return;
-    if (!this.unsent.empty) this.write(this.unsent.shift()!.json);
+    if (!this.unsent.empty) this.write(this.unsent.shift()!);
     else if (this.finishing) this.finish();
   }
 
-  private write(json: string): void {
+  private write(event: SharedEvent): void {
     if (this.socket.readyState !== this.socket.OPEN) {
       this.closed = true;
       return;
     }
     this.writing = true;
     corkForThisTick(this.socket);
-    this.socket.send(`${this.prefix}${json}}`, (error) => {
+    this.socket.send(this.frame(event), TEXT, (error) => {
       this.writing = false;
       if (error) this.closed = true;
-      if (!this.unsent.empty && !this.closed) this.write(this.unsent.shift()!.json);
+      if (!this.unsent.empty && !this.closed) this.write(this.unsent.shift()!);
       else if (this.finishing) this.finish();
     });
+  }
+
+  /**
+   * This subscriber's `next` message around the event's payload, as bytes: the payload is encoded once per event
+   * (for every member), each frame is then one copy into a pooled buffer, and the socket writes buffers only. As a
+   * string per member, each frame was flattened, encoded and left as garbage on the heap, every time.
+   */
+  private frame(event: SharedEvent): Buffer {
+    const payload = payloadBytes(event);
+    const frame = Buffer.allocUnsafe(this.prefixBytes + payload.length + 1);
+    frame.write(this.prefix, 0, 'utf8');
+    payload.copy(frame, this.prefixBytes);
+    frame[frame.length - 1] = CLOSING_BRACE;
+    return frame;
   }
 
   private finish(): void {
