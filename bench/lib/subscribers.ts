@@ -1,6 +1,6 @@
 import type { Child } from './child.js';
 import { gql } from './http.js';
-import { SUBMIT, smallEdit } from './queries.js';
+import { READ, SUBMIT, smallEdit } from './queries.js';
 import { sleep, summarize } from './stats.js';
 
 // The subscription benchmark's moving parts, shared by bench/scenarios/subscriptions.ts (one gateway) and
@@ -44,7 +44,8 @@ export interface Sub {
 
 export interface SubmittedJob {
   id: string;
-  upstreamId: number;
+  /** Null until the gateway's submit queue has sent the job (its submit answered QUEUED). */
+  upstreamId: number | null;
 }
 
 export async function waitUntil(
@@ -80,7 +81,7 @@ export async function waitForIdle(sim: Child, timeoutMs: number): Promise<number
 
 /**
  * Submits `jobCount` small edits, 4 at a time, job i through `gatewayUrls[i % gatewayUrls.length]`.
- * tFirst / tLast: just before the first submit and just after the last answer.
+ * tFirst / tLast: just before the first submit and just after the last job was sent upstream.
  */
 export async function submitJobs(
   gatewayUrls: string[],
@@ -99,6 +100,21 @@ export async function submitJobs(
         ).submitAiEdit.job;
       }
     }),
+  );
+  // A submit the account's budget cannot send at once comes back QUEUED, without an upstream id: wait until the
+  // gateway's queue has sent every job, so that reads can be counted per task and the newest task is this old.
+  await waitUntil(
+    'every job sent upstream',
+    180_000,
+    async () => {
+      const pending = jobs.filter((job) => job.upstreamId == null);
+      for (const job of pending) {
+        const read = await gql(gatewayUrls[0]!, READ, { id: job.id });
+        job.upstreamId = read.aiEditJob.upstreamId;
+      }
+      return jobs.every((job) => job.upstreamId != null);
+    },
+    250,
   );
   return { jobs, tFirst, tLast: Date.now() };
 }
