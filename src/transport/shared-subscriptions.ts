@@ -1,5 +1,4 @@
 import type { ExecutionResult } from 'graphql';
-import type { Repeater } from 'graphql-yoga';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { once } from '../lib/once.js';
 
@@ -226,8 +225,7 @@ export class SharedSubscriptions {
 
 // The closures a member keeps for as long as it is subscribed are made here, each in a scope of its own, so that
 // they hold only what they use. Made inside joinAs or join, they would share those functions' scope, and with it
-// the subscriber's key, its whole context (and the copy made for starting) and its execution arguments: about
-// 3 KB per subscriber, for the subscription's life.
+// the subscriber's key, its whole context and the copy made for starting, for the subscription's life.
 
 /** Takes `context`'s subscriber slot (none when callers are unlimited); the result gives it back, once. */
 function takeSlot(context: SubscriberContext): () => void {
@@ -259,20 +257,6 @@ function leaving(stream: SharedStream, entry: Entry): () => void {
     if (!stream.entries.delete(entry)) return;
     if (stream.entries.size === 0) stream.end();
   };
-}
-
-/**
- * Makes `stream.return()` call `leave` too. A Repeater runs its executor (and so any cleanup after `await stop`) only
- * once it is first pulled, but a transport may return a stream it never pulled: graphql-ws does when the client
- * completed the subscription while it was starting.
- */
-export function leavingOnReturn<T>(stream: Repeater<T>, leave: () => void): Repeater<T> {
-  const finish = stream.return.bind(stream);
-  stream.return = (value) => {
-    leave();
-    return finish(value);
-  };
-  return stream;
 }
 
 function sharedEvent(result: ExecutionResult): SharedEvent {
