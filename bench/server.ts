@@ -6,6 +6,7 @@ import { ServerResponse } from 'node:http';
 //   simulator  the Claid simulator (startSimulator) with the options passed in BENCH_CHILD_ARGS
 //   yoga       a bare graphql-yoga server answering aiEditJob from memory (bench/baselines/yoga.ts)
 //   raw        node:http + graphql-js with cached parse and validate (bench/baselines/raw.ts)
+//   subscribers  a load-generator process of graphql-ws subscribers (bench/lib/subscriber-child.ts)
 
 type Handler = (args: any) => unknown;
 
@@ -94,6 +95,11 @@ async function main(): Promise<Record<string, unknown>> {
       const server = await startBareYoga(args.jobs);
       stopServer = server.close;
       return { url: server.url };
+    }
+    case 'subscribers': {
+      const { subscriberHandlers } = await import('./lib/subscriber-child.js');
+      Object.assign(handlers, subscriberHandlers);
+      return {};
     }
     case 'raw': {
       const { startRawGraphQL } = await import('./baselines/raw.js');

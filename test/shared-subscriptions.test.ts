@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
@@ -391,6 +392,38 @@ describe('shared subscriptions over graphql-ws', () => {
     }
     expect(new Set(outcomes.map((o) => JSON.stringify(o.events))).size).toBe(1);
     expect(g.internals.sharedSubscriptions.http.streamCount).toBe(0);
+  });
+
+  it('a final event and the completions it brings leave each socket in a few writes, not one per subscriber', async () => {
+    const job = await submit(ALICE, 'add a stork');
+    const socket = wsClient(g, ALICE);
+    cleanups.push(() => socket.dispose());
+    const subs = Array.from({ length: 50 }, () => collect(socket, UPDATED, { id: job.id }));
+    await expect.poll(() => subs.every((s) => s.events.length === 1), { timeout: 5_000 }).toBe(true);
+
+    // Every write the gateway's side of a socket hands to the kernel (net.Socket's one path to write and writev).
+    const port = Number(new URL(g.url).port);
+    const proto = Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+    const original = proto._writeGeneric;
+    let writes = 0;
+    proto._writeGeneric = function (this: Socket, ...args: unknown[]) {
+      if (this.localPort === port) writes++;
+      return original.apply(this, args);
+    };
+    try {
+      upstream.setTask(job.upstreamId, { status: 'DONE', result: claidResult() });
+      const outcomes = await Promise.all(subs.map((s) => s.done));
+      for (const outcome of outcomes) {
+        expect(outcome.error).toBeUndefined();
+        expect(outcome.events.map((e) => e.data!.aiEditJobUpdated.status)).toEqual(['ACCEPTED', 'DONE']);
+      }
+    } finally {
+      proto._writeGeneric = original;
+    }
+    // 50 `next` frames and 50 `complete` messages: one writev for the frames, one for the completions, give or take
+    // a write that started before the rest was ready; one per message would be 100.
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(6);
   });
 
   it('a subscription with bad variables gets its own error; the socket and its other subscriptions carry on', async () => {

@@ -31,9 +31,9 @@ export interface SpawnOptions {
 
 export async function spawnChild(name: string, mode: string, options: SpawnOptions = {}): Promise<Child> {
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of every server child there (to see what bounds a figure).
-  // (Not the simulator: the profiler's own work would keep it from ever looking idle.)
+  // (Not the simulator: the profiler's own work would keep it from ever looking idle; nor the load generator.)
   const prof =
-    process.env.BENCH_CPU_PROF && mode !== 'simulator'
+    process.env.BENCH_CPU_PROF && mode !== 'simulator' && mode !== 'subscribers'
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
       : [];
   const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...prof, '--import', 'tsx', SERVER, mode];

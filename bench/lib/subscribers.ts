@@ -1,9 +1,7 @@
-import type { Client } from 'graphql-ws';
 import type { Child } from './child.js';
 import { gql } from './http.js';
-import { SUBMIT, smallEdit, UPDATED } from './queries.js';
-import { sleep } from './stats.js';
-import { describeError } from './ws.js';
+import { READ, SUBMIT, smallEdit } from './queries.js';
+import { sleep, summarize } from './stats.js';
 
 // The subscription benchmark's moving parts, shared by bench/scenarios/subscriptions.ts (one gateway) and
 // bench/scenarios/scale-out.ts (three gateways on one Redis and one PostgreSQL database).
@@ -46,7 +44,8 @@ export interface Sub {
 
 export interface SubmittedJob {
   id: string;
-  upstreamId: number;
+  /** Null until the gateway's submit queue has sent the job (its submit answered QUEUED). */
+  upstreamId: number | null;
 }
 
 export async function waitUntil(
@@ -82,7 +81,7 @@ export async function waitForIdle(sim: Child, timeoutMs: number): Promise<number
 
 /**
  * Submits `jobCount` small edits, 4 at a time, job i through `gatewayUrls[i % gatewayUrls.length]`.
- * tFirst / tLast: just before the first submit and just after the last answer.
+ * tFirst / tLast: just before the first submit and just after the last job was sent upstream.
  */
 export async function submitJobs(
   gatewayUrls: string[],
@@ -102,59 +101,34 @@ export async function submitJobs(
       }
     }),
   );
+  // A submit the account's budget cannot send at once comes back QUEUED, without an upstream id: wait until the
+  // gateway's queue has sent every job, so that reads can be counted per task and the newest task is this old.
+  await waitUntil(
+    'every job sent upstream',
+    180_000,
+    async () => {
+      const pending = jobs.filter((job) => job.upstreamId == null);
+      for (const job of pending) {
+        const read = await gql(gatewayUrls[0]!, READ, { id: job.id });
+        job.upstreamId = read.aiEditJob.upstreamId;
+      }
+      return jobs.every((job) => job.upstreamId != null);
+    },
+    250,
+  );
   return { jobs, tFirst, tLast: Date.now() };
 }
 
-/** Subscriber s watches job s % jobs.length on socket floor(s / PER_CONNECTION); every event is recorded or flagged. */
-export function subscribeAll(clients: Client[], subscribers: number, jobs: SubmittedJob[]): Sub[] {
-  const subs: Sub[] = [];
-  for (let s = 0; s < subscribers; s++) {
-    const sub: Sub = { job: s % jobs.length, socket: Math.floor(s / PER_CONNECTION), events: [], completed: false };
-    subs.push(sub);
-    clients[sub.socket]!.subscribe(
-      { query: UPDATED, variables: { id: jobs[sub.job]!.id } },
-      {
-        next: (value) => {
-          const receivedAt = Date.now();
-          const job = (
-            value.data as { aiEditJobUpdated?: { status: string; updatedAt: string; id: string } } | null | undefined
-          )?.aiEditJobUpdated;
-          if (value.errors?.length || !job || job.id !== jobs[sub.job]!.id) {
-            sub.error ??= `bad event: ${JSON.stringify(value).slice(0, 300)}`;
-            return;
-          }
-          sub.events.push({ status: job.status, updatedAt: Date.parse(job.updatedAt), receivedAt });
-        },
-        error: (error) => {
-          sub.error ??= `error: ${describeError(error)}`;
-        },
-        complete: () => {
-          sub.completed = true;
-        },
-      },
-    );
-  }
-  return subs;
-}
-
-const throwOnError = (subs: Sub[]) => {
-  const failed = subs.find((s) => s.error);
-  if (failed) throw new Error(`subscription failed: ${failed.error}`);
-};
-
-/** Milliseconds until every subscriber has its first event; throws on the first failed subscription. */
-export function waitForFirstEvents(subs: Sub[], timeoutMs = 120_000): Promise<number> {
-  return waitUntil('every first event', timeoutMs, () => {
-    throwOnError(subs);
-    return subs.every((s) => s.events.length > 0);
-  });
-}
-
 /**
- * Moves every task one status every STEP_MS (three times), then waits for every stream to complete.
- * Returns warnings when the oldest job may have skipped a status (submits spread over too long a time).
+ * Moves every task one status every STEP_MS (three times), then waits (`waitForCompletion`) for every stream to
+ * complete. Returns warnings when the oldest job may have skipped a status (submits spread over too long a time).
  */
-export async function walkJobs(sim: Child, subs: Sub[], tFirst: number, tLast: number): Promise<string[]> {
+export async function walkJobs(
+  sim: Child,
+  tFirst: number,
+  tLast: number,
+  waitForCompletion: (timeoutMs: number) => Promise<void>,
+): Promise<string[]> {
   const skewWarnings: string[] = [];
   for (let k = 1; k <= 3; k++) {
     await sleep(STEP_MS);
@@ -163,10 +137,7 @@ export async function walkJobs(sim: Child, subs: Sub[], tFirst: number, tLast: n
     if ((now - tFirst) / stepMs >= k + 1) skewWarnings.push(`step ${k}: the oldest job may skip a status`);
     await sim.rpc('setStepMs', stepMs);
   }
-  await waitUntil('every subscription to complete', 60_000, () => {
-    throwOnError(subs);
-    return subs.every((s) => s.completed);
-  });
+  await waitForCompletion(60_000);
   return skewWarnings;
 }
 
@@ -196,6 +167,18 @@ export function fanOutLatencies(subs: Sub[]): { latencies: number[]; lastByChang
     }
   }
   return { latencies, lastByChange };
+}
+
+/** Fan-out latency percentiles per status changed into (WAITING, PROCESSING, DONE). */
+export function latencyByStatus(subs: Sub[]): Record<string, ReturnType<typeof summarize>> {
+  const by = new Map<string, number[]>();
+  for (const sub of subs)
+    for (const e of sub.events.slice(1)) {
+      const list = by.get(e.status) ?? [];
+      list.push(e.receivedAt - e.updatedAt);
+      by.set(e.status, list);
+    }
+  return Object.fromEntries(WALK.filter((s) => by.has(s)).map((s) => [s, summarize(by.get(s)!)]));
 }
 
 /**

@@ -1,27 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type Child, procMemory } from '../lib/child.js';
 import { type Scenario, table } from '../lib/scenario.js';
+import { startSchedSampler } from '../lib/schedstat.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { mb, round, sleep, summarize } from '../lib/stats.js';
+import { LOADGEN_CORE, type LoadGenerator, SATURATED, startLoadGenerator } from '../lib/subscriber-pool.js';
 import {
   checkWalks,
   FROZEN_STEP_MS,
   fanOutLatencies,
+  latencyByStatus,
   PER_CONNECTION,
   readsPerJob,
   runSizes,
   STEP_MS,
   type Sub,
   submitJobs,
-  subscribeAll,
-  waitForFirstEvents,
   waitForIdle,
   walkJobs,
 } from '../lib/subscribers.js';
-import { connectAll } from '../lib/ws.js';
 
 // The subscription benchmark (bench/scenarios/subscriptions.ts, moving parts in bench/lib/subscribers.ts) against
 // THREE gateway processes sharing one Redis (REDIS_URL, a fresh REDIS_KEY_PREFIX per run) and one fresh PostgreSQL
@@ -93,16 +92,22 @@ async function dropRedisKeys(prefix: string): Promise<number> {
 
 const cpuMs = (a: Cpu, b: Cpu) => (b.user + b.system - a.user - a.system) / 1000;
 
-async function runOne(subscribers: number, jobCount: number, verbose: boolean, log: (m: string) => void) {
+async function runOne(
+  subscribers: number,
+  jobCount: number,
+  instanceCount: number,
+  verbose: boolean,
+  log: (m: string) => void,
+) {
   const db = await freshDatabase();
   const keyPrefix = `bench-scaleout-${randomBytes(4).toString('hex')}:`;
   const sim = await startSimulatorChild({ stepMs: FROZEN_STEP_MS }, verbose);
   const gateways: Child[] = [];
-  const clients: Client[] = [];
+  let loadGen: LoadGenerator | undefined;
   let redisKeysLeft = 0;
   try {
     // One after another: the first creates the schema in the fresh database.
-    for (const name of INSTANCES) {
+    for (const name of INSTANCES.slice(0, instanceCount)) {
       gateways.push(
         await startGatewayChild(
           sim.info.url,
@@ -129,16 +134,17 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const before = await each((g) => g.rpc<Memory>('memory'));
     const pollerBeforeSubscribing = await each((g) => g.rpc<PollerStats>('poller'));
     const connections = Math.ceil(subscribers / PER_CONNECTION);
-    const socketsOf = gateways.map(
-      (_, i) => Math.floor(connections / gateways.length) + (i < connections % gateways.length ? 1 : 0),
+    // Socket k on instance k % instances, in load-generator process k % processes (bench/lib/subscriber-pool.ts).
+    const gen = await startLoadGenerator(
+      gateways.map((g) => `${g.info.url.replace(/^http/, 'ws')}/graphql`),
+      subscribers,
+      jobs,
+      verbose,
     );
-    // Every socket is acknowledged before anyone subscribes (see subscriptions.ts: 4408 otherwise).
-    const perInstance = await each((g, i) => connectAll(`${g.info.url.replace(/^http/, 'ws')}/graphql`, socketsOf[i]!));
-    for (let k = 0; k < connections; k++)
-      clients.push(perInstance[k % gateways.length]![Math.floor(k / gateways.length)]!);
-    const instanceOf = (sub: Sub) => sub.socket % gateways.length;
-    const subs = subscribeAll(clients, subscribers, jobs);
-    const subscribeMs = await waitForFirstEvents(subs);
+    loadGen = gen;
+    const socketsOf = gateways.map((_g, i) => gen.socketsOf(i));
+    const instanceOf = (sub: Sub) => gen.gatewayOf(sub);
+    const subscribeMs = await gen.subscribe();
     const after = await each((g) => g.rpc<Memory>('memory'));
     const tSubscribed = Date.now();
     const readsAtSubscribed = (await sim.rpc<{ readsByTask: Record<string, number> }>('stats')).readsByTask;
@@ -175,10 +181,14 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     })();
     let skewWarnings: string[];
     const cpuBefore = await each((g) => g.rpc<Cpu>('cpu'));
+    await gen.mark();
+    // The gateways' main threads, then the load generator's, then the simulator's.
+    const sched = startSchedSampler([...gateways.map((g) => g.pid), ...gen.pids, sim.pid]);
     const tWalk = Date.now();
     try {
-      skewWarnings = await walkJobs(sim, subs, tFirst, tLast);
+      skewWarnings = await walkJobs(sim, tFirst, tLast, (ms) => gen.waitForCompletion(ms));
     } finally {
+      sched.stop();
       clearInterval(sampler);
       sampling = false;
       await budgetSampler.catch(() => undefined);
@@ -189,7 +199,21 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const budgets = await each((g) => g.rpc<{ rateLimited: number }>('budget'));
 
     // 4. Check every stream, then measure, per instance and in total.
+    const { subs, load } = await gen.collect();
+    const failed = subs.find((x) => x.error);
+    if (failed) throw new Error(`subscription failed: ${failed.error}`);
     const fullWalks = checkWalks(subs);
+    const steps = sched.steps(subs).map((x) => {
+      const n = gateways.length;
+      const m = gen.pids.length;
+      return {
+        status: x.status,
+        windowMs: x.windowMs,
+        gateways: { runMs: x.runMs.slice(0, n), waitMs: x.waitMs.slice(0, n) },
+        loadGenerator: { runMs: x.runMs.slice(n, n + m), waitMs: x.waitMs.slice(n, n + m) },
+        simulator: { runMs: x.runMs[n + m], waitMs: x.waitMs[n + m] },
+      };
+    });
     const stats = await sim.rpc<{ readsByTask: Record<string, number>; byStatus: Record<string, number> }>('stats');
     const perJob = readsPerJob(jobs, subs, readsAtSubscribed, stats.readsByTask, tSubscribed, POLL_INTERVAL_MS);
 
@@ -225,6 +249,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         },
         events: { total: mine.reduce((s, x) => s + x.events.length, 0), changes: latencies.length },
         fanOutLatencyMs: summarize(latencies),
+        fanOutLatencyByStatusMs: latencyByStatus(mine),
         /** This gateway's CPU from the first change to the last completion (polls included), per change event it delivered. */
         cpu: {
           ms: round(ms, 0),
@@ -268,6 +293,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         completed: subs.filter((s) => s.completed).length,
       },
       fanOutLatencyMs: summarize(latencies),
+      fanOutLatencyByStatusMs: latencyByStatus(subs),
       lastSubscriberLatencyMs: summarize([...lastByChange.values()]),
       cpu: {
         ms: round(totalCpuMs, 0),
@@ -312,12 +338,15 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       renderWaitMs,
       subscribeMs,
       walkMs,
+      loadGenerator: load,
+      /** Per status step, the gateways' main threads: ms on the CPU and ms waiting for it (bench/lib/schedstat.ts). */
+      steps,
       instances,
       total,
       skewWarnings,
     };
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await loadGen?.stop();
     await Promise.all(gateways.map((g) => g.stop()));
     await sim.stop();
     await db.drop().catch((error: unknown) => log(`could not drop database ${db.name}: ${String(error)}`));
@@ -328,6 +357,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
 
 type Run = Awaited<ReturnType<typeof runOne>>;
 
+const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
 const fmtMs = (l: { p50: number; p99: number; max: number }) =>
   `${round(l.p50, 1)} / ${round(l.p99, 1)} / ${round(l.max, 1)}`;
 
@@ -345,23 +375,50 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
           { subscribers: 10_000, jobs: 1 },
         ],
   );
+  // BENCH_SCALE_OUT_INSTANCES=1,3 (default): each size on one instance and on three, back to back, the whole list
+  // BENCH_SCALE_OUT_ROUNDS times (default 1), so that the ratio compares runs of the same minutes.
+  const counts = (process.env.BENCH_SCALE_OUT_INSTANCES ?? '1,3').split(',').map(Number);
+  const rounds = Number(process.env.BENCH_SCALE_OUT_ROUNDS ?? 1);
+  for (const n of counts)
+    if (!Number.isInteger(n) || n < 1 || n > INSTANCES.length) throw new Error(`BENCH_SCALE_OUT_INSTANCES: ${n}`);
   const results: Run[] = [];
-  for (const r of runs) {
-    log(`${r.subscribers} subscribers on ${r.jobs} job(s), ${INSTANCES.length} instances`);
-    const result = await runOne(r.subscribers, r.jobs, verbose, log);
-    const t = result.total;
-    log(
-      `fan-out p50 ${round(t.fanOutLatencyMs.p50)} p99 ${round(t.fanOutLatencyMs.p99)} max ${round(t.fanOutLatencyMs.max)} ms ` +
-        `(per instance p99 ${result.instances.map((i) => `${i.instance} ${round(i.fanOutLatencyMs.p99)}`).join(', ')}); ` +
-        `RSS +${t.memory.rssPerSubscriberKB} KB/sub; CPU ${t.cpu.usPerEvent} µs/event; reads/job/interval mean ${round(t.upstream.readsPerJobPerInterval.mean)} max ${round(t.upstream.readsPerJobPerInterval.max)}; ` +
-        `poller reads ${result.instances.map((i) => `${i.instance} ${i.upstream.pollerReadsDuringWalk}`).join(', ')}; ` +
-        `budget queue max ${result.instances.map((i) => `${i.instance} ${i.upstream.budgetQueuedMax}`).join(', ')}`,
-    );
-    results.push(result);
+  for (let round_ = 0; round_ < rounds; round_++)
+    for (const r of runs)
+      for (const n of counts) {
+        log(`${r.subscribers} subscribers on ${r.jobs} job(s), ${n} instance(s)`);
+        const result = await runOne(r.subscribers, r.jobs, n, verbose, log);
+        const t = result.total;
+        const l = result.loadGenerator;
+        log(
+          `fan-out p50 ${round(t.fanOutLatencyMs.p50)} p99 ${round(t.fanOutLatencyMs.p99)} max ${round(t.fanOutLatencyMs.max)} ms ` +
+            `(p99 by status ${Object.entries(t.fanOutLatencyByStatusMs)
+              .map(([k, v]) => `${k} ${round(v.p99)}`)
+              .join(
+                ', ',
+              )}; per instance p99 ${result.instances.map((i) => `${i.instance} ${round(i.fanOutLatencyMs.p99)}`).join(', ')}); ` +
+            `load generator ${l.processes} procs, CPU per change max ${l.busiestChangeShare} median ${l.medianChangeShare}, ${l.saturatedChanges}/${l.changes} saturated; ` +
+            `RSS +${t.memory.rssPerSubscriberKB} KB/sub; CPU ${t.cpu.usPerEvent} µs/event; reads/job/interval mean ${round(t.upstream.readsPerJobPerInterval.mean)} max ${round(t.upstream.readsPerJobPerInterval.max)}; ` +
+            `poller reads ${result.instances.map((i) => `${i.instance} ${i.upstream.pollerReadsDuringWalk}`).join(', ')}`,
+        );
+        results.push(result);
+      }
+  // Three instances against one, per size and round (runs back to back).
+  const ratios: Record<string, unknown>[] = [];
+  for (let i = 0; i < results.length; i++) {
+    const one = results[i]!;
+    const many = results[i + 1];
+    if (one.shape.instances !== 1 || !many || many.shape.instances === 1 || many.jobs !== one.jobs) continue;
+    ratios.push({
+      size: `${one.subscribers} × ${one.jobs}`,
+      instances: many.shape.instances,
+      p50: round(many.total.fanOutLatencyMs.p50 / one.total.fanOutLatencyMs.p50),
+      p99: round(many.total.fanOutLatencyMs.p99 / one.total.fanOutLatencyMs.p99),
+      cpuPerEvent: round(many.total.cpu.usPerEvent / one.total.cpu.usPerEvent),
+    });
   }
   const rows: (string | number)[][] = [];
   for (const r of results) {
-    const label = `${r.subscribers} × ${r.jobs}`;
+    const label = `${r.subscribers} × ${r.jobs}, ${r.shape.instances} inst.`;
     for (const i of r.instances) {
       rows.push([
         label,
@@ -396,8 +453,55 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
       t.upstream.simulator429s + t.upstream.budget429s,
     ]);
   }
+  const summary = table(
+    [
+      'subscribers × jobs',
+      'instances',
+      'fan-out p50 / p99 / max (ms)',
+      'p99 WAITING / PROCESSING / DONE (ms)',
+      'gateways CPU / event (µs)',
+      'per step: window, gateways on CPU, waiting for it (ms)',
+      'per step: load generator on CPU, waiting for it (ms)',
+      'load generator: processes, core; CPU share per change max, median; saturated changes',
+    ],
+    results.map((r) => {
+      const by = r.total.fanOutLatencyByStatusMs;
+      const l = r.loadGenerator;
+      return [
+        `${r.subscribers} × ${r.jobs}`,
+        r.shape.instances,
+        fmtMs(r.total.fanOutLatencyMs),
+        ['WAITING', 'PROCESSING', 'DONE'].map((k) => round(by[k]?.p99 ?? NaN, 0)).join(' / '),
+        r.total.cpu.usPerEvent,
+        r.steps
+          .map(
+            (x) =>
+              `${x.status.slice(0, 4)} ${x.windowMs}, ${round(sum(x.gateways.runMs), 0)}, ${round(sum(x.gateways.waitMs), 0)}`,
+          )
+          .join('; '),
+        r.steps
+          .map(
+            (x) =>
+              `${x.status.slice(0, 4)} ${round(sum(x.loadGenerator.runMs), 0)}, ${round(sum(x.loadGenerator.waitMs), 0)}`,
+          )
+          .join('; '),
+        `${l.processes}, core ${l.core}; ${round(l.busiestChangeShare * 100, 0)} %, ${round(l.medianChangeShare * 100, 0)} %; ${l.saturatedChanges} of ${l.changes}`,
+      ];
+    }),
+  );
+  const ratioTable = table(
+    ['subscribers × jobs', 'p50 ratio (n instances / 1)', 'p99 ratio', 'CPU per event ratio'],
+    ratios.map((x) => [String(x.size), x.p50 as number, x.p99 as number, x.cpuPerEvent as number]),
+  );
   const markdown = [
-    `${INSTANCES.length} gateway processes (all pinned to core 0) on one Redis (fresh \`REDIS_KEY_PREFIX\`) and one fresh PostgreSQL database, one simulator; ` +
+    summary,
+    '',
+    ratioTable,
+    '',
+    `Gateways pinned to core 0, the simulator and the load generator's processes to core ${LOADGEN_CORE || '(unpinned)'}, Redis and PostgreSQL not pinned. ` +
+      `Latency = receive time in the load generator (its own processes, Date.now()) − the event's updatedAt; "saturated" = a change whose frames arrived while a load-generator process used more than ${SATURATED * 100} % of a core.`,
+    '',
+    `Up to ${INSTANCES.length} gateway processes (all pinned to core 0) on one Redis (fresh \`REDIS_KEY_PREFIX\`) and one fresh PostgreSQL database, one simulator; ` +
       `every job submitted through instance ${INSTANCES[SUBMIT_VIA]} (its lease, and so its upstream reads, going to whichever instance claims it first), sockets round-robin over the instances; graphql-ws, ${PER_CONNECTION} subscriptions per WebSocket; POLL_INTERVAL_MS=${POLL_INTERVAL_MS}; ` +
       `every job walks ACCEPTED → WAITING → PROCESSING → DONE with every subscriber attached (a change every ${STEP_MS / 1000} s); every event checked as in the subscriptions scenario. ` +
       'RSS after a forced GC, before subscribing and once everyone has a first event; "peak" sampled every 100 ms during the walk (total: peak of the sum). ' +
@@ -428,7 +532,7 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
     result: {
       stepMs: STEP_MS,
       pollIntervalMs: POLL_INTERVAL_MS,
-      instances: INSTANCES.length,
+      ratios,
       submittedVia: INSTANCES[SUBMIT_VIA],
       runs: results,
     },

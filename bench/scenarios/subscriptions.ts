@@ -1,23 +1,21 @@
-import type { Client } from 'graphql-ws';
 import { procMemory } from '../lib/child.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
 import { mb, round, summarize } from '../lib/stats.js';
+import { type LoadGenerator, startLoadGenerator } from '../lib/subscriber-pool.js';
 import {
   checkWalks,
   FROZEN_STEP_MS,
   fanOutLatencies,
+  latencyByStatus,
   PER_CONNECTION,
   readsPerJob,
   runSizes,
   STEP_MS,
   submitJobs,
-  subscribeAll,
-  waitForFirstEvents,
   waitForIdle,
   walkJobs,
 } from '../lib/subscribers.js';
-import { connectAll } from '../lib/ws.js';
 
 // Live status at scale: N graphql-ws subscribers (100 per WebSocket) spread over 1 or 100 jobs.
 //
@@ -33,7 +31,7 @@ const POLL_INTERVAL_MS = 1_000;
 async function runOne(subscribers: number, jobCount: number, verbose: boolean, log: (m: string) => void) {
   const sim = await startSimulatorChild({ stepMs: FROZEN_STEP_MS }, verbose);
   const gateway = await startGatewayChild(sim.info.url, { POLL_INTERVAL_MS: String(POLL_INTERVAL_MS) }, verbose);
-  const clients: Client[] = [];
+  let loadGen: LoadGenerator | undefined;
   try {
     // 1. Jobs, submitted through the gateway; their renders finish before anyone subscribes.
     const { jobs, tFirst, tLast } = await submitJobs([gateway.info.url], sim.info.sampleUrl, jobCount);
@@ -44,11 +42,10 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const before = await gateway.rpc('memory');
     const connections = Math.ceil(subscribers / PER_CONNECTION);
     const url = `${gateway.info.url.replace(/^http/, 'ws')}/graphql`;
-    // Every socket is acknowledged before anyone subscribes (a herd of connection_init behind thousands of subscribes
-    // can miss the gateway's 3 s init timeout, 4408).
-    clients.push(...(await connectAll(url, connections)));
-    const subs = subscribeAll(clients, subscribers, jobs);
-    const subscribeMs = await waitForFirstEvents(subs);
+    // The subscribers are spread over load-generator processes (bench/lib/subscriber-pool.ts).
+    const gen = await startLoadGenerator([url], subscribers, jobs, verbose);
+    loadGen = gen;
+    const subscribeMs = await gen.subscribe();
     const after = await gateway.rpc('memory');
     const afterProc = procMemory(gateway.pid);
     const tSubscribed = Date.now();
@@ -65,8 +62,9 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     }, 100);
     let skewWarnings: string[];
     const cpuBefore = await gateway.rpc<{ user: number; system: number }>('cpu');
+    await gen.mark();
     try {
-      skewWarnings = await walkJobs(sim, subs, tFirst, tLast);
+      skewWarnings = await walkJobs(sim, tFirst, tLast, (ms) => gen.waitForCompletion(ms));
     } finally {
       clearInterval(sampler);
     }
@@ -75,6 +73,9 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
     const gatewayCpuMs = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1000;
 
     // 4. Check every stream, then measure.
+    const { subs, load } = await gen.collect();
+    const failed = subs.find((x) => x.error);
+    if (failed) throw new Error(`subscription failed: ${failed.error}`);
     const fullWalks = checkWalks(subs);
     /** lastByChange: per job and change, the last subscriber's latency. */
     const { latencies, lastByChange } = fanOutLatencies(subs);
@@ -105,6 +106,8 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
         completed: subs.filter((s) => s.completed).length,
       },
       fanOutLatencyMs: latency,
+      fanOutLatencyByStatusMs: latencyByStatus(subs),
+      loadGenerator: load,
       /** The gateway's CPU from the first change to the last completion (polls included), per change event delivered. */
       gatewayCpu: { ms: round(gatewayCpuMs, 0), usPerEvent: round((gatewayCpuMs * 1000) / latencies.length, 1) },
       lastSubscriberLatencyMs: lastSubscriber,
@@ -126,7 +129,7 @@ async function runOne(subscribers: number, jobCount: number, verbose: boolean, l
       skewWarnings,
     };
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await loadGen?.stop();
     await gateway.stop();
     await sim.stop();
   }
@@ -154,6 +157,7 @@ export const subscriptions: Scenario = async ({ quick, verbose, log }) => {
     const result = await runOne(r.subscribers, r.jobs, verbose, log);
     log(
       `fan-out p50 ${round(result.fanOutLatencyMs.p50)} p99 ${round(result.fanOutLatencyMs.p99)} max ${round(result.fanOutLatencyMs.max)} ms; ` +
+        `load generator CPU per change max ${result.loadGenerator.busiestChangeShare}, ${result.loadGenerator.saturatedChanges}/${result.loadGenerator.changes} saturated; ` +
         `RSS +${result.memory.rssPerSubscriberKB} KB/sub; gateway CPU ${result.gatewayCpu.usPerEvent} µs/event; reads/job/interval mean ${round(result.upstream.readsPerJobPerInterval.mean)} max ${round(result.upstream.readsPerJobPerInterval.max)}`,
     );
     results.push(result);
@@ -178,6 +182,7 @@ export const subscriptions: Scenario = async ({ quick, verbose, log }) => {
         'reads / job / interval (mean, max)',
         'max extra reads',
         '429s',
+        'load generator: CPU share per change max; saturated changes',
       ],
       results.map((r) => [
         r.subscribers,
@@ -192,6 +197,7 @@ export const subscriptions: Scenario = async ({ quick, verbose, log }) => {
         `${round(r.upstream.readsPerJobPerInterval.mean)}, ${round(r.upstream.readsPerJobPerInterval.max)}`,
         r.upstream.maxExtraReads,
         (r.upstream.simulatorResponses['429'] ?? 0) + r.upstream.budget429s,
+        `${round(r.loadGenerator.busiestChangeShare * 100, 0)} %; ${r.loadGenerator.saturatedChanges} of ${r.loadGenerator.changes} (${r.loadGenerator.processes} processes)`,
       ]),
     ),
   ].join('\n');

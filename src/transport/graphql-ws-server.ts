@@ -8,7 +8,7 @@ import { ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { requestIdFrom, runInRequest } from '../lib/request-scope.js';
 import type { GraphQLContext } from '../schema/context.js';
-import { SocketMember } from './graphql-ws-member.js';
+import { corkForThisTick, SocketMember } from './graphql-ws-member.js';
 import { type MaskError, operationError } from './operation-error.js';
 import { SharedSubscriptions, sharedSubscriptionKey } from './shared-subscriptions.js';
 
@@ -95,6 +95,14 @@ export function attachGraphQLWs(
       // RATE_LIMITED, or a start that threw: an answer for this operation alone. Throwing here would close the
       // socket, and every subscription on it.
       return { errors: [refusal(error)] };
+    } finally {
+      // graphql-ws keeps these arguments (the object `prepare` returned) for the subscription's life, for onNext
+      // hooks that a shared member never triggers (its stream yields nothing; there are no such hooks). What only
+      // joining needed goes now: the subscriber's own context, its enveloped functions and its key (a copy of
+      // the args, made when starting, is what the shared execution keeps).
+      args.contextValue = undefined;
+      args.rootValue = undefined;
+      root.share = undefined;
     }
     return outcome.joined ? member.stream(outcome.leave, refusal) : outcome.result;
   };
@@ -177,20 +185,24 @@ export function attachGraphQLWs(
         send: (data) =>
           new Promise<void>((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
+            corkForThisTick(socket);
             socket.send(data, (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
-          socket.on('message', (data) =>
-            runInRequest(requestId, async () => {
+          socket.on('message', (data) => {
+            // Only the text goes into the handler, which lasts as long as the subscription it starts (graphql-ws
+            // awaits the whole stream there): the frame's buffer need not.
+            const text = String(data);
+            return runInRequest(requestId, async () => {
               try {
-                await handle(String(data));
+                await handle(text);
               } catch (err) {
                 logger.error({ err }, 'graphql-ws message handling failed');
                 socket.close(CloseCode.InternalServerError, 'Internal server error');
               }
-            }),
-          ),
+            });
+          }),
       },
       { socket, request },
     );

@@ -1,5 +1,4 @@
 import type { ExecutionResult } from 'graphql';
-import type { Repeater } from 'graphql-yoga';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { once } from '../lib/once.js';
 
@@ -177,22 +176,14 @@ export class SharedSubscriptions {
     start: (sharedContext: C) => ReturnType<StartSubscription>,
     member: SharedSubscriptionMember,
   ): Promise<JoinOutcome> {
-    const releaseSlot = context.acquireSubscription?.();
-    const release = once(() => releaseSlot?.());
-    const sharedContext = { ...context, acquireSubscription: undefined, [SHARED_EXECUTION]: true };
+    const release = takeSlot(context);
     try {
-      const outcome = await this.join(key, () => start(sharedContext), member);
+      const outcome = await this.join(key, startShared(context, start), member);
       if (!outcome.joined) {
         release();
         return outcome;
       }
-      return {
-        joined: true,
-        leave: () => {
-          outcome.leave();
-          release();
-        },
-      };
+      return { joined: true, leave: both(outcome.leave, release) };
     } catch (error) {
       release();
       throw error;
@@ -204,14 +195,7 @@ export class SharedSubscriptions {
    * gets its newest event at once. Rejects if starting threw.
    */
   async join(key: string, start: StartSubscription, member: SharedSubscriptionMember): Promise<JoinOutcome> {
-    let stream = this.streams.get(key);
-    if (!stream) {
-      const created: SharedStream = new SharedStream(start, () => {
-        if (this.streams.get(key) === created) this.streams.delete(key);
-      });
-      stream = created;
-      this.streams.set(key, stream);
-    }
+    const stream = this.streams.get(key) ?? this.open(key, start);
     const entry: Entry = { member, primed: false };
     stream.entries.add(entry);
     let failure: ExecutionResult | undefined;
@@ -225,31 +209,54 @@ export class SharedSubscriptions {
       stream.entries.delete(entry);
       return { joined: false, result: failure };
     }
-    const joined = stream;
     // Still a member unless the stream already finished (and completed it) meanwhile.
-    if (joined.entries.has(entry)) joined.prime(entry);
-    return {
-      joined: true,
-      leave: () => {
-        if (!joined.entries.delete(entry)) return;
-        if (joined.entries.size === 0) joined.end();
-      },
-    };
+    if (stream.entries.has(entry)) stream.prime(entry);
+    return { joined: true, leave: leaving(stream, entry) };
+  }
+
+  private open(key: string, start: StartSubscription): SharedStream {
+    const created: SharedStream = new SharedStream(start, () => {
+      if (this.streams.get(key) === created) this.streams.delete(key);
+    });
+    this.streams.set(key, created);
+    return created;
   }
 }
 
+// The closures a member keeps for as long as it is subscribed are made here, each in a scope of its own, so that
+// they hold only what they use. Made inside joinAs or join, they would share those functions' scope, and with it
+// the subscriber's key, its whole context and the copy made for starting, for the subscription's life.
+
+/** Takes `context`'s subscriber slot (none when callers are unlimited); the result gives it back, once. */
+function takeSlot(context: SubscriberContext): () => void {
+  const releaseSlot = context.acquireSubscription?.();
+  return once(() => releaseSlot?.());
+}
+
 /**
- * Makes `stream.return()` call `leave` too. A Repeater runs its executor (and so any cleanup after `await stop`) only
- * once it is first pulled, but a transport may return a stream it never pulled: graphql-ws does when the client
- * completed the subscription while it was starting.
+ * Starts the shared execution with a copy of the context that takes no slot of its own and is marked
+ * SHARED_EXECUTION (made only by the member that starts it).
  */
-export function leavingOnReturn<T>(stream: Repeater<T>, leave: () => void): Repeater<T> {
-  const finish = stream.return.bind(stream);
-  stream.return = (value) => {
-    leave();
-    return finish(value);
+function startShared<C extends SubscriberContext>(
+  context: C,
+  start: (sharedContext: C) => ReturnType<StartSubscription>,
+): StartSubscription {
+  return () => start({ ...context, acquireSubscription: undefined, [SHARED_EXECUTION]: true });
+}
+
+function both(first: () => void, second: () => void): () => void {
+  return () => {
+    first();
+    second();
   };
-  return stream;
+}
+
+/** Takes `entry` out of `stream` (safe to call more than once); the last one out ends the stream. */
+function leaving(stream: SharedStream, entry: Entry): () => void {
+  return () => {
+    if (!stream.entries.delete(entry)) return;
+    if (stream.entries.size === 0) stream.end();
+  };
 }
 
 function sharedEvent(result: ExecutionResult): SharedEvent {

@@ -85,9 +85,10 @@ function slowSocket() {
   const socket = {
     OPEN: 1,
     readyState: 1,
-    send(data: string, callback: (error?: Error) => void) {
-      sent.push(data);
-      callbacks.push(callback);
+    // ws's send(data, options?, callback): members send text frames as bytes.
+    send(data: string | Buffer, options: unknown, callback?: (error?: Error) => void) {
+      sent.push(String(data));
+      callbacks.push((callback ?? options) as (error?: Error) => void);
     },
   };
   return {
@@ -119,6 +120,21 @@ describe('SocketMember (graphql-ws)', () => {
     expect(sent).toHaveLength(2);
     flush();
     expect(await done).toEqual({ value: undefined, done: true });
+  });
+
+  it('frames ids and payloads outside ASCII byte for byte, the same event for every member', async () => {
+    const { socket, sent, flush } = slowSocket();
+    const members = ['ü-1', 'op-🦆'].map((id) => new SocketMember(socket, id));
+    for (const member of members) void member.stream(() => undefined, refusal).next();
+    const result = { data: { aiEditJobUpdated: { id: 'j', prompt: 'add a duck 🦆 to the café' } } };
+    const shared: SharedEvent = { result, json: JSON.stringify(result), key: 'j' };
+    for (const member of members) member.next(shared);
+    flush();
+    expect(sent).toEqual([
+      `{"id":"ü-1","type":"next","payload":${shared.json}}`,
+      `{"id":"op-🦆","type":"next","payload":${shared.json}}`,
+    ]);
+    expect(sent.map((frame) => JSON.parse(frame).payload)).toEqual([result, result]);
   });
 
   it('queues the newest event of each job while a write is in flight, never dropping a job', async () => {
