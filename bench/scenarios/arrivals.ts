@@ -16,7 +16,8 @@ const MODES = [
   { name: 'webhooks', env: { POLL_STRATEGY: 'learned' }, webhooks: true },
 ];
 /** BENCH_ARRIVAL_RATES=50 (or 30,50) runs only those rates, for a quicker look at one. */
-const RATES = process.env.BENCH_ARRIVAL_RATES?.split(',').map(Number) ?? [10, 30, 50];
+const DEFAULT_RATES = [10, 30, 50];
+const RATES = process.env.BENCH_ARRIVAL_RATES?.split(',').map(Number) ?? DEFAULT_RATES;
 /** The first warm-up runs at least this fast, so that the learned schedule has history (20 jobs of a kind). */
 const FIRST_WARMUP_RATE = 30;
 
@@ -143,9 +144,11 @@ export const arrivals: Scenario = async ({ quick, verbose, log }) => {
   try {
     for (const spec of MODES) modes.push(await ArrivalsMode.start(spec, durations(13), verbose));
     log(`${modes.length} gateways and simulators up`);
-    for (const [i, perMinute] of RATES.entries()) {
+    for (const [at, perMinute] of RATES.entries()) {
+      // Seeds by the rate's place in the full list, so that BENCH_ARRIVAL_RATES=30 faces the full run's 30/min jobs.
+      const i = DEFAULT_RATES.includes(perMinute) ? DEFAULT_RATES.indexOf(perMinute) : at;
       const warm =
-        i === 0
+        at === 0
           ? { perMinute: Math.max(perMinute, FIRST_WARMUP_RATE), ms: firstWarmupMs }
           : { perMinute, ms: warmupMs };
       log(`${perMinute}/min: warm-up ${warm.ms / 1000} s at ${warm.perMinute}/min`);
