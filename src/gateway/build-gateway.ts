@@ -189,6 +189,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
+    compiledExecution: config.graphqlJit,
     plugins: observability.plugins(),
     server: (yoga, directLane) =>
       createHttpServer({

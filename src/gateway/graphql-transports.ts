@@ -13,6 +13,7 @@ import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
 import { attachGraphQLWs, type GraphQLWsServer } from '../transport/graphql-ws-server.js';
 import type { Hardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import { useCompiledExecution } from '../transport/use-compiled-execution.js';
 import { useFinalReadCache } from '../transport/use-final-read-cache.js';
 import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
 import { useStoreOutageStatus } from '../transport/use-store-outage-status.js';
@@ -30,6 +31,8 @@ export interface GraphQLTransportOptions {
   authenticator: Authenticator;
   limits: CallerLimits;
   readCache: FinalReadCache;
+  /** graphql-jit for the documents it compiles (GRAPHQL_JIT). @default true */
+  compiledExecution?: boolean;
   /** More Yoga plugins (metrics), run before the others so that they see every operation. */
   plugins?: Plugin[];
   /** The HTTP server that hands requests to Yoga (or the direct lane); graphql-ws attaches to its upgrades. */
@@ -58,6 +61,8 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
       useStoreOutageStatus(),
+      // Sets the execute and subscribe functions; the masking, tracing and shared subscriptions wrap whichever is set.
+      ...(options.compiledExecution === false ? [] : [useCompiledExecution({ logger })]),
       // Last, so that it wraps whatever subscribe function the plugins before it set.
       useSharedSubscriptions(httpSubscriptions),
     ],
