@@ -13,7 +13,7 @@ import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
 import { attachGraphQLWs, type GraphQLWsServer } from '../transport/graphql-ws-server.js';
 import type { Hardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
-import { useCompiledExecution } from '../transport/use-compiled-execution.js';
+import { type CompiledExecutionStats, useCompiledExecution } from '../transport/use-compiled-execution.js';
 import { useFinalReadCache } from '../transport/use-final-read-cache.js';
 import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
 import { useStoreOutageStatus } from '../transport/use-store-outage-status.js';
@@ -45,11 +45,14 @@ export interface GraphQLTransports {
   graphqlWs: GraphQLWsServer;
   httpSubscriptions: SharedSubscriptions;
   directLane: DirectJsonLane;
+  /** Documents graphql-jit runs and documents left to graphql-js (both 0 with compiled execution off). */
+  compiledExecution: CompiledExecutionStats;
 }
 
 export function createGraphQLTransports(options: GraphQLTransportOptions): GraphQLTransports {
   const { hardening, logger, authenticator, readCache } = options;
   const httpSubscriptions = new SharedSubscriptions();
+  const compiledExecution: CompiledExecutionStats = { compiled: 0, interpreted: 0 };
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
     plugins: [
@@ -62,7 +65,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       ...(readCache.enabled ? [useFinalReadCache()] : []),
       useStoreOutageStatus(),
       // Sets the execute and subscribe functions; the masking, tracing and shared subscriptions wrap whichever is set.
-      ...(options.compiledExecution === false ? [] : [useCompiledExecution({ logger })]),
+      ...(options.compiledExecution === false ? [] : [useCompiledExecution({ logger, stats: compiledExecution })]),
       // Last, so that it wraps whatever subscribe function the plugins before it set.
       useSharedSubscriptions(httpSubscriptions),
     ],
@@ -98,7 +101,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       ),
     maskError,
   });
-  return { yoga, server, graphqlWs, httpSubscriptions, directLane };
+  return { yoga, server, graphqlWs, httpSubscriptions, directLane, compiledExecution };
 }
 
 /**
