@@ -17,6 +17,7 @@ import { type CompiledExecutionStats, useCompiledExecution } from '../transport/
 import { useFinalReadCache } from '../transport/use-final-read-cache.js';
 import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
 import { useStoreOutageStatus } from '../transport/use-store-outage-status.js';
+import { useValidationCache } from '../transport/use-validation-cache.js';
 import { useWebApp } from '../transport/web-app/use-web-app.js';
 
 // The schema behind its two transports: Yoga for HTTP and SSE, graphql-ws for WebSocket, both hardened alike and
@@ -60,6 +61,8 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       useGraphiQLAssets(),
       // The web app at `/` likewise: static files, no GraphQL.
       useWebApp(),
+      // Instead of Yoga's validation cache (off below), which builds a key from every rule's name per request.
+      useValidationCache(),
       ...(options.plugins ?? []),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
@@ -70,6 +73,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       useSharedSubscriptions(httpSubscriptions),
     ],
     schema,
+    parserAndValidationCache: { validationCache: false },
     context: createContextFactory(options.services, { authenticator, limits: options.limits }),
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'AI Edit GraphQL gateway' },
