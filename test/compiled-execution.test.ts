@@ -161,6 +161,27 @@ describe('compiled execution answers as graphql-js does', () => {
     expect((events[0] as { ws: { events: unknown[] } }).ws.events).toHaveLength(1);
   });
 
+  it('a subscription with its id written in the document, or in a variable of another name, gets its events', async () => {
+    // graphql-jit 0.8 hands a subscribe resolver the variables instead of the field's arguments, so subscriptions
+    // are left to graphql-js: both forms must reach the job.
+    const fields = 'id status isFinal';
+    const answers = await Promise.all(
+      [compiled, interpreted].map(async (gateway) => {
+        const id = jobs.get(gateway)!;
+        const literal = await collectSse(gateway, `subscription { aiEditJobUpdated(id: "${id}") { ${fields} } }`, {});
+        const renamed = await collectSse(
+          gateway,
+          `subscription($job: ID!) { aiEditJobUpdated(id: $job) { ${fields} } }`,
+          { job: id },
+        );
+        return normalized(gateway, { literal, renamed });
+      }),
+    );
+    expect(answers[0]).toEqual(answers[1]);
+    const { literal } = answers[0] as { literal: { events: GraphQLResponse[] } };
+    expect(literal.events).toEqual([{ data: { aiEditJobUpdated: { id: '<job id>', status: 'DONE', isFinal: true } } }]);
+  });
+
   it('a subscription refused in its subscribe (NOT_FOUND) and one with bad variables, over graphql-ws', async () => {
     const unknown = Buffer.from('AiEditJob:nope').toString('base64');
     const answers = await Promise.all(

@@ -7,7 +7,6 @@ import {
   getVariableValues,
   type Source,
 } from 'graphql';
-import { isAsyncIterable, mapAsyncIterator } from 'graphql-yoga';
 
 // What makes graphql-jit's answers the ones graphql-js (through Yoga's executor) gives, where they differ in ways a
 // client sees (test/compiled-execution.test.ts sends every case to a gateway with GRAPHQL_JIT=false as well):
@@ -16,57 +15,43 @@ import { isAsyncIterable, mapAsyncIterator } from 'graphql-yoga';
 // - its field errors carry `locations` but neither AST nodes nor source positions, so every error rebuilt on the
 //   way out (the masker, Yoga's serializer) would lose them.
 
-/** One compiled document as @envelop/graphql-jit runs it. */
+/** One compiled document (a query or mutation) as @envelop/graphql-jit runs it. */
 export type CompiledEntry = NonNullable<ReturnType<JITCache['get']>>;
-
-type Answer = ExecutionResult | AsyncIterable<ExecutionResult>;
 
 export function withGraphQLJsAnswers(compiled: CompiledEntry, args: ExecutionArgs): CompiledEntry {
   const { schema, document, operationName } = args;
   const definitions = getOperationAST(document, operationName)?.variableDefinitions ?? [];
   const source = document.loc?.source;
   /**
-   * Refused variables as Yoga's executor (@graphql-tools/executor) answers them: graphql-js's errors, HTTP 400, and
-   * for a subscription BAD_USER_INPUT. Undefined when graphql-js accepts them (nothing runs here: coercion is pure).
+   * Refused variables as Yoga's executor (@graphql-tools/executor) answers them: graphql-js's errors with HTTP 400.
+   * Undefined when graphql-js accepts them (nothing runs here: coercion is pure).
    */
-  const refusedVariables = (variables: unknown, subscription: boolean): ExecutionResult | undefined => {
+  const refusedVariables = (variables: unknown): ExecutionResult | undefined => {
     const coerced = getVariableValues(schema, definitions, (variables ?? {}) as Record<string, unknown>);
     if (!coerced.errors) return undefined;
     for (const error of coerced.errors) {
       const http = { ...(error.extensions.http as object | undefined), status: 400 };
-      const code = subscription ? { code: 'BAD_USER_INPUT' } : {};
-      Object.defineProperty(error, 'extensions', { value: { ...error.extensions, http, ...code } });
+      Object.defineProperty(error, 'extensions', { value: { ...error.extensions, http } });
     }
     return { errors: coerced.errors };
   };
-  const answer = (result: ExecutionResult, variables: unknown, subscription: boolean): ExecutionResult => {
+  const answer = (result: ExecutionResult, variables: unknown): ExecutionResult => {
     if (!result.errors?.length) return result;
-    // Errors alone, no data: refused variables or, for a subscription, its subscribe resolver's error.
+    // Errors alone, no data: what graphql-jit answers for variables it refused.
     if (!('data' in result)) {
-      const refused = refusedVariables(variables, subscription);
+      const refused = refusedVariables(variables);
       if (refused) return refused;
     }
     return { ...result, errors: result.errors.map((error) => locatedInSource(error, source)) };
   };
-
-  const { query, subscribe } = compiled;
-  const entry: CompiledEntry = {
+  const { query } = compiled;
+  return {
     ...compiled,
     query: (root, context, variables) => {
       const result = query(root, context, variables);
-      return isPromise(result)
-        ? result.then((settled) => answer(settled, variables, false))
-        : answer(result, variables, false);
+      return isPromise(result) ? result.then((settled) => answer(settled, variables)) : answer(result, variables);
     },
   };
-  if (subscribe) {
-    entry.subscribe = async (root, context, variables) => {
-      const result = (await subscribe(root, context, variables)) as Answer;
-      if (!isAsyncIterable(result)) return answer(result, variables, true);
-      return mapAsyncIterator(result, (event: ExecutionResult) => answer(event, variables, false));
-    };
-  }
-  return entry;
 }
 
 /** A graphql-jit error as a graphql-js one, its locations as source positions, which survive being rebuilt. */

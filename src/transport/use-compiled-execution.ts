@@ -13,10 +13,11 @@ import { type CompiledEntry, withGraphQLJsAnswers } from './graphql-jit-parity.j
 //
 // The plugin alone has no fallback: a document graphql-jit cannot compile is answered with the compiler's errors,
 // and its own cache is keyed by document only, so a document of several operations would run the first operation
-// asked for under every operation name. Here a document goes to graphql-jit only when it holds one operation and
-// compiles; everything else runs on graphql-js as before (enableIf). The compilation made to decide is the one the
-// plugin runs: it looks a document's text up in the cache given to it before compiling, and this cache holds every
-// live document's compilation (an entry goes when Yoga's parser cache has let go of its document).
+// asked for under every operation name. Here a document goes to graphql-jit only when it holds one operation, is
+// no subscription (see compilable) and compiles; everything else runs on graphql-js as before (enableIf). The
+// compilation made to decide is the one the plugin runs: it looks a document's text up in the cache given to it
+// before compiling, and this cache holds every live document's compilation (an entry goes when Yoga's parser cache
+// has let go of its document).
 
 export interface CompiledExecutionOptions {
   logger: Logger;
@@ -53,7 +54,7 @@ export function useCompiledExecution({ logger, stats }: CompiledExecutionOptions
     // The plugin finds a compilation by the text envelop's parse recorded; without one it would compile its own.
     const text = getDocumentString(args.document);
     let ok = false;
-    if (text !== undefined && singleOperation(args.document)) {
+    if (text !== undefined && compilable(args.document)) {
       const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
       if (isCompiledQuery(result)) {
         const entry = withGraphQLJsAnswers(result, args);
@@ -72,8 +73,18 @@ export function useCompiledExecution({ logger, stats }: CompiledExecutionOptions
   return useGraphQlJit({}, { enableIf: compiles, cache }) as Plugin;
 }
 
-function singleOperation(document: DocumentNode): boolean {
+/**
+ * One operation (see above), and not a subscription: graphql-jit 0.8 calls a subscription field's `subscribe` with
+ * the operation's variables where the field's arguments belong, so `aiEditJobUpdated(id: "…")` would subscribe
+ * without its id. A subscription's events are executed once per shared stream anyway (shared-subscriptions.ts).
+ */
+function compilable(document: DocumentNode): boolean {
   let operations = 0;
-  for (const definition of document.definitions) if (definition.kind === Kind.OPERATION_DEFINITION) operations++;
-  return operations === 1;
+  let subscription = false;
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    operations++;
+    subscription = definition.operation === 'subscription';
+  }
+  return operations === 1 && !subscription;
 }
