@@ -17,7 +17,7 @@ import { type CompiledEntry, withGraphQLJsAnswers } from './graphql-jit-parity.j
 // no subscription (see compilable) and compiles; everything else runs on graphql-js as before (enableIf). The
 // compilation made to decide is the one the plugin runs: it looks a document's text up in the cache given to it
 // before compiling, and this cache holds every live document's compilation (an entry goes when Yoga's parser cache
-// has let go of its document).
+// has let go of its document). A document is compiled at its second execution, not its first.
 
 export interface CompiledExecutionOptions {
   logger: Logger;
@@ -34,8 +34,8 @@ export interface CompiledExecutionStats {
 type Compiled = CompiledEntry;
 
 export function useCompiledExecution({ logger, stats }: CompiledExecutionOptions): Plugin {
-  /** Per document (Yoga's parser cache hands out one per query text): whether graphql-jit runs it. */
-  const decided = new WeakMap<DocumentNode, boolean>();
+  /** Per document (Yoga's parser cache hands out one per query text): whether graphql-jit runs it, once decided. */
+  const decided = new WeakMap<DocumentNode, boolean | 'seen once'>();
   /** Compilations by document text, which is what the plugin looks up; each lives as long as its document. */
   const byText = new Map<string, Compiled>();
   const released = new FinalizationRegistry<{ text: string; entry: Compiled }>(({ text, entry }) => {
@@ -50,7 +50,13 @@ export function useCompiledExecution({ logger, stats }: CompiledExecutionOptions
 
   const compiles = (args: ExecutionArgs): boolean => {
     const known = decided.get(args.document);
-    if (known !== undefined) return known;
+    if (known === true || known === false) return known;
+    // A document's first execution runs on graphql-js: compiling costs several executions' worth of CPU, which a
+    // document sent once (a stream of ever-new documents, say) would never earn back.
+    if (known === undefined) {
+      decided.set(args.document, 'seen once');
+      return false;
+    }
     // The plugin finds a compilation by the text envelop's parse recorded; without one it would compile its own.
     const text = getDocumentString(args.document);
     let ok = false;
