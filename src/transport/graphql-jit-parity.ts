@@ -42,7 +42,9 @@ export function withGraphQLJsAnswers(compiled: CompiledEntry, args: ExecutionArg
       const refused = refusedVariables(variables);
       if (refused) return refused;
     }
-    return { ...result, errors: result.errors.map((error) => locatedInSource(error, source)) };
+    // `errors` first, as Yoga's executor orders a result with errors (the same bytes either way).
+    const { errors, ...rest } = result;
+    return { errors: errors.map((error) => locatedInSource(error, source)), ...rest };
   };
   const { query } = compiled;
   return {
