@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { hasTaskset } from './lib/child.js';
+import { ensureDist, fromSource } from './lib/dist.js';
 import { machineInfo } from './lib/machine.js';
 import type { Scenario } from './lib/scenario.js';
 import { arrivals } from './scenarios/arrivals.js';
@@ -48,6 +49,11 @@ const out: string[] = [
       ? 'servers pinned to core 0, load generator to core 1 (taskset)'
       : 'taskset not found: processes not pinned'),
 ];
+ensureDist((message) => process.stderr.write(`[bench] ${message}\n`));
+out.push(
+  '',
+  `Gateway and simulator run from ${fromSource ? 'src/ through tsx (BENCH_FROM_SOURCE=1)' : 'dist/ on node, as npm start runs them'}.`,
+);
 let failures = 0;
 for (const name of only) {
   const log = (message: string) =>

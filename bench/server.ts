@@ -10,6 +10,9 @@ import { ServerResponse } from 'node:http';
 
 type Handler = (args: any) => unknown;
 
+/** dist/ as `npm start` runs it (bench/lib/dist.ts builds it first), or src/ through tsx with BENCH_FROM_SOURCE=1. */
+const CODE = process.env.BENCH_FROM_SOURCE === '1' ? '../src' : '../dist';
+
 const mode = process.argv[2];
 const args = JSON.parse(process.env.BENCH_CHILD_ARGS ?? '{}') as Record<string, any>;
 const handlers: Record<string, Handler> = {};
@@ -41,8 +44,10 @@ handlers.cpu = () => ({ ...process.cpuUsage(), uptimeMs: process.uptime() * 1000
 async function main(): Promise<Record<string, unknown>> {
   switch (mode) {
     case 'gateway': {
-      const { startGateway } = await import('../src/gateway/build-gateway.js');
-      const { loadConfig } = await import('../src/gateway/config.js');
+      const { startGateway } = (await import(
+        `${CODE}/gateway/build-gateway.js`
+      )) as typeof import('../src/gateway/build-gateway.js');
+      const { loadConfig } = (await import(`${CODE}/gateway/config.js`)) as typeof import('../src/gateway/config.js');
       const config = loadConfig(process.env);
       const gateway = await startGateway(config);
       stopServer = () => gateway.stop();
@@ -56,7 +61,9 @@ async function main(): Promise<Record<string, unknown>> {
       return { url: gateway.url, simulatorUrl: gateway.internals.simulator?.url };
     }
     case 'simulator': {
-      const { startSimulator } = await import('../src/simulator/server.js');
+      const { startSimulator } = (await import(
+        `${CODE}/simulator/server.js`
+      )) as typeof import('../src/simulator/server.js');
       // Count what the simulator answers, 429s included, at the source.
       const byStatus = new Map<number, number>();
       const writeHead = ServerResponse.prototype.writeHead;

@@ -15,6 +15,7 @@ import { pairedMetricsCost } from './reads-metrics.js';
 //   uncached     a final job on a gateway with READ_CACHE_MAX_BYTES=0: the whole pipeline on every read
 //   unfinished   a job the simulator keeps ACCEPTED, read well inside POLL_INTERVAL_MS: the whole pipeline, no
 //                upstream call (what a frontend polling with pollInterval sends)
+//   graphql-js   uncached and unfinished again with GRAPHQL_JIT=false: the interpreter instead of compiled execution
 // A server variant is one more entry in SERVERS (its process) and TARGETS (what is read from it).
 
 type JobKind = 'final' | 'unfinished';
@@ -45,6 +46,17 @@ const SERVERS: Record<string, ServerSpec> = {
         { ...QUIET_POLLS, DATABASE_URL: databaseUrl, READ_CACHE_MAX_BYTES: '0' },
         verbose,
         'gateway-no-cache',
+      ),
+  },
+  // The same pipeline on graphql-js's interpreter (GRAPHQL_JIT=false): what compiled execution changes.
+  'gateway-no-cache-graphql-js': {
+    gateway: true,
+    start: ({ simulatorUrl, databaseUrl, verbose }) =>
+      startGatewayChild(
+        simulatorUrl,
+        { ...QUIET_POLLS, DATABASE_URL: databaseUrl, READ_CACHE_MAX_BYTES: '0', GRAPHQL_JIT: 'false' },
+        verbose,
+        'gateway-no-cache-graphql-js',
       ),
   },
   // The cost of metrics (issue 14): the same two gateways with metrics on, measured in back-to-back pairs after the
@@ -108,6 +120,18 @@ const TARGETS: Target[] = [
   {
     name: 'gateway unfinished',
     server: 'gateway-no-cache',
+    job: 'unfinished',
+    against: { target: 'bare-yoga (unfinished)', goal: 1.5 },
+  },
+  {
+    name: 'gateway uncached (final), graphql-js',
+    server: 'gateway-no-cache-graphql-js',
+    job: 'final',
+    against: { target: 'bare-yoga (final)', goal: 1.5 },
+  },
+  {
+    name: 'gateway unfinished, graphql-js',
+    server: 'gateway-no-cache-graphql-js',
     job: 'unfinished',
     against: { target: 'bare-yoga (unfinished)', goal: 1.5 },
   },

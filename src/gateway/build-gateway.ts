@@ -189,6 +189,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
     authenticator,
     limits,
     readCache,
+    compiledExecution: config.graphqlJit,
     plugins: observability.plugins(),
     server: (yoga, directLane) =>
       createHttpServer({
@@ -282,6 +283,7 @@ async function wire(config: Config, logger: Logger, disposers: DisposerStack): P
       sharedSubscriptions: { webSocket: graphqlWs.shared, http: transports.httpSubscriptions },
       readCache,
       directLane: transports.directLane,
+      compiledExecution: transports.compiledExecution,
       shutdownSignal: shutdown.signal,
       metrics,
       tracing: observability.tracing,

@@ -71,6 +71,8 @@ export interface Config {
   security: SecurityConfig;
   /** Answers to reads of final jobs, kept per caller (src/transport/final-read-cache.ts); maxBytes 0: off. */
   readCache: { maxBytes: number; ttlMs: number };
+  /** Compiled execution (graphql-jit) for the documents it compiles; off: graphql-js runs every document. */
+  graphqlJit: boolean;
   /**
    * Prometheus metrics (src/gateway/metrics): on their own port (METRICS_PORT, on METRICS_HOST, loopback by
    * default), and/or at /metrics on the main port for `Authorization: Bearer METRICS_TOKEN`. Neither set: off.
@@ -178,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     security: securityConfigFrom(e),
     readCache: { maxBytes: e.READ_CACHE_MAX_BYTES, ttlMs: e.READ_CACHE_TTL_MS },
+    graphqlJit: e.GRAPHQL_JIT,
     metrics: {
       port: e.METRICS_PORT,
       host: e.METRICS_HOST,

@@ -125,6 +125,7 @@ export const configSchema = z
     WEBHOOK_RETRY_BASE_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(10_000)),
     WEBHOOK_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(120_000).default(10_000)),
     READ_CACHE_MAX_BYTES: z.preprocess(emptyToUndefined, nonNegativeInt(4 * 1024 ** 3).default(64 * 1024 ** 2)),
+    GRAPHQL_JIT: z.preprocess(emptyToUndefined, booleanFlag.default(true)),
     READ_CACHE_TTL_MS: z.preprocess(emptyToUndefined, positiveInt(7 * 24 * 3_600_000).default(3_600_000)),
     HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(600_000).default(10_000)),
     HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyToUndefined, positiveInt(3_600_000).default(30_000)),

@@ -11,6 +11,7 @@ import type { Simulator } from '../simulator/server.js';
 import type { DirectJsonLane } from '../transport/direct-json-lane.js';
 import type { FinalReadCache } from '../transport/final-read-cache.js';
 import type { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import type { CompiledExecutionStats } from '../transport/use-compiled-execution.js';
 import type { Config } from './config.js';
 import type { GatewayYoga } from './graphql-transports.js';
 import type { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -42,6 +43,8 @@ export interface GatewayInternals {
   /** Answers to reads of final jobs, per caller, served without Yoga (READ_CACHE_MAX_BYTES 0: `enabled` false). */
   readonly readCache: FinalReadCache;
   readonly directLane: DirectJsonLane;
+  /** Documents run compiled (graphql-jit) and interpreted (graphql-js), counted once per parsed document. */
+  readonly compiledExecution: CompiledExecutionStats;
   /** Aborted by stop(): every live stream completes. */
   readonly shutdownSignal: AbortSignal;
   /** Prometheus metrics, when METRICS_PORT or METRICS_TOKEN is set. */

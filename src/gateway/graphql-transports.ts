@@ -13,9 +13,11 @@ import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
 import { attachGraphQLWs, type GraphQLWsServer } from '../transport/graphql-ws-server.js';
 import type { Hardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
+import { type CompiledExecutionStats, useCompiledExecution } from '../transport/use-compiled-execution.js';
 import { useFinalReadCache } from '../transport/use-final-read-cache.js';
 import { useSharedSubscriptions } from '../transport/use-shared-subscriptions-sse.js';
 import { useStoreOutageStatus } from '../transport/use-store-outage-status.js';
+import { useValidationCache } from '../transport/use-validation-cache.js';
 import { useWebApp } from '../transport/web-app/use-web-app.js';
 
 // The schema behind its two transports: Yoga for HTTP and SSE, graphql-ws for WebSocket, both hardened alike and
@@ -30,6 +32,8 @@ export interface GraphQLTransportOptions {
   authenticator: Authenticator;
   limits: CallerLimits;
   readCache: FinalReadCache;
+  /** graphql-jit for the documents it compiles (GRAPHQL_JIT). @default true */
+  compiledExecution?: boolean;
   /** More Yoga plugins (metrics), run before the others so that they see every operation. */
   plugins?: Plugin[];
   /** The HTTP server that hands requests to Yoga (or the direct lane); graphql-ws attaches to its upgrades. */
@@ -42,11 +46,14 @@ export interface GraphQLTransports {
   graphqlWs: GraphQLWsServer;
   httpSubscriptions: SharedSubscriptions;
   directLane: DirectJsonLane;
+  /** Documents graphql-jit runs and documents left to graphql-js (both 0 with compiled execution off). */
+  compiledExecution: CompiledExecutionStats;
 }
 
 export function createGraphQLTransports(options: GraphQLTransportOptions): GraphQLTransports {
   const { hardening, logger, authenticator, readCache } = options;
   const httpSubscriptions = new SharedSubscriptions();
+  const compiledExecution: CompiledExecutionStats = { compiled: 0, interpreted: 0 };
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     ...hardening.yogaOptions,
     plugins: [
@@ -54,14 +61,19 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       useGraphiQLAssets(),
       // The web app at `/` likewise: static files, no GraphQL.
       useWebApp(),
+      // Instead of Yoga's validation cache (off below), which builds a key from every rule's name per request.
+      useValidationCache(),
       ...(options.plugins ?? []),
       ...hardening.yogaOptions.plugins,
       ...(readCache.enabled ? [useFinalReadCache()] : []),
       useStoreOutageStatus(),
+      // Sets the execute and subscribe functions; the masking, tracing and shared subscriptions wrap whichever is set.
+      ...(options.compiledExecution === false ? [] : [useCompiledExecution({ logger, stats: compiledExecution })]),
       // Last, so that it wraps whatever subscribe function the plugins before it set.
       useSharedSubscriptions(httpSubscriptions),
     ],
     schema,
+    parserAndValidationCache: { validationCache: false },
     context: createContextFactory(options.services, { authenticator, limits: options.limits }),
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'AI Edit GraphQL gateway' },
@@ -93,7 +105,7 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       ),
     maskError,
   });
-  return { yoga, server, graphqlWs, httpSubscriptions, directLane };
+  return { yoga, server, graphqlWs, httpSubscriptions, directLane, compiledExecution };
 }
 
 /**

@@ -2,6 +2,7 @@ import { decodeGlobalID, type ResolveCursorConnectionArgs, resolveCursorConnecti
 import { type GraphQLSchema, isObjectType } from 'graphql';
 import { BadUserInputError, ErrorCode, GatewayError } from '../domain/errors.js';
 import type { Job, JobStatus } from '../domain/job.js';
+import { boundedMemo } from '../lib/bounded-memo.js';
 import type { JobCursor } from '../services/store/job-store.js';
 import type { WebhookInput } from '../services/webhooks/caller-webhooks.js';
 import type { ResolverContext } from './resolver-context.js';
@@ -12,15 +13,27 @@ export const AI_EDIT_JOB_TYPENAME = 'AiEditJob';
 const DEFAULT_PAGE_SIZE = 20;
 const MAX_PAGE_SIZE = 100;
 
+/** Decoded global ids, frozen (shared by every request that sends the id): base64 and its check cost more than a look-up. */
+const decodedGlobalId = boundedMemo((globalId: string): Readonly<{ typename: string; id: string }> | null => {
+  try {
+    const decoded = decodeGlobalID(globalId);
+    return decoded.typename && decoded.id ? Object.freeze(decoded) : null;
+  } catch {
+    return null;
+  }
+});
+
+/** The relay plugin's encoding (base64 of `typename:id`), remembered: every answer about a job encodes its id. */
+const encodedGlobalId = boundedMemo((typeAndId: string) => Buffer.from(typeAndId).toString('base64'));
+
+export function encodeGlobalId(typename: string, id: bigint | number | string): string {
+  return encodedGlobalId(`${typename}:${id}`);
+}
+
 /** A global id's type and id; a malformed one is the caller's error (BAD_USER_INPUT naming `field`). */
 export function parseGlobalId(globalId: string, field = 'id'): { typename: string; id: string } {
-  let decoded: { typename: string; id: string };
-  try {
-    decoded = decodeGlobalID(globalId);
-  } catch {
-    throw new BadUserInputError(`${field} is not a valid global id`, field);
-  }
-  if (!decoded.typename || !decoded.id) throw new BadUserInputError(`${field} is not a valid global id`, field);
+  const decoded = decodedGlobalId(globalId);
+  if (!decoded) throw new BadUserInputError(`${field} is not a valid global id`, field);
   return decoded;
 }
 

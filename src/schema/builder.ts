@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
-import { parseGlobalId, resolveNodeOfKnownType } from '../resolvers/ai-edit-jobs.js';
+import { encodeGlobalId, parseGlobalId, resolveNodeOfKnownType } from '../resolvers/ai-edit-jobs.js';
 import type { GraphQLContext } from './context.js';
 
 export interface PothosTypes {
@@ -24,6 +24,7 @@ export const builder = new SchemaBuilder<PothosTypes>({
     nodesQueryOptions: false,
     // Malformed ids are BAD_USER_INPUT naming `id`, and ids of other types null, as in aiEditJob.
     decodeGlobalID: (globalId) => parseGlobalId(globalId),
+    encodeGlobalID: (typename, id) => encodeGlobalId(typename, id),
     nodeQueryOptions: {
       description: 'Fetches any object that has a global id. Null when the id is unknown or not yours.',
       args: { id: { description: 'The global id of the object.' } },

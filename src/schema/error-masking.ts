@@ -34,9 +34,12 @@ export function createErrorMasker(logger: Logger) {
       { err: original, correlationId, path: error instanceof GraphQLError ? error.path : undefined },
       'unexpected error',
     );
+    const located = error instanceof GraphQLError ? error : undefined;
     return new GraphQLError(message, {
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: located?.nodes,
+      source: located?.source,
+      positions: located?.positions,
+      path: located?.path,
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, correlationId },
     });
   };

@@ -134,13 +134,19 @@ interface Answer {
 
 /**
  * What processRegularResult writes for a result without errors or HTTP extensions: 200, the chosen type, the
- * result as JSON (its stringify, omitInternalsFromResultErrors and the status rules all leave such a result alone).
+ * result as JSON through the result's own `stringify` if it has one (omitInternalsFromResultErrors and the status rules
+ * leave such a result alone).
  */
 function plainAnswer(result: unknown, mediaType: string): Answer | undefined {
-  const single = result as { errors?: unknown[]; extensions?: { http?: unknown }; stringify?: unknown };
+  const single = result as {
+    errors?: unknown[];
+    extensions?: { http?: unknown };
+    stringify?: (result: unknown) => string;
+  };
   if (isAsyncIterable(result) || Array.isArray(result) || single.errors?.length) return undefined;
-  if (single.extensions?.http !== undefined || single.stringify !== undefined) return undefined;
-  const text = Buffer.from(JSON.stringify(result));
+  if (single.extensions?.http !== undefined) return undefined;
+  // graphql-jit's results carry their serializer, which Yoga would call the same way.
+  const text = Buffer.from(single.stringify ? single.stringify(result) : JSON.stringify(result));
   return {
     status: 200,
     headers: { 'content-type': `${mediaType}; charset=utf-8`, 'content-length': String(text.length) },
