@@ -2,6 +2,7 @@ import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'n
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { waitFor } from './poller-harness.js';
+import { freshKeyPrefix } from './redis.js';
 
 // The gateway as its own process (`src/main.ts`), for what only a real process shows: SIGKILL and a restart.
 
@@ -13,9 +14,16 @@ export interface GatewayProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * Redis keys of this test file's gateways (a child inherits REDIS_URL): files running at once must not share leases
+ * or, above all, the upstream budget's grant log, where another file's grants would hold this one's back. A restart
+ * within the file keeps them, as a restarted instance would.
+ */
+const FILE_KEY_PREFIX = freshKeyPrefix();
+
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', REDIS_KEY_PREFIX: FILE_KEY_PREFIX, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -71,7 +79,7 @@ export async function startGatewayChild(
 ): Promise<GatewayChild> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, ...env, PORT: String(port), INSTANCE_ID: name },
+    env: { ...process.env, REDIS_KEY_PREFIX: FILE_KEY_PREFIX, ...env, PORT: String(port), INSTANCE_ID: name },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const output: string[] = [];
