@@ -32,18 +32,20 @@ async function simulator(): Promise<Simulator> {
   return sim;
 }
 
+/** A gateway on `sim` and `databaseUrl`, polling and retrying webhooks fast, allowed to deliver to loopback. */
+const gatewayEnv = (sim: Simulator, databaseUrl: string, retryBaseMs: number): Record<string, string> => ({
+  CLAID_API_URL: sim.url,
+  CLAID_API_KEY: sim.apiKey,
+  DATABASE_URL: databaseUrl,
+  POLL_INTERVAL_MS: '50',
+  BACKGROUND_POLL_INTERVAL_MS: '100',
+  POLL_STRATEGY: 'fixed',
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+  WEBHOOK_RETRY_BASE_MS: String(retryBaseMs),
+});
+
 async function spawn(sim: Simulator, databaseUrl: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const child = await spawnGateway({
-    CLAID_API_URL: sim.url,
-    CLAID_API_KEY: sim.apiKey,
-    DATABASE_URL: databaseUrl,
-    POLL_INTERVAL_MS: '50',
-    BACKGROUND_POLL_INTERVAL_MS: '100',
-    POLL_STRATEGY: 'fixed',
-    WEBHOOK_ALLOW_PRIVATE: 'true',
-    WEBHOOK_RETRY_BASE_MS: '300',
-    ...env,
-  });
+  const child = await spawnGateway({ ...gatewayEnv(sim, databaseUrl, 300), ...env });
   cleanups.push(() => child.kill('SIGKILL'));
   return child;
 }
@@ -132,16 +134,7 @@ describe.skipIf(!testPostgresUrl)('two instances on one PostgreSQL', () => {
     const schema = await db.createSchema();
     const databaseUrl = db.urlWithSearchPath(schema);
     const sim = await simulator();
-    const env = {
-      CLAID_API_URL: sim.url,
-      CLAID_API_KEY: sim.apiKey,
-      DATABASE_URL: databaseUrl,
-      POLL_INTERVAL_MS: '50',
-      BACKGROUND_POLL_INTERVAL_MS: '100',
-      POLL_STRATEGY: 'fixed',
-      WEBHOOK_ALLOW_PRIVATE: 'true',
-      WEBHOOK_RETRY_BASE_MS: '100',
-    };
+    const env = gatewayEnv(sim, databaseUrl, 100);
     const gateways: Gateway[] = [];
     for (let i = 0; i < 2; i++) {
       const g = await startTestGateway({ env });

@@ -3,7 +3,7 @@ import { UpstreamError } from '../src/domain/errors.js';
 import { createLogger } from '../src/lib/logger.js';
 import { GenerationBudget } from '../src/services/upstream/generation-budget.js';
 import { type GrantWindowsFactory, MemoryGrantWindows } from '../src/services/upstream/grant-log.js';
-import { RateBudget } from '../src/services/upstream/rate-budget.js';
+import { FRESH_GRANT_MS, RateBudget } from '../src/services/upstream/rate-budget.js';
 import {
   insertJob,
   type PollerRig,
@@ -161,6 +161,19 @@ describe('RateBudget', () => {
     const d = budget({ perSecond: 4, perMinute: 120, jitterMs: 0 });
     d.observe({ httpStatus: 200, remaining: 0, resetSeconds: 1 });
     expect(d.stats().pausedForMs).toBeGreaterThan(900);
+  });
+
+  it('uses a held token only while it is fresh; a stale one waits for a new grant', async () => {
+    const b = budget({ perSecond: 4, perMinute: 120 });
+    await b.acquire('submit');
+    const heldAt = Date.now();
+    // Used at once: no wait, no second grant.
+    await b.withGrantedToken(heldAt, () => b.acquire('submit'));
+    expect(b.stats().grantedByKind.submit).toBe(1);
+    // Used after FRESH_GRANT_MS (a slow claim): it waits its turn for a fresh token, which is granted and counted.
+    await new Promise((r) => setTimeout(r, FRESH_GRANT_MS + 20));
+    await b.withGrantedToken(heldAt, () => b.acquire('submit'));
+    expect(b.stats().grantedByKind.submit).toBe(2);
   });
 
   it('pauses every grant until RateLimit-Reset after a 429', async () => {

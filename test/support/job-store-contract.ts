@@ -212,6 +212,17 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(found.createdAt).toEqual(at(0));
       });
 
+      it('records no `since` for an exact moment (a push): the change happened then', async () => {
+        const job = await store.insert(newJob({ at: at(0) }));
+        await store.applyUpstreamState(job.id, upstream({ status: 'PROCESSING', result: null }), at(1000));
+        await store.applyUpstreamState(job.id, upstream({ status: 'DONE', result: FULL_RESULT }), at(4000), true);
+        expect((await find(job.id)).history).toEqual([
+          { status: 'ACCEPTED', at: at(0) },
+          { status: 'PROCESSING', at: at(1000), since: at(0) },
+          { status: 'DONE', at: at(4000) },
+        ]);
+      });
+
       it('may skip statuses and records an ERROR outcome with its errors', async () => {
         const job = await store.insert(newJob());
         const errors = [{ message: 'content policy', createdAt: at(1500) }];

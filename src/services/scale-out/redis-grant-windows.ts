@@ -5,8 +5,8 @@ import {
   type GrantWindows,
   type GrantWindowsFactory,
   MemoryGrantWindows,
+  paceFloorMs,
   paceFromIndex,
-  paceMs,
   windowWidths,
 } from '../upstream/grant-log.js';
 
@@ -15,7 +15,7 @@ import {
 // applies the same rule as waitBeforeGrant and records the grant, so that two instances never both take the last
 // one. While Redis does not answer, each instance stands in with its own memory log (as an insurance limiter does).
 
-// KEYS: log. ARGV: perSecond, perMinute, secondWindowMs, minuteWindowMs, paceFromIndex (1-based), paceMs, keep,
+// KEYS: log. ARGV: perSecond, perMinute, secondWindowMs, minuteWindowMs, paceFromIndex (1-based), paceFloorMs, keep,
 // record (1: take the grant; 0: only say how long it would wait). Returns { waitMs, now }: waitMs 0 when the grant
 // was (or would be) made at `now`. The rule is waitBeforeGrant's.
 const TAKE = `
@@ -112,7 +112,7 @@ export class RedisGrantWindows implements GrantWindows {
       secondMs,
       minuteMs,
       paceFromIndex(this.spec),
-      paceMs(this.spec),
+      paceFloorMs(this.spec),
       Math.max(perSecond, perMinute),
       record ? 1 : 0,
     );

@@ -54,7 +54,7 @@ export interface GrantWindows {
 export type GrantWindowsFactory = (spec: GrantLogSpec, name: string, key: string) => GrantWindows;
 
 /** The closest two grants go once the minute window is half used: the second's share. */
-export const paceMs = (spec: GrantLogSpec): number => windowWidths(spec).secondMs / spec.perSecond;
+export const paceFloorMs = (spec: GrantLogSpec): number => windowWidths(spec).secondMs / spec.perSecond;
 
 /**
  * The rule both stores apply, on the newest-first list of grant times: `recent[0]` is the last grant. Returns 0
@@ -71,7 +71,7 @@ export function waitBeforeGrant(recent: readonly number[], spec: GrantLogSpec, n
   if (inMinute >= spec.perMinute) return oldestLeavesIn;
   if (inMinute < paceFromIndex(spec)) return 0;
   // Half used: what is left is spread until the oldest grant leaves the window, never closer than the second's share.
-  const gap = Math.max(paceMs(spec), oldestLeavesIn / (spec.perMinute - inMinute + 1));
+  const gap = Math.max(paceFloorMs(spec), oldestLeavesIn / (spec.perMinute - inMinute + 1));
   return Math.max(0, recent[0]! + gap - now);
 }
 
