@@ -137,6 +137,34 @@ describe('RateBudget', () => {
     ).toBeLessThanOrEqual(4);
   }, 30_000);
 
+  it('spaces the next generation from the send (noteSent), and lets a submit wait in line for a short spacing', async () => {
+    // 10 a second: spacing 100 ms (110 with its margin).
+    const generations = new GenerationBudget({ perSecond: 10, perMinute: 600, logger });
+    expect(await generations.tryTake()).toBe(0);
+    expect(await generations.wouldGrantNow()).toBe(false);
+    // The rest of the spacing is ~110 ms: a submit may wait in line for it only when told it may wait that long.
+    expect(await generations.wouldGrantNow(200)).toBe(true);
+    expect(await generations.wouldGrantNow(20)).toBe(false);
+    await new Promise((r) => setTimeout(r, 80));
+    // The granted submit leaves only now: the spacing starts again from here, not from the grant 80 ms ago.
+    generations.noteSent();
+    const wait = await generations.tryTake();
+    expect(wait).toBeGreaterThan(90);
+    expect(wait).toBeLessThanOrEqual(110);
+    await new Promise((r) => setTimeout(r, wait + 5));
+    expect(await generations.tryTake()).toBe(0);
+  });
+
+  it('sends back-to-back submits at once under a high generation limit (no queueing for a millisecond of spacing)', async () => {
+    const generations = new GenerationBudget({ perSecond: 1000, perMinute: 60_000, logger });
+    const b = budget({ perSecond: 1000, perMinute: 60_000, generations });
+    for (let i = 0; i < 20; i++) {
+      await b.acquire('submit');
+      generations.noteSent();
+      expect(await b.canGrantSubmitNow()).toBe(true);
+    }
+  });
+
   it('tells how much of the minute is in use, for the read planner', async () => {
     const b = budget({ perSecond: 100, perMinute: 40 });
     expect(b.minuteUse()).toBe(0);

@@ -27,8 +27,11 @@ export interface GenerationGate {
   tryTake(): Promise<number>;
   /** Returns a generation taken but not used (the submit gave up, or its request was not granted after all). */
   giveBack(): Promise<void>;
-  /** Whether a generation would be free now, without taking it (the submit-at-once decision). */
-  wouldGrantNow(): Promise<boolean>;
+  /**
+   * Whether a generation would be free now, or once a spacing that ends within `toleranceMs` has passed, without
+   * taking it (the submit-at-once decision).
+   */
+  wouldGrantNow(toleranceMs?: number): Promise<boolean>;
   /**
    * A submit granted a little earlier leaves now (the submit queue claimed its job in between): the next generation
    * is spaced from this moment, so that the wait between grant and send cannot bring two submits closer upstream.
@@ -75,8 +78,8 @@ export class GenerationBudget implements GenerationGate {
     return this.#windows.giveBack();
   }
 
-  async wouldGrantNow(): Promise<boolean> {
-    if (this.#localSpacingLeft() > 0) return false;
+  async wouldGrantNow(toleranceMs = 0): Promise<boolean> {
+    if (this.#localSpacingLeft() > toleranceMs) return false;
     return (await this.#windows.remaining()) > 0;
   }
 

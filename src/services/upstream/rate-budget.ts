@@ -72,6 +72,13 @@ const STORE_ERROR_RETRY_MS = 1_000;
 /** Longest pause a submit waits in line for rather than going to the submit queue. */
 const AT_ONCE_TOLERANCE_MS = 1_000;
 
+/**
+ * Longest rest of the generations' spacing a submit waits in line for. At a high limit the spacing is about a
+ * millisecond, less than one submit takes, so two submits in a row would otherwise see the second one queued for
+ * nothing; at Claid's 1 a second a submit that arrives within the spacing still goes to the queue, as it should.
+ */
+const SPACING_TOLERANCE_MS = 20;
+
 const priorityContext = new AsyncLocalStorage<AcquireOptions & { grant?: HeldGrant }>();
 
 export class RateBudget implements UpstreamBudget, PriorityScope {
@@ -148,12 +155,13 @@ export class RateBudget implements UpstreamBudget, PriorityScope {
   /**
    * Whether a submit asking now would be granted without waiting for the quota: no submit queued before it, a grant
    * left in both windows, a generation free, and no pause longer than AT_ONCE_TOLERANCE_MS (a 429's pause is at
-   * least a second; a short back-off after a 5xx, or the even spacing, is waited for in line).
+   * least a second; a short back-off after a 5xx, or the even spacing, is waited for in line), nor a generation
+   * spacing ending later than SPACING_TOLERANCE_MS.
    */
   async canGrantSubmitNow(): Promise<boolean> {
     if (this.closed || this.waiters.counts().submit > 0) return false;
     if (this.pause.until - Date.now() > AT_ONCE_TOLERANCE_MS) return false;
-    if (this.generations && !(await this.generations.wouldGrantNow())) return false;
+    if (this.generations && !(await this.generations.wouldGrantNow(SPACING_TOLERANCE_MS))) return false;
     return (await this.windows.remaining()) > 0;
   }
 
