@@ -1,4 +1,7 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Pool } from 'undici';
+import { type CallerHistory, removeSqliteFile, writeCallerHistory } from '../lib/caller-history.js';
 import { SUBMIT, smallEdit, smallEditWire } from '../lib/queries.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { startGatewayChild, startSimulatorChild } from '../lib/stack.js';
@@ -7,6 +10,11 @@ import { round, summarize } from '../lib/stats.js';
 // Submit overhead: sequential submits straight to the simulator vs submitAiEdit through the gateway (budget set
 // high), alternating in chunks so that both sides see the same machine. The input is a storage:// URL the simulator
 // fails without downloading or rendering, so no image work runs during the measurement; the submit path is the same.
+// Two more gateways run on SQLite files, one empty and one whose (anonymous) caller already has a day's history of
+// jobs stored before timing: the per-caller checks of a submit must not cost more for a caller with more jobs.
+
+/** The caller's history on the third gateway: all of it today, some unfinished (below MAX_UNFINISHED_JOBS). */
+const HISTORY: CallerHistory = { jobs: 5000, done: 4000, failed: 500, unfinished: 500 };
 
 export const submit: Scenario = async ({ quick, verbose, log }) => {
   const perSide = quick ? 60 : 200;
@@ -14,15 +22,32 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
   const chunk = quick ? 30 : 50;
   const input = 'storage://bench-bucket/input.jpg';
 
+  const emptyFile = join(tmpdir(), `bench-submit-empty-${process.pid}.db`);
+  const historyFile = join(tmpdir(), `bench-submit-history-${process.pid}.db`);
+  removeSqliteFile(emptyFile);
+  const seedStart = performance.now();
+  await writeCallerHistory(historyFile, 'anonymous', HISTORY);
+  log(`${HISTORY.jobs} jobs of history stored in ${round((performance.now() - seedStart) / 1000, 1)} s`);
+
   const sim = await startSimulatorChild({ stepMs: 1500 }, verbose);
   // No polls during the run: what is measured is the submit path, not the reads of the jobs submitted before.
-  const gateway = await startGatewayChild(
+  const noPolls = { POLL_INTERVAL_MS: '3600000', BACKGROUND_POLL_INTERVAL_MS: '3600000' };
+  const gateway = await startGatewayChild(sim.info.url, noPolls, verbose);
+  const fileGateway = await startGatewayChild(
     sim.info.url,
-    { POLL_INTERVAL_MS: '3600000', BACKGROUND_POLL_INTERVAL_MS: '3600000' },
+    { ...noPolls, DATABASE_URL: `sqlite:${emptyFile}` },
     verbose,
+    'gateway-file',
   );
+  const historyGateway = await startGatewayChild(
+    sim.info.url,
+    { ...noPolls, DATABASE_URL: `sqlite:${historyFile}` },
+    verbose,
+    'gateway-history',
+  );
+  const gateways = [gateway, fileGateway, historyGateway];
   const simPool = new Pool(sim.info.url, { connections: 1 });
-  const gwPool = new Pool(gateway.info.url, { connections: 1 });
+  const gwPools = gateways.map((child) => new Pool(child.info.url, { connections: 1 }));
   try {
     let n = 0;
     const direct = async (): Promise<number> => {
@@ -41,7 +66,7 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
         throw new Error(`simulator submit: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
       return ms;
     };
-    const viaGateway = async (): Promise<number> => {
+    const viaGateway = async (gwPool: Pool): Promise<number> => {
       const body = JSON.stringify({
         query: SUBMIT,
         variables: { input: smallEdit(input, n++) },
@@ -73,29 +98,41 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
 
     for (let i = 0; i < warmup; i++) {
       await direct();
-      await viaGateway();
+      for (const pool of gwPools) await viaGateway(pool);
     }
     const simMs: number[] = [];
-    const gwMs: number[] = [];
-    // CPU of the gateway's process over its chunks, per submit: steadier than latency on a shared machine.
-    let gatewayCpuUs = 0;
+    const gwMs: number[][] = gateways.map(() => []);
+    // CPU of each gateway's process over its chunks, per submit: steadier than latency on a shared machine.
+    const gatewayCpuUs = gateways.map(() => 0);
     const cpuOf = async (child: typeof gateway) => {
       const { user, system } = await child.rpc<{ user: number; system: number }>('cpu');
       return user + system;
     };
     for (let done = 0; done < perSide; done += chunk) {
       for (let i = 0; i < chunk && done + i < perSide; i++) simMs.push(await direct());
-      const before = await cpuOf(gateway);
-      for (let i = 0; i < chunk && done + i < perSide; i++) gwMs.push(await viaGateway());
-      gatewayCpuUs += (await cpuOf(gateway)) - before;
+      for (const [side, child] of gateways.entries()) {
+        const before = await cpuOf(child);
+        for (let i = 0; i < chunk && done + i < perSide; i++) gwMs[side]!.push(await viaGateway(gwPools[side]!));
+        gatewayCpuUs[side]! += (await cpuOf(child)) - before;
+      }
     }
-    const gatewayCpuMsPerSubmit = gatewayCpuUs / 1000 / gwMs.length;
+    const cpuMs = gatewayCpuUs.map((us, side) => us / 1000 / gwMs[side]!.length);
+    const gatewayCpuMsPerSubmit = cpuMs[0]!;
     const s = summarize(simMs);
-    const g = summarize(gwMs);
-    const overhead = { p50: g.p50 - s.p50, p99: g.p99 - s.p99, mean: g.mean - s.mean };
+    const [g, gFile, gHistory] = gwMs.map((ms) => summarize(ms)) as [
+      ReturnType<typeof summarize>,
+      ReturnType<typeof summarize>,
+      ReturnType<typeof summarize>,
+    ];
+    const overheadOf = (x: typeof g) => ({ p50: x.p50 - s.p50, p99: x.p99 - s.p99, mean: x.mean - s.mean });
+    const overhead = overheadOf(g);
+    const fileOverhead = overheadOf(gFile);
+    const historyOverhead = overheadOf(gHistory);
     log(
       `simulator p50 ${round(s.p50)} p99 ${round(s.p99)}; gateway p50 ${round(g.p50)} p99 ${round(g.p99)}; ` +
-        `gateway CPU ${round(gatewayCpuMsPerSubmit, 3)} ms per submit`,
+        `gateway CPU ${round(gatewayCpuMsPerSubmit, 3)} ms per submit; on a file: p50 ${round(gFile.p50)}, ` +
+        `CPU ${round(cpuMs[1]!, 3)}; with ${HISTORY.jobs} jobs of history: p50 ${round(gHistory.p50)}, ` +
+        `CPU ${round(cpuMs[2]!, 3)}`,
     );
     const stats = await sim.rpc<{ submits: number; byStatus: Record<string, number> }>('stats');
     const markdown = [
@@ -136,6 +173,43 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
       '',
       `Gateway CPU per submit (its process's user + system time over the gateway chunks / submits): ` +
         `**${round(gatewayCpuMsPerSubmit, 3)} ms**. Polls are an hour apart during the run, so that this is the submit path alone.`,
+      '',
+      `A caller's history: two more gateways on SQLite files, alternating in the same chunks, one empty and one whose ` +
+        `caller already has ${HISTORY.jobs} jobs of today stored before timing (${HISTORY.done} DONE, ` +
+        `${HISTORY.failed} ERROR without a result, ${HISTORY.unfinished} PROCESSING).`,
+      '',
+      table(
+        ['gateway', 'n', 'p50 ms', 'p99 ms', 'overhead p50 ms', 'overhead p99 ms', 'CPU ms per submit'],
+        [
+          [
+            'SQLite file, no history',
+            gFile.n,
+            round(gFile.p50),
+            round(gFile.p99),
+            round(fileOverhead.p50),
+            round(fileOverhead.p99),
+            round(cpuMs[1]!, 3),
+          ],
+          [
+            `SQLite file, ${HISTORY.jobs} jobs of history`,
+            gHistory.n,
+            round(gHistory.p50),
+            round(gHistory.p99),
+            round(historyOverhead.p50),
+            round(historyOverhead.p99),
+            round(cpuMs[2]!, 3),
+          ],
+          [
+            '**history / no history**',
+            '',
+            `**${round(gHistory.p50 / gFile.p50, 2)}×**`,
+            `${round(gHistory.p99 / gFile.p99, 2)}×`,
+            '',
+            '',
+            `**${round(cpuMs[2]! / cpuMs[1]!, 2)}×**`,
+          ],
+        ],
+      ),
     ].join('\n');
     return {
       result: {
@@ -146,14 +220,31 @@ export const submit: Scenario = async ({ quick, verbose, log }) => {
         gatewayMs: g,
         overheadMs: { p50: round(overhead.p50, 3), p99: round(overhead.p99, 3), mean: round(overhead.mean, 3) },
         gatewayCpuMsPerSubmit: round(gatewayCpuMsPerSubmit, 3),
+        callerHistory: {
+          history: HISTORY,
+          emptyFile: {
+            gatewayMs: gFile,
+            overheadMs: { p50: round(fileOverhead.p50, 3), p99: round(fileOverhead.p99, 3) },
+            gatewayCpuMsPerSubmit: round(cpuMs[1]!, 3),
+          },
+          withHistory: {
+            gatewayMs: gHistory,
+            overheadMs: { p50: round(historyOverhead.p50, 3), p99: round(historyOverhead.p99, 3) },
+            gatewayCpuMsPerSubmit: round(cpuMs[2]!, 3),
+          },
+          p50Ratio: round(gHistory.p50 / gFile.p50, 3),
+          cpuRatio: round(cpuMs[2]! / cpuMs[1]!, 3),
+        },
         simulatorStats: { submits: stats.submits, byStatus: stats.byStatus },
       },
       markdown,
     };
   } finally {
     await simPool.close();
-    await gwPool.close();
-    await gateway.stop();
+    for (const pool of gwPools) await pool.close();
+    for (const child of gateways) await child.stop();
     await sim.stop();
+    removeSqliteFile(emptyFile);
+    removeSqliteFile(historyFile);
   }
 };
