@@ -58,8 +58,18 @@ export interface CallerStore {
   /**
    * Credits the owner's jobs created at or after `since` cost: 2 per image asked for, except jobs that ended
    * ERROR without a result (given back). Discarded jobs (Claid refused the submit) are gone and cost nothing.
+   * From a UTC midnight (what the credit budget asks) it reads the store's per-day counters, whatever the caller's
+   * number of jobs; from any other instant it sums the jobs' rows.
    */
   creditsSpent(owner: string, since: Date): Promise<number>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The UTC day number (days since the epoch) that `since` starts, or null when it is not a UTC midnight. */
+export function utcDayStarting(since: Date): number | null {
+  const ms = since.getTime();
+  return Number.isFinite(ms) && ms % DAY_MS === 0 ? ms / DAY_MS : null;
 }
 
 export type { JobWebhook };

@@ -1,7 +1,13 @@
 import type pg from 'pg';
 import { CREDITS_PER_IMAGE, type JobWebhook, type WebhookAttempt } from '../../domain/caller-webhook.js';
 import type { Job } from '../../domain/job.js';
-import type { AttemptOutcome, CallerStore, ClaimedDelivery, DeliveryNext } from './caller-store.js';
+import {
+  type AttemptOutcome,
+  type CallerStore,
+  type ClaimedDelivery,
+  type DeliveryNext,
+  utcDayStarting,
+} from './caller-store.js';
 import {
   ABANDONED_ATTEMPT_ERROR,
   type AttemptRow,
@@ -12,6 +18,7 @@ import {
 } from './caller-store-rows.js';
 import { toMs } from './job-row-codec.js';
 import { jobSnapshotJson } from './job-snapshot.js';
+import { requestedImagesSql } from './postgres-caller-counters.js';
 import type { PostgresPool } from './postgres-pool.js';
 
 // The CallerStore on the job store's PostgreSQL database. recordJobWebhook and enqueueEvent run on the job store's
@@ -24,6 +31,7 @@ export class PostgresCallerStore implements CallerStore {
   readonly #deliveries: string;
   readonly #attempts: string;
   readonly #jobs: string;
+  readonly #dayCredits: string;
 
   /** `prefix` is the quoted schema and a dot, or empty. */
   constructor(
@@ -35,6 +43,7 @@ export class PostgresCallerStore implements CallerStore {
     this.#deliveries = `${prefix}webhook_deliveries`;
     this.#attempts = `${prefix}webhook_attempts`;
     this.#jobs = `${prefix}jobs`;
+    this.#dayCredits = `${prefix}caller_day_credits`;
   }
 
   async recordJobWebhook(client: pg.PoolClient, jobId: string, webhook: JobWebhook | null | undefined) {
@@ -142,8 +151,17 @@ export class PostgresCallerStore implements CallerStore {
   }
 
   async creditsSpent(owner: string, since: Date): Promise<number> {
+    const day = utcDayStarting(since);
+    if (day !== null) {
+      // The counters (migration 7): the day's row and any later one (a job stamped by a clock ahead of this one).
+      const counted = await this.pool.query<{ images: string }>(
+        `SELECT coalesce(sum(images), 0) AS images FROM ${this.#dayCredits} WHERE owner = $1 AND day >= $2`,
+        [owner, day],
+      );
+      return CREDITS_PER_IMAGE * Number(counted.rows[0]?.images ?? 0);
+    }
     const { rows } = await this.pool.query<{ images: string }>(
-      `SELECT coalesce(sum(coalesce((request -> 'output' ->> 'numberOfImages')::int, 1)), 0) AS images
+      `SELECT coalesce(sum(${requestedImagesSql(this.#jobs)}), 0) AS images
          FROM ${this.#jobs} WHERE owner = $1 AND created_at >= $2 AND NOT (status = 'ERROR' AND result IS NULL)`,
       [owner, toMs(since)],
     );

@@ -4,14 +4,16 @@ import { type ListJobsPage, type ListJobsQuery, UPSTREAM_ID_MATCH_LIMIT } from '
 import type { PostgresPool } from './postgres-pool.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 
-// The job store's reads on PostgreSQL: jobs by id and by upstream id, the listings, and the unfinished count. None
-// of them writes or locks, so each is one query on the pool.
+// The job store's reads on PostgreSQL: jobs by id and by upstream id, the listings, and the unfinished count (a
+// counter the trigger of migration 7 keeps). None of them writes or locks, so each is one query on the pool.
 
 export class PostgresJobReads<Row extends { id: string }> {
   constructor(
     private readonly pool: PostgresPool,
     /** The jobs table, schema-qualified when the store has a schema. */
     private readonly jobs: string,
+    /** The per-owner counters' table (caller_job_counts), qualified like `jobs`. */
+    private readonly jobCounts: string,
     private readonly toJob: (row: Row) => Job,
   ) {}
 
@@ -40,11 +42,12 @@ export class PostgresJobReads<Row extends { id: string }> {
 
   async countUnfinished(owner: string, atMost: number): Promise<number> {
     assertLimit(atMost);
-    const { rows } = await this.pool.query<{ n: string }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${this.jobs} WHERE owner = $1 AND ${UNFINISHED_SQL} LIMIT $2) AS unfinished`,
-      [owner, atMost],
+    // The counter the jobs' trigger keeps (migration 7): one row, however many jobs the owner has.
+    const { rows } = await this.pool.query<{ unfinished: number }>(
+      `SELECT unfinished FROM ${this.jobCounts} WHERE owner = $1`,
+      [owner],
     );
-    return Number(rows[0]?.n ?? 0);
+    return Math.min(rows[0]?.unfinished ?? 0, atMost);
   }
 
   async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {

@@ -88,7 +88,7 @@ export class PostgresJobStore implements JobStore {
     this.#pool = new PostgresPool(options);
     this.#keys = new PostgresIdempotencyKeys(this.#pool, `${prefix}idempotency_keys`);
     this.#queue = new PostgresQueuedJobs(this.#pool, this.#jobs, rowToJob);
-    this.#reads = new PostgresJobReads(this.#pool, this.#jobs, rowToJob);
+    this.#reads = new PostgresJobReads(this.#pool, this.#jobs, `${prefix}caller_job_counts`, rowToJob);
     this.uploads = new PostgresUploadStore(this.#pool, prefix);
     this.callers = new PostgresCallerStore(this.#pool, prefix);
   }
@@ -148,10 +148,12 @@ export class PostgresJobStore implements JobStore {
     const atMs = toMs(at);
     return this.#pool.transaction(async (client) => {
       // SKIP LOCKED: a row another instance is settling right now (its submit's answer landing) is left to it.
+      // In owner order, so that the owners' counters (the trigger of migration 7) are taken in one fixed order.
       const { rows } = await client.query<JobRow>(
         `SELECT * FROM ${this.#jobs}
           WHERE status = 'QUEUED' AND upstream_id IS NULL AND send_started_at < $1 AND NOT (id = ANY($2::text[]))
             AND ($3::text IS NULL OR id = $3)
+          ORDER BY owner, id
           FOR UPDATE SKIP LOCKED`,
         [toMs(filter.sentBefore), [...(filter.except ?? [])], filter.id ?? null],
       );

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { webhookTablesSql } from './caller-store.js';
+import { POSTGRES_CALLER_COUNTERS_SQL } from './postgres-caller-counters.js';
 import { quoteIdent } from './postgres-pool.js';
 import { uploadTablesSql } from './upload-store.js';
 
@@ -82,6 +83,12 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       time: 'bigint',
       events: 'text[]',
     }),
+  },
+  {
+    // The per-caller counters a submit reads (unfinished jobs, images per UTC day), kept by a trigger on jobs and
+    // backfilled from its rows: a submit's checks no longer walk the caller's jobs (postgres-caller-counters.ts).
+    version: 7,
+    sql: POSTGRES_CALLER_COUNTERS_SQL,
   },
 ];
 

@@ -1,7 +1,13 @@
 import type Database from 'better-sqlite3';
 import { CREDITS_PER_IMAGE, type JobWebhook, type WebhookAttempt } from '../../domain/caller-webhook.js';
 import type { Job } from '../../domain/job.js';
-import type { AttemptOutcome, CallerStore, ClaimedDelivery, DeliveryNext } from './caller-store.js';
+import {
+  type AttemptOutcome,
+  type CallerStore,
+  type ClaimedDelivery,
+  type DeliveryNext,
+  utcDayStarting,
+} from './caller-store.js';
 import {
   ABANDONED_ATTEMPT_ERROR,
   type AttemptRow,
@@ -131,6 +137,14 @@ export class SqliteCallerStore implements CallerStore {
   }
 
   async creditsSpent(owner: string, since: Date): Promise<number> {
+    const day = utcDayStarting(since);
+    if (day !== null) {
+      // The counters (migration 8): the day's row and any later one (a job stamped by a clock ahead of this one).
+      const counted = this.stmt(
+        'SELECT coalesce(sum(images), 0) AS images FROM caller_day_credits WHERE owner = ? AND day >= ?',
+      ).get(owner, day) as { images: number };
+      return CREDITS_PER_IMAGE * counted.images;
+    }
     const row = this.stmt(
       `SELECT coalesce(sum(coalesce(json_extract(request, '$.output.numberOfImages'), 1)), 0) AS images
          FROM jobs WHERE owner = ? AND created_at >= ? AND NOT (status = 'ERROR' AND result IS NULL)`,

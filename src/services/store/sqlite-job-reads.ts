@@ -4,8 +4,8 @@ import { type JobColumns, toMs } from './job-row-codec.js';
 import { type ListJobsPage, type ListJobsQuery, UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 
-// The job store's reads on SQLite: jobs by id and by upstream id, the listings, and the unfinished count. None of
-// them writes, so none needs a transaction.
+// The job store's reads on SQLite: jobs by id and by upstream id, the listings, and the unfinished count (a counter
+// the triggers of migration 8 keep). None of them writes, so none needs a transaction.
 
 export class SqliteJobReads {
   constructor(
@@ -43,10 +43,11 @@ export class SqliteJobReads {
 
   async countUnfinished(owner: string, atMost: number): Promise<number> {
     assertLimit(atMost);
-    const row = this.stmt(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM jobs WHERE owner = ? AND ${UNFINISHED_SQL} LIMIT ?)`,
-    ).get(owner, atMost) as { n: number };
-    return row.n;
+    // The counter the jobs' triggers keep (migration 8): one row, however many jobs the owner has.
+    const row = this.stmt('SELECT unfinished FROM caller_job_counts WHERE owner = ?').get(owner) as
+      | { unfinished: number }
+      | undefined;
+    return Math.min(row?.unfinished ?? 0, atMost);
   }
 
   async listJobs(query: ListJobsQuery): Promise<ListJobsPage> {

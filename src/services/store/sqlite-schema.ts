@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { webhookTablesSql } from './caller-store.js';
+import { SQLITE_CALLER_COUNTERS_SQL } from './sqlite-caller-counters.js';
 import { uploadTablesSql } from './upload-store.js';
 
 // Each entry is applied once, in order, inside one transaction; append new versions, never edit old ones.
@@ -110,6 +111,12 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     // planner took this one for the poller's listing on small tables; its count walks jobs_owner_created.)
     version: 7,
     sql: `CREATE INDEX jobs_owner_unfinished ON jobs (owner) WHERE status NOT IN ('DONE', 'ERROR', 'CANCELLED');`,
+  },
+  {
+    // The per-caller counters a submit reads (unfinished jobs, images per UTC day), kept by triggers on jobs and
+    // backfilled from its rows: a submit's checks no longer walk the caller's jobs (sqlite-caller-counters.ts).
+    version: 8,
+    sql: SQLITE_CALLER_COUNTERS_SQL,
   },
 ];
 
