@@ -7,6 +7,15 @@ import type { JobStore, NewJob } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { PostgresJobStore } from '../src/services/store/postgres-job-store.js';
 import { SqliteJobStore } from '../src/services/store/sqlite-job-store.js';
+import {
+  describeCallerCountersContract,
+  expectCountersAgree,
+  failed,
+  queued,
+  RESULT,
+  TODAY,
+  upstream,
+} from './support/caller-counters-contract.js';
 import { describeJobStoreContract } from './support/job-store-contract.js';
 import { PostgresTestDatabase, testPostgresUrl } from './support/postgres.js';
 import { describeUploadStoreContract } from './support/upload-store-contract.js';
@@ -33,23 +42,52 @@ interface Backend {
   /** Why the backend's suites are skipped, or null when they run. */
   skip: string | null;
   open: () => Promise<JobStore>;
+  /** A store migrated only through `version`: a database as an earlier release left it. */
+  openAt: (version: number) => Promise<JobStore>;
+  /** The last migration before the per-caller counters. */
+  versionBeforeCounters: number;
+}
+
+async function sqliteAt(path: string, version: number): Promise<JobStore> {
+  const store = new SqliteJobStore(path);
+  await store.migrate(version);
+  return store;
 }
 
 const BACKENDS: Backend[] = [
-  { name: 'sqlite::memory:', skip: null, open: () => createJobStore('sqlite::memory:') },
-  { name: 'sqlite file', skip: null, open: () => createJobStore(`sqlite:${freshDbPath()}`) },
+  {
+    name: 'sqlite::memory:',
+    skip: null,
+    open: () => createJobStore('sqlite::memory:'),
+    openAt: (version) => sqliteAt(':memory:', version),
+    versionBeforeCounters: 7,
+  },
+  {
+    name: 'sqlite file',
+    skip: null,
+    open: () => createJobStore(`sqlite:${freshDbPath()}`),
+    openAt: (version) => sqliteAt(freshDbPath(), version),
+    versionBeforeCounters: 7,
+  },
   {
     name: 'postgres (a fresh schema per test)',
     skip: postgres ? null : 'set TEST_POSTGRES_URL to run',
     open: () => postgres!.openStore(),
+    openAt: async (version) => {
+      const store = postgres!.store();
+      await store.migrate(version);
+      return store;
+    },
+    versionBeforeCounters: 6,
   },
 ];
 
 // The same contract on every backend; an unavailable one is listed with its tests reported as skipped.
-describe.each(BACKENDS)('store on $name', ({ name, skip, open }) => {
+describe.each(BACKENDS)('store on $name', ({ name, skip, open, openAt, versionBeforeCounters }) => {
   describe.skipIf(skip !== null)(skip === null ? 'available' : `skipped: ${skip}`, () => {
     describeJobStoreContract(name, open);
     describeUploadStoreContract(name, open);
+    describeCallerCountersContract(name, open, openAt, versionBeforeCounters);
   });
 });
 
@@ -294,6 +332,44 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
         expect(claim.claimed).toBe(false);
         if (!claim.claimed) expect((await a.findByIds([claim.jobId ?? '']))[0]?.idempotencyKey).toBe(key);
       }
+    });
+  });
+
+  it("keeps the per-caller counters exact, without deadlocks, while two instances write the same owners' jobs at once", async () => {
+    const schema = db.newSchema();
+    const a = await db.openStore(schema);
+    const b = await db.openStore(schema);
+    await withStores([a, b], async () => {
+      const owners = ['alice', 'bob', 'carol'];
+      const unknown = { code: 'UPSTREAM_OUTCOME_UNKNOWN', message: 'unknown' };
+      // Every kind of write at once: inserts, a submit's answer, final statuses with and without a result,
+      // discards, and both instances ending "unsettled" submits (several owners in one transaction) meanwhile.
+      const lifecycle = async (i: number): Promise<void> => {
+        const store = i % 2 === 0 ? a : b;
+        const owner = owners[i % owners.length]!;
+        const atMs = TODAY + 1_000 * i;
+        const job = await store.insertQueued(queued(owner, atMs, 1 + (i % 4)));
+        if (i % 5 === 0) return store.discardQueued(job.id);
+        await store.applyUpstreamState(job.id, upstream({ upstreamId: i }), new Date(atMs + 1), true);
+        const end = [
+          upstream({ upstreamId: i, status: 'DONE', result: RESULT }),
+          failed(atMs + 2),
+          upstream({ upstreamId: i, status: 'PROCESSING' }),
+          failed(atMs + 2, RESULT),
+        ][i % 4]!;
+        await store.applyUpstreamState(job.id, end, new Date(atMs + 2));
+      };
+      for (let round = 0; round < 3; round++) {
+        const base = round * 60;
+        await Promise.all([
+          ...Array.from({ length: 60 }, (_, i) => lifecycle(base + i)),
+          a.endUnsettledSubmits({ sentBefore: new Date(TODAY + 1_000 * (base + 30)) }, unknown, new Date(TODAY)),
+          b.endUnsettledSubmits({ sentBefore: new Date(TODAY + 1_000 * (base + 60)) }, unknown, new Date(TODAY)),
+        ]);
+        await expectCountersAgree(a, owners);
+      }
+      const figures = await expectCountersAgree(b, owners);
+      expect(Object.values(figures).every((f) => f.today > 0)).toBe(true);
     });
   });
 

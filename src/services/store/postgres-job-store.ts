@@ -93,8 +93,9 @@ export class PostgresJobStore implements JobStore {
     this.callers = new PostgresCallerStore(this.#pool, prefix);
   }
 
-  async migrate(): Promise<void> {
-    await this.#pool.transaction((client) => migratePostgres(client, this.#schema));
+  /** `throughVersion`: only up to that migration (a database as an earlier release left it, for tests). */
+  async migrate(throughVersion?: number): Promise<void> {
+    await this.#pool.transaction((client) => migratePostgres(client, this.#schema, throughVersion));
   }
 
   async insert(job: NewJob): Promise<Job> {

@@ -97,9 +97,14 @@ const MIGRATION_LOCK_CLASS = 0x41_45_47_57; // "AEGW"
 
 /**
  * Creates the schema (and `schema`, when given) when missing and applies the migrations not yet applied, in one
- * transaction on `client`. Several instances starting at once wait on an advisory lock in turn.
+ * transaction on `client`. Several instances starting at once wait on an advisory lock in turn. `throughVersion`
+ * stops at that version (a database as an earlier release left it, for migration tests).
  */
-export async function migratePostgres(client: pg.PoolClient, schema: string | undefined): Promise<void> {
+export async function migratePostgres(
+  client: pg.PoolClient,
+  schema: string | undefined,
+  throughVersion = Number.POSITIVE_INFINITY,
+): Promise<void> {
   // The lock ends with the transaction.
   await client.query(`SELECT pg_advisory_xact_lock($1, hashtext(coalesce($2, current_schema(), '')))`, [
     MIGRATION_LOCK_CLASS,
@@ -116,7 +121,7 @@ export async function migratePostgres(client: pg.PoolClient, schema: string | un
     (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
   );
   for (const migration of MIGRATIONS) {
-    if (applied.has(migration.version)) continue;
+    if (applied.has(migration.version) || migration.version > throughVersion) continue;
     await client.query(migration.sql);
     await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
       migration.version,

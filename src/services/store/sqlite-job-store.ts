@@ -84,8 +84,9 @@ export class SqliteJobStore implements JobStore {
     return statement;
   }
 
-  async migrate(): Promise<void> {
-    migrateSqlite(this.#db);
+  /** `throughVersion`: only up to that migration (a database as an earlier release left it, for tests). */
+  async migrate(throughVersion?: number): Promise<void> {
+    migrateSqlite(this.#db, throughVersion);
   }
 
   async insert(job: NewJob): Promise<Job> {

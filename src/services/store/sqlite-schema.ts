@@ -120,15 +120,18 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
   },
 ];
 
-/** Creates the schema when missing and applies the migrations not yet applied; IMMEDIATE, so processes take turns. */
-export function migrateSqlite(db: Database.Database): void {
+/**
+ * Creates the schema when missing and applies the migrations not yet applied; IMMEDIATE, so processes take turns.
+ * `throughVersion` stops at that version (a database as an earlier release left it, for migration tests).
+ */
+export function migrateSqlite(db: Database.Database, throughVersion = Number.POSITIVE_INFINITY): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`);
   db.transaction(() => {
     const applied = new Set(
       (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
     );
     for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
+      if (applied.has(migration.version) || migration.version > throughVersion) continue;
       db.exec(migration.sql);
       db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
         migration.version,
