@@ -32,9 +32,15 @@ export interface SpawnOptions {
 export async function spawnChild(name: string, mode: string, options: SpawnOptions = {}): Promise<Child> {
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of every server child there (to see what bounds a figure).
   // (Not the simulator: the profiler's own work would keep it from ever looking idle; nor the load generator.)
+  // BENCH_CPU_PROF_INTERVAL_US: the sampling interval (V8's default is 1000 µs), finer for a short scenario.
+  const interval = process.env.BENCH_CPU_PROF_INTERVAL_US;
   const prof =
     process.env.BENCH_CPU_PROF && mode !== 'simulator' && mode !== 'subscribers'
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`,
+          ...(interval ? [`--cpu-prof-interval=${interval}`] : []),
+        ]
       : [];
   const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...prof, '--import', 'tsx', SERVER, mode];
   const [cmd, argv] =

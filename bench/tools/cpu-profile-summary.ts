@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 // Samples before the first one that hits `--from` (a function name) are left out, so that start-up does not count.
 //   node --import tsx bench/tools/cpu-profile-summary.ts <file.cpuprofile> [--top 40] [--from submitAiEdit]
 //   [--match <regexp>]   only rows whose name or file matches
+//   [--under <fn>]       only samples with that function on the stack (what it spends its time on)
 
 interface ProfileNode {
   id: number;
@@ -27,6 +28,7 @@ if (!file) throw new Error('usage: cpu-profile-summary.ts <file.cpuprofile> [--t
 const top = Number(option('--top') ?? 40);
 const from = option('--from');
 const match = option('--match') ? new RegExp(option('--match')!) : undefined;
+const under = option('--under');
 
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -50,6 +52,7 @@ for (let i = 0; i < profile.samples.length; i++) {
   const stack = stackOf(profile.samples[i]!);
   if (!started) started = stack.some((node) => node.callFrame.functionName === from);
   if (!started) continue;
+  if (under !== undefined && !stack.some((node) => node.callFrame.functionName === under)) continue;
   const us = profile.timeDeltas[i] ?? 0;
   const leaf = stack[0]!;
   if (leaf.callFrame.functionName === '(idle)') continue;
@@ -64,7 +67,10 @@ const rows = (map: Map<string, number>) =>
     .filter(([key]) => !match || match.test(key))
     .sort((a, b) => b[1] - a[1])
     .slice(0, top);
-console.log(`${(counted / 1000).toFixed(0)} ms of busy samples${from ? ` from the first ${from}` : ''}\n`);
+console.log(
+  `${(counted / 1000).toFixed(0)} ms of busy samples${from ? ` from the first ${from}` : ''}` +
+    `${under ? ` under ${under}` : ''}\n`,
+);
 console.log('self');
 for (const [key, us] of rows(self)) console.log(`${pct(us)}  ${(us / 1000).toFixed(1).padStart(7)} ms  ${key}`);
 console.log('\ntotal');

@@ -40,12 +40,17 @@ export class SqliteCallerStore implements CallerStore {
 
   /** Inside the status change's transaction: one outbox row when the job's webhook asked for its new status. */
   enqueueEvent(job: Job): void {
+    // Looked up first, so that the snapshot is made only for a job whose webhook wants this event (most have none).
+    const wanted = this.stmt(
+      `SELECT 1 AS wanted FROM job_webhooks
+        WHERE job_id = ? AND EXISTS (SELECT 1 FROM json_each(job_webhooks.events) WHERE value = ?)`,
+    ).get(job.id, job.status);
+    if (!wanted) return;
     const atMs = toMs(job.updatedAt);
     this.stmt(
       `INSERT INTO webhook_deliveries (id, job_id, owner, url, event, job, created_at, state, attempts, next_attempt_at)
-       SELECT ?, job_id, ?, url, ?, ?, ?, 'PENDING', 0, ? FROM job_webhooks
-        WHERE job_id = ? AND EXISTS (SELECT 1 FROM json_each(job_webhooks.events) WHERE value = ?)`,
-    ).run(newWebhookId(), job.owner, job.status, jobSnapshotJson(job), atMs, atMs, job.id, job.status);
+       SELECT ?, job_id, ?, url, ?, ?, ?, 'PENDING', 0, ? FROM job_webhooks WHERE job_id = ?`,
+    ).run(newWebhookId(), job.owner, job.status, jobSnapshotJson(job), atMs, atMs, job.id);
   }
 
   async setWebhookSecret(owner: string, secret: string, at: Date): Promise<void> {

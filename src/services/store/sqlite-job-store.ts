@@ -31,6 +31,7 @@ interface IdempotencyRow {
 
 const pickChange = (row: JobRow) => ({
   id: row.id,
+  upstream_id: row.upstream_id,
   status: row.status,
   errors: row.errors,
   result: row.result,
@@ -61,6 +62,10 @@ export class SqliteJobStore implements JobStore {
   readonly uploads: SqliteUploadStore;
   #closed = false;
   readonly callers: SqliteCallerStore;
+  // The submit path's transactions, made once: better-sqlite3 builds four wrapper functions on every transaction().
+  readonly #insertTx: (row: JobRow, webhook: NewQueuedJob['webhook']) => void;
+  readonly #applyTx: (id: string, state: UpstreamTaskState, atMs: number, exact: boolean) => ApplyResult | null;
+  readonly #claimKeyTx: (owner: string, key: string, requestHash: string, atMs: number) => IdempotencyClaim;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
   constructor(path: string) {
@@ -73,6 +78,9 @@ export class SqliteJobStore implements JobStore {
     this.#reads = new SqliteJobReads((sql) => this.#stmt(sql), rowToJob);
     this.uploads = new SqliteUploadStore(this.#db);
     this.callers = new SqliteCallerStore(this.#db, (sql) => this.#stmt(sql));
+    this.#insertTx = this.#db.transaction(this.#writeInsert.bind(this)).immediate;
+    this.#applyTx = this.#db.transaction(this.#writeApply.bind(this)).immediate;
+    this.#claimKeyTx = this.#db.transaction(this.#writeKeyClaim.bind(this)).immediate;
   }
 
   #stmt(sql: string): Database.Statement {
@@ -98,38 +106,42 @@ export class SqliteJobStore implements JobStore {
   }
 
   #insertRow(row: JobRow, webhook?: NewQueuedJob['webhook']): Job {
-    this.#db
-      .transaction(() => {
-        this.#stmt(
-          `INSERT INTO jobs (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors, result,
-                             history, created_at, updated_at, last_polled_at, finished_at, send_started_at)
-           VALUES (@id, @owner, @upstream_id, @status, @request, @request_hash, @idempotency_key, @errors, @result,
-                   @history, @created_at, @updated_at, @last_polled_at, @finished_at, @send_started_at)`,
-        ).run(row);
-        if (row.idempotency_key !== null) {
-          // Normally the key was claimed first; the upsert also records it when the claim was never made or has
-          // already expired. A key that already points at another job keeps it: the first job wins.
-          this.#stmt(
-            `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
-          ).run(row.owner, row.idempotency_key, row.request_hash, row.id, row.created_at);
-        }
-        this.callers.recordJobWebhook(row.id, webhook);
-      })
-      .immediate();
+    this.#insertTx(row, webhook);
     return rowToJob(row);
+  }
+
+  #writeInsert(row: JobRow, webhook: NewQueuedJob['webhook']): void {
+    this.#stmt(
+      `INSERT INTO jobs (id, owner, upstream_id, status, request, request_hash, idempotency_key, errors, result,
+                         history, created_at, updated_at, last_polled_at, finished_at, send_started_at)
+       VALUES (@id, @owner, @upstream_id, @status, @request, @request_hash, @idempotency_key, @errors, @result,
+               @history, @created_at, @updated_at, @last_polled_at, @finished_at, @send_started_at)`,
+    ).run(row);
+    if (row.idempotency_key !== null) {
+      // Normally the key was claimed first; the upsert also records it when the claim was never made or has
+      // already expired. A key that already points at another job keeps it: the first job wins.
+      this.#stmt(
+        `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (owner, key) DO UPDATE SET job_id = excluded.job_id WHERE idempotency_keys.job_id IS NULL`,
+      ).run(row.owner, row.idempotency_key, row.request_hash, row.id, row.created_at);
+    }
+    this.callers.recordJobWebhook(row.id, webhook);
   }
 
   async discardQueued(id: string): Promise<void> {
     this.#stmt(`DELETE FROM jobs WHERE id = ? AND status = 'QUEUED' AND upstream_id IS NULL`).run(id);
   }
 
-  /** Writes a planned status change (and the poll time) to the job's row; returns the job as it now is. */
+  /**
+   * Writes a planned status change (and the poll time, and the upstream id of `row`, which a submit's answer has
+   * just given it) to the job's row; returns the job as it now is.
+   */
   #writeChange(row: JobRow, change: Parameters<typeof changedColumns>[0], atMs: number): Job {
     const next: JobRow = { ...row, ...changedColumns(change), last_polled_at: atMs };
     this.#stmt(
       `UPDATE jobs SET status = @status, errors = @errors, result = @result, history = @history,
-                       updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at
+                       updated_at = @updated_at, last_polled_at = @last_polled_at, finished_at = @finished_at,
+                       upstream_id = @upstream_id
        WHERE id = @id`,
     ).run(pickChange(next));
     const job = rowToJob(next);
@@ -184,43 +196,40 @@ export class SqliteJobStore implements JobStore {
   readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
   async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact = false): Promise<ApplyResult | null> {
-    const atMs = toMs(at);
-    return this.#db
-      .transaction((): ApplyResult | null => {
-        const found = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
-        if (!found) return null;
-        // A submit's answer: the job learns its task id, even when it was ended meanwhile.
-        const row = found.upstream_id === null ? { ...found, upstream_id: state.upstreamId } : found;
-        if (found.upstream_id === null) {
-          this.#stmt('UPDATE jobs SET upstream_id = ? WHERE id = ?').run(state.upstreamId, id);
-        }
-        const change = planStatusChange(rowToJob(row), state, atMs, exact ? atMs : undefined);
-        if (!change) {
-          this.#stmt('UPDATE jobs SET last_polled_at = ? WHERE id = ?').run(atMs, id);
-          return { job: rowToJob({ ...row, last_polled_at: atMs }), changed: found.upstream_id === null };
-        }
-        return { job: this.#writeChange(row, change, atMs), changed: true };
-      })
-      .immediate();
+    return this.#applyTx(id, state, toMs(at), exact);
+  }
+
+  #writeApply(id: string, state: UpstreamTaskState, atMs: number, exact: boolean): ApplyResult | null {
+    const found = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    if (!found) return null;
+    // A submit's answer: the job learns its task id, even when it was ended meanwhile.
+    const learnsId = found.upstream_id === null;
+    const row = learnsId ? { ...found, upstream_id: state.upstreamId } : found;
+    const job = rowToJob(row);
+    const change = planStatusChange(job, state, atMs, exact ? atMs : undefined);
+    if (!change) {
+      this.#stmt('UPDATE jobs SET last_polled_at = ?, upstream_id = ? WHERE id = ?').run(atMs, row.upstream_id, id);
+      return { job: { ...job, lastPolledAt: new Date(atMs) }, changed: learnsId };
+    }
+    return { job: this.#writeChange(row, change, atMs), changed: true };
   }
 
   async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {
-    const atMs = toMs(at);
-    return this.#db
-      .transaction((): IdempotencyClaim => {
-        const inserted = this.#stmt(
-          `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, NULL, ?)
-           ON CONFLICT (owner, key) DO NOTHING`,
-        ).run(owner, key, requestHash, atMs);
-        if (inserted.changes === 1) return { claimed: true };
-        const row = this.#stmt('SELECT request_hash, job_id FROM idempotency_keys WHERE owner = ? AND key = ?').get(
-          owner,
-          key,
-        ) as IdempotencyRow | undefined;
-        if (!row) throw new Error('sqlite-job-store: idempotency key vanished inside its transaction');
-        return { claimed: false, requestHash: row.request_hash, jobId: row.job_id };
-      })
-      .immediate();
+    return this.#claimKeyTx(owner, key, requestHash, toMs(at));
+  }
+
+  #writeKeyClaim(owner: string, key: string, requestHash: string, atMs: number): IdempotencyClaim {
+    const inserted = this.#stmt(
+      `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, created_at) VALUES (?, ?, ?, NULL, ?)
+       ON CONFLICT (owner, key) DO NOTHING`,
+    ).run(owner, key, requestHash, atMs);
+    if (inserted.changes === 1) return { claimed: true };
+    const row = this.#stmt('SELECT request_hash, job_id FROM idempotency_keys WHERE owner = ? AND key = ?').get(
+      owner,
+      key,
+    ) as IdempotencyRow | undefined;
+    if (!row) throw new Error('sqlite-job-store: idempotency key vanished inside its transaction');
+    return { claimed: false, requestHash: row.request_hash, jobId: row.job_id };
   }
 
   async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
