@@ -100,6 +100,34 @@ const submitted: NewJob = {
   at: new Date(1_700_000_000_500),
 };
 
+describe.each(BACKENDS)('$name: lookups made at once', ({ skip, open }) => {
+  // PostgreSQL answers the lookups of one turn with one query (postgres-job-reads.ts): each caller still gets its
+  // own order, its nulls and Job objects of its own.
+  it.skipIf(skip !== null)('answers each in its own order, with objects of its own', async () => {
+    const store = await open();
+    try {
+      const jobs = await Promise.all(
+        [0, 1, 2].map((i) => store.insert({ ...submitted, idempotencyKey: `at-once-${i}` })),
+      );
+      const [a, b, c] = jobs.map((job) => job.id) as [string, string, string];
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      const lookups = [[a], [c, unknown, a], [], [b, b], [unknown]];
+      const answers = await Promise.all(lookups.map((ids) => store.findByIds(ids)));
+      expect(answers.map((found) => found.map((job) => job?.id ?? null))).toEqual([
+        [a],
+        [c, null, a],
+        [],
+        [b, b],
+        [null],
+      ]);
+      expect(answers[1]![2]).toEqual(jobs[0]);
+      expect(answers[1]![2]).not.toBe(answers[0]![0]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe.each(BACKENDS)('$name: text the upstream may accept', ({ skip, open }) => {
   it.skipIf(skip !== null)('round-trips any string JSON can carry, including NUL and lone surrogates', async () => {
     const store = await open();

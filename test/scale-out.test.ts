@@ -7,7 +7,7 @@ import type { Job } from '../src/domain/job.js';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { loadConfig } from '../src/gateway/config.js';
 import { createLogger } from '../src/lib/logger.js';
-import { createJobPubSub } from '../src/services/jobs/job-events.js';
+import { createJobPubSub, publishJobUpdated } from '../src/services/jobs/job-events.js';
 import { RedisPollCoordinator } from '../src/services/scale-out/poll-coordinator.js';
 import { RedisBudgetGate } from '../src/services/scale-out/redis-budget.js';
 import {
@@ -238,6 +238,58 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       await received.return?.();
       expect(value).toEqual(job);
       expect((value as Job).lastPolledAt).toBeInstanceOf(Date);
+    });
+
+    it('changes published in one tick reach another instance on every topic, in order; the publisher hears each once', async () => {
+      prefix = freshKeyPrefix();
+      const [pub, subA, subB] = await Promise.all([redisClient(), redisClient(), redisClient()]);
+      closers.push(() => Promise.all([pub.quit(), subA.quit(), subB.quit()]));
+      const target = (sub: Redis, instanceId: string) =>
+        createJobPubSub(
+          createPrefixedRedisEventTarget({
+            publishClient: pub,
+            subscribeClient: sub,
+            channelPrefix: prefix,
+            instanceId,
+          }),
+        );
+      const a = target(subA, 'instance-a');
+      const b = target(subB, 'instance-b');
+      const jobs = [1, 2, 3].map((n) => ({ ...sampleJob(), id: `job-${n}`, updatedAt: new Date(1_000 * n) }));
+      const heard: string[] = [];
+      const follow = async (events: AsyncIterable<Job>, label: string, count: number) => {
+        for await (const job of events) {
+          heard.push(`${label} ${job.id} ${job.updatedAt.toISOString()}`);
+          if (--count === 0) return;
+        }
+      };
+      // B follows every job's topic and the owner's; A (the publisher) follows job-2's topic.
+      const onB = [...jobs.map((job) => follow(b.subscribe('job:updated', job.id), 'job', 1))];
+      onB.push(follow(b.subscribe('job:owner-updated', 'alice'), 'owner', 3));
+      const onA = a.subscribe('job:updated', 'job-2');
+      const aHeard: Job[] = [];
+      void (async () => {
+        for await (const job of onA) aHeard.push(job);
+      })();
+      await waitFor(
+        async () => ((await pub.pubsub('NUMSUB', `${prefix}job:owner-updated:alice`)) as [string, number])[1] === 1,
+        2000,
+        'the subscriptions',
+      );
+      for (const job of jobs) publishJobUpdated(a, job);
+      await Promise.all(onB);
+      // A's own messages came back to it through Redis by now (B heard them after A's subscriber connection did not
+      // necessarily; a PING on that connection is answered after whatever Redis sent it before).
+      await subA.ping().catch(() => undefined);
+      await sleep(50);
+      await onA.return?.();
+      expect(heard.filter((h) => h.startsWith('owner'))).toEqual(
+        jobs.map((job) => `owner ${job.id} ${job.updatedAt.toISOString()}`),
+      );
+      expect(heard.filter((h) => h.startsWith('job')).sort()).toEqual(
+        jobs.map((job) => `job ${job.id} ${job.updatedAt.toISOString()}`),
+      );
+      expect(aHeard.map((job) => job.id)).toEqual(['job-2']);
     });
   });
 

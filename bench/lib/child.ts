@@ -42,7 +42,12 @@ export async function spawnChild(name: string, mode: string, options: SpawnOptio
           ...(interval ? [`--cpu-prof-interval=${interval}`] : []),
         ]
       : [];
-  const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...prof, '--import', 'tsx', SERVER, mode];
+  // BENCH_NODE_FLAGS='--trace-gc …': more V8 flags for the same children (NODE_OPTIONS refuses some, such as --trace-gc).
+  const extra =
+    process.env.BENCH_NODE_FLAGS && mode !== 'simulator' && mode !== 'subscribers'
+      ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
+      : [];
+  const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), ...prof, ...extra, '--import', 'tsx', SERVER, mode];
   const [cmd, argv] =
     hasTaskset && options.core !== undefined
       ? ['taskset', ['-c', String(options.core), process.execPath, ...nodeArgs]]

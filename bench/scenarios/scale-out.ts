@@ -96,6 +96,7 @@ async function runOne(
   subscribers: number,
   jobCount: number,
   instanceCount: number,
+  warmUp: { subscribers: number; jobs: number },
   verbose: boolean,
   log: (m: string) => void,
 ) {
@@ -124,6 +125,30 @@ async function runOne(
       );
     }
     const each = <T>(fn: (g: Child, i: number) => Promise<T>) => Promise.all(gateways.map(fn));
+
+    // 0. Warm-up: a smaller walk of the same shape through the same processes, not measured. A fresh process
+    // compiles the fan-out's code (V8's optimizing compiler, on the same core as the gateways) while its first
+    // changes go out: once per process, so three fresh instances paid it three times on one core, in the middle of
+    // the measured walk. A gateway in service has long been warm.
+    if (warmUp.subscribers > 0) {
+      const t0 = Date.now();
+      const warm = await submitJobs([gateways[SUBMIT_VIA]!.info.url], sim.info.sampleUrl, warmUp.jobs);
+      await waitForIdle(sim, 180_000);
+      const warmGen = await startLoadGenerator(
+        gateways.map((g) => `${g.info.url.replace(/^http/, 'ws')}/graphql`),
+        warmUp.subscribers,
+        warm.jobs,
+        verbose,
+      );
+      try {
+        await warmGen.subscribe();
+        await walkJobs(sim, warm.tFirst, warm.tLast, (ms) => warmGen.waitForCompletion(ms));
+      } finally {
+        await warmGen.stop();
+      }
+      await sim.rpc('setStepMs', FROZEN_STEP_MS);
+      log(`warmed up: ${warmUp.subscribers} subscribers on ${warmUp.jobs} job(s) walked in ${Date.now() - t0} ms`);
+    }
 
     // 1. Jobs, submitted through one instance; their renders finish before anyone subscribes.
     const { jobs, tFirst, tLast } = await submitJobs([gateways[SUBMIT_VIA]!.info.url], sim.info.sampleUrl, jobCount);
@@ -335,6 +360,7 @@ async function runOne(
         subscribersPerJob: subscribers / jobCount,
       },
       stores: { database: db.name, redisKeyPrefix: keyPrefix },
+      warmUp,
       renderWaitMs,
       subscribeMs,
       walkMs,
@@ -379,6 +405,9 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
   // BENCH_SCALE_OUT_ROUNDS times (default 1), so that the ratio compares runs of the same minutes.
   const counts = (process.env.BENCH_SCALE_OUT_INSTANCES ?? '1,3').split(',').map(Number);
   const rounds = Number(process.env.BENCH_SCALE_OUT_ROUNDS ?? 1);
+  // BENCH_SCALE_OUT_WARMUP=1000 (default; 0: none): a walk of that many subscribers on up to 10 of the size's jobs'
+  // count before each measured one, in the same processes (runOne, step 0).
+  const warmUpSubscribers = Number(process.env.BENCH_SCALE_OUT_WARMUP ?? (quick ? 100 : 1000));
   for (const n of counts)
     if (!Number.isInteger(n) || n < 1 || n > INSTANCES.length) throw new Error(`BENCH_SCALE_OUT_INSTANCES: ${n}`);
   const results: Run[] = [];
@@ -386,7 +415,8 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
     for (const r of runs)
       for (const n of counts) {
         log(`${r.subscribers} subscribers on ${r.jobs} job(s), ${n} instance(s)`);
-        const result = await runOne(r.subscribers, r.jobs, n, verbose, log);
+        const warmUp = { subscribers: warmUpSubscribers, jobs: Math.min(10, r.jobs) };
+        const result = await runOne(r.subscribers, r.jobs, n, warmUp, verbose, log);
         const t = result.total;
         const l = result.loadGenerator;
         log(
@@ -501,7 +531,8 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
     `Gateways pinned to core 0, the simulator and the load generator's processes to core ${LOADGEN_CORE || '(unpinned)'}, Redis and PostgreSQL not pinned. ` +
       `Latency = receive time in the load generator (its own processes, Date.now()) − the event's updatedAt; "saturated" = a change whose frames arrived while a load-generator process used more than ${SATURATED * 100} % of a core.`,
     '',
-    `Up to ${INSTANCES.length} gateway processes (all pinned to core 0) on one Redis (fresh \`REDIS_KEY_PREFIX\`) and one fresh PostgreSQL database, one simulator; ` +
+    `Before each measured walk, a warm-up walk of ${warmUpSubscribers} subscribers on up to 10 jobs through the same gateway processes (not measured; BENCH_SCALE_OUT_WARMUP=0 for none). ` +
+      `Up to ${INSTANCES.length} gateway processes (all pinned to core 0) on one Redis (fresh \`REDIS_KEY_PREFIX\`) and one fresh PostgreSQL database, one simulator; ` +
       `every job submitted through instance ${INSTANCES[SUBMIT_VIA]} (its lease, and so its upstream reads, going to whichever instance claims it first), sockets round-robin over the instances; graphql-ws, ${PER_CONNECTION} subscriptions per WebSocket; POLL_INTERVAL_MS=${POLL_INTERVAL_MS}; ` +
       `every job walks ACCEPTED → WAITING → PROCESSING → DONE with every subscriber attached (a change every ${STEP_MS / 1000} s); every event checked as in the subscriptions scenario. ` +
       'RSS after a forced GC, before subscribing and once everyone has a first event; "peak" sampled every 100 ms during the walk (total: peak of the sum). ' +

@@ -67,6 +67,7 @@ export function createPrefixedRedisEventTarget(options: RedisEventTargetOptions)
   // One listener per subscriber of a job is expected, not a leak (as for the in-memory target in job-events.ts).
   setMaxListeners(0, local);
   const listening = new Map<string, Set<unknown>>();
+  const outbox = new PublishOutbox(pub, instanceId, log);
 
   const subscribe = (channels: string[]) => {
     if (channels.length === 0 || sub.status !== 'ready') return; // Done on 'ready' instead.
@@ -78,8 +79,13 @@ export function createPrefixedRedisEventTarget(options: RedisEventTargetOptions)
   };
   // Not ioredis's autoResubscribe: it remembers only subscriptions Redis confirmed, and loses one asked while away.
   sub.on('ready', () => subscribe([...listening.keys()].map((type) => prefix + type)));
+  // Every instance listens on the channels it publishes to, so Redis hands each of its own messages back: they are
+  // known by their start (the envelope's first key, as stringify writes it) and dropped without being decoded.
+  const ownMessageStart = `{"from":${JSON.stringify(instanceId)},`;
   sub.on('message', (channel: string, message: string) => {
-    if (!channel.startsWith(prefix)) return;
+    if (!channel.startsWith(prefix) || message.startsWith(ownMessageStart)) return;
+    // A message that arrives after the last listener left (before Redis took the unsubscribe) has nobody to go to.
+    if (!listening.has(channel.slice(prefix.length))) return;
     let envelope: Envelope;
     try {
       envelope = dateRevivingSerializer.parse(message) as Envelope;
@@ -114,13 +120,59 @@ export function createPrefixedRedisEventTarget(options: RedisEventTargetOptions)
     dispatchEvent(event) {
       const delivered = local.dispatchEvent(new CustomEvent(event.type, { detail: event.detail }));
       // Offline, other instances miss this event: their own polls (or the lease holder's, once back) catch them up.
-      if (pub.status === 'ready') {
-        const envelope: Envelope = { from: instanceId, detail: event.detail };
-        pub
-          .publish(prefix + event.type, dateRevivingSerializer.stringify(envelope))
-          .catch((err: unknown) => log?.debug({ err, channel: prefix + event.type }, 'could not publish'));
-      }
+      if (pub.status === 'ready') outbox.add(prefix + event.type, event.detail);
       return delivered;
     },
   };
+}
+
+/**
+ * What this tick publishes, sent together once it ends: one write to Redis for all of them (a job's change goes to
+ * its own topic and its owner's, and a burst of polls finishes several changes at once), and one encoding for a
+ * detail published on several channels (the same Job object on both topics).
+ */
+class PublishOutbox {
+  private pending: { channel: string; message: string }[] = [];
+  private lastDetail: unknown;
+  private lastMessage = '';
+
+  constructor(
+    private readonly pub: Redis,
+    private readonly instanceId: string,
+    private readonly log: Logger | undefined,
+  ) {}
+
+  add(channel: string, detail: unknown): void {
+    if (this.pending.length === 0) queueMicrotask(() => this.flush());
+    if (this.pending.length === 0 || detail !== this.lastDetail || typeof detail !== 'object' || detail === null) {
+      const envelope: Envelope = { from: this.instanceId, detail };
+      this.lastDetail = detail;
+      this.lastMessage = dateRevivingSerializer.stringify(envelope);
+    }
+    this.pending.push({ channel, message: this.lastMessage });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.lastDetail = undefined;
+    if (this.pub.status !== 'ready') return;
+    const channels = batch.length;
+    if (channels === 1) {
+      const [{ channel, message }] = batch as [{ channel: string; message: string }];
+      this.pub
+        .publish(channel, message)
+        .catch((err: unknown) => this.log?.debug({ err, channel }, 'could not publish'));
+      return;
+    }
+    const pipeline = this.pub.pipeline();
+    for (const { channel, message } of batch) pipeline.publish(channel, message);
+    pipeline.exec().then(
+      (results) => {
+        const failed = results?.find(([err]) => err)?.[0];
+        if (failed) this.log?.debug({ err: failed, channels }, 'could not publish');
+      },
+      (err: unknown) => this.log?.debug({ err, channels }, 'could not publish'),
+    );
+  }
 }

@@ -1,8 +1,9 @@
 import type { Job } from '../../domain/job.js';
+import { TurnBatcher } from '../../lib/turn-batcher.js';
 import { toMs } from './job-row-codec.js';
 import { type ListJobsPage, type ListJobsQuery, UPSTREAM_ID_MATCH_LIMIT } from './job-store.js';
 import type { PostgresPool } from './postgres-pool.js';
-import { assertLimit, inIdOrder, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
+import { assertLimit, listingOrder, toPage, UNFINISHED_SQL } from './sql-job-listing.js';
 
 // The job store's reads on PostgreSQL: jobs by id and by upstream id, the listings, and the unfinished count (a
 // counter the trigger of migration 7 keeps). None of them writes or locks, so each is one query on the pool.
@@ -17,10 +18,22 @@ export class PostgresJobReads<Row extends { id: string }> {
     private readonly toJob: (row: Row) => Job,
   ) {}
 
+  /**
+   * Rows by id asked for in one turn of the event loop, read in one query: when 10,000 subscribers arrive at once,
+   * each shared stream loads its job as it starts (100 jobs, 100 loads in a few turns), and the poller looks a job
+   * up before each read. One query each would queue them on the pool's connections (10 by default, each waiting
+   * 5 s at most), each needing the event loop to come round before its connection is free again: under load that
+   * outlasted the 5 s, and subscribers were refused with STORE_UNAVAILABLE.
+   */
+  readonly #byId = new TurnBatcher<Row>(async (ids) => {
+    const { rows } = await this.pool.query<Row>(`SELECT * FROM ${this.jobs} WHERE id = ANY($1::text[])`, [ids]);
+    return new Map(rows.map((row) => [row.id, row]));
+  });
+
   async findByIds(ids: readonly string[]): Promise<(Job | null)[]> {
-    if (ids.length === 0) return [];
-    const { rows } = await this.pool.query<Row>(`SELECT * FROM ${this.jobs} WHERE id = ANY($1::text[])`, [[...ids]]);
-    return inIdOrder(ids, rows, this.toJob);
+    // Each caller decodes its own Job objects, as when it queried alone.
+    const rows = await this.#byId.get(ids);
+    return rows.map((row) => (row ? this.toJob(row) : null));
   }
 
   async findByUpstreamId(upstreamId: number): Promise<Job[]> {
