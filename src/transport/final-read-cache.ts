@@ -35,6 +35,24 @@ export interface CachedResponse {
   body: Buffer;
 }
 
+/** What the cache holds for one request: the response, and the exact request body it answers (see `keyOf`). */
+interface Entry {
+  response: CachedResponse;
+  /** The response's headers as writeHead's flat list, built once. */
+  headerList: readonly string[];
+  requestBody: Buffer;
+}
+
+/** How a request is served: its own response headers (the request id), and what to do when the cache cannot answer. */
+export interface ServeOptions {
+  /** Headers of this response alone, as name, value, name, value…: written before the stored ones on a hit. */
+  ownHeaders: readonly string[];
+  /** Runs the request through Yoga; a tracker when the answer may be kept, and the body once it has been read. */
+  pass: PassToYoga;
+  /** Whatever goes wrong on the way, a rejection of `pass` included; the caller logs it and drops the connection. */
+  fail: (error: unknown) => void;
+}
+
 export interface ReadCacheStats {
   /** Requests answered from the cache (Yoga not run). */
   hits: number;
@@ -106,12 +124,12 @@ export class FinalReadTracker implements ReadTracker {
 export class FinalReadCache {
   readonly enabled: boolean;
   readonly stats: ReadCacheStats;
-  readonly #entries: LRUCache<string, CachedResponse> | undefined;
+  readonly #entries: LRUCache<string, Entry> | undefined;
 
   constructor(private readonly options: FinalReadCacheOptions) {
     this.enabled = options.maxBytes > 0;
     const entries = this.enabled
-      ? new LRUCache<string, CachedResponse>({
+      ? new LRUCache<string, Entry>({
           maxSize: options.maxBytes,
           sizeCalculation: (entry, key) => sizeOf(entry, key),
           ttl: options.ttlMs,
@@ -151,85 +169,166 @@ export class FinalReadCache {
     return length > 0 && length <= this.options.maxBodyBytes;
   }
 
-  /** Answers a request `accepts` took from the cache, or passes it to Yoga with a tracker that may keep the answer. */
-  async serve(req: IncomingMessage, res: ServerResponse, pass: PassToYoga): Promise<void> {
+  /**
+   * Answers a request `accepts` took from the cache, or passes it to Yoga with a tracker that may keep the answer.
+   * A hit runs without a promise where the authenticator can answer at once (every mode but jwt): the body's 'end'
+   * event writes the stored bytes.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, how: ServeOptions): void {
+    const { authenticator } = this.options;
+    const { authorization } = req.headers;
+    if (authenticator.authenticateSync) {
+      let caller: Caller;
+      try {
+        caller = authenticator.authenticateSync(authorization);
+      } catch {
+        // Yoga authenticates again and gives the caller the usual 401/403.
+        how.pass().catch(how.fail);
+        return;
+      }
+      this.#serveFor(caller, req, res, how);
+      return;
+    }
+    authenticator.authenticate(authorization).then(
+      (caller) => this.#serveFor(caller, req, res, how),
+      () => how.pass().catch(how.fail),
+    );
+  }
+
+  #serveFor(caller: Caller, req: IncomingMessage, res: ServerResponse, how: ServeOptions): void {
+    if (req.method !== 'POST') {
+      this.#answer(caller, req, res, EMPTY, how);
+      return;
+    }
+    readBodyThen(req, this.options.maxBodyBytes, (body) => {
+      if (!body) {
+        res.destroy();
+        return;
+      }
+      try {
+        this.#answer(caller, req, res, body, how);
+      } catch (error) {
+        how.fail(error);
+      }
+    });
+  }
+
+  #answer(caller: Caller, req: IncomingMessage, res: ServerResponse, body: Buffer, how: ServeOptions): void {
     const entries = this.#entries!;
-    let caller: Caller;
-    try {
-      caller = await this.options.authenticator.authenticate(req.headers.authorization);
-    } catch {
-      // Yoga authenticates again and gives the caller the usual 401/403.
-      await pass();
-      return;
-    }
-    const body = req.method === 'POST' ? await readBody(req, this.options.maxBodyBytes) : EMPTY;
-    if (!body) {
-      res.destroy();
-      return;
-    }
     const key = keyOf(caller.name, req, body);
     const hit = entries.get(key);
-    if (hit) {
+    if (hit?.requestBody.equals(body)) {
       this.stats.hits++;
-      res.writeHead(hit.status, hit.headers).end(hit.body);
+      res.writeHead(hit.response.status, [...how.ownHeaders, ...hit.headerList]).end(hit.response.body);
       return;
     }
     this.stats.misses++;
     // @whatwg-node/server takes a body already read from `req.body` (a Buffer is a Uint8Array body).
     if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
-    await pass(
-      new FinalReadTracker(caller, (response) => {
-        if (entries.set(key, response).has(key)) this.stats.stores++;
-      }),
-      body,
-    );
+    for (let i = 0; i < how.ownHeaders.length; i += 2) res.setHeader(how.ownHeaders[i]!, how.ownHeaders[i + 1]!);
+    how
+      .pass(
+        new FinalReadTracker(caller, (response) => {
+          const entry: Entry = { response, headerList: headerListOf(response.headers), requestBody: copyOf(body) };
+          // A request with the same key and another body (see keyOf) loses its entry to this one.
+          if (entries.set(key, entry).has(key)) this.stats.stores++;
+        }),
+        body,
+      )
+      .catch(how.fail);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 
-/** The key: caller, method, URL, every header that can change the answer, and the exact body bytes. */
-function keyOf(owner: string, req: IncomingMessage, body: Buffer): string {
-  const parts: unknown[] = [owner, req.method, req.url];
-  for (const name of KEYED_HEADERS) parts.push(req.headers[name] ?? null);
-  // The JSON array ends where it ends, so the body that follows cannot be mistaken for part of it.
-  return createHash('sha256').update(JSON.stringify(parts)).update(body).digest('base64');
+/** A body of its own (a read chunk may be a view into a larger buffer). */
+const copyOf = (body: Buffer): Buffer => (body.length === 0 ? EMPTY : Buffer.from(body));
+
+function headerListOf(headers: Record<string, string>): string[] {
+  const list: string[] = [];
+  for (const name in headers) list.push(name, headers[name]!);
+  return list;
+}
+
+/**
+ * Bytes of the body's end that go into the key: a read's variables (the job's id) are there. V8 hashes a string key
+ * at about a nanosecond a character, as dear as SHA-256, so the key holds a fingerprint of the body and a hit compares
+ * the whole body with the entry's (`Buffer.equals`, a memcmp).
+ */
+const BODY_TAIL_BYTES = 64;
+
+/**
+ * Up to this length the key is itself; a longer one (a long URL or headers) is its SHA-256. V8 hashes a string longer
+ * than 16,383 characters by its length alone, which would chain every such key of one length in one slot of the map.
+ */
+const DIRECT_KEY_MAX_CHARS = 4_096;
+
+/** A part of the key that cannot run into the next: its length first, or `-` when absent. */
+function part(value: string | string[] | undefined): string {
+  if (value === undefined) return '-';
+  if (typeof value === 'string') return `${value.length}:${value}`;
+  const text = JSON.stringify(value);
+  return `a${text.length}:${text}`;
+}
+
+/**
+ * The key: caller, method, URL, every header that can change the answer, and a fingerprint of the body (its length,
+ * its last bytes in latin1, one character a byte). Each part is length-prefixed, so none can be mistaken for another.
+ * Two bodies with one key (the same length and end) are told apart by the entry's own body: the later one replaces
+ * the other's entry, so such a pair costs hits, never a wrong answer.
+ */
+export function keyOf(owner: string, req: IncomingMessage, body: Buffer): string {
+  const { headers } = req;
+  let key = part(owner) + part(req.method) + part(req.url);
+  for (const name of KEYED_HEADERS) key += part(headers[name]);
+  const tailFrom = Math.max(0, body.length - BODY_TAIL_BYTES);
+  key += `${body.length}:${body.toString('latin1', tailFrom)}`;
+  // `#` starts no direct key (those start with the owner's length).
+  return key.length <= DIRECT_KEY_MAX_CHARS ? key : `#${createHash('sha256').update(key, 'latin1').digest('base64')}`;
 }
 
 /** An estimate (not measured) of an entry's objects, Buffer header and LRU slot, so that small entries still count honestly. */
 const ENTRY_OVERHEAD_BYTES = 512;
 
-function sizeOf(entry: CachedResponse, key: string): number {
-  // Plus what the entry costs besides its bytes: the objects, the Buffer and the cache's own bookkeeping.
-  let size = key.length + entry.body.length + ENTRY_OVERHEAD_BYTES;
-  for (const name in entry.headers) size += name.length + entry.headers[name]!.length;
+function sizeOf(entry: Entry, key: string): number {
+  // Plus what the entry costs besides its bytes: the objects, the Buffers and the cache's own bookkeeping.
+  const { response } = entry;
+  let size = key.length + response.body.length + entry.requestBody.length + ENTRY_OVERHEAD_BYTES;
+  // The headers twice: the record and writeHead's list.
+  for (const name in response.headers) size += 2 * (name.length + response.headers[name]!.length);
   return size;
 }
 
 /** The whole body, or undefined when the client went away or sent more than the limit. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let ended = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.once('error', () => resolve(undefined));
-    req.once('close', () => {
-      if (!ended) resolve(undefined);
-    });
+  return new Promise((resolve) => readBodyThen(req, limit, resolve));
+}
+
+/** readBody without a promise: `done` is called once, with the body or undefined. */
+export function readBodyThen(req: IncomingMessage, limit: number, done: (body: Buffer | undefined) => void): void {
+  let first: Buffer | undefined;
+  let chunks: Buffer[] | undefined;
+  let size = 0;
+  let settled = false;
+  const settle = (body: Buffer | undefined) => {
+    if (settled) return;
+    settled = true;
+    done(body);
+  };
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      settle(undefined);
+      req.destroy();
+      return;
+    }
+    // One chunk is the usual body: no array for it.
+    if (first === undefined) first = chunk;
+    else (chunks ??= [first]).push(chunk);
   });
+  req.once('end', () => settle(chunks ? Buffer.concat(chunks, size) : (first ?? EMPTY)));
+  req.once('error', () => settle(undefined));
+  req.once('close', () => settle(undefined));
 }
 
 /** Response headers worth replaying: everything but what belongs to one connection; the length of the kept body. */
