@@ -183,7 +183,7 @@ export class FinalReadCache {
         caller = authenticator.authenticateSync(authorization);
       } catch {
         // Yoga authenticates again and gives the caller the usual 401/403.
-        how.pass().catch(how.fail);
+        passOn(res, how);
         return;
       }
       this.#serveFor(caller, req, res, how);
@@ -191,7 +191,7 @@ export class FinalReadCache {
     }
     authenticator.authenticate(authorization).then(
       (caller) => this.#serveFor(caller, req, res, how),
-      () => how.pass().catch(how.fail),
+      () => passOn(res, how),
     );
   }
 
@@ -225,18 +225,19 @@ export class FinalReadCache {
     this.stats.misses++;
     // @whatwg-node/server takes a body already read from `req.body` (a Buffer is a Uint8Array body).
     if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
-    for (let i = 0; i < how.ownHeaders.length; i += 2) res.setHeader(how.ownHeaders[i]!, how.ownHeaders[i + 1]!);
-    how
-      .pass(
-        new FinalReadTracker(caller, (response) => {
-          const entry: Entry = { response, headerList: headerListOf(response.headers), requestBody: copyOf(body) };
-          // A request with the same key and another body (see keyOf) loses its entry to this one.
-          if (entries.set(key, entry).has(key)) this.stats.stores++;
-        }),
-        body,
-      )
-      .catch(how.fail);
+    const tracker = new FinalReadTracker(caller, (response) => {
+      const entry: Entry = { response, headerList: headerListOf(response.headers), requestBody: copyOf(body) };
+      // A request with the same key and another body (see keyOf) loses its entry to this one.
+      if (entries.set(key, entry).has(key)) this.stats.stores++;
+    });
+    passOn(res, how, tracker, body);
   }
+}
+
+/** Hands the request to Yoga with its own headers set, as every response of the gateway carries them. */
+function passOn(res: ServerResponse, how: ServeOptions, tracker?: FinalReadTracker, body?: Buffer): void {
+  for (let i = 0; i < how.ownHeaders.length; i += 2) res.setHeader(how.ownHeaders[i]!, how.ownHeaders[i + 1]!);
+  how.pass(tracker, body).catch(how.fail);
 }
 
 const EMPTY = Buffer.alloc(0);
