@@ -197,20 +197,22 @@ export class FinalReadCache {
 
   #serveFor(caller: Caller, req: IncomingMessage, res: ServerResponse, how: ServeOptions): void {
     if (req.method !== 'POST') {
-      this.#answer(caller, req, res, EMPTY, how);
+      this.#answerOrFail(caller, req, res, EMPTY, how);
       return;
     }
     readBodyThen(req, this.options.maxBodyBytes, (body) => {
-      if (!body) {
-        res.destroy();
-        return;
-      }
-      try {
-        this.#answer(caller, req, res, body, how);
-      } catch (error) {
-        how.fail(error);
-      }
+      if (body) this.#answerOrFail(caller, req, res, body, how);
+      else res.destroy();
     });
+  }
+
+  /** `#answer`, whose errors (thrown in an event handler or a promise's callback) go to `fail`. */
+  #answerOrFail(caller: Caller, req: IncomingMessage, res: ServerResponse, body: Buffer, how: ServeOptions): void {
+    try {
+      this.#answer(caller, req, res, body, how);
+    } catch (error) {
+      how.fail(error);
+    }
   }
 
   #answer(caller: Caller, req: IncomingMessage, res: ServerResponse, body: Buffer, how: ServeOptions): void {
@@ -236,8 +238,12 @@ export class FinalReadCache {
 
 /** Hands the request to Yoga with its own headers set, as every response of the gateway carries them. */
 function passOn(res: ServerResponse, how: ServeOptions, tracker?: FinalReadTracker, body?: Buffer): void {
-  for (let i = 0; i < how.ownHeaders.length; i += 2) res.setHeader(how.ownHeaders[i]!, how.ownHeaders[i + 1]!);
-  how.pass(tracker, body).catch(how.fail);
+  try {
+    for (let i = 0; i < how.ownHeaders.length; i += 2) res.setHeader(how.ownHeaders[i]!, how.ownHeaders[i + 1]!);
+    how.pass(tracker, body).catch(how.fail);
+  } catch (error) {
+    how.fail(error);
+  }
 }
 
 const EMPTY = Buffer.alloc(0);
