@@ -77,7 +77,8 @@ function route(
   requestId: string,
 ): void {
   if (readCache.accepts(req)) {
-    // The read cache writes the request id with a stored answer, or sets it before passing the request on.
+    // First, as it takes /graphql alone (no route below): the read cache writes the request id with a stored answer,
+    // or sets it before passing the request on.
     serveThroughCache({ yoga, readCache, directLane, logger }, req, res, requestId);
     return;
   }
