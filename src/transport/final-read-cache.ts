@@ -1,30 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { isFinalStatus, type Job } from '../domain/job.js';
 import type { ReadTracker } from '../schema/context.js';
 import type { Authenticator, Caller } from '../services/auth/authenticator.js';
-import { PREFLIGHT_HEADERS } from './security/use-http-guards.js';
+import { keyOf } from './final-read-cache-key.js';
+import { readBodyThen } from './read-body.js';
 
 // Answers repeated reads of final jobs without running Yoga. A final job (DONE, ERROR, CANCELLED) never changes, and
 // no field of a job reads the clock (expiresAt is finishedAt + 24 h), so the bytes Yoga wrote for such a read are the
 // answer to the identical request from the same caller for as long as the entry lives. Whether an answer may be kept
 // is decided by its execution (read-cache-plugin.ts), never by looking at the request.
-
-/**
- * Request headers that can change an answer besides the caller: content negotiation and parsing (Yoga), the CSRF
- * preflight headers and the Origin/Host check (src/transport/security/use-http-guards.ts), CORS (Yoga's useCORS).
- */
-export const KEYED_HEADERS: readonly string[] = [
-  'host',
-  'accept',
-  'accept-encoding',
-  'content-type',
-  'origin',
-  ...PREFLIGHT_HEADERS,
-  'access-control-request-method',
-  'access-control-request-headers',
-];
 
 /** Response headers that belong to one connection or one moment, not to the answer (Node writes its own Date). */
 const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
@@ -257,43 +242,6 @@ function headerListOf(headers: Record<string, string>): string[] {
   return list;
 }
 
-/**
- * Bytes of the body's end that go into the key: a read's variables (the job's id) are there. V8 hashes a string key
- * at about a nanosecond a character, as dear as SHA-256, so the key holds a fingerprint of the body and a hit compares
- * the whole body with the entry's (`Buffer.equals`, a memcmp).
- */
-const BODY_TAIL_BYTES = 64;
-
-/**
- * Up to this length the key is itself; a longer one (a long URL or headers) is its SHA-256. V8 hashes a string longer
- * than 16,383 characters by its length alone, which would chain every such key of one length in one slot of the map.
- */
-const DIRECT_KEY_MAX_CHARS = 4_096;
-
-/** A part of the key that cannot run into the next: its length first, or `-` when absent. */
-function part(value: string | string[] | undefined): string {
-  if (value === undefined) return '-';
-  if (typeof value === 'string') return `${value.length}:${value}`;
-  const text = JSON.stringify(value);
-  return `a${text.length}:${text}`;
-}
-
-/**
- * The key: caller, method, URL, every header that can change the answer, and a fingerprint of the body (its length,
- * its last bytes in latin1, one character a byte). Each part is length-prefixed, so none can be mistaken for another.
- * Two bodies with one key (the same length and end) are told apart by the entry's own body: the later one replaces
- * the other's entry, so such a pair costs hits, never a wrong answer.
- */
-export function keyOf(owner: string, req: IncomingMessage, body: Buffer): string {
-  const { headers } = req;
-  let key = part(owner) + part(req.method) + part(req.url);
-  for (const name of KEYED_HEADERS) key += part(headers[name]);
-  const tailFrom = Math.max(0, body.length - BODY_TAIL_BYTES);
-  key += `${body.length}:${body.toString('latin1', tailFrom)}`;
-  // `#` starts no direct key (those start with the owner's length).
-  return key.length <= DIRECT_KEY_MAX_CHARS ? key : `#${createHash('sha256').update(key, 'latin1').digest('base64')}`;
-}
-
 /** An estimate (not measured) of an entry's objects, Buffer header and LRU slot, so that small entries still count honestly. */
 const ENTRY_OVERHEAD_BYTES = 512;
 
@@ -304,38 +252,6 @@ function sizeOf(entry: Entry, key: string): number {
   // The headers twice: the record and writeHead's list.
   for (const name in response.headers) size += 2 * (name.length + response.headers[name]!.length);
   return size;
-}
-
-/** The whole body, or undefined when the client went away or sent more than the limit. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => readBodyThen(req, limit, resolve));
-}
-
-/** readBody without a promise: `done` is called once, with the body or undefined. */
-export function readBodyThen(req: IncomingMessage, limit: number, done: (body: Buffer | undefined) => void): void {
-  let first: Buffer | undefined;
-  let chunks: Buffer[] | undefined;
-  let size = 0;
-  let settled = false;
-  const settle = (body: Buffer | undefined) => {
-    if (settled) return;
-    settled = true;
-    done(body);
-  };
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > limit) {
-      settle(undefined);
-      req.destroy();
-      return;
-    }
-    // One chunk is the usual body: no array for it.
-    if (first === undefined) first = chunk;
-    else (chunks ??= [first]).push(chunk);
-  });
-  req.once('end', () => settle(chunks ? Buffer.concat(chunks, size) : (first ?? EMPTY)));
-  req.once('error', () => settle(undefined));
-  req.once('close', () => settle(undefined));
 }
 
 /** Response headers worth replaying: everything but what belongs to one connection; the length of the kept body. */
