@@ -150,6 +150,45 @@ describe('read cache (AUTH_MODE=none)', () => {
     expect(g.internals.readCache.stats.bytes).toBeGreaterThan(Buffer.byteLength(first.text));
   });
 
+  it('a hit carries the headers of the answer it replays, and its own request id', async () => {
+    const body = readBody(done);
+    const headersOf = (res: Answer) =>
+      [...res.headers].filter(([name]) => name !== 'date' && name !== 'x-request-id').sort();
+    const filled = await send(g, { body, headers: { 'x-request-id': 'fill-a' } });
+    const hits = g.internals.readCache.stats.hits;
+    const hit = await send(g, { body, headers: { 'x-request-id': 'hit-b' } });
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
+    expect(hit.text).toBe(filled.text);
+    expect(headersOf(hit)).toEqual(headersOf(filled));
+    expect(hit.headers.get('x-request-id')).toBe('hit-b');
+    expect(hit.headers.get('date')).toMatch(/ GMT$/);
+  });
+
+  it('tells apart two bodies of one length and one ending (the key holds only a fingerprint of the body)', async () => {
+    // The same length and the same variables at the end: only the alias differs, inside the query.
+    const a = JSON.stringify({
+      query: `query($id: ID!) { a: aiEditJob(id: $id) { id status } }`,
+      variables: { id: done },
+    });
+    const b = JSON.stringify({
+      query: `query($id: ID!) { b: aiEditJob(id: $id) { id status } }`,
+      variables: { id: done },
+    });
+    expect(a.length).toBe(b.length);
+    const loads = runs.loads();
+    expect((await send(g, { body: a })).body).toEqual({ data: { a: { id: done, status: 'DONE' } } });
+    expect((await send(g, { body: a })).body).toEqual({ data: { a: { id: done, status: 'DONE' } } });
+    expect(runs.loads()).toBe(loads + 1);
+    // b's key is a's: the entry's own body says it is not b's answer, and b's answer replaces it.
+    const hits = g.internals.readCache.stats.hits;
+    expect((await send(g, { body: b })).body).toEqual({ data: { b: { id: done, status: 'DONE' } } });
+    expect(g.internals.readCache.stats.hits).toBe(hits);
+    expect((await send(g, { body: b })).body).toEqual({ data: { b: { id: done, status: 'DONE' } } });
+    expect(g.internals.readCache.stats.hits).toBe(hits + 1);
+    expect((await send(g, { body: a })).body).toEqual({ data: { a: { id: done, status: 'DONE' } } });
+    expect(runs.loads()).toBe(loads + 3);
+  });
+
   it('keeps ERROR jobs and node(id) reads too', async () => {
     const failed = await jobWithStatus(g, 'ERROR');
     const loads = runs.loads();
@@ -350,6 +389,15 @@ describe('read cache with API keys', () => {
       expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     }
     expect(g.internals.readCache.stats.hits).toBe(hits + 11);
+  });
+
+  it('a refused caller gets its own request id on the 401 (refusals pass the cache on to Yoga)', async () => {
+    const refused = await send(g, {
+      body: readBody(aliceJob),
+      headers: { authorization: 'Bearer wrong-key-0000', 'x-request-id': 'refused-1' },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('x-request-id')).toBe('refused-1');
   });
 
   it('stops answering a revoked key from the cache once the key file is reloaded', async () => {

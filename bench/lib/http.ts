@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
-import { Pool, request } from 'undici';
+import { request } from 'undici';
+import { postRequestBytes, RawConnection } from './raw-http-client.js';
 import { summarize } from './stats.js';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -41,7 +41,7 @@ export interface LoadOptions {
   concurrency: number;
   durationMs: number;
   warmupMs: number;
-  /** Send the body chunked (a stream, no Content-Length), as a client streaming its body would. */
+  /** Send the body chunked (Transfer-Encoding: chunked, no Content-Length), as a client streaming its body would. */
   chunked?: boolean;
 }
 
@@ -60,15 +60,15 @@ export interface LoadResult {
 }
 
 /**
- * Closed loop: `concurrency` requests in flight on an undici Pool with as many connections, each answered request
- * immediately followed by the next, for `durationMs` after `warmupMs`. Every response body is checked: byte-equal to
- * the first valid one, or else parsed and validated; anything else counts as a failure.
+ * Closed loop: `concurrency` keep-alive connections (bench/lib/raw-http-client.ts), each with one request in flight,
+ * each answered request immediately followed by the next, for `durationMs` after `warmupMs`. Every response is
+ * checked: status 200 and a body byte-equal to the first valid one, or else parsed and validated; anything else counts
+ * as a failure.
  */
 export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
-  const origin = new URL(options.url).origin;
-  const path = new URL(options.url).pathname;
-  const pool = new Pool(origin, { connections: options.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
-  let expected: string | undefined;
+  const url = new URL(options.url);
+  const request = postRequestBytes(url, HEADERS, options.body, options.chunked ?? false);
+  let expected: Buffer | undefined;
   let recording = false;
   let stop = false;
   let ok = 0;
@@ -76,35 +76,64 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
   let total = 0;
   let firstFailure: string | undefined;
   const latencies: number[] = [];
+  let open = options.concurrency;
+  let allStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    allStopped = resolve;
+  });
 
-  const one = async () => {
-    const started = performance.now();
-    let good = false;
-    try {
-      const body = options.chunked ? Readable.from([Buffer.from(options.body)]) : options.body;
-      const res = await pool.request({ path, method: 'POST', headers: HEADERS, body });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
-      if (text !== expected) {
-        options.validate(text);
-        expected ??= text;
+  const check = (status: number, body: Buffer): void => {
+    if (status === 200 && expected?.equals(body)) return;
+    const text = body.toString('utf8');
+    if (status !== 200) throw new Error(`HTTP ${status}: ${text.slice(0, 300)}`);
+    options.validate(text);
+    expected ??= Buffer.from(body);
+  };
+
+  const connections = Array.from({ length: options.concurrency }, () => {
+    let started = 0;
+    const next = () => {
+      if (stop) {
+        connection.close();
+        if (--open === 0) allStopped();
+        return;
       }
-      good = true;
-      total++;
-    } catch (error) {
-      if (recording) firstFailure ??= error instanceof Error ? error.message : String(error);
-    }
-    if (!recording) return;
-    if (good) {
-      ok++;
-      latencies.push(performance.now() - started);
-    } else failed++;
-  };
-  const worker = async () => {
-    while (!stop) await one();
-  };
+      started = performance.now();
+      connection.send();
+    };
+    const settle = (good: boolean, failure?: string) => {
+      if (good) total++;
+      if (recording) {
+        if (good) {
+          ok++;
+          latencies.push(performance.now() - started);
+        } else {
+          failed++;
+          firstFailure ??= failure;
+        }
+      }
+      next();
+    };
+    const connection = new RawConnection(
+      Number(url.port),
+      url.hostname,
+      request,
+      ({ status, body }) => {
+        let failure: string | undefined;
+        try {
+          check(status, body);
+        } catch (error) {
+          failure = error instanceof Error ? error.message : String(error);
+        }
+        settle(failure === undefined, failure);
+      },
+      // A broken connection is a failed request; the next one reconnects (after a turn, not in a tight loop).
+      (error) => setImmediate(() => settle(false, error.message)),
+    );
+    return next;
+  });
 
-  const workers = Array.from({ length: options.concurrency }, worker);
+  for (const start of connections) start();
   await new Promise((r) => setTimeout(r, options.warmupMs));
   recording = true;
   const cpu0 = process.cpuUsage();
@@ -114,8 +143,7 @@ export async function closedLoop(options: LoadOptions): Promise<LoadResult> {
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   stop = true;
-  await Promise.all(workers);
-  await pool.close();
+  await stopped;
   return {
     concurrency: options.concurrency,
     durationMs: Math.round(elapsed),

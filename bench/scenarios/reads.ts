@@ -327,7 +327,7 @@ export const reads: Scenario = async ({ quick, verbose, log }) => {
     );
     const rawOf = (t: Target) => summary[`raw-graphql-js (${t.job})`]?.rps;
     const markdown = [
-      `aiEditJob(id) with every field, closed loop, ${concurrency} requests in flight on an undici Pool, ` +
+      `aiEditJob(id) with every field, closed loop, ${concurrency} keep-alive connections with one request in flight each (raw sockets, bench/lib/raw-http-client.ts), ` +
         `${rounds} round(s) of ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up per target, targets interleaved, ` +
         'medians over rounds; every body checked. "unfinished" is an ACCEPTED job read inside POLL_INTERVAL_MS ' +
         '(stored, no upstream call). Load generator CPU is the share of its core it used; above ' +

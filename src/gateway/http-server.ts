@@ -66,8 +66,7 @@ export function createHttpServer({ limits, ...routes }: HttpServerOptions): Serv
 function handler(routes: Omit<HttpServerOptions, 'limits'>) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
-    res.setHeader('x-request-id', requestId);
-    runInRequest(requestId, () => route(routes, req, res));
+    runInRequest(requestId, () => route(routes, req, res, requestId));
   };
 }
 
@@ -75,7 +74,15 @@ function route(
   { yoga, readCache, directLane, ready, claidWebhook, uploads, logger, metrics }: Omit<HttpServerOptions, 'limits'>,
   req: IncomingMessage,
   res: ServerResponse,
+  requestId: string,
 ): void {
+  if (readCache.accepts(req)) {
+    // First, as it takes /graphql alone (no route below): the read cache writes the request id with a stored answer,
+    // or sets it before passing the request on.
+    serveThroughCache({ yoga, readCache, directLane, logger }, req, res, requestId);
+    return;
+  }
+  res.setHeader(REQUEST_ID_HEADER, requestId);
   if (isMetricsRequest(req)) {
     serveMetricsOnMainPort(metrics?.registry, metrics?.token, req, res, logger);
     return;
@@ -98,26 +105,40 @@ function route(
     );
     return;
   }
-  const direct = directLane?.accepts(req) ? directLane : undefined;
-  if (readCache.accepts(req)) {
-    readCache
-      .serve(req, res, (tracker, body) =>
-        direct ? direct.serve(req, res, body, tracker) : yoga.handle(req, res, tracker ? { readTracker: tracker } : {}),
-      )
-      .catch((err: unknown) => {
-        logger.error({ err }, 'read cache failed a request');
-        res.destroy();
-      });
-    return;
-  }
-  if (direct) {
-    direct.serve(req, res).catch((err: unknown) => {
+  if (directLane?.accepts(req)) {
+    directLane.serve(req, res).catch((err: unknown) => {
       logger.error({ err }, 'the direct JSON lane failed a request');
       res.destroy();
     });
     return;
   }
   void yoga.handle(req, res);
+}
+
+const REQUEST_ID_HEADER = 'x-request-id';
+
+function serveThroughCache(
+  { yoga, readCache, directLane, logger }: Pick<HttpServerOptions, 'yoga' | 'readCache' | 'directLane' | 'logger'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+): void {
+  // The cache may answer from a body's 'end' event, outside this request's async scope: what it passes on, and what
+  // it reports, re-enter the scope.
+  readCache.serve(req, res, {
+    ownHeaders: [REQUEST_ID_HEADER, requestId],
+    pass: (tracker, body) =>
+      runInRequest(requestId, () =>
+        directLane?.accepts(req)
+          ? directLane.serve(req, res, body, tracker)
+          : yoga.handle(req, res, tracker ? { readTracker: tracker } : {}),
+      ),
+    fail: (err: unknown) =>
+      runInRequest(requestId, () => {
+        logger.error({ err }, 'read cache failed a request');
+        res.destroy();
+      }),
+  });
 }
 
 /** One warning per burst of connections refused at MAX_CONNECTIONS, not one per connection. */

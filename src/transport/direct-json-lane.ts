@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, processRegularResult, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../schema/context.js';
-import { type FinalReadTracker, readBody, replayableHeaders } from './final-read-cache.js';
+import { type FinalReadTracker, replayableHeaders } from './final-read-cache.js';
+import { readBody } from './read-body.js';
 import { isOriginAllowed } from './security/origins.js';
 
 // Plain JSON POSTs of one operation on node:http, without Yoga's fetch adapters. Yoga's request and response objects,

@@ -1,30 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { isFinalStatus, type Job } from '../domain/job.js';
 import type { ReadTracker } from '../schema/context.js';
 import type { Authenticator, Caller } from '../services/auth/authenticator.js';
-import { PREFLIGHT_HEADERS } from './security/use-http-guards.js';
+import { keyOf } from './final-read-cache-key.js';
+import { readBodyThen } from './read-body.js';
 
 // Answers repeated reads of final jobs without running Yoga. A final job (DONE, ERROR, CANCELLED) never changes, and
 // no field of a job reads the clock (expiresAt is finishedAt + 24 h), so the bytes Yoga wrote for such a read are the
 // answer to the identical request from the same caller for as long as the entry lives. Whether an answer may be kept
 // is decided by its execution (read-cache-plugin.ts), never by looking at the request.
-
-/**
- * Request headers that can change an answer besides the caller: content negotiation and parsing (Yoga), the CSRF
- * preflight headers and the Origin/Host check (src/transport/security/use-http-guards.ts), CORS (Yoga's useCORS).
- */
-export const KEYED_HEADERS: readonly string[] = [
-  'host',
-  'accept',
-  'accept-encoding',
-  'content-type',
-  'origin',
-  ...PREFLIGHT_HEADERS,
-  'access-control-request-method',
-  'access-control-request-headers',
-];
 
 /** Response headers that belong to one connection or one moment, not to the answer (Node writes its own Date). */
 const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
@@ -33,6 +18,24 @@ export interface CachedResponse {
   status: number;
   headers: Record<string, string>;
   body: Buffer;
+}
+
+/** What the cache holds for one request: the response, and the exact request body it answers (see `keyOf`). */
+interface Entry {
+  response: CachedResponse;
+  /** The response's headers as writeHead's flat list, built once. */
+  headerList: readonly string[];
+  requestBody: Buffer;
+}
+
+/** How a request is served: its own response headers (the request id), and what to do when the cache cannot answer. */
+export interface ServeOptions {
+  /** Headers of this response alone, as name, value, name, value…: written before the stored ones on a hit. */
+  ownHeaders: readonly string[];
+  /** Runs the request through Yoga; a tracker when the answer may be kept, and the body once it has been read. */
+  pass: PassToYoga;
+  /** Whatever goes wrong on the way, a rejection of `pass` included; the caller logs it and drops the connection. */
+  fail: (error: unknown) => void;
 }
 
 export interface ReadCacheStats {
@@ -106,12 +109,12 @@ export class FinalReadTracker implements ReadTracker {
 export class FinalReadCache {
   readonly enabled: boolean;
   readonly stats: ReadCacheStats;
-  readonly #entries: LRUCache<string, CachedResponse> | undefined;
+  readonly #entries: LRUCache<string, Entry> | undefined;
 
   constructor(private readonly options: FinalReadCacheOptions) {
     this.enabled = options.maxBytes > 0;
     const entries = this.enabled
-      ? new LRUCache<string, CachedResponse>({
+      ? new LRUCache<string, Entry>({
           maxSize: options.maxBytes,
           sizeCalculation: (entry, key) => sizeOf(entry, key),
           ttl: options.ttlMs,
@@ -151,85 +154,104 @@ export class FinalReadCache {
     return length > 0 && length <= this.options.maxBodyBytes;
   }
 
-  /** Answers a request `accepts` took from the cache, or passes it to Yoga with a tracker that may keep the answer. */
-  async serve(req: IncomingMessage, res: ServerResponse, pass: PassToYoga): Promise<void> {
-    const entries = this.#entries!;
-    let caller: Caller;
+  /**
+   * Answers a request `accepts` took from the cache, or passes it to Yoga with a tracker that may keep the answer.
+   * A hit runs without a promise where the authenticator can answer at once (every mode but jwt): the body's 'end'
+   * event writes the stored bytes.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, how: ServeOptions): void {
+    const { authenticator } = this.options;
+    const { authorization } = req.headers;
+    if (authenticator.authenticateSync) {
+      let caller: Caller;
+      try {
+        caller = authenticator.authenticateSync(authorization);
+      } catch {
+        // Yoga authenticates again and gives the caller the usual 401/403.
+        passOn(res, how);
+        return;
+      }
+      this.#serveFor(caller, req, res, how);
+      return;
+    }
+    authenticator.authenticate(authorization).then(
+      (caller) => this.#serveFor(caller, req, res, how),
+      () => passOn(res, how),
+    );
+  }
+
+  #serveFor(caller: Caller, req: IncomingMessage, res: ServerResponse, how: ServeOptions): void {
+    if (req.method !== 'POST') {
+      this.#answerOrFail(caller, req, res, EMPTY, how);
+      return;
+    }
+    readBodyThen(req, this.options.maxBodyBytes, (body) => {
+      if (body) this.#answerOrFail(caller, req, res, body, how);
+      else res.destroy();
+    });
+  }
+
+  /** `#answer`, whose errors (thrown in an event handler or a promise's callback) go to `fail`. */
+  #answerOrFail(caller: Caller, req: IncomingMessage, res: ServerResponse, body: Buffer, how: ServeOptions): void {
     try {
-      caller = await this.options.authenticator.authenticate(req.headers.authorization);
-    } catch {
-      // Yoga authenticates again and gives the caller the usual 401/403.
-      await pass();
-      return;
+      this.#answer(caller, req, res, body, how);
+    } catch (error) {
+      how.fail(error);
     }
-    const body = req.method === 'POST' ? await readBody(req, this.options.maxBodyBytes) : EMPTY;
-    if (!body) {
-      res.destroy();
-      return;
-    }
+  }
+
+  #answer(caller: Caller, req: IncomingMessage, res: ServerResponse, body: Buffer, how: ServeOptions): void {
+    const entries = this.#entries!;
     const key = keyOf(caller.name, req, body);
     const hit = entries.get(key);
-    if (hit) {
+    if (hit?.requestBody.equals(body)) {
       this.stats.hits++;
-      res.writeHead(hit.status, hit.headers).end(hit.body);
+      res.writeHead(hit.response.status, [...how.ownHeaders, ...hit.headerList]).end(hit.response.body);
       return;
     }
     this.stats.misses++;
     // @whatwg-node/server takes a body already read from `req.body` (a Buffer is a Uint8Array body).
     if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
-    await pass(
-      new FinalReadTracker(caller, (response) => {
-        if (entries.set(key, response).has(key)) this.stats.stores++;
-      }),
-      body,
-    );
+    const tracker = new FinalReadTracker(caller, (response) => {
+      const entry: Entry = { response, headerList: headerListOf(response.headers), requestBody: copyOf(body) };
+      // A request with the same key and another body (see keyOf) loses its entry to this one.
+      if (entries.set(key, entry).has(key)) this.stats.stores++;
+    });
+    passOn(res, how, tracker, body);
+  }
+}
+
+/** Hands the request to Yoga with its own headers set, as every response of the gateway carries them. */
+function passOn(res: ServerResponse, how: ServeOptions, tracker?: FinalReadTracker, body?: Buffer): void {
+  try {
+    for (let i = 0; i < how.ownHeaders.length; i += 2) res.setHeader(how.ownHeaders[i]!, how.ownHeaders[i + 1]!);
+    how.pass(tracker, body).catch(how.fail);
+  } catch (error) {
+    how.fail(error);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 
-/** The key: caller, method, URL, every header that can change the answer, and the exact body bytes. */
-function keyOf(owner: string, req: IncomingMessage, body: Buffer): string {
-  const parts: unknown[] = [owner, req.method, req.url];
-  for (const name of KEYED_HEADERS) parts.push(req.headers[name] ?? null);
-  // The JSON array ends where it ends, so the body that follows cannot be mistaken for part of it.
-  return createHash('sha256').update(JSON.stringify(parts)).update(body).digest('base64');
+/** A body of its own (a read chunk may be a view into a larger buffer). */
+const copyOf = (body: Buffer): Buffer => (body.length === 0 ? EMPTY : Buffer.from(body));
+
+function headerListOf(headers: Record<string, string>): string[] {
+  const list: string[] = [];
+  for (const name in headers) list.push(name, headers[name]!);
+  return list;
 }
 
 /** An estimate (not measured) of an entry's objects, Buffer header and LRU slot, so that small entries still count honestly. */
 const ENTRY_OVERHEAD_BYTES = 512;
 
-function sizeOf(entry: CachedResponse, key: string): number {
-  // Plus what the entry costs besides its bytes: the objects, the Buffer and the cache's own bookkeeping.
-  let size = key.length + entry.body.length + ENTRY_OVERHEAD_BYTES;
-  for (const name in entry.headers) size += name.length + entry.headers[name]!.length;
+function sizeOf(entry: Entry, key: string): number {
+  // Plus what the entry costs besides its bytes: the objects, the Buffers and the cache's own bookkeeping.
+  const { response } = entry;
+  let size = key.length + response.body.length + entry.requestBody.length + ENTRY_OVERHEAD_BYTES;
+  // The headers twice: the record and writeHead's list.
+  for (const name in response.headers) size += 2 * (name.length + response.headers[name]!.length);
   return size;
-}
-
-/** The whole body, or undefined when the client went away or sent more than the limit. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let ended = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.once('error', () => resolve(undefined));
-    req.once('close', () => {
-      if (!ended) resolve(undefined);
-    });
-  });
 }
 
 /** Response headers worth replaying: everything but what belongs to one connection; the length of the kept body. */

@@ -30,6 +30,11 @@ export interface Authenticator {
   readonly mode: AuthMode;
   /** The caller for an Authorization value (`Bearer <credential>`; graphql-ws may omit `Bearer `). */
   authenticate(authorization: string | null | undefined): Promise<Caller>;
+  /**
+   * The same answer as `authenticate`, at once, for the modes that need no I/O (none, apikey); absent for jwt, whose
+   * keys may have to be fetched. The read cache answers a hit without a promise through it.
+   */
+  authenticateSync?(authorization: string | null | undefined): Caller;
   /** A caller's own MAX_CREDITS_PER_DAY, set with its API key in the keys file; undefined: the gateway's. */
   maxCreditsPerDayOf?(owner: string): number | undefined;
   close(): void;
@@ -73,7 +78,12 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
   const log = options.log ?? (() => undefined);
   switch (config.mode) {
     case 'none':
-      return { mode: 'none', authenticate: async () => ANONYMOUS_CALLER, close: () => undefined };
+      return {
+        mode: 'none',
+        authenticate: async () => ANONYMOUS_CALLER,
+        authenticateSync: () => ANONYMOUS_CALLER,
+        close: () => undefined,
+      };
     case 'apikey': {
       const registry = new ApiKeyRegistry({
         inline: config.apiKeys,
@@ -84,18 +94,20 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
             ? log('info', 'API keys reloaded', { count: r.count })
             : log('error', 'API key file not reloaded; keeping the previous keys', { reason: r.error.message }),
       });
+      const authenticateSync = (authorization: string | null | undefined): Caller => {
+        const credential = bearerCredential(authorization, true);
+        if (!credential) throw new UnauthenticatedError();
+        const name = registry.match(credential);
+        if (!name) {
+          log('warn', 'refused an unknown API key');
+          throw new UnauthenticatedError();
+        }
+        return { name, authenticatedBy: 'apikey' };
+      };
       return {
         mode: 'apikey',
-        async authenticate(authorization) {
-          const credential = bearerCredential(authorization, true);
-          if (!credential) throw new UnauthenticatedError();
-          const name = registry.match(credential);
-          if (!name) {
-            log('warn', 'refused an unknown API key');
-            throw new UnauthenticatedError();
-          }
-          return { name, authenticatedBy: 'apikey' };
-        },
+        authenticate: async (authorization) => authenticateSync(authorization),
+        authenticateSync,
         maxCreditsPerDayOf: (owner) => registry.maxCreditsPerDayOf(owner),
         close: () => registry.close(),
       };
