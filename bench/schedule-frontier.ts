@@ -1,20 +1,12 @@
 import { type DurationBasis, nextReadAt } from '../src/services/jobs/duration-model.js';
-import { type DurationSpec, durationPlanner } from './lib/durations.js';
+import { arrivalDurations, type DurationSpec, durationPlanner } from './lib/durations.js';
 
 // Offline: what the learned schedule (duration-model.ts's nextReadAt) costs and gives on the arrivals scenario's
 // durations when nothing else interferes: no budget, no queue, exact finish times in the history. It sweeps the
 // planner's two knobs and prints reads per job and detection delay p50 / p95, the frontier the arrivals benchmark's
 // learned mode can at best reach. `npx tsx bench/schedule-frontier.ts` (a few seconds).
 
-const SPEC: DurationSpec = {
-  medianMs: 20_000,
-  sigma: 0.5,
-  minMs: 5_000,
-  maxMs: 90_000,
-  processingShare: [0.2, 0.6],
-  waitingMs: [500, 2_000],
-  seed: 7,
-};
+const SPEC: DurationSpec = arrivalDurations(7);
 const HISTORY = 300;
 const JOBS = 3_000;
 

@@ -31,6 +31,20 @@ export interface DurationSpec {
   seed: number;
 }
 
+/**
+ * The arrivals benchmark's task times (median 20 s, σ 0.5, 5-90 s), which the offline frontier
+ * (bench/schedule-frontier.ts) must draw from too: its figures are the best that benchmark's learned mode can reach.
+ */
+export const arrivalDurations = (seed: number): DurationSpec => ({
+  medianMs: 20_000,
+  sigma: 0.5,
+  minMs: 5_000,
+  maxMs: 90_000,
+  processingShare: [0.2, 0.6],
+  waitingMs: [500, 2_000],
+  seed,
+});
+
 export interface PlannedTimes {
   waitingAtMs: number;
   processingAtMs: number;

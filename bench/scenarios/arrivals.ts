@@ -1,5 +1,5 @@
 import { ArrivalsMode, CLAID, GENERATIONS, type TrackedArrival } from '../lib/arrivals-mode.js';
-import { type DurationSpec, poissonArrivals } from '../lib/durations.js';
+import { arrivalDurations, poissonArrivals } from '../lib/durations.js';
 import { type Scenario, table } from '../lib/scenario.js';
 import { percentile, round, sleep, summarize } from '../lib/stats.js';
 
@@ -20,16 +20,6 @@ const DEFAULT_RATES = [10, 30, 50];
 const RATES = process.env.BENCH_ARRIVAL_RATES?.split(',').map(Number) ?? DEFAULT_RATES;
 /** The first warm-up runs at least this fast, so that the learned schedule has history (20 jobs of a kind). */
 const FIRST_WARMUP_RATE = 30;
-
-const durations = (seed: number): DurationSpec => ({
-  medianMs: 20_000,
-  sigma: 0.5,
-  minMs: 5_000,
-  maxMs: 90_000,
-  processingShare: [0.2, 0.6],
-  waitingMs: [500, 2_000],
-  seed,
-});
 
 interface Phase {
   tag: string;
@@ -142,7 +132,7 @@ export const arrivals: Scenario = async ({ quick, verbose, log }) => {
   const counter = { n: 0 };
   const results: { perMinute: number; modes: Row[] }[] = [];
   try {
-    for (const spec of MODES) modes.push(await ArrivalsMode.start(spec, durations(13), verbose));
+    for (const spec of MODES) modes.push(await ArrivalsMode.start(spec, arrivalDurations(13), verbose));
     log(`${modes.length} gateways and simulators up`);
     for (const [at, perMinute] of RATES.entries()) {
       // Seeds by the rate's place in the full list, so that BENCH_ARRIVAL_RATES=30 faces the full run's 30/min jobs.
@@ -218,7 +208,7 @@ export const arrivals: Scenario = async ({ quick, verbose, log }) => {
       firstWarmupMs,
       measureMs,
       cooldownMaxMs,
-      durations: durations(13),
+      durations: arrivalDurations(13),
       limits: { account: CLAID, generations: GENERATIONS },
       results,
     },

@@ -144,7 +144,8 @@ class PublishOutbox {
 
   add(channel: string, detail: unknown): void {
     if (this.pending.length === 0) queueMicrotask(() => this.flush());
-    if (this.pending.length === 0 || detail !== this.lastDetail || typeof detail !== 'object' || detail === null) {
+    // The same detail as the last one (a change on its job's topic, then its owner's) has the same message.
+    if (this.pending.length === 0 || detail !== this.lastDetail) {
       const envelope: Envelope = { from: this.instanceId, detail };
       this.lastDetail = detail;
       this.lastMessage = dateRevivingSerializer.stringify(envelope);

@@ -56,20 +56,20 @@ export interface CallerStore {
   countPendingDeliveries(): Promise<number>;
 
   /**
-   * Credits the owner's jobs created at or after `since` cost: 2 per image asked for, except jobs that ended
-   * ERROR without a result (given back). Discarded jobs (Claid refused the submit) are gone and cost nothing.
-   * From a UTC midnight (what the credit budget asks) it reads the store's per-day counters, whatever the caller's
-   * number of jobs; from any other instant it sums the jobs' rows.
+   * Credits the owner's jobs created at or after `dayStart`, a UTC midnight, cost: 2 per image asked for, except jobs
+   * that ended ERROR without a result (given back). Discarded jobs (Claid refused the submit) are gone and cost
+   * nothing. Read from the store's per-day counters, whatever the caller's number of jobs.
    */
-  creditsSpent(owner: string, since: Date): Promise<number>;
+  creditsSpent(owner: string, dayStart: Date): Promise<number>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The UTC day number (days since the epoch) that `since` starts, or null when it is not a UTC midnight. */
-export function utcDayStarting(since: Date): number | null {
-  const ms = since.getTime();
-  return Number.isFinite(ms) && ms % DAY_MS === 0 ? ms / DAY_MS : null;
+/** The UTC day number (days since the epoch) that `dayStart` starts; a RangeError when it is not a UTC midnight. */
+export function utcDayStarting(dayStart: Date): number {
+  const ms = dayStart.getTime();
+  if (!Number.isFinite(ms) || ms % DAY_MS !== 0) throw new RangeError(`not a UTC midnight: ${String(dayStart)}`);
+  return ms / DAY_MS;
 }
 
 export type { JobWebhook };

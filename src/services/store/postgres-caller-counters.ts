@@ -21,7 +21,7 @@ const UNFINISHED = (row: string) => `(${row}.status NOT IN ('DONE', 'ERROR', 'CA
  * job's insert. The request is canonical JSON of a strict schema (domain/ai-edit-request.ts), in which this key
  * occurs only in `output`, and a quote inside a string is always escaped, so the pattern finds the key alone.
  */
-export const requestedImagesSql = (row: string) =>
+const requestedImagesSql = (row: string) =>
   `coalesce(substring(${row}.request::text from '"numberOfImages"\\s*:\\s*(\\d+)')::int, 1)`;
 /** Images a job costs: what it asked for, nothing when it ended ERROR without a result. */
 const IMAGES = (row: string) =>

@@ -18,7 +18,6 @@ import {
 } from './caller-store-rows.js';
 import { toMs } from './job-row-codec.js';
 import { jobSnapshotJson } from './job-snapshot.js';
-import { requestedImagesSql } from './postgres-caller-counters.js';
 import type { PostgresPool } from './postgres-pool.js';
 
 // The CallerStore on the job store's PostgreSQL database. recordJobWebhook and enqueueEvent run on the job store's
@@ -30,7 +29,6 @@ export class PostgresCallerStore implements CallerStore {
   readonly #webhooks: string;
   readonly #deliveries: string;
   readonly #attempts: string;
-  readonly #jobs: string;
   readonly #dayCredits: string;
 
   /** `prefix` is the quoted schema and a dot, or empty. */
@@ -42,7 +40,6 @@ export class PostgresCallerStore implements CallerStore {
     this.#webhooks = `${prefix}job_webhooks`;
     this.#deliveries = `${prefix}webhook_deliveries`;
     this.#attempts = `${prefix}webhook_attempts`;
-    this.#jobs = `${prefix}jobs`;
     this.#dayCredits = `${prefix}caller_day_credits`;
   }
 
@@ -150,20 +147,11 @@ export class PostgresCallerStore implements CallerStore {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async creditsSpent(owner: string, since: Date): Promise<number> {
-    const day = utcDayStarting(since);
-    if (day !== null) {
-      // The counters (migration 7): the day's row and any later one (a job stamped by a clock ahead of this one).
-      const counted = await this.pool.query<{ images: string }>(
-        `SELECT coalesce(sum(images), 0) AS images FROM ${this.#dayCredits} WHERE owner = $1 AND day >= $2`,
-        [owner, day],
-      );
-      return CREDITS_PER_IMAGE * Number(counted.rows[0]?.images ?? 0);
-    }
+  async creditsSpent(owner: string, dayStart: Date): Promise<number> {
+    // The counters (migration 7): the day's row and any later one (a job stamped by a clock ahead of this one).
     const { rows } = await this.pool.query<{ images: string }>(
-      `SELECT coalesce(sum(${requestedImagesSql(this.#jobs)}), 0) AS images
-         FROM ${this.#jobs} WHERE owner = $1 AND created_at >= $2 AND NOT (status = 'ERROR' AND result IS NULL)`,
-      [owner, toMs(since)],
+      `SELECT coalesce(sum(images), 0) AS images FROM ${this.#dayCredits} WHERE owner = $1 AND day >= $2`,
+      [owner, utcDayStarting(dayStart)],
     );
     return CREDITS_PER_IMAGE * Number(rows[0]?.images ?? 0);
   }

@@ -141,19 +141,11 @@ export class SqliteCallerStore implements CallerStore {
     return row.n;
   }
 
-  async creditsSpent(owner: string, since: Date): Promise<number> {
-    const day = utcDayStarting(since);
-    if (day !== null) {
-      // The counters (migration 8): the day's row and any later one (a job stamped by a clock ahead of this one).
-      const counted = this.stmt(
-        'SELECT coalesce(sum(images), 0) AS images FROM caller_day_credits WHERE owner = ? AND day >= ?',
-      ).get(owner, day) as { images: number };
-      return CREDITS_PER_IMAGE * counted.images;
-    }
-    const row = this.stmt(
-      `SELECT coalesce(sum(coalesce(json_extract(request, '$.output.numberOfImages'), 1)), 0) AS images
-         FROM jobs WHERE owner = ? AND created_at >= ? AND NOT (status = 'ERROR' AND result IS NULL)`,
-    ).get(owner, toMs(since)) as { images: number };
-    return CREDITS_PER_IMAGE * Number(row.images);
+  async creditsSpent(owner: string, dayStart: Date): Promise<number> {
+    // The counters (migration 8): the day's row and any later one (a job stamped by a clock ahead of this one).
+    const counted = this.stmt(
+      'SELECT coalesce(sum(images), 0) AS images FROM caller_day_credits WHERE owner = ? AND day >= ?',
+    ).get(owner, utcDayStarting(dayStart)) as { images: number };
+    return CREDITS_PER_IMAGE * counted.images;
   }
 }
