@@ -159,6 +159,30 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       expect((await a.claim('job-1')).held).toBe(false);
     });
 
+    it('a lease confirmed less than half its lifetime ago is held without asking Redis again', async () => {
+      prefix = freshKeyPrefix();
+      const a = coordinator('a', 600);
+      const key = `${prefix}lease:job:job-1`;
+      expect(await a.claim('job-1')).toEqual({ held: true });
+      // Were the claim sent, it would take the vanished key again (SET NX): it is not, so the key stays gone.
+      await redis.del(key);
+      expect(await a.claim('job-1')).toEqual({ held: true });
+      expect(await redis.exists(key)).toBe(0);
+      // Past half the lifetime the claim goes to Redis, which hands the free key out again.
+      await sleep(320);
+      expect(await a.claim('job-1')).toEqual({ held: true });
+      expect(await redis.get(key)).toBe('a');
+      // A renewal confirms it as well; a release ends the confirmation at once.
+      await sleep(320);
+      await a.renew();
+      await redis.del(key);
+      expect(await a.claim('job-1')).toEqual({ held: true });
+      expect(await redis.exists(key)).toBe(0);
+      await a.release('job-1');
+      await redis.set(key, 'b', 'PX', 600);
+      expect((await a.claim('job-1')).held).toBe(false);
+    });
+
     it('releases only its own lease', async () => {
       prefix = freshKeyPrefix();
       const a = coordinator('a');

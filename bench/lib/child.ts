@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // A benchmark server in its own process, pinned to one core with taskset, driven over Node's IPC channel.
@@ -58,6 +59,16 @@ export async function spawnChild(name: string, mode: string, options: SpawnOptio
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const lines: string[] = [];
+  // BENCH_CHILD_OUTPUT=<dir>: everything a server child prints, whole, in <dir>/<name>-<pid>.log (V8's --trace-opt
+  // and --trace-deopt print to stdout; the benchmark otherwise keeps only the last lines, for its error messages).
+  const outputDir = process.env.BENCH_CHILD_OUTPUT;
+  const output = outputDir ? createWriteStream(join(outputDir, `${name}-${child.pid}.log`)) : undefined;
+  // Each chunk stamped with the time it arrived (ms since the epoch), to place V8's traces in the run's steps.
+  const stamp = (chunk: Buffer) => output?.write(`@${Date.now()}\n${chunk.toString('utf8')}`);
+  if (output) {
+    child.stdout!.on('data', stamp);
+    child.stderr!.on('data', stamp);
+  }
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;

@@ -180,6 +180,14 @@ async function runOne(
         ' MB',
     );
 
+    // 2b. BENCH_SCALE_OUT_SETTLE_MS: everyone stays subscribed that long before the first change, the jobs polled
+    // at the watched cadence meanwhile, as while a job renders.
+    const settleMs = Number(process.env.BENCH_SCALE_OUT_SETTLE_MS ?? 0);
+    if (settleMs > 0) {
+      await sleep(settleMs);
+      log(`settled: ${settleMs} ms watched before the first change`);
+    }
+
     // 3. Three changes per job, STEP_MS apart; sample every gateway's RSS (and their sum) meanwhile.
     const peakRss = after.map((m) => m.rss);
     let peakRssSum = after.reduce((s, m) => s + m.rss, 0);
@@ -407,7 +415,10 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
   const rounds = Number(process.env.BENCH_SCALE_OUT_ROUNDS ?? 1);
   // BENCH_SCALE_OUT_WARMUP=1000 (default; 0: none): a walk of that many subscribers on up to 10 of the size's jobs'
   // count before each measured one, in the same processes (runOne, step 0).
-  const warmUpSubscribers = Number(process.env.BENCH_SCALE_OUT_WARMUP ?? (quick ? 100 : 1000));
+  // BENCH_SCALE_OUT_WARMUP=10000x100: that many subscribers on that many jobs (at most the size's).
+  const [warmUpSubscribers, warmUpJobs] = (process.env.BENCH_SCALE_OUT_WARMUP ?? (quick ? '100' : '1000'))
+    .split('x')
+    .map(Number) as [number, number | undefined];
   for (const n of counts)
     if (!Number.isInteger(n) || n < 1 || n > INSTANCES.length) throw new Error(`BENCH_SCALE_OUT_INSTANCES: ${n}`);
   const results: Run[] = [];
@@ -415,7 +426,7 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
     for (const r of runs)
       for (const n of counts) {
         log(`${r.subscribers} subscribers on ${r.jobs} job(s), ${n} instance(s)`);
-        const warmUp = { subscribers: warmUpSubscribers, jobs: Math.min(10, r.jobs) };
+        const warmUp = { subscribers: warmUpSubscribers, jobs: Math.min(warmUpJobs ?? 10, r.jobs) };
         const result = await runOne(r.subscribers, r.jobs, n, warmUp, verbose, log);
         const t = result.total;
         const l = result.loadGenerator;

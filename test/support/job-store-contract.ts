@@ -295,6 +295,57 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(found.history).toHaveLength(2);
       });
 
+      it('records a read planned against a basis like any other: an unchanged answer moves only lastPolledAt', async () => {
+        const job = await store.insert(newJob());
+        const processing = upstream({ status: 'PROCESSING' });
+        const moved = await store.applyUpstreamState(job.id, processing, at(1000));
+        const basis = await find(job.id);
+        const again = await store.applyUpstreamState(job.id, processing, at(2000), false, basis);
+        expect(again).toEqual({ job: { ...basis, lastPolledAt: at(2000) }, changed: false });
+        expect(await find(job.id)).toEqual({ ...moved!.job, lastPolledAt: at(2000) });
+      });
+
+      it('never answers from a basis the row has moved on from', async () => {
+        const job = await store.insert(newJob());
+        const stale = await find(job.id);
+        // Another reader saw PROCESSING after `stale` was taken; this one still reads the old status.
+        const moved = await store.applyUpstreamState(job.id, upstream({ status: 'PROCESSING' }), at(1000));
+        const late = await store.applyUpstreamState(job.id, upstream(), at(2000), false, stale);
+        expect(late?.changed).toBe(false);
+        expect(late?.job).toEqual({ ...moved!.job, lastPolledAt: at(2000) });
+        expect(late?.job.status).toBe('PROCESSING');
+        // Errors changed with the status kept (updatedAt moved): the row, not the basis, is what the answer is
+        // planned against, so the answer that clears them is a change.
+        const errorsBasis = await find(job.id);
+        const retrying = upstream({ status: 'PROCESSING', errors: [{ message: 'retrying', createdAt: at(2500) }] });
+        await store.applyUpstreamState(job.id, retrying, at(3000));
+        const behind = await store.applyUpstreamState(
+          job.id,
+          upstream({ status: 'PROCESSING' }),
+          at(4000),
+          false,
+          errorsBasis,
+        );
+        expect(behind?.changed).toBe(true);
+        expect(behind?.job.errors).toEqual([]);
+        expect(await find(job.id)).toEqual(behind!.job);
+      });
+
+      it('writes a change planned against a basis in full', async () => {
+        const job = await store.insert(newJob());
+        const basis = await find(job.id);
+        const done = await store.applyUpstreamState(
+          job.id,
+          upstream({ status: 'DONE', result: FULL_RESULT }),
+          at(1000),
+          false,
+          basis,
+        );
+        expect(done?.changed).toBe(true);
+        expect(await find(job.id)).toEqual(done!.job);
+        expect(done?.job.history.map((h) => h.status)).toEqual(['ACCEPTED', 'DONE']);
+      });
+
       it('reports a change of errors or result without a status change, and appends no history', async () => {
         const job = await store.insert(newJob());
         await store.applyUpstreamState(job.id, upstream({ status: 'PROCESSING' }), at(1000));

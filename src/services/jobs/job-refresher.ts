@@ -100,7 +100,8 @@ export class JobRefresher {
   /** `exact`: the state holds from this moment (a push), not from some time since the previous read. */
   private async record(job: Job, state: UpstreamTaskState, exact = false): Promise<Job | undefined> {
     const at = this.now();
-    const applied = await this.deps.store.applyUpstreamState(job.id, state, at, exact);
+    // The job as it was when its task was read is the basis of the common no-change record (JobStore).
+    const applied = await this.deps.store.applyUpstreamState(job.id, state, at, exact, exact ? undefined : job);
     if (!applied) return undefined;
     if (applied.changed) publishJobUpdated(this.deps.events, applied.job);
     // A final job needs no reader: free its lease (also when a query, not this instance's poller, took it).

@@ -52,6 +52,8 @@ export class RedisPollCoordinator implements PollCoordinator {
   private readonly redis: ScriptedRedis;
   private readonly logger: Logger;
   private readonly held = new Set<string>();
+  /** When each held lease was last confirmed: the moment the claim or renewal that said so was sent (see claim). */
+  private readonly confirmedAt = new Map<string, number>();
   private readonly watchedHere = new Set<string>();
   private readonly watchedElsewhere = new Set<string>();
   private readonly submitted = new Set<string>();
@@ -144,6 +146,12 @@ export class RedisPollCoordinator implements PollCoordinator {
     const graceLeft = this.rejoinUntil - Date.now();
     if (graceLeft > 0 && !this.submitted.has(jobId) && !this.held.has(jobId))
       return { held: false, retryInMs: graceLeft };
+    // A lease confirmed less than half its lifetime ago is still this instance's: Redis keeps it a whole ttl from
+    // that answer, and only this instance ends it earlier (release), so the poll's claim before every read of a
+    // held job needs no round trip. Who watches elsewhere is learned from the renewals meanwhile.
+    const confirmed = this.confirmedAt.get(jobId);
+    if (confirmed !== undefined && Date.now() - confirmed < this.options.leaseTtlMs / 2) return { held: true };
+    const sentAt = Date.now();
     try {
       const [state, others] = (await this.redis.leaseClaim(
         this.leaseKey(jobId),
@@ -154,6 +162,7 @@ export class RedisPollCoordinator implements PollCoordinator {
       if (state === -1) {
         if (!this.held.has(jobId)) this.logger.debug({ jobId }, 'lease taken');
         this.held.add(jobId);
+        this.confirmedAt.set(jobId, sentAt);
         this.setWatchedElsewhere(jobId, others > 0);
         return { held: true };
       }
@@ -228,6 +237,7 @@ export class RedisPollCoordinator implements PollCoordinator {
     for (const jobId of this.watchedHere)
       pipeline.watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
     let results: [Error | null, unknown][] | null;
+    const sentAt = Date.now();
     try {
       results = await pipeline.exec();
     } catch (err) {
@@ -248,12 +258,15 @@ export class RedisPollCoordinator implements PollCoordinator {
         this.dropHeld(jobId);
         return;
       }
+      // Renewed: confirmed as of the renewal's sending (a release meanwhile has already dropped the job).
+      if (this.held.has(jobId)) this.confirmedAt.set(jobId, sentAt);
       this.setWatchedElsewhere(jobId, others > 0);
     });
   }
 
   private dropHeld(jobId: string): void {
     this.held.delete(jobId);
+    this.confirmedAt.delete(jobId);
     this.setWatchedElsewhere(jobId, false);
   }
 

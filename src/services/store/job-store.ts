@@ -156,8 +156,18 @@ export interface JobStore {
    * Always sets lastPolledAt to `at`; sets updatedAt and appends to history only on a change, with when the previous
    * status was last seen (StatusChange.since) unless `exact`: a push or a submit's answer tells the moment itself.
    * Returns null for an unknown id.
+   *
+   * `basis`: the job as the caller saw it when it asked the upstream (a poll's fresh look). A store may use it for the
+   * common read that changes nothing: while the stored row still holds basis's state, only lastPolledAt moves, in one
+   * statement. The outcome is the same as without it; a basis the row has moved on from is not trusted.
    */
-  applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact?: boolean): Promise<ApplyResult | null>;
+  applyUpstreamState(
+    id: string,
+    state: UpstreamTaskState,
+    at: Date,
+    exact?: boolean,
+    basis?: Job,
+  ): Promise<ApplyResult | null>;
 
   /** Jobs not yet final, oldest first: what the poller resumes after a restart. */
   listUnfinished(limit?: number): Promise<Job[]>;

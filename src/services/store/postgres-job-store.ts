@@ -182,8 +182,18 @@ export class PostgresJobStore implements JobStore {
   readonly listJobs = (query: ListJobsQuery): Promise<ListJobsPage> => this.#reads.listJobs(query);
   readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
-  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact = false): Promise<ApplyResult | null> {
+  async applyUpstreamState(
+    id: string,
+    state: UpstreamTaskState,
+    at: Date,
+    exact = false,
+    basis?: Job,
+  ): Promise<ApplyResult | null> {
     const atMs = toMs(at);
+    if (basis && !exact) {
+      const unchanged = await this.#recordUnchangedRead(id, state, atMs, basis);
+      if (unchanged) return unchanged;
+    }
     return this.#pool.transaction(async (client): Promise<ApplyResult | null> => {
       const found = (await client.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!found) return null;
@@ -202,6 +212,28 @@ export class PostgresJobStore implements JobStore {
         await client.query(`UPDATE ${this.#jobs} SET upstream_id = $2 WHERE id = $1`, [id, state.upstreamId]);
       return { job: await this.#writeChange(client, id, change, atMs), changed: true };
     });
+  }
+
+  /**
+   * Most reads change nothing a reader sees (a job rendering is read every second while watched). When `state` plans
+   * no change against `basis`, one UPDATE moves lastPolledAt, on the condition that the row still holds basis's
+   * status and updatedAt (every change of status, errors or result sets updatedAt) and already knows its task:
+   * instead of a transaction of four round trips that locks the row, reads it back and plans against that. A row
+   * that moved on meanwhile matches nothing, and the caller takes the full way.
+   */
+  async #recordUnchangedRead(
+    id: string,
+    state: UpstreamTaskState,
+    atMs: number,
+    basis: Job,
+  ): Promise<ApplyResult | undefined> {
+    if (basis.id !== id || basis.upstreamId === null || planStatusChange(basis, state, atMs) !== null) return undefined;
+    const { rowCount } = await this.#pool.query(
+      `UPDATE ${this.#jobs} SET last_polled_at = $1
+        WHERE id = $2 AND status = $3 AND updated_at = $4 AND upstream_id IS NOT NULL`,
+      [atMs, id, basis.status, toMs(basis.updatedAt)],
+    );
+    return rowCount === 1 ? { job: { ...basis, lastPolledAt: new Date(atMs) }, changed: false } : undefined;
   }
 
   async #writeChange(client: pg.PoolClient, id: string, change: JobRowChange, atMs: number): Promise<Job> {
