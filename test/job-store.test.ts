@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobStore, NewJob } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
@@ -401,6 +403,41 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
     });
   });
 
+  it("holds a caller's counter row only while a write commits, not across the rest of its transaction", async () => {
+    const schema = db.newSchema();
+    const store = await db.openStore(schema);
+    await withStores([store], async () => {
+      const first = await store.insertQueued(queued('alice', TODAY, 1));
+      const second = await store.insertQueued(queued('alice', TODAY + 1, 1));
+      for (const [i, job] of [first, second].entries())
+        await store.applyUpstreamState(job.id, upstream({ upstreamId: i + 1 }), new Date(TODAY + 10), true);
+      // An instance's transaction ends alice's first job and has not committed yet (as while its process waits
+      // for the CPU between the UPDATE and the COMMIT).
+      const open = new pg.Client({ connectionString: db.url });
+      await open.connect();
+      try {
+        await open.query(`SET search_path TO "${schema}"`);
+        await open.query('BEGIN');
+        await open.query(`UPDATE jobs SET status = 'DONE', result = $2::json WHERE id = $1`, [
+          first.id,
+          JSON.stringify(RESULT),
+        ]);
+        // Meanwhile another write ends her second job: it must not wait for that transaction.
+        const ended = store.applyUpstreamState(
+          second.id,
+          upstream({ upstreamId: 2, status: 'DONE', result: RESULT }),
+          new Date(TODAY + 20),
+        );
+        const outcome = await Promise.race([ended.then(() => 'written'), sleep(2_000).then(() => 'waited')]);
+        expect(outcome).toBe('written');
+        await open.query('COMMIT');
+      } finally {
+        await open.end();
+      }
+      expect((await expectCountersAgree(store, ['alice'])).alice).toMatchObject({ unfinished: 0 });
+    });
+  });
+
   it('keeps the first job on a key when a second insert names it', async () => {
     const store = await db.openStore();
     await withStores([store], async () => {
@@ -430,6 +467,7 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
         { version: 5 },
         { version: 6 },
         { version: 7 },
+        { version: 8 },
       ]);
       const indexes = await db.admin.query<{ indexname: string }>(
         `SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`,

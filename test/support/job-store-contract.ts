@@ -329,6 +329,16 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(behind?.changed).toBe(true);
         expect(behind?.job.errors).toEqual([]);
         expect(await find(job.id)).toEqual(behind!.job);
+        // A change planned against the stale basis (ACCEPTED → DONE) is planned again against the row.
+        const done = await store.applyUpstreamState(
+          job.id,
+          upstream({ status: 'DONE', result: FULL_RESULT }),
+          at(5000),
+          false,
+          stale,
+        );
+        expect(done?.job.history.map((h) => h.status)).toEqual(['ACCEPTED', 'PROCESSING', 'DONE']);
+        expect(await find(job.id)).toEqual(done!.job);
       });
 
       it('writes a change planned against a basis in full', async () => {
@@ -344,6 +354,33 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(done?.changed).toBe(true);
         expect(await find(job.id)).toEqual(done!.job);
         expect(done?.job.history.map((h) => h.status)).toEqual(['ACCEPTED', 'DONE']);
+      });
+
+      it("queues a change's webhook event with the job as stored, planned against a basis or not", async () => {
+        const webhook = { url: 'https://hooks.example/ai-edit', events: ['PROCESSING', 'DONE'] as const };
+        const queuedJob = await store.insertQueued({ ...newJob(), at: at(0), sendStartedAt: at(0), webhook });
+        await store.applyUpstreamState(queuedJob.id, upstream(), at(10), true);
+        const basis = await find(queuedJob.id);
+        const processing = await store.applyUpstreamState(
+          queuedJob.id,
+          upstream({ status: 'PROCESSING' }),
+          at(1000),
+          false,
+          basis,
+        );
+        expect(processing?.changed).toBe(true);
+        const done = await store.applyUpstreamState(
+          queuedJob.id,
+          upstream({ status: 'DONE', result: FULL_RESULT }),
+          at(2000),
+        );
+        const deliveries = await store.callers.claimDueDeliveries(at(60_000), 30_000, 10);
+        const byEvent = Object.fromEntries(deliveries.map((d) => [d.event, d]));
+        expect(Object.keys(byEvent).sort()).toEqual(['DONE', 'PROCESSING']);
+        expect(byEvent.PROCESSING).toMatchObject({ jobId: queuedJob.id, url: webhook.url, createdAt: at(1000) });
+        expect(byEvent.PROCESSING!.job).toEqual(processing!.job);
+        expect(byEvent.DONE!.job).toEqual(done!.job);
+        expect(await find(queuedJob.id)).toEqual(done!.job);
       });
 
       it('reports a change of errors or result without a status change, and appends no history', async () => {

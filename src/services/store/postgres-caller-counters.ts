@@ -93,3 +93,19 @@ export const POSTGRES_CALLER_COUNTERS_SQL = `
         AFTER INSERT OR DELETE OR UPDATE OF owner, status, result, request, created_at ON jobs
         FOR EACH ROW EXECUTE FUNCTION count_caller_jobs();
 `;
+
+// Migration 8: the same trigger, fired when its transaction commits rather than at each write (a constraint trigger,
+// DEFERRABLE INITIALLY DEFERRED). Fired at the write, it took the owner's counter row there and held it until the
+// commit, across every round trip left in the transaction (the webhook outbox, the COMMIT itself): the jobs of one
+// caller finishing at once, on several instances, queued on that one row for as long as each instance took to come
+// back to its transaction, which on busy processes was hundreds of milliseconds (bench/README.md, issue 16). At
+// commit the row is held only while the commit runs. The counters still change in the same transaction as the write,
+// with the same deltas in the same order (a transaction's events fire in the order of its writes, so
+// endUnsettledSubmits still takes owners in order), and nothing reads them inside a writing transaction.
+export const POSTGRES_CALLER_COUNTERS_AT_COMMIT_SQL = `
+      DROP TRIGGER jobs_count_callers ON jobs;
+      CREATE CONSTRAINT TRIGGER jobs_count_callers
+        AFTER INSERT OR DELETE OR UPDATE OF owner, status, result, request, created_at ON jobs
+        DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION count_caller_jobs();
+`;

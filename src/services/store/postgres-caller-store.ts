@@ -52,6 +52,23 @@ export class PostgresCallerStore implements CallerStore {
     ]);
   }
 
+  /**
+   * enqueueEvent as a statement of a CTE, for a write that changes a job and queues its event in one statement:
+   * `changed` names the CTE whose rows are the changed job (one, or none when the write matched nothing); the
+   * parameters are numbered from `firstParam`.
+   */
+  eventInsertAfter(changed: string, job: Job, firstParam: number): { sql: string; params: unknown[] } {
+    const [id, owner, event, snapshot, atMs] = [0, 1, 2, 3, 4].map((i) => `$${firstParam + i}`);
+    return {
+      sql: `INSERT INTO ${this.#deliveries}
+                   (id, job_id, owner, url, event, job, created_at, state, attempts, next_attempt_at)
+            SELECT ${id}, w.job_id, ${owner}, w.url, ${event}, ${snapshot}, ${atMs}, 'PENDING', 0, ${atMs}
+              FROM ${this.#webhooks} w JOIN ${changed} c ON c.id = w.job_id
+             WHERE ${event} = ANY(w.events)`,
+      params: [newWebhookId(), job.owner, job.status, jobSnapshotJson(job), toMs(job.updatedAt)],
+    };
+  }
+
   async enqueueEvent(client: pg.PoolClient, job: Job): Promise<void> {
     const atMs = toMs(job.updatedAt);
     await client.query(

@@ -61,6 +61,26 @@ const rowToJob = (row: JobRow): Job =>
     finished_at: row.finished_at === null ? null : Number(row.finished_at),
   });
 
+/** `basis` as `change` leaves it: what the row reads back as once the change is written (for its webhook event). */
+const jobAfter = (basis: Job, change: JobRowChange, atMs: number): Job =>
+  jobFromColumns({
+    id: basis.id,
+    owner: basis.owner,
+    upstream_id: basis.upstreamId,
+    status: change.status,
+    request: basis.request,
+    request_hash: basis.requestHash,
+    idempotency_key: basis.idempotencyKey,
+    errors: JSON.parse(change.errors),
+    result: change.result === null ? null : JSON.parse(change.result),
+    history: JSON.parse(change.history),
+    created_at: toMs(basis.createdAt),
+    updated_at: change.updatedAt,
+    last_polled_at: atMs,
+    finished_at: change.finishedAt,
+    send_started_at: null,
+  });
+
 /**
  * The job store on PostgreSQL (node-postgres pool), for several gateway instances sharing one database.
  * Idempotency is enforced by the database: a key is a row with PRIMARY KEY (owner, key), so of any number of
@@ -190,9 +210,12 @@ export class PostgresJobStore implements JobStore {
     basis?: Job,
   ): Promise<ApplyResult | null> {
     const atMs = toMs(at);
-    if (basis && !exact) {
-      const unchanged = await this.#recordUnchangedRead(id, state, atMs, basis);
-      if (unchanged) return unchanged;
+    if (basis && !exact && basis.id === id && basis.upstreamId !== null) {
+      const change = planStatusChange(basis, state, atMs);
+      const recorded = change
+        ? await this.#recordChangedRead(id, atMs, basis, change)
+        : await this.#recordUnchangedRead(id, atMs, basis);
+      if (recorded) return recorded;
     }
     return this.#pool.transaction(async (client): Promise<ApplyResult | null> => {
       const found = (await client.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
@@ -215,25 +238,59 @@ export class PostgresJobStore implements JobStore {
   }
 
   /**
-   * Most reads change nothing a reader sees (a job rendering is read every second while watched). When `state` plans
-   * no change against `basis`, one UPDATE moves lastPolledAt, on the condition that the row still holds basis's
-   * status and updatedAt (every change of status, errors or result sets updatedAt) and already knows its task:
-   * instead of a transaction of four round trips that locks the row, reads it back and plans against that. A row
-   * that moved on meanwhile matches nothing, and the caller takes the full way.
+   * A read planned against `basis` (the job as its reader saw it) is written in one statement, in no transaction of
+   * its own, on the condition that the row still holds basis's state: its status and updatedAt (which every change of
+   * status, errors or result sets) and a known task. Otherwise it matches nothing and the caller takes the full way:
+   * a transaction that locks the row, reads it back and plans against that, four round trips more. Most reads change
+   * nothing a reader sees (a rendering job is read every second while watched): then only lastPolledAt moves.
    */
-  async #recordUnchangedRead(
-    id: string,
-    state: UpstreamTaskState,
-    atMs: number,
-    basis: Job,
-  ): Promise<ApplyResult | undefined> {
-    if (basis.id !== id || basis.upstreamId === null || planStatusChange(basis, state, atMs) !== null) return undefined;
+  async #recordUnchangedRead(id: string, atMs: number, basis: Job): Promise<ApplyResult | undefined> {
     const { rowCount } = await this.#pool.query(
       `UPDATE ${this.#jobs} SET last_polled_at = $1
         WHERE id = $2 AND status = $3 AND updated_at = $4 AND upstream_id IS NOT NULL`,
       [atMs, id, basis.status, toMs(basis.updatedAt)],
     );
     return rowCount === 1 ? { job: { ...basis, lastPolledAt: new Date(atMs) }, changed: false } : undefined;
+  }
+
+  /**
+   * A change, with its webhook event, in one statement as well (its counters' trigger fires as it commits): the
+   * status change is on the path of every subscriber's event, and each round trip of a transaction waits for this
+   * process to get the CPU back. The condition also holds lastPolledAt, which the plan's `since` comes from.
+   */
+  async #recordChangedRead(
+    id: string,
+    atMs: number,
+    basis: Job,
+    change: JobRowChange,
+  ): Promise<ApplyResult | undefined> {
+    const event = this.callers.eventInsertAfter('changed', jobAfter(basis, change, atMs), 12);
+    const { rows } = await this.#pool.query<JobRow>(
+      `WITH changed AS (
+         UPDATE ${this.#jobs}
+            SET status = $2, errors = $3::json, result = $4::json, history = $5::json,
+                updated_at = $6, last_polled_at = $7, finished_at = $8
+          WHERE id = $1 AND status = $9 AND updated_at = $10 AND last_polled_at = $11 AND upstream_id IS NOT NULL
+          RETURNING *
+       ), event AS (${event.sql})
+       SELECT * FROM changed`,
+      [
+        id,
+        change.status,
+        change.errors,
+        change.result,
+        change.history,
+        change.updatedAt,
+        atMs,
+        change.finishedAt,
+        basis.status,
+        toMs(basis.updatedAt),
+        toMs(basis.lastPolledAt),
+        ...event.params,
+      ],
+    );
+    const row = rows[0];
+    return row ? { job: rowToJob(row), changed: true } : undefined;
   }
 
   async #writeChange(client: pg.PoolClient, id: string, change: JobRowChange, atMs: number): Promise<Job> {

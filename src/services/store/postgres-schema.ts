@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { webhookTablesSql } from './caller-store.js';
-import { POSTGRES_CALLER_COUNTERS_SQL } from './postgres-caller-counters.js';
+import { POSTGRES_CALLER_COUNTERS_AT_COMMIT_SQL, POSTGRES_CALLER_COUNTERS_SQL } from './postgres-caller-counters.js';
 import { quoteIdent } from './postgres-pool.js';
 import { uploadTablesSql } from './upload-store.js';
 
@@ -89,6 +89,12 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     // backfilled from its rows: a submit's checks no longer walk the caller's jobs (postgres-caller-counters.ts).
     version: 7,
     sql: POSTGRES_CALLER_COUNTERS_SQL,
+  },
+  {
+    // The counters' trigger fires at commit, so that a caller's jobs finishing at once do not queue on its counter
+    // row across their transactions' round trips (postgres-caller-counters.ts).
+    version: 8,
+    sql: POSTGRES_CALLER_COUNTERS_AT_COMMIT_SQL,
   },
 ];
 
