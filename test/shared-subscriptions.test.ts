@@ -97,6 +97,30 @@ describe('SharedSubscriptions', () => {
     expect(shared.streamCount).toBe(0);
   });
 
+  it("a stream's completions wait for the events that arrived meanwhile: another stream's event goes out first", async () => {
+    const shared = new SharedSubscriptions();
+    const log: string[] = [];
+    const member = (name: string): SharedSubscriptionMember => ({
+      next: () => log.push(`${name} next`),
+      complete: () => log.push(`${name} complete`),
+      fail: () => log.push(`${name} failed`),
+    });
+    const a = controllableSource();
+    const b = controllableSource();
+    await shared.join('a', a.start, member('a1'));
+    await shared.join('a', a.start, member('a2'));
+    await shared.join('b', b.start, member('b'));
+    // Two callbacks of one event-loop phase, as two changes arriving together: a's final event, then b's change.
+    setTimeout(() => {
+      a.emit({ data: { n: 1 } });
+      a.emit(null);
+    }, 0);
+    setTimeout(() => b.emit({ data: { n: 1 } }), 0);
+    await tick();
+    expect(log).toEqual(['a1 next', 'a2 next', 'b next', 'a1 complete', 'a2 complete']);
+    expect(shared.streamCount).toBe(1);
+  });
+
   it('a late member gets the newest event first, then the rest', async () => {
     const shared = new SharedSubscriptions();
     const source = controllableSource();

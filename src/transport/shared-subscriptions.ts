@@ -1,4 +1,5 @@
 import type { ExecutionResult } from 'graphql';
+import { runAfterPendingIo } from '../lib/after-pending-io.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { once } from '../lib/once.js';
 
@@ -134,10 +135,14 @@ class SharedStream {
       return;
     }
     this.end();
-    for (const entry of this.entries) {
-      this.prime(entry);
-      entry.member.complete();
-    }
+    // The final event is out; its completions wait for the events that have arrived meanwhile (lib/after-pending-io).
+    // A member that leaves before then is not completed.
+    runAfterPendingIo(() => {
+      for (const entry of this.entries) {
+        this.prime(entry);
+        entry.member.complete();
+      }
+    });
   }
 
   /** Stops sharing: no new member joins this stream; the source is released. */
