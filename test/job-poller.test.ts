@@ -67,6 +67,24 @@ describe('JobPoller', () => {
     expect(poller.stats().watchers).toBe(0);
   });
 
+  it('stops tracking a job as soon as a subscriber hears it end, without reading it again', async () => {
+    const { up, store, poller } = await rig({ pollIntervalMs: 100, backgroundPollIntervalMs: 5_000 });
+    up.setTask(1, { status: 'PROCESSING' });
+    const job = await insertJob(store, 1, 0);
+    await poller.start();
+    const release = poller.watch(job.id);
+    expect(poller.stats().tracked).toBe(1);
+    // An unfinished state changes nothing; a final one (as another instance stored and published it) ends tracking.
+    poller.sawFinal({ ...job, status: 'PROCESSING' });
+    expect(poller.stats().tracked).toBe(1);
+    poller.sawFinal({ ...job, status: 'DONE' });
+    expect(poller.stats().tracked).toBe(0);
+    const reads = readsOf(up, 1).length;
+    await sleep(400);
+    expect(readsOf(up, 1).length).toBe(reads);
+    release();
+  });
+
   it('drops to the background cadence within one interval when the last watcher leaves', async () => {
     const { up, store, poller } = await rig({ pollIntervalMs: 100, backgroundPollIntervalMs: 1_500 });
     up.setTask(1, { status: 'PROCESSING' });

@@ -31,7 +31,7 @@ function job(status: JobStatus, at: number, patch: Partial<Job> = {}): Job {
 
 function rig(stored: Job | null, options: { beforeLoad?: (deps: JobUpdatesDeps) => void } = {}) {
   const events = createJobPubSub();
-  const watching = { now: 0, ever: 0 };
+  const watching = { now: 0, ever: 0, sawFinal: [] as string[] };
   const shutdown = new AbortController();
   const deps: JobUpdatesDeps = {
     events,
@@ -41,6 +41,7 @@ function rig(stored: Job | null, options: { beforeLoad?: (deps: JobUpdatesDeps) 
         watching.ever++;
         return () => watching.now--;
       },
+      sawFinal: (final) => watching.sawFinal.push(final.status),
     },
     loadJobs: async (owner) => {
       options.beforeLoad?.(deps);
@@ -74,6 +75,8 @@ describe('openJobUpdates', () => {
     expect((await updates.next()).value?.status).toBe('DONE');
     expect((await updates.next()).done).toBe(true);
     expect(watching.now).toBe(0);
+    // The poller hears of the end too, once, so that nobody reads the job again.
+    expect(watching.sawFinal).toEqual(['DONE']);
   });
 
   it('keeps a change published while the job was loading', async () => {

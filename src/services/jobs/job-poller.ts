@@ -166,6 +166,17 @@ export class JobPoller {
     return this.watchers.watch(jobId);
   }
 
+  /**
+   * A job's final state was published (it is stored so): stop tracking it now. With several instances, one that does
+   * not read the job would otherwise claim its lease once the reader lets it go, look the job up and only then let
+   * it go itself: three round trips per job and instance as a burst of jobs finishes, where nothing is left to read.
+   */
+  sawFinal(job: Job): void {
+    if (!isFinalStatus(job.status)) return;
+    const tracked = this.tracked.get(job.id);
+    if (tracked) this.untrack(tracked);
+  }
+
   stats(): JobPollerStats {
     return {
       tracked: this.tracked.size,
@@ -261,6 +272,8 @@ export class JobPoller {
       const [fresh] = await store.findByIds([tracked.id]);
       if (!fresh || isFinalStatus(fresh.status) || !isSentJob(fresh)) {
         this.untrack(tracked);
+        // Also when sawFinal untracked it while this claim was under way: the claim may have taken the lease.
+        void this.options.coordinator?.release(tracked.id);
         return;
       }
       tracked.job = fresh;

@@ -7,6 +7,10 @@ import type { JobPubSub } from './job-events.js';
 export interface JobWatchRegistry {
   /** Registers interest in a job so it is polled at the watched cadence; returns the release. */
   watch(jobId: string): () => void;
+  /**
+   * A subscriber heard the job end (its final state, as stored): nothing is left to read, whichever instance read it.
+   */
+  sawFinal?(job: Job): void;
 }
 
 export interface JobUpdatesDeps {
@@ -60,7 +64,10 @@ export async function openJobUpdates(deps: JobUpdatesDeps, owner: string, jobId:
         if (job.owner !== first.owner || !isNewer(job, last)) continue;
         last = job;
         void push(job);
-        if (isFinalStatus(job.status)) return stop();
+        if (isFinalStatus(job.status)) {
+          deps.poller.sawFinal?.(job);
+          return stop();
+        }
       }
     })();
     await stop;
