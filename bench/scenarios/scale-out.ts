@@ -97,6 +97,7 @@ async function runOne(
   jobCount: number,
   instanceCount: number,
   warmUp: { subscribers: number; jobs: number },
+  settleMs: number,
   verbose: boolean,
   log: (m: string) => void,
 ) {
@@ -180,9 +181,10 @@ async function runOne(
         ' MB',
     );
 
-    // 2b. BENCH_SCALE_OUT_SETTLE_MS: everyone stays subscribed that long before the first change, the jobs polled
-    // at the watched cadence meanwhile, as while a job renders.
-    const settleMs = Number(process.env.BENCH_SCALE_OUT_SETTLE_MS ?? 0);
+    // 2b. Everyone stays subscribed this long before the first change, the jobs polled at the watched cadence
+    // meanwhile, as while the jobs render (the simulator keeps them frozen until the walk). A process's reads cost
+    // it three to four times the CPU until V8 has compiled their code (bench/README.md), which a fresh gateway does
+    // in its first seconds of polling and one in service has long done. BENCH_SCALE_OUT_SETTLE_MS (scaleOut below).
     if (settleMs > 0) {
       await sleep(settleMs);
       log(`settled: ${settleMs} ms watched before the first change`);
@@ -419,6 +421,8 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
   const [warmUpSubscribers, warmUpJobs] = (process.env.BENCH_SCALE_OUT_WARMUP ?? (quick ? '100' : '1000'))
     .split('x')
     .map(Number) as [number, number | undefined];
+  // BENCH_SCALE_OUT_SETTLE_MS=10000 (default; --quick and 0: none): how long everyone watches before the first change.
+  const settleMs = Number(process.env.BENCH_SCALE_OUT_SETTLE_MS ?? (quick ? 0 : 10_000));
   for (const n of counts)
     if (!Number.isInteger(n) || n < 1 || n > INSTANCES.length) throw new Error(`BENCH_SCALE_OUT_INSTANCES: ${n}`);
   const results: Run[] = [];
@@ -427,7 +431,7 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
       for (const n of counts) {
         log(`${r.subscribers} subscribers on ${r.jobs} job(s), ${n} instance(s)`);
         const warmUp = { subscribers: warmUpSubscribers, jobs: Math.min(warmUpJobs ?? 10, r.jobs) };
-        const result = await runOne(r.subscribers, r.jobs, n, warmUp, verbose, log);
+        const result = await runOne(r.subscribers, r.jobs, n, warmUp, settleMs, verbose, log);
         const t = result.total;
         const l = result.loadGenerator;
         log(
@@ -542,7 +546,7 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
     `Gateways pinned to core 0, the simulator and the load generator's processes to core ${LOADGEN_CORE || '(unpinned)'}, Redis and PostgreSQL not pinned. ` +
       `Latency = receive time in the load generator (its own processes, Date.now()) − the event's updatedAt; "saturated" = a change whose frames arrived while a load-generator process used more than ${SATURATED * 100} % of a core.`,
     '',
-    `Before each measured walk, a warm-up walk of ${warmUpSubscribers} subscribers on up to 10 jobs through the same gateway processes (not measured; BENCH_SCALE_OUT_WARMUP=0 for none). ` +
+    `Before each measured walk, a warm-up walk of ${warmUpSubscribers} subscribers on up to ${warmUpJobs ?? 10} jobs through the same gateway processes (not measured; BENCH_SCALE_OUT_WARMUP=0 for none), and ${settleMs / 1000} s with everyone subscribed before the first change (BENCH_SCALE_OUT_SETTLE_MS). ` +
       `Up to ${INSTANCES.length} gateway processes (all pinned to core 0) on one Redis (fresh \`REDIS_KEY_PREFIX\`) and one fresh PostgreSQL database, one simulator; ` +
       `every job submitted through instance ${INSTANCES[SUBMIT_VIA]} (its lease, and so its upstream reads, going to whichever instance claims it first), sockets round-robin over the instances; graphql-ws, ${PER_CONNECTION} subscriptions per WebSocket; POLL_INTERVAL_MS=${POLL_INTERVAL_MS}; ` +
       `every job walks ACCEPTED → WAITING → PROCESSING → DONE with every subscriber attached (a change every ${STEP_MS / 1000} s); every event checked as in the subscriptions scenario. ` +
