@@ -421,8 +421,8 @@ export const scaleOut: Scenario = async ({ quick, verbose, log }) => {
   const [warmUpSubscribers, warmUpJobs] = (process.env.BENCH_SCALE_OUT_WARMUP ?? (quick ? '100' : '1000'))
     .split('x')
     .map(Number) as [number, number | undefined];
-  // BENCH_SCALE_OUT_SETTLE_MS=10000 (default; --quick and 0: none): how long everyone watches before the first change.
-  const settleMs = Number(process.env.BENCH_SCALE_OUT_SETTLE_MS ?? (quick ? 0 : 10_000));
+  // BENCH_SCALE_OUT_SETTLE_MS=10000: everyone watches that long before the first change (default 0: none).
+  const settleMs = Number(process.env.BENCH_SCALE_OUT_SETTLE_MS ?? 0);
   for (const n of counts)
     if (!Number.isInteger(n) || n < 1 || n > INSTANCES.length) throw new Error(`BENCH_SCALE_OUT_INSTANCES: ${n}`);
   const results: Run[] = [];
