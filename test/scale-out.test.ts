@@ -183,6 +183,31 @@ describe.skipIf(!testRedisUrl)('on Redis', () => {
       expect((await a.claim('job-1')).held).toBe(false);
     });
 
+    it("a renewal refreshes every one of the instance's watches", async () => {
+      prefix = freshKeyPrefix();
+      const a = coordinator('a', 600);
+      const jobs = Array.from({ length: 7 }, (_, i) => `job-${i}`);
+      for (const job of jobs) a.setWatched(job, true);
+      await waitFor(
+        async () => (await Promise.all(jobs.map((j) => redis.zscore(`${prefix}watch:${j}`, 'a')))).every(Boolean),
+        1000,
+        'the watches to be shared',
+      );
+      const before = await Promise.all(jobs.map((j) => redis.zscore(`${prefix}watch:${j}`, 'a')));
+      await sleep(400);
+      await a.renew();
+      for (const [i, job] of jobs.entries()) {
+        const key = `${prefix}watch:${job}`;
+        expect(Number(await redis.zscore(key, 'a'))).toBeGreaterThanOrEqual(Number(before[i]) + 350);
+        expect(await redis.pttl(key)).toBeGreaterThan(400);
+      }
+      // A withdrawn watch is not renewed.
+      a.setWatched('job-0', false);
+      await waitFor(async () => (await redis.exists(`${prefix}watch:job-0`)) === 0, 1000, 'the watch to go');
+      await a.renew();
+      expect(await redis.exists(`${prefix}watch:job-0`)).toBe(0);
+    });
+
     it('releases only its own lease', async () => {
       prefix = freshKeyPrefix();
       const a = coordinator('a');

@@ -36,18 +36,29 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
-type ScriptName = 'leaseClaim' | 'leaseRenew' | 'leaseRelease' | 'watchTouch';
+// KEYS: watch sets. ARGV: instanceId, ttlMs. watchTouch for every key, in one call (the renewal of all of an instance's
+// watches). Returns how many.
+const WATCH_ALL = `${NOW_MS}
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return #KEYS`;
+
+type ScriptName = 'leaseClaim' | 'leaseRenew' | 'leaseRelease' | 'watchTouch' | 'watchTouchAll';
 export type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
 export function withScripts(redis: Redis): ScriptedRedis {
-  const scripts: Record<ScriptName, [number, string]> = {
+  // undefined: the call's first argument says how many keys follow.
+  const scripts: Record<ScriptName, [number | undefined, string]> = {
     leaseClaim: [2, CLAIM],
     leaseRenew: [2, RENEW],
     leaseRelease: [1, RELEASE],
     watchTouch: [1, WATCH],
+    watchTouchAll: [undefined, WATCH_ALL],
   };
   for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
+    if (!(name in redis)) redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
   }
   return redis as ScriptedRedis;
 }

@@ -45,6 +45,8 @@ export interface RedisPollCoordinatorOptions {
 }
 
 const DEFAULT_REJOIN_GRACE_MS = 2000;
+/** Watch sets renewed per script call: a call's keys are its arguments, and it runs alone in Redis while it lasts. */
+const WATCHES_PER_CALL = 500;
 
 /** Leases and shared watch interest in Redis: see the top of this file. */
 export class RedisPollCoordinator implements PollCoordinator {
@@ -234,8 +236,13 @@ export class RedisPollCoordinator implements PollCoordinator {
     };
     for (const jobId of heldNow)
       pipeline.leaseRenew(this.leaseKey(jobId), this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
-    for (const jobId of this.watchedHere)
-      pipeline.watchTouch(this.watchKey(jobId), this.instanceId, this.options.leaseTtlMs);
+    // Every watch of this instance in a few script calls rather than one per job: the renewals were most of the
+    // Redis calls a busy instance made.
+    const watchKeys = [...this.watchedHere].map((jobId) => this.watchKey(jobId));
+    for (let i = 0; i < watchKeys.length; i += WATCHES_PER_CALL) {
+      const keys = watchKeys.slice(i, i + WATCHES_PER_CALL);
+      pipeline.watchTouchAll(keys.length, ...keys, this.instanceId, this.options.leaseTtlMs);
+    }
     let results: [Error | null, unknown][] | null;
     const sentAt = Date.now();
     try {
