@@ -66,7 +66,12 @@ it('walks each task by its plan, notifies at each planned step and records the u
     const answeredAt = Date.now();
     // (2 ms for created_at's rounding to the millisecond)
     const moment = `${status} at ${sentAt - createdAt}-${answeredAt - createdAt} ms`;
-    expect(ORDER.indexOf(status), moment).toBeGreaterThanOrEqual(planned(sentAt - 2));
+    // DONE also waits for the task's outputs, which a loaded machine may render after the plan's moment: until the
+    // simulator says it finished, PROCESSING is the most that is due.
+    const finished = sim.finishedAt(data.id);
+    const due = planned(sentAt - 2);
+    const floor = due === 3 && (finished === undefined || finished > sentAt - 2) ? 2 : due;
+    expect(ORDER.indexOf(status), moment).toBeGreaterThanOrEqual(floor);
     expect(ORDER.indexOf(status), moment).toBeLessThanOrEqual(planned(answeredAt + 2));
     if (seen.at(-1) !== status) seen.push(status);
     if (status === 'DONE') break;
