@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway/build-gateway.js';
 import { regularMediaType } from '../src/transport/direct-json-lane.js';
-import { gql, JOB_FIELDS, SUBMIT, startTestGateway } from './support/gateway.js';
+import { gql, JOB_FIELDS, readUntilFinal, SUBMIT, startTestGateway } from './support/gateway.js';
 
 // The direct JSON lane (src/transport/direct-json-lane.ts) answers plain JSON POSTs without Yoga's fetch adapters.
 // Every answer it gives must be the one Yoga gives: each request here is sent twice, once as the lane takes it
@@ -58,6 +58,8 @@ beforeAll(async () => {
     input: { input: gateway.internals.simulator!.sampleUrl(), options: { prompt: 'add a duck' } },
   });
   jobId = submitted.data!.submitAiEdit.job.id;
+  // Final, so that it reads the same each time: a job still walking may move between a case's two requests.
+  await readUntilFinal(gateway, jobId);
 });
 afterAll(async () => {
   await gateway?.stop();

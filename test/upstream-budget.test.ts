@@ -60,17 +60,19 @@ describe('RateBudget', () => {
 
   it('also keeps the per-minute window, through the grant-windows seam', async () => {
     const made: Array<[number, number, string, string]> = [];
-    // When the windows granted, as they took each grant: the acquirers hear of it a little later, by as much as a
-    // loaded machine delays them.
+    // When the windows granted, by their own clock: the acquirers hear of it a little later, by as much as a loaded
+    // machine delays them.
     const granted: number[] = [];
     // The "minute" shrunk to 2 s so the test can see it bind; pacing starts at half of it (3 of 5).
     const factory: GrantWindowsFactory = (spec, name, key) => {
       made.push([spec.perSecond, spec.perMinute, name, key]);
-      const windows = new MemoryGrantWindows({ ...spec, minuteWindowMs: 2_000 });
+      // The windows' own clock, read once per take: a grant's time is the one they judged it by.
+      let readAt = 0;
+      const windows = new MemoryGrantWindows({ ...spec, minuteWindowMs: 2_000 }, () => (readAt = Date.now()));
       const take = windows.take.bind(windows);
       windows.take = async () => {
         const waitMs = await take();
-        if (waitMs === 0) granted.push(Date.now());
+        if (waitMs === 0) granted.push(readAt);
         return waitMs;
       };
       // A grant given back (taken for a waiter that had gone) is not one.
