@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobStore, NewJob } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { PostgresJobStore } from '../src/services/store/postgres-job-store.js';
+import { PostgresPool } from '../src/services/store/postgres-pool.js';
 import { SqliteJobStore } from '../src/services/store/sqlite-job-store.js';
 import {
   describeCallerCountersContract,
@@ -401,6 +402,24 @@ describe.skipIf(postgres === undefined)('PostgresJobStore (TEST_POSTGRES_URL)', 
       const figures = await expectCountersAgree(b, owners);
       expect(Object.values(figures).every((f) => f.today > 0)).toBe(true);
     });
+  });
+
+  it('a connection that breaks inside a transaction fails that transaction, not the process', async () => {
+    const pool = new PostgresPool({ connectionString: db.url });
+    try {
+      const outcome = pool.transaction(async (client) => {
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await db.admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        // The connection ends while no statement of this transaction is in flight.
+        await sleep(300);
+        await client.query('SELECT 1');
+      });
+      await expect(outcome).rejects.toThrow();
+      // The pool goes on with a connection of its own.
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
   });
 
   it("holds a caller's counter row only while a write commits, not across the rest of its transaction", async () => {

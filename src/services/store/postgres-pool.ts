@@ -103,6 +103,13 @@ export class PostgresPool {
       this.#scrub(error);
     }
     let broken = false;
+    // A connection that breaks while this transaction holds it is reported as an 'error' event on the client, which
+    // pg-pool listens for only while the client is idle: unheard, it would end the process. The statement in flight
+    // (or the next one) fails with it, and the connection is not handed out again.
+    const lost = () => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const value = await work(client);
@@ -117,6 +124,7 @@ export class PostgresPool {
       }
       this.#scrub(error);
     } finally {
+      client.off('error', lost);
       // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than hand it out again.
       client.release(broken);
     }
