@@ -57,7 +57,7 @@ describe.skipIf(!testRedisUrl)('the grant log on Redis', () => {
   it('three instances together never exceed either window, measured anywhere', async () => {
     const redis = await redisClient();
     clients.push(redis);
-    const key = `${prefix}upstream-budget:log:claid`;
+    const key = `${prefix}upstream-budget:grants:claid`;
     const logs = [0, 1, 2].map(() => new RedisGrantWindows(redis, key, SPEC, logger));
     const { times, slackMs } = await grantFor(logs, 4_000);
     // Measured on this process's clock, a few milliseconds off Redis's, and each grant seen up to one take late.
@@ -66,7 +66,7 @@ describe.skipIf(!testRedisUrl)('the grant log on Redis', () => {
     expect(maxInAnyWindow(times, SPEC.secondWindowMs! - Math.min(slack, 100))).toBeLessThanOrEqual(5);
     // ...and uses what the windows allow: about 8 per 1.5 s over 4 s.
     expect(times.length).toBeGreaterThanOrEqual(16);
-    expect(await redis.llen(key)).toBeLessThanOrEqual(8);
+    expect(await redis.zcard(key)).toBeLessThanOrEqual(8);
   });
 
   it('gives back the grant it took, and says how long the next would wait without taking it', async () => {
@@ -74,16 +74,37 @@ describe.skipIf(!testRedisUrl)('the grant log on Redis', () => {
     const key = `${prefix}give-back`;
     const log = new RedisGrantWindows(redis, key, { perSecond: 1, perMinute: 10 }, logger);
     expect(await log.waitMs()).toBe(0);
-    expect(await redis.llen(key)).toBe(0);
+    expect(await redis.zcard(key)).toBe(0);
     expect(await log.take()).toBe(0);
     expect(await log.waitMs()).toBeGreaterThan(1_000);
-    expect(await redis.llen(key)).toBe(1);
+    expect(await redis.zcard(key)).toBe(1);
     expect(await log.take()).toBeGreaterThan(0);
     expect(await log.remaining()).toBe(0);
     await log.giveBack();
-    expect(await redis.llen(key)).toBe(0);
+    expect(await redis.zcard(key)).toBe(0);
     expect(await log.remaining()).toBe(1);
     expect(await log.take()).toBe(0);
+  });
+
+  it('keeps one entry per grant, only while a window can use it', async () => {
+    const redis = clients[0]!;
+    const key = `${prefix}trimmed`;
+    const spec: GrantLogSpec = { perSecond: 50, perMinute: 50, secondWindowMs: 100, minuteWindowMs: 300 };
+    const log = new RedisGrantWindows(redis, key, spec, logger);
+    // Grants taken back to back (several may fall in one millisecond) are distinct entries...
+    for (let i = 0; i < 10; i++) expect(await log.take()).toBe(0);
+    expect(await redis.zcard(key)).toBe(10);
+    expect(await log.usedInMinute()).toBe(10);
+    // ...giving one back removes the newest...
+    const newest = (await redis.zrevrange(key, 0, 0))[0];
+    await log.giveBack();
+    expect(await redis.zcard(key)).toBe(9);
+    expect(await redis.zscore(key, newest!)).toBeNull();
+    // ...and once the minute window has passed them, the next grant finds them gone.
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await log.usedInMinute()).toBe(0);
+    expect(await log.take()).toBe(0);
+    expect(await redis.zcard(key)).toBe(1);
   });
 
   it('counts its own grants while Redis does not answer', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  countNewerThan,
   type GrantLogSpec,
   grantsLeft,
   MemoryGrantWindows,
@@ -83,6 +84,20 @@ describe('the grant log', () => {
     expect(windows.takeNow()).toBeGreaterThan(0);
     await windows.giveBack();
     expect(windows.takeNow()).toBe(0);
+  });
+
+  it('counts the grants inside a window by binary search, edges excluded as the rule has them', () => {
+    const recent = [900, 800, 800, 700, 500, 100];
+    expect(countNewerThan(recent, 1000)).toBe(0);
+    expect(countNewerThan(recent, 800)).toBe(1);
+    expect(countNewerThan(recent, 799)).toBe(3);
+    expect(countNewerThan(recent, 100)).toBe(5);
+    expect(countNewerThan(recent, 0)).toBe(6);
+    expect(countNewerThan([], 0)).toBe(0);
+    // The same answer as the plain count, on a long log.
+    const long = Array.from({ length: 6_001 }, (_, i) => 60_000 - i * 10);
+    for (const since of [-1, 0, 5, 12_345, 59_990, 60_000])
+      expect(countNewerThan(long, since)).toBe(long.filter((at) => at > since).length);
   });
 
   it('refuses limits it cannot keep', () => {

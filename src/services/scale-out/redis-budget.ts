@@ -5,7 +5,7 @@ import type { SharedBudgetGate } from '../upstream/budget-types.js';
 // The upstream budget shared by every instance on one Redis (claid-facts.md: the limits are per account, not per
 // process). Three pieces, all keyed under one prefix:
 //
-//   <prefix>upstream-budget:log:claid                 the grant log (redis-grant-windows.ts): every instance's
+//   <prefix>upstream-budget:grants:claid               the grant log (redis-grant-windows.ts): every instance's
 //                                                      grants in one sliding window; each instance's own memory log
 //                                                      stands in while Redis is unreachable.
 //   <prefix>budget:next-at                             the earliest time (Redis clock, ms) the next grant may go out,

@@ -64,8 +64,7 @@ export function waitBeforeGrant(recent: readonly number[], spec: GrantLogSpec, n
   const { secondMs, minuteMs } = windowWidths(spec);
   const inSecond = recent[spec.perSecond - 1];
   if (inSecond !== undefined && inSecond > now - secondMs) return inSecond + secondMs - now;
-  let inMinute = 0;
-  while (inMinute < recent.length && recent[inMinute]! > now - minuteMs) inMinute++;
+  const inMinute = countNewerThan(recent, now - minuteMs);
   if (inMinute === 0) return 0;
   const oldestLeavesIn = recent[inMinute - 1]! + minuteMs - now;
   if (inMinute >= spec.perMinute) return oldestLeavesIn;
@@ -75,18 +74,29 @@ export function waitBeforeGrant(recent: readonly number[], spec: GrantLogSpec, n
   return Math.max(0, recent[0]! + gap - now);
 }
 
+/**
+ * How many grants of the newest-first log are later than `since`: a binary search, since a high limit (60,000 a
+ * minute) keeps thousands of grants and the rule asks on every grant.
+ */
+export function countNewerThan(recent: readonly number[], since: number): number {
+  let lo = 0;
+  let hi = recent.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (recent[mid]! > since) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The 1-based place in the newest-first log whose grant, inside the minute window, starts the pacing. */
 export const paceFromIndex = (spec: GrantLogSpec): number => Math.max(1, Math.ceil(spec.perMinute * PACE_FROM_SHARE));
 
 /** Grants left at `now` in the tighter of the two windows. */
 export function grantsLeft(recent: readonly number[], spec: GrantLogSpec, now: number): number {
   const { secondMs, minuteMs } = windowWidths(spec);
-  let inSecond = 0;
-  let inMinute = 0;
-  for (const at of recent) {
-    if (at > now - secondMs) inSecond++;
-    if (at > now - minuteMs) inMinute++;
-  }
+  const inSecond = countNewerThan(recent, now - secondMs);
+  const inMinute = countNewerThan(recent, now - minuteMs);
   return Math.max(0, Math.min(spec.perSecond - inSecond, spec.perMinute - inMinute));
 }
 
@@ -125,8 +135,7 @@ export class MemoryGrantWindows implements GrantWindows {
   }
 
   async usedInMinute(): Promise<number> {
-    const since = this.now() - windowWidths(this.spec).minuteMs;
-    return this.#recent.filter((at) => at > since).length;
+    return countNewerThan(this.#recent, this.now() - windowWidths(this.spec).minuteMs);
   }
 
   async remaining(): Promise<number> {
