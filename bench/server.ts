@@ -12,6 +12,12 @@ type Handler = (args: any) => unknown;
 
 /** dist/ as `npm start` runs it (bench/lib/dist.ts builds it first), or src/ through tsx with BENCH_FROM_SOURCE=1. */
 const CODE = process.env.BENCH_FROM_SOURCE === '1' ? '../src' : '../dist';
+/**
+ * BENCH_BASELINE_DIST=<dir>: the gateway children of this process run another build's dist/ (an earlier commit's,
+ * built in a worktree), so that a figure can be set against the code it is to be compared with in the same run on
+ * the same machine (bench/README.md, "A baseline build"). The simulator and the load generator stay this checkout's.
+ */
+const GATEWAY_CODE = process.env.BENCH_BASELINE_DIST ?? CODE;
 
 const mode = process.argv[2];
 const args = JSON.parse(process.env.BENCH_CHILD_ARGS ?? '{}') as Record<string, any>;
@@ -45,20 +51,24 @@ async function main(): Promise<Record<string, unknown>> {
   switch (mode) {
     case 'gateway': {
       const { startGateway } = (await import(
-        `${CODE}/gateway/build-gateway.js`
+        `${GATEWAY_CODE}/gateway/build-gateway.js`
       )) as typeof import('../src/gateway/build-gateway.js');
-      const { loadConfig } = (await import(`${CODE}/gateway/config.js`)) as typeof import('../src/gateway/config.js');
+      const { loadConfig } = (await import(
+        `${GATEWAY_CODE}/gateway/config.js`
+      )) as typeof import('../src/gateway/config.js');
       const config = loadConfig(process.env);
       const gateway = await startGateway(config);
       stopServer = () => gateway.stop();
-      handlers.budget = () => gateway.internals.budget.stats();
+      // A baseline build from before `internals` kept these on the gateway itself.
+      const internals = gateway.internals ?? (gateway as unknown as typeof gateway.internals);
+      handlers.budget = () => internals.budget.stats();
       // Learn job durations from the store now rather than at the next minute's refresh (arrivals' warm-up).
-      handlers.relearn = () => gateway.internals.durations.refresh();
+      handlers.relearn = () => internals.durations.refresh();
       handlers.poller = () => {
-        const { readsByJob, ...rest } = gateway.internals.poller.stats();
+        const { readsByJob, ...rest } = internals.poller.stats();
         return { ...rest, readsByJob: Object.fromEntries(readsByJob) };
       };
-      return { url: gateway.url, simulatorUrl: gateway.internals.simulator?.url };
+      return { url: gateway.url, simulatorUrl: internals.simulator?.url };
     }
     case 'simulator': {
       const { startSimulator } = (await import(
