@@ -11,6 +11,7 @@ import type { FinalReadCache } from '../transport/final-read-cache.js';
 import { useGraphiQLAssets } from '../transport/graphiql/graphiql-assets.js';
 import { renderGraphiQL } from '../transport/graphiql/render-graphiql.js';
 import { attachGraphQLWs, type GraphQLWsServer } from '../transport/graphql-ws-server.js';
+import { parseCaches } from '../transport/parse-caches.js';
 import type { Hardening } from '../transport/security/hardening.js';
 import { SharedSubscriptions } from '../transport/shared-subscriptions.js';
 import { type CompiledExecutionStats, useCompiledExecution } from '../transport/use-compiled-execution.js';
@@ -73,7 +74,8 @@ export function createGraphQLTransports(options: GraphQLTransportOptions): Graph
       useSharedSubscriptions(httpSubscriptions),
     ],
     schema,
-    parserAndValidationCache: { validationCache: false },
+    // Yoga's validation cache is off (useValidationCache above); its parse caches are ours (parse-caches.ts).
+    parserAndValidationCache: { validationCache: false, ...parseCaches() },
     context: createContextFactory(options.services, { authenticator, limits: options.limits }),
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'AI Edit GraphQL gateway' },

@@ -118,6 +118,9 @@ export class FinalReadCache {
           maxSize: options.maxBytes,
           sizeCalculation: (entry, key) => sizeOf(entry, key),
           ttl: options.ttlMs,
+          // The clock read at most every hundredth of the TTL (a second at most), not every millisecond: each
+          // fresh reading sets a timer (parse-caches.ts). An entry lives at most that much longer.
+          ttlResolution: Math.max(1, Math.min(1_000, Math.floor(options.ttlMs / 100))),
           updateAgeOnGet: false,
         })
       : undefined;
