@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { isFinalStatus, type Job } from '../domain/job.js';
+import { ttlClockResolution } from '../lib/ttl-clock.js';
 import type { ReadTracker } from '../schema/context.js';
 import type { Authenticator, Caller } from '../services/auth/authenticator.js';
 import { keyOf } from './final-read-cache-key.js';
@@ -118,9 +119,7 @@ export class FinalReadCache {
           maxSize: options.maxBytes,
           sizeCalculation: (entry, key) => sizeOf(entry, key),
           ttl: options.ttlMs,
-          // The clock read at most every hundredth of the TTL (a second at most), not every millisecond: each
-          // fresh reading sets a timer (parse-caches.ts). An entry lives at most that much longer.
-          ttlResolution: Math.max(1, Math.min(1_000, Math.floor(options.ttlMs / 100))),
+          ttlResolution: ttlClockResolution(options.ttlMs),
           updateAgeOnGet: false,
         })
       : undefined;
