@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../src/domain/job.js';
 import type { JobStore, NewJob } from '../src/services/store/job-store.js';
 import { createJobStore } from '../src/services/store/job-store-factory.js';
 import { PostgresJobStore } from '../src/services/store/postgres-job-store.js';
@@ -262,6 +263,46 @@ describe('SqliteJobStore on a file', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('SqliteJobStore: an answer planned against a basis', () => {
+  // The outcome is the same either way (the contract's basis cases); what shows the path taken is a field the guard
+  // does not hold: written against the basis, the answer is the basis's job moved on, with no read of the row.
+  const marked = (job: Job): Job => ({ ...job, requestHash: 'as-the-caller-saw-it' });
+
+  it("writes a submit's answer and a poll against the basis without reading the row back", async () => {
+    const store = new SqliteJobStore(':memory:');
+    try {
+      await store.migrate();
+      const recorded = await store.insertQueued({ ...submitted, idempotencyKey: null, sendStartedAt: submitted.at });
+      const at = new Date(submitted.at.getTime() + 40);
+      const answered = await store.applyUpstreamState(recorded.id, submitted.upstream, at, true, marked(recorded));
+      expect(answered?.job).toMatchObject({ requestHash: 'as-the-caller-saw-it', upstreamId: 7, status: 'ACCEPTED' });
+      const [stored] = await store.findByIds([recorded.id]);
+      expect(stored).toEqual({ ...answered!.job, requestHash: 'hash-persist' });
+
+      const later = new Date(at.getTime() + 1000);
+      const polled = await store.applyUpstreamState(recorded.id, submitted.upstream, later, false, marked(stored!));
+      expect(polled).toEqual({ job: { ...marked(stored!), lastPolledAt: later }, changed: false });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads the row when it has moved on from the basis', async () => {
+    const store = new SqliteJobStore(':memory:');
+    try {
+      await store.migrate();
+      const recorded = await store.insertQueued({ ...submitted, idempotencyKey: null, sendStartedAt: submitted.at });
+      const at = new Date(submitted.at.getTime() + 40);
+      await store.applyUpstreamState(recorded.id, submitted.upstream, at, true);
+      // The basis is the job before its answer landed: its status and task id no longer hold.
+      const again = await store.applyUpstreamState(recorded.id, submitted.upstream, at, true, marked(recorded));
+      expect(again?.job).toMatchObject({ requestHash: 'hash-persist', upstreamId: 7, status: 'ACCEPTED' });
+    } finally {
+      await store.close();
     }
   });
 });

@@ -11,7 +11,7 @@ interface StoreLike {
   migrate(): Promise<void>;
   insert(job: unknown): Promise<unknown>;
   insertQueued(job: unknown): Promise<{ id: string }>;
-  applyUpstreamState(id: string, state: unknown, at: Date, exact?: boolean): Promise<unknown>;
+  applyUpstreamState(id: string, state: unknown, at: Date, exact?: boolean, basis?: unknown): Promise<unknown>;
   countUnfinished(owner: string, atMost: number): Promise<number>;
   callers: { creditsSpent(owner: string, since: Date): Promise<number> };
 }
@@ -72,7 +72,8 @@ async function submit(store: StoreLike): Promise<void> {
     sendStartedAt: at,
   });
   const state = { upstreamId: 1_000_000 + n, status: 'ACCEPTED', createdAt: at, errors: [], result: null };
-  await store.applyUpstreamState(job.id, state, new Date(), true);
+  // The recorded job as the basis, as SubmitAnswers passes it (a version without the parameter ignores it).
+  await store.applyUpstreamState(job.id, state, new Date(), true, job);
 }
 
 for (const store of stores.values()) for (let i = 0; i < 100; i++) await submit(store);

@@ -739,6 +739,41 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(recentNow?.status).toBe('QUEUED');
       });
 
+      it("records a submit's answer planned against the job as recorded: the task id, ACCEPTED at that moment", async () => {
+        const recorded = await queued(at(0));
+        const answered = await store.applyUpstreamState(recorded.id, upstream(), at(40), true, recorded);
+        expect(answered?.changed).toBe(true);
+        expect(answered?.job).toMatchObject({ upstreamId: 101, status: 'ACCEPTED', updatedAt: at(40) });
+        // Exact: the answer is the moment of the change, so no `since`.
+        expect(answered?.job.history).toEqual([
+          { status: 'QUEUED', at: at(0) },
+          { status: 'ACCEPTED', at: at(40) },
+        ]);
+        expect(await find(recorded.id)).toEqual(answered!.job);
+        // The answer to a submit that Claid already moved on (a fast task): one change, still exact.
+        const fast = await queued(at(0));
+        const running = await store.applyUpstreamState(
+          fast.id,
+          upstream({ upstreamId: 102, status: 'PROCESSING' }),
+          at(50),
+          true,
+          fast,
+        );
+        expect(running?.job.history.map((h) => h.status)).toEqual(['QUEUED', 'PROCESSING']);
+        expect(await find(fast.id)).toEqual(running!.job);
+      });
+
+      it('gives a submit ended meanwhile its task id, planned against the row, not the job as recorded', async () => {
+        const recorded = await queued(at(0));
+        // The periodic settling took the send for abandoned before its answer landed.
+        await store.endUnsettledSubmits({ sentBefore: at(5_000), id: recorded.id }, OUTCOME_UNKNOWN, at(6_000));
+        const late = await store.applyUpstreamState(recorded.id, upstream(), at(7_000), true, recorded);
+        expect(late?.changed).toBe(true);
+        expect(late?.job).toMatchObject({ upstreamId: 101, status: 'ERROR', updatedAt: at(6_000) });
+        expect(late?.job.errors.map((e) => e.code)).toEqual(['UPSTREAM_OUTCOME_UNKNOWN']);
+        expect(await find(recorded.id)).toEqual(late!.job);
+      });
+
       it('a renewed send time keeps a live submit from being taken for abandoned', async () => {
         const live = await queued(at(0));
         const dead = await queued(at(0));

@@ -68,7 +68,8 @@ export class SubmitAnswers {
   }
 
   async #land(job: Job, upstream: UpstreamTaskState, at: Date): Promise<Job> {
-    const applied = await this.deps.store.applyUpstreamState(job.id, upstream, at, true);
+    // `job` as recorded before the send: a store may write the answer against it without reading the row back.
+    const applied = await this.deps.store.applyUpstreamState(job.id, upstream, at, true, job);
     if (!applied) throw new Error('the recorded job vanished before its submit answer landed');
     publishJobUpdated(this.deps.events, applied.job);
     this.deps.poller?.track(applied.job);

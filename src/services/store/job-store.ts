@@ -157,9 +157,10 @@ export interface JobStore {
    * status was last seen (StatusChange.since) unless `exact`: a push or a submit's answer tells the moment itself.
    * Returns null for an unknown id.
    *
-   * `basis`: the job as the caller saw it when it asked the upstream (a poll's fresh look). A store may use it for the
-   * common read that changes nothing: while the stored row still holds basis's state, only lastPolledAt moves, in one
-   * statement. The outcome is the same as without it; a basis the row has moved on from is not trusted.
+   * `basis`: the job as the caller saw it when it asked the upstream (a poll's fresh look, or the job a submit has
+   * just recorded). A store may plan against it and write in one statement while the stored row still holds basis's
+   * state (PostgreSQL: polls; SQLite: polls and submits' answers). The outcome is the same as without it; a basis the
+   * row has moved on from is not trusted.
    */
   applyUpstreamState(
     id: string,

@@ -29,7 +29,7 @@ import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-p
 import { PostgresQueuedJobs } from './postgres-queued-jobs.js';
 import { migratePostgres } from './postgres-schema.js';
 import { PostgresUploadStore } from './postgres-upload-store.js';
-import { type JobRowChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
+import { type JobRowChange, jobAfterChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 // pg returns bigint columns as strings (they may exceed 2^53); ms timestamps and Claid task ids never do.
 type BigintColumn = 'upstream_id' | 'created_at' | 'updated_at' | 'last_polled_at' | 'finished_at' | 'send_started_at';
@@ -59,26 +59,6 @@ const rowToJob = (row: JobRow): Job =>
     updated_at: Number(row.updated_at),
     last_polled_at: Number(row.last_polled_at),
     finished_at: row.finished_at === null ? null : Number(row.finished_at),
-  });
-
-/** `basis` as `change` leaves it: what the row reads back as once the change is written (for its webhook event). */
-const jobAfter = (basis: Job, change: JobRowChange, atMs: number): Job =>
-  jobFromColumns({
-    id: basis.id,
-    owner: basis.owner,
-    upstream_id: basis.upstreamId,
-    status: change.status,
-    request: basis.request,
-    request_hash: basis.requestHash,
-    idempotency_key: basis.idempotencyKey,
-    errors: JSON.parse(change.errors),
-    result: change.result === null ? null : JSON.parse(change.result),
-    history: JSON.parse(change.history),
-    created_at: toMs(basis.createdAt),
-    updated_at: change.updatedAt,
-    last_polled_at: atMs,
-    finished_at: change.finishedAt,
-    send_started_at: null,
   });
 
 /**
@@ -264,7 +244,7 @@ export class PostgresJobStore implements JobStore {
     basis: Job,
     change: JobRowChange,
   ): Promise<ApplyResult | undefined> {
-    const event = this.callers.eventInsertAfter('changed', jobAfter(basis, change, atMs), 12);
+    const event = this.callers.eventInsertAfter('changed', jobAfterChange(basis, change, atMs), 12);
     const { rows } = await this.#pool.query<JobRow>(
       `WITH changed AS (
          UPDATE ${this.#jobs}

@@ -20,7 +20,7 @@ import { SqliteJobReads } from './sqlite-job-reads.js';
 import { SqliteQueuedJobs } from './sqlite-queued-jobs.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteUploadStore } from './sqlite-upload-store.js';
-import { changedColumns, planStatusChange, unknownOutcome } from './status-change-plan.js';
+import { changedColumns, jobAfterChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 type JobRow = JobColumns;
 
@@ -64,7 +64,13 @@ export class SqliteJobStore implements JobStore {
   readonly callers: SqliteCallerStore;
   // The submit path's transactions, made once: better-sqlite3 builds four wrapper functions on every transaction().
   readonly #insertTx: (row: JobRow, webhook: NewQueuedJob['webhook']) => void;
-  readonly #applyTx: (id: string, state: UpstreamTaskState, atMs: number, exact: boolean) => ApplyResult | null;
+  readonly #applyTx: (
+    id: string,
+    state: UpstreamTaskState,
+    atMs: number,
+    exact: boolean,
+    basis: Job | undefined,
+  ) => ApplyResult | null;
   readonly #claimKeyTx: (owner: string, key: string, requestHash: string, atMs: number) => IdempotencyClaim;
 
   /** `path` is `':memory:'` or a file path; a missing parent directory is created. */
@@ -195,11 +201,27 @@ export class SqliteJobStore implements JobStore {
   readonly listJobs = (query: ListJobsQuery): Promise<ListJobsPage> => this.#reads.listJobs(query);
   readonly listRecentlyDone = (limit: number): Promise<Job[]> => this.#reads.listRecentlyDone(limit);
 
-  async applyUpstreamState(id: string, state: UpstreamTaskState, at: Date, exact = false): Promise<ApplyResult | null> {
-    return this.#applyTx(id, state, toMs(at), exact);
+  async applyUpstreamState(
+    id: string,
+    state: UpstreamTaskState,
+    at: Date,
+    exact = false,
+    basis?: Job,
+  ): Promise<ApplyResult | null> {
+    return this.#applyTx(id, state, toMs(at), exact, basis);
   }
 
-  #writeApply(id: string, state: UpstreamTaskState, atMs: number, exact: boolean): ApplyResult | null {
+  #writeApply(
+    id: string,
+    state: UpstreamTaskState,
+    atMs: number,
+    exact: boolean,
+    basis: Job | undefined,
+  ): ApplyResult | null {
+    if (basis?.id === id) {
+      const applied = this.#applyOnBasis(basis, state, atMs, exact);
+      if (applied) return applied;
+    }
     const found = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     if (!found) return null;
     // A submit's answer: the job learns its task id, even when it was ended meanwhile.
@@ -212,6 +234,49 @@ export class SqliteJobStore implements JobStore {
       return { job: { ...job, lastPolledAt: new Date(atMs) }, changed: learnsId };
     }
     return { job: this.#writeChange(row, change, atMs), changed: true };
+  }
+
+  /**
+   * The answer planned against `basis` (the job as its caller last saw it: a poll's look, or the job a submit has
+   * just recorded) and written on the condition that the row still holds basis's state, with no read of the row and
+   * none of its JSON decoded. Undefined when the row has moved on; then the caller plans against the row itself.
+   * The guard is every column the plan reads: status, updatedAt (set by every change of status, errors or result),
+   * lastPolledAt (a change's `since`) and the task id.
+   */
+  #applyOnBasis(basis: Job, state: UpstreamTaskState, atMs: number, exact: boolean): ApplyResult | undefined {
+    // A submit's answer: the job learns its task id.
+    const learnsId = basis.upstreamId === null;
+    const job = learnsId ? { ...basis, upstreamId: state.upstreamId } : basis;
+    const guard = [basis.status, toMs(basis.updatedAt), toMs(basis.lastPolledAt), basis.upstreamId] as const;
+    const change = planStatusChange(job, state, atMs, exact ? atMs : undefined);
+    if (!change) {
+      const written = this.#stmt(
+        `UPDATE jobs SET last_polled_at = ?, upstream_id = ?
+          WHERE id = ? AND status = ? AND updated_at = ? AND last_polled_at = ? AND upstream_id IS ?`,
+      ).run(atMs, job.upstreamId, job.id, ...guard);
+      return written.changes === 1 ? { job: { ...job, lastPolledAt: new Date(atMs) }, changed: learnsId } : undefined;
+    }
+    const written = this.#stmt(
+      `UPDATE jobs SET status = ?, errors = ?, result = ?, history = ?, updated_at = ?, last_polled_at = ?,
+                       finished_at = ?, upstream_id = ?
+        WHERE id = ? AND status = ? AND updated_at = ? AND last_polled_at = ? AND upstream_id IS ?`,
+    ).run(
+      change.status,
+      change.errors,
+      change.result,
+      change.history,
+      change.updatedAt,
+      atMs,
+      change.finishedAt,
+      job.upstreamId,
+      job.id,
+      ...guard,
+    );
+    if (written.changes !== 1) return undefined;
+    const changed = jobAfterChange(job, change, atMs);
+    // The webhook event, if the job's webhook asked for it, commits (or not) with the change itself.
+    this.callers.enqueueEvent(changed);
+    return { job: changed, changed: true };
   }
 
   async claimIdempotencyKey(owner: string, key: string, requestHash: string, at: Date): Promise<IdempotencyClaim> {

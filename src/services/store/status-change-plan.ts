@@ -1,5 +1,5 @@
 import { isFinalStatus, isForwardTransition, type Job, type UpstreamTaskState } from '../../domain/job.js';
-import { errorsJson, historyJson, resultJson, toMs } from './job-row-codec.js';
+import { errorsJson, historyJson, jobFromColumns, resultJson, toMs } from './job-row-codec.js';
 import type { GatewayJobError } from './job-store.js';
 
 /** The columns an upstream answer rewrites, encoded as both stores keep them (job-row-codec). */
@@ -48,6 +48,29 @@ export function planStatusChange(
     finishedAt: statusMoves && isFinalStatus(state.status) ? atMs : null,
   };
 }
+
+/**
+ * `basis` as `change` leaves it: what its row reads back as once the change (and the read's time) is written. A store
+ * that wrote the change on the condition that the row still held basis's state answers with this instead of a read.
+ */
+export const jobAfterChange = (basis: Job, change: JobRowChange, atMs: number): Job =>
+  jobFromColumns({
+    id: basis.id,
+    owner: basis.owner,
+    upstream_id: basis.upstreamId,
+    status: change.status,
+    request: basis.request,
+    request_hash: basis.requestHash,
+    idempotency_key: basis.idempotencyKey,
+    errors: JSON.parse(change.errors),
+    result: change.result === null ? null : JSON.parse(change.result),
+    history: JSON.parse(change.history),
+    created_at: toMs(basis.createdAt),
+    updated_at: change.updatedAt,
+    last_polled_at: atMs,
+    finished_at: change.finishedAt,
+    send_started_at: null,
+  });
 
 /** A change as the columns of a row both stores write. */
 export const changedColumns = (change: JobRowChange) => ({
