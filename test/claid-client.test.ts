@@ -147,6 +147,18 @@ describe('successful calls', () => {
     expect(up.requests[0]?.path).toBe('/v1/image/ai-edit');
   });
 
+  it("keeps a base URL's own path (a proxy's prefix) before each call's path", async () => {
+    const { client } = makeClient(`${up.url}/claid-proxy/`);
+    up.enqueue({ body: claidData(claidTask({ id: 5 })) });
+    up.enqueue({ body: claidData(claidTask({ id: 5, status: 'PROCESSING' })) });
+    expect((await client.submit(request)).upstreamId).toBe(5);
+    expect((await client.getTask(5)).status).toBe('PROCESSING');
+    expect(up.requests.map((r) => r.path)).toEqual([
+      '/claid-proxy/v1/image/ai-edit',
+      '/claid-proxy/v1/image/ai-edit/5',
+    ]);
+  });
+
   it('acquires the budget before each attempt and reports every answer to it', async () => {
     const { client, budget } = makeClient(up.url);
     up.enqueue({ body: claidData(claidTask({ id: 7 })), headers: rateLimitHeaders(3, 1) });
@@ -357,6 +369,14 @@ describe('failures map to the contract codes', () => {
     const error = await failure(client.getTask(1));
     expect(error.message).toBe('Claid did not answer within 300 ms');
     expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('an answer over 1 MiB -> UPSTREAM_UNAVAILABLE, without reading it whole', async () => {
+    const { client, logs } = makeClient(up.url, { retries: 0 });
+    up.enqueue({ body: 'x'.repeat(2 * 1024 * 1024), headers: { 'content-type': 'application/json' } });
+    const error = await failure(client.getTask(1));
+    expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(callLines(logs)[0]).toMatchObject({ httpStatus: 200, code: 'UPSTREAM_UNAVAILABLE' });
   });
 
   it('404 on a status read -> UPSTREAM_UNAVAILABLE with httpStatus 404, left to the poller', async () => {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { UpstreamError } from '../../domain/errors.js';
 import type { AiEditRequest, UpstreamTaskState } from '../../domain/job.js';
 import type { Logger } from '../../lib/logger.js';
@@ -23,6 +23,7 @@ import {
   upstreamErrorFromResponse,
 } from './claid-errors.js';
 import { toClaidRequestBody } from './claid-mapping.js';
+import { requestText, TextRequestTimeout } from './text-request.js';
 
 export { wasCertainlyNotSent } from './claid-attempt.js';
 
@@ -93,6 +94,11 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     accept: 'application/json',
     'user-agent': 'ai-edit-graphql-gateway',
   };
+  const jsonHeaders = { ...headers, 'content-type': 'application/json' };
+  // The dispatcher takes an origin and a path: a base URL's own path (a proxy's prefix) goes before each call's.
+  const rootUrl = new URL(root);
+  const origin = rootUrl.origin;
+  const pathPrefix = rootUrl.pathname.replace(/\/+$/, '');
 
   const scrubbed = keyScrubber(apiKey);
   const closedError = () => connectionError('the Claid client is closed');
@@ -107,11 +113,15 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     upstreamId?: number;
   }
 
+  const serverAddress = rootUrl.hostname;
+
   function tracedAttempt(call: Call, attemptNumber: number): Promise<UpstreamTaskState> {
+    // Without a tracer (the default) the attempt runs bare: no attributes to build, no span wrapper on the submit path.
+    if (!options.tracer) return attempt(call, attemptNumber);
     const attributes = {
       'http.request.method': call.method,
       'url.template': call.template,
-      'server.address': new URL(root).hostname,
+      'server.address': serverAddress,
       'claid.operation': call.kind,
       'http.request.resend_count': attemptNumber - 1,
     };
@@ -136,8 +146,6 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     if (waitStarted !== undefined) annotate?.('gateway.budget_wait_ms', Math.round(performance.now() - waitStarted));
 
     const started = performance.now();
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), timeoutMs);
     let httpStatus: number | null = null;
     let responseHeaders: ResponseHeaders = {};
     let bodyText: string | undefined;
@@ -145,20 +153,22 @@ export function createClaidClient(options: ClaidClientOptions): ClaidClient {
     let networkReason: string | undefined;
 
     try {
-      const res = await request(`${root}${call.path}`, {
-        dispatcher: agent,
+      const answer = await requestText(agent, {
+        origin,
+        path: `${pathPrefix}${call.path}`,
         method: call.method,
-        headers: call.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        headers: call.body === undefined ? headers : jsonHeaders,
         body: call.body,
-        signal: timeout.signal,
+        timeoutMs,
+        onHead: (status, head) => {
+          httpStatus = status;
+          responseHeaders = head;
+        },
       });
-      httpStatus = res.statusCode;
-      responseHeaders = res.headers;
-      bodyText = await res.body.text();
+      bodyText = answer.text;
     } catch (err) {
-      ({ failure, reason: networkReason } = networkFailure(err, call.kind, timeout.signal.aborted, timeoutMs));
-    } finally {
-      clearTimeout(timer);
+      const timedOut = err instanceof TextRequestTimeout;
+      ({ failure, reason: networkReason } = networkFailure(err, call.kind, timedOut, timeoutMs));
     }
 
     let task: UpstreamTaskState | undefined;
