@@ -2,9 +2,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 
 // One HTTP request whose answer is read whole as text, on undici's dispatcher with a handler of our own. undici's
-// `request()` hands the body over as a stream (a Readable, its events, a consumer), which cost more CPU than the rest
-// of the call: on a keep-alive connection to a loopback server, 280 µs a call against 122 µs this way (bench/README.md,
-// "Issue 16 on 2026-12-02 (later)"). Claid's answers are small JSON documents; nothing here needs them streamed.
+// `request()` hands the body over as a stream (a Readable, its events, a consumer, an AbortSignal's listeners): the
+// Claid client's submit against the simulator took 674 µs of CPU a call that way and 464 µs this way once warm, 1,479
+// and 1,251 µs over a fresh process's first 200 calls (bench/tools/claid-client-cpu.ts; bench/README.md, "Issue 16 on
+// 2026-12-02, morning"). Claid's answers are small JSON documents; nothing here needs them streamed.
 
 export interface TextRequest {
   origin: string;
@@ -43,16 +44,19 @@ export function requestText(dispatcher: Dispatcher, request: TextRequest): Promi
       clearTimeout(timer);
       outcome();
     };
-    const timeout = new TextRequestTimeout(`no complete answer within ${request.timeoutMs} ms`);
+    // Made when it happens: an Error captures a stack trace, dear on every call for a rare outcome.
+    let timeout: TextRequestTimeout | undefined;
     const timer = setTimeout(() => {
+      timeout = new TextRequestTimeout(`no complete answer within ${request.timeoutMs} ms`);
       // A request still waiting for a connection has no controller yet: it fails now and is aborted as it starts.
       controller?.abort(timeout);
-      settle(() => reject(timeout));
+      const timedOut = timeout;
+      settle(() => reject(timedOut));
     }, request.timeoutMs);
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
         controller = started;
-        if (settled) started.abort(timeout);
+        if (settled) started.abort(timeout ?? new TextRequestTimeout('the call had already ended'));
       },
       onResponseStart(_controller, status, responseHeaders) {
         // Called again after a 1xx: the final answer's head is the one kept.
