@@ -307,6 +307,31 @@ describe('SqliteJobStore: an answer planned against a basis', () => {
   });
 });
 
+describe('PostgresJobStore: a submit answer against the recorded job', () => {
+  // As for SQLite above: a field the guard does not hold shows that the answer was written in one statement against
+  // the basis (the locking transaction would read the row's).
+  it.skipIf(!postgres)(
+    'writes it in one statement while the row is the job as recorded, else plans on the row',
+    async () => {
+      const store = await postgres!.openStore();
+      try {
+        const recorded = await store.insertQueued({ ...submitted, idempotencyKey: null, sendStartedAt: submitted.at });
+        const at = new Date(submitted.at.getTime() + 40);
+        const marked = { ...recorded, requestHash: 'as-the-caller-saw-it' };
+        const answered = await store.applyUpstreamState(recorded.id, submitted.upstream, at, true, marked);
+        expect(answered?.job).toMatchObject({ requestHash: 'as-the-caller-saw-it', upstreamId: 7, status: 'ACCEPTED' });
+        const [stored] = await store.findByIds([recorded.id]);
+        expect(stored).toEqual({ ...answered!.job, requestHash: 'hash-persist' });
+        // The same basis again: the row has moved on (ACCEPTED, a task id), so the row is what is planned against.
+        const again = await store.applyUpstreamState(recorded.id, submitted.upstream, at, true, marked);
+        expect(again?.job).toMatchObject({ requestHash: 'hash-persist', upstreamId: 7, status: 'ACCEPTED' });
+      } finally {
+        await store.close();
+      }
+    },
+  );
+});
+
 describe('createJobStore', () => {
   it('never puts the password of a postgres URL into an error', async () => {
     for (const url of [

@@ -763,6 +763,27 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(await find(fast.id)).toEqual(running!.job);
       });
 
+      it("queues a submit answer's webhook event with the job as stored, planned against the job as recorded", async () => {
+        // Claid answering a submit PROCESSING already (a fast task): a status this webhook asked for.
+        const webhook = { url: 'https://hooks.example/ai-edit', events: ['PROCESSING'] as const };
+        const recorded = await store.insertQueued({
+          owner: 'alice',
+          request: BASIC_REQUEST,
+          requestHash: 'h',
+          idempotencyKey: null,
+          at: at(0),
+          sendStartedAt: at(0),
+          webhook,
+        });
+        const processing = upstream({ status: 'PROCESSING' });
+        const answered = await store.applyUpstreamState(recorded.id, processing, at(40), true, recorded);
+        const deliveries = await store.callers.claimDueDeliveries(at(60_000), 30_000, 10);
+        expect(deliveries.map((d) => d.event)).toEqual(['PROCESSING']);
+        expect(deliveries[0]).toMatchObject({ jobId: recorded.id, url: webhook.url, createdAt: at(40) });
+        expect(deliveries[0]!.job).toEqual(answered!.job);
+        expect(await find(recorded.id)).toEqual(answered!.job);
+      });
+
       it('gives a submit ended meanwhile its task id, planned against the row, not the job as recorded', async () => {
         const recorded = await queued(at(0));
         // The periodic settling took the send for abandoned before its answer landed.

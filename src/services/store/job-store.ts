@@ -159,7 +159,7 @@ export interface JobStore {
    *
    * `basis`: the job as the caller saw it when it asked the upstream (a poll's fresh look, or the job a submit has
    * just recorded). A store may plan against it and write in one statement while the stored row still holds basis's
-   * state (PostgreSQL: polls; SQLite: polls and submits' answers). The outcome is the same as without it; a basis the
+   * state (both stores, for polls and for submits' answers). The outcome is the same as without it; a basis the
    * row has moved on from is not trusted.
    */
   applyUpstreamState(

@@ -197,6 +197,10 @@ export class PostgresJobStore implements JobStore {
         : await this.#recordUnchangedRead(id, atMs, basis);
       if (recorded) return recorded;
     }
+    if (basis && exact && basis.id === id && basis.upstreamId === null) {
+      const recorded = await this.#recordSubmitAnswer(atMs, basis, state);
+      if (recorded) return recorded;
+    }
     return this.#pool.transaction(async (client): Promise<ApplyResult | null> => {
       const found = (await client.query<JobRow>(`SELECT * FROM ${this.#jobs} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!found) return null;
@@ -271,6 +275,46 @@ export class PostgresJobStore implements JobStore {
     );
     const row = rows[0];
     return row ? { job: rowToJob(row), changed: true } : undefined;
+  }
+
+  /**
+   * A submit's answer against the job as recorded before the send (`basis`, still QUEUED without a task id): the task
+   * id, the change and its webhook event in one statement, on the condition that the row is still that job (nothing
+   * ended or moved it meanwhile); otherwise undefined, and the locking transaction plans against the row. A submit's
+   * caller waits for this write, and the transaction's five round trips each wait for the database.
+   */
+  async #recordSubmitAnswer(atMs: number, basis: Job, state: UpstreamTaskState): Promise<ApplyResult | undefined> {
+    const job: Job = { ...basis, upstreamId: state.upstreamId };
+    const change = planStatusChange(job, state, atMs, atMs);
+    if (!change) return undefined;
+    const changed = jobAfterChange(job, change, atMs);
+    const event = this.callers.eventInsertAfter('changed', changed, 13);
+    const { rowCount } = await this.#pool.query(
+      `WITH changed AS (
+         UPDATE ${this.#jobs}
+            SET status = $2, errors = $3::json, result = $4::json, history = $5::json,
+                updated_at = $6, last_polled_at = $7, finished_at = $8, upstream_id = $9
+          WHERE id = $1 AND status = $10 AND updated_at = $11 AND last_polled_at = $12 AND upstream_id IS NULL
+          RETURNING id
+       ), event AS (${event.sql})
+       SELECT id FROM changed`,
+      [
+        job.id,
+        change.status,
+        change.errors,
+        change.result,
+        change.history,
+        change.updatedAt,
+        atMs,
+        change.finishedAt,
+        state.upstreamId,
+        basis.status,
+        toMs(basis.updatedAt),
+        toMs(basis.lastPolledAt),
+        ...event.params,
+      ],
+    );
+    return rowCount === 1 ? { job: changed, changed: true } : undefined;
   }
 
   async #writeChange(client: pg.PoolClient, id: string, change: JobRowChange, atMs: number): Promise<Job> {
