@@ -29,7 +29,13 @@ import { PostgresPool, type PostgresPoolOptions, quoteIdent } from './postgres-p
 import { PostgresQueuedJobs } from './postgres-queued-jobs.js';
 import { migratePostgres } from './postgres-schema.js';
 import { PostgresUploadStore } from './postgres-upload-store.js';
-import { type JobRowChange, jobAfterChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
+import {
+  type JobRowChange,
+  jobAfterChange,
+  planOnBasis,
+  planStatusChange,
+  unknownOutcome,
+} from './status-change-plan.js';
 
 // pg returns bigint columns as strings (they may exceed 2^53); ms timestamps and Claid task ids never do.
 type BigintColumn = 'upstream_id' | 'created_at' | 'updated_at' | 'last_polled_at' | 'finished_at' | 'send_started_at';
@@ -190,15 +196,14 @@ export class PostgresJobStore implements JobStore {
     basis?: Job,
   ): Promise<ApplyResult | null> {
     const atMs = toMs(at);
-    if (basis && !exact && basis.id === id && basis.upstreamId !== null) {
-      const change = planStatusChange(basis, state, atMs);
+    if (basis?.id === id) {
+      const { job, change } = planOnBasis(basis, state, atMs, exact);
+      // An unchanged answer that teaches a task id (a submit's) is rare enough to take the transaction.
       const recorded = change
-        ? await this.#recordChangedRead(id, atMs, basis, change)
-        : await this.#recordUnchangedRead(id, atMs, basis);
-      if (recorded) return recorded;
-    }
-    if (basis && exact && basis.id === id && basis.upstreamId === null) {
-      const recorded = await this.#recordSubmitAnswer(atMs, basis, state);
+        ? await this.#recordChange(atMs, basis, job, change)
+        : basis.upstreamId === null
+          ? undefined
+          : await this.#recordUnchangedRead(id, atMs, basis);
       if (recorded) return recorded;
     }
     return this.#pool.transaction(async (client): Promise<ApplyResult | null> => {
@@ -239,62 +244,21 @@ export class PostgresJobStore implements JobStore {
 
   /**
    * A change, with its webhook event, in one statement as well (its counters' trigger fires as it commits): the
-   * status change is on the path of every subscriber's event, and each round trip of a transaction waits for this
-   * process to get the CPU back. The condition also holds lastPolledAt, which the plan's `since` comes from.
+   * status change is on the path of every subscriber's event, and a submit's caller waits for its answer's; each
+   * round trip of a transaction waits for this process to get the CPU back. The condition also holds lastPolledAt,
+   * which the plan's `since` comes from, and the task id as basis had it (none, for a submit's answer, which writes
+   * the one it learnt). The answer is `job` as the change leaves it, which the webhook event carries too.
    */
-  async #recordChangedRead(
-    id: string,
-    atMs: number,
-    basis: Job,
-    change: JobRowChange,
-  ): Promise<ApplyResult | undefined> {
-    const event = this.callers.eventInsertAfter('changed', jobAfterChange(basis, change, atMs), 12);
-    const { rows } = await this.#pool.query<JobRow>(
-      `WITH changed AS (
-         UPDATE ${this.#jobs}
-            SET status = $2, errors = $3::json, result = $4::json, history = $5::json,
-                updated_at = $6, last_polled_at = $7, finished_at = $8
-          WHERE id = $1 AND status = $9 AND updated_at = $10 AND last_polled_at = $11 AND upstream_id IS NOT NULL
-          RETURNING *
-       ), event AS (${event.sql})
-       SELECT * FROM changed`,
-      [
-        id,
-        change.status,
-        change.errors,
-        change.result,
-        change.history,
-        change.updatedAt,
-        atMs,
-        change.finishedAt,
-        basis.status,
-        toMs(basis.updatedAt),
-        toMs(basis.lastPolledAt),
-        ...event.params,
-      ],
-    );
-    const row = rows[0];
-    return row ? { job: rowToJob(row), changed: true } : undefined;
-  }
-
-  /**
-   * A submit's answer against the job as recorded before the send (`basis`, still QUEUED without a task id): the task
-   * id, the change and its webhook event in one statement, on the condition that the row is still that job (nothing
-   * ended or moved it meanwhile); otherwise undefined, and the locking transaction plans against the row. A submit's
-   * caller waits for this write, and the transaction's five round trips each wait for the database.
-   */
-  async #recordSubmitAnswer(atMs: number, basis: Job, state: UpstreamTaskState): Promise<ApplyResult | undefined> {
-    const job: Job = { ...basis, upstreamId: state.upstreamId };
-    const change = planStatusChange(job, state, atMs, atMs);
-    if (!change) return undefined;
+  async #recordChange(atMs: number, basis: Job, job: Job, change: JobRowChange): Promise<ApplyResult | undefined> {
     const changed = jobAfterChange(job, change, atMs);
-    const event = this.callers.eventInsertAfter('changed', changed, 13);
+    const event = this.callers.eventInsertAfter('changed', changed, 14);
     const { rowCount } = await this.#pool.query(
       `WITH changed AS (
          UPDATE ${this.#jobs}
             SET status = $2, errors = $3::json, result = $4::json, history = $5::json,
                 updated_at = $6, last_polled_at = $7, finished_at = $8, upstream_id = $9
-          WHERE id = $1 AND status = $10 AND updated_at = $11 AND last_polled_at = $12 AND upstream_id IS NULL
+          WHERE id = $1 AND status = $10 AND updated_at = $11 AND last_polled_at = $12
+            AND upstream_id IS NOT DISTINCT FROM $13::bigint
           RETURNING id
        ), event AS (${event.sql})
        SELECT id FROM changed`,
@@ -307,10 +271,11 @@ export class PostgresJobStore implements JobStore {
         change.updatedAt,
         atMs,
         change.finishedAt,
-        state.upstreamId,
+        job.upstreamId,
         basis.status,
         toMs(basis.updatedAt),
         toMs(basis.lastPolledAt),
+        basis.upstreamId,
         ...event.params,
       ],
     );

@@ -20,7 +20,7 @@ import { SqliteJobReads } from './sqlite-job-reads.js';
 import { SqliteQueuedJobs } from './sqlite-queued-jobs.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteUploadStore } from './sqlite-upload-store.js';
-import { changedColumns, jobAfterChange, planStatusChange, unknownOutcome } from './status-change-plan.js';
+import { changedColumns, jobAfterChange, planOnBasis, planStatusChange, unknownOutcome } from './status-change-plan.js';
 
 type JobRow = JobColumns;
 
@@ -244,16 +244,15 @@ export class SqliteJobStore implements JobStore {
    * lastPolledAt (a change's `since`) and the task id.
    */
   #applyOnBasis(basis: Job, state: UpstreamTaskState, atMs: number, exact: boolean): ApplyResult | undefined {
-    // A submit's answer: the job learns its task id.
-    const learnsId = basis.upstreamId === null;
-    const job = learnsId ? { ...basis, upstreamId: state.upstreamId } : basis;
+    const { job, change } = planOnBasis(basis, state, atMs, exact);
     const guard = [basis.status, toMs(basis.updatedAt), toMs(basis.lastPolledAt), basis.upstreamId] as const;
-    const change = planStatusChange(job, state, atMs, exact ? atMs : undefined);
     if (!change) {
       const written = this.#stmt(
         `UPDATE jobs SET last_polled_at = ?, upstream_id = ?
           WHERE id = ? AND status = ? AND updated_at = ? AND last_polled_at = ? AND upstream_id IS ?`,
       ).run(atMs, job.upstreamId, job.id, ...guard);
+      // A submit's answer that changes nothing else still teaches the task id: that is a change.
+      const learnsId = basis.upstreamId === null;
       return written.changes === 1 ? { job: { ...job, lastPolledAt: new Date(atMs) }, changed: learnsId } : undefined;
     }
     const written = this.#stmt(

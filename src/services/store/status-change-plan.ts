@@ -50,6 +50,21 @@ export function planStatusChange(
 }
 
 /**
+ * An answer planned against `basis`, the job as its caller saw it (a poll's look, a submit's recorded job), for a
+ * store that writes on the condition that the row still holds basis's state. `job` is basis with the answer's task
+ * id (a submit's answer teaches it); `change` is null when nothing a reader sees changes.
+ */
+export function planOnBasis(
+  basis: Job,
+  state: UpstreamTaskState,
+  atMs: number,
+  exact: boolean,
+): { job: Job; change: JobRowChange | null } {
+  const job = basis.upstreamId === null ? { ...basis, upstreamId: state.upstreamId } : basis;
+  return { job, change: planStatusChange(job, state, atMs, exact ? atMs : undefined) };
+}
+
+/**
  * `basis` as `change` leaves it: what its row reads back as once the change (and the read's time) is written. A store
  * that wrote the change on the condition that the row still held basis's state answers with this instead of a read.
  */

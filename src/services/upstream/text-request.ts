@@ -56,7 +56,7 @@ export function requestText(dispatcher: Dispatcher, request: TextRequest): Promi
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
         controller = started;
-        if (settled) started.abort(timeout ?? new TextRequestTimeout('the call had already ended'));
+        if (timeout) started.abort(timeout);
       },
       onResponseStart(_controller, status, responseHeaders) {
         // Called again after a 1xx: the final answer's head is the one kept.
