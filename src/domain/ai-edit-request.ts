@@ -1,13 +1,18 @@
 import { z } from 'zod';
+import {
+  codePoints,
+  isAllowedUrl,
+  isPlainlyValidAiEditRequest,
+  MAX_PROMPT_CODE_POINTS,
+  MAX_URL_LENGTH,
+  MIN_PROMPT_CODE_POINTS,
+} from './ai-edit-request-rules.js';
 import { BadUserInputError } from './errors.js';
 import { AI_EDIT_MODELS, type AiEditRequest, ASPECT_RATIOS, IMAGE_FORMATS } from './job.js';
 
 // The contract's submit rules, checked before any upstream call (and by the web app before it submits: this file
 // stays free of Node's modules so that it bundles for a browser). Paths in errors are GraphQL input paths
 // (`input.options.prompt`), so a client can point at the field.
-
-const MAX_URL_LENGTH = 4096;
-const ALLOWED_URL_SCHEMES = new Set(['http:', 'https:', 'storage:']);
 
 const imageUrl = z
   .string()
@@ -20,8 +25,11 @@ const optionsSchema = z
     prompt: z
       .string()
       .refine((p) => p.trim().length > 0, 'must not be blank')
-      .refine((p) => p.trim().length === 0 || codePoints(p.trim()) >= 3, 'must be at least 3 characters')
-      .refine((p) => codePoints(p) <= 5000, 'must be at most 5000 characters'),
+      .refine(
+        (p) => p.trim().length === 0 || codePoints(p.trim()) >= MIN_PROMPT_CODE_POINTS,
+        `must be at least ${MIN_PROMPT_CODE_POINTS} characters`,
+      )
+      .refine((p) => codePoints(p) <= MAX_PROMPT_CODE_POINTS, `must be at most ${MAX_PROMPT_CODE_POINTS} characters`),
     model: z.enum(AI_EDIT_MODELS).optional(),
     aspectRatio: z.enum(ASPECT_RATIOS).optional(),
     inferenceSteps: z
@@ -63,23 +71,6 @@ export const aiEditRequestSchema = z
   })
   .strict();
 
-function codePoints(value: string): number {
-  let count = 0;
-  for (const _ of value) count++;
-  return count;
-}
-
-function isAllowedUrl(value: string): boolean {
-  if (value.length === 0 || /\s/.test(value)) return false;
-  try {
-    const url = new URL(value);
-    if (!ALLOWED_URL_SCHEMES.has(url.protocol)) return false;
-    return url.protocol === 'storage:' ? url.host.length > 0 && url.pathname.length > 1 : url.hostname.length > 0;
-  } catch {
-    return false;
-  }
-}
-
 /** Drops absent (undefined or null) fields so that only what the caller gave is kept, stored and sent. */
 export function compact<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
@@ -90,16 +81,24 @@ export function compact<T extends object>(value: T): T {
   return out as T;
 }
 
-/**
- * Validates a submit request. Returns it with absent fields removed; throws one BadUserInputError naming every
- * offending input path (`input.options.prompt`), so that a caller fixes them all in one round.
- */
-export function parseAiEditRequest(raw: unknown, pathPrefix = 'input'): AiEditRequest {
+/** The request as the rules judge it: absent (null or undefined) fields dropped, an empty output left out. */
+export function compactAiEditRequest(raw: unknown): unknown {
   const candidate = raw !== null && typeof raw === 'object' ? compact(raw) : raw;
   if (candidate !== null && typeof candidate === 'object' && 'output' in candidate) {
     const output = (candidate as { output?: object }).output;
     if (output && Object.keys(output).length === 0) delete (candidate as { output?: object }).output;
   }
+  return candidate;
+}
+
+/**
+ * Validates a submit request. Returns it with absent fields removed; throws one BadUserInputError naming every
+ * offending input path (`input.options.prompt`), so that a caller fixes them all in one round.
+ */
+export function parseAiEditRequest(raw: unknown, pathPrefix = 'input'): AiEditRequest {
+  const candidate = compactAiEditRequest(raw);
+  // Nearly every submit is plainly valid; zod is asked only to explain a refusal (or to decide an odd case).
+  if (isPlainlyValidAiEditRequest(candidate)) return candidate;
   const parsed = aiEditRequestSchema.safeParse(candidate);
   if (parsed.success) return parsed.data as AiEditRequest;
   const [first, ...rest] = parsed.error.issues.map((issue) => {

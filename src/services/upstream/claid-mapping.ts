@@ -9,6 +9,14 @@ import {
   type UpstreamTaskState,
 } from '../../domain/job.js';
 import { protocolError } from './claid-errors.js';
+import {
+  type ClaidWireDate,
+  type ClaidWireImage,
+  type ClaidWireOutputImage,
+  type ClaidWireTask,
+  isPlainClaidTask,
+  readClaidDate,
+} from './claid-task-check.js';
 
 // Claid's wire format <-> the gateway's domain model. Claid speaks snake_case; the domain speaks camelCase and
 // keeps only the fields that were given, so absent stays absent in both directions.
@@ -62,25 +70,8 @@ export function toClaidRequestBody(request: AiEditRequest): ClaidRequestBody {
   return body;
 }
 
-// Claid documents created_at as a date-time string on tasks but as an integer on task errors; accept either.
-// Integers below 1e11 are taken as Unix seconds (1e11 s is the year 5138), larger ones as milliseconds.
-const claidDate = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  let ms: number;
-  if (typeof value === 'number') {
-    ms = Math.abs(value) < 1e11 ? value * 1000 : value;
-  } else {
-    const text = value.trim();
-    // An ISO date-time without a zone would be read as local time; Claid's clock is UTC.
-    const zoned = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? `${text}Z` : text;
-    ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) * (Math.abs(Number(text)) < 1e11 ? 1000 : 1) : Date.parse(zoned);
-  }
-  const date = new Date(ms);
-  if (Number.isNaN(date.getTime())) {
-    ctx.addIssue({ code: 'custom', message: 'not a date' });
-    return z.NEVER;
-  }
-  return date;
-});
+// Schema and check agree: a date is a string or a number that readClaidDate reads; it is converted when mapped.
+const claidDate = z.union([z.string(), z.number()]).refine((value) => readClaidDate(value) !== null, 'not a date');
 
 const optionalString = z.string().nullish();
 const optionalNumber = z.number().nullish();
@@ -109,7 +100,7 @@ const result = z.object({
   output_objects: z.array(outputImageObject),
 });
 
-const task = z.object({
+export const claidTaskSchema = z.object({
   id: z.number().int().nonnegative(),
   status: z.enum(JOB_STATUSES),
   created_at: claidDate,
@@ -121,7 +112,7 @@ const task = z.object({
 
 export const claidEnvelopeSchema = z.object({ data: z.unknown() });
 
-function image(o: z.infer<typeof imageObject>): AiEditImage {
+function image(o: ClaidWireImage): AiEditImage {
   return defined({
     ext: o.ext ?? undefined,
     mps: o.mps ?? undefined,
@@ -132,7 +123,7 @@ function image(o: z.infer<typeof imageObject>): AiEditImage {
   });
 }
 
-function outputImage(o: z.infer<typeof outputImageObject>): AiEditOutputImage {
+function outputImage(o: ClaidWireOutputImage): AiEditOutputImage {
   return {
     ...image(o),
     ...defined({
@@ -161,10 +152,8 @@ export function fromClaidTask(
   data: unknown,
   answer: { httpStatus: number | null; requestId: string | null } = { httpStatus: null, requestId: null },
 ): UpstreamTaskState {
-  const parsed = task.safeParse(data);
-  if (!parsed.success) throw protocolError(describeIssue(parsed.error), answer.httpStatus, answer.requestId);
-  const t = parsed.data;
-  const errors: AiEditError[] = (t.errors ?? []).map((e) => ({ message: e.error, createdAt: e.created_at }));
+  const t = isPlainClaidTask(data) ? data : checkedBySchema(data, answer);
+  const errors: AiEditError[] = (t.errors ?? []).map((e) => ({ message: e.error, createdAt: toDate(e.created_at) }));
   const taskResult: AiEditResult | null =
     t.result && 'input_object' in t.result
       ? { inputObject: image(t.result.input_object), outputObjects: t.result.output_objects.map(outputImage) }
@@ -172,9 +161,23 @@ export function fromClaidTask(
   return {
     upstreamId: t.id,
     status: t.status,
-    createdAt: t.created_at,
+    createdAt: toDate(t.created_at),
     errors,
     result: taskResult,
     ...(t.request === undefined ? {} : { request: t.request }),
   };
+}
+
+function checkedBySchema(
+  data: unknown,
+  answer: { httpStatus: number | null; requestId: string | null },
+): ClaidWireTask {
+  const parsed = claidTaskSchema.safeParse(data);
+  if (!parsed.success) throw protocolError(describeIssue(parsed.error), answer.httpStatus, answer.requestId);
+  return parsed.data as ClaidWireTask;
+}
+
+/** A date both the check and the schema accepted. */
+function toDate(value: ClaidWireDate): Date {
+  return readClaidDate(value) as Date;
 }
