@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 
 // Sums a V8 .cpuprofile's self time (or, with `--inclusive`, total time) by function (name, file, line), busiest first, as shares of busy time (idle and
 // program excluded from the denominator, listed apart). `--top <n>` rows (default 40); several files are summed.
+// `--by-module`: by package, file of ours or Node module instead of by function.
 // The window: `--last <s>`, the profile's last s seconds; `--after <name>`, from the last sample in a function of
 // that name (`name@file.js` for one file's: `subscribeShared`, graphql-ws's subscribe, ends when everyone has
 // subscribed); `--until <name>`, to the last sample in one (`finish@graphql-ws-member.js`: the walk's last
@@ -38,8 +39,14 @@ const option = (name: string, fallback: number) => {
 };
 const lastS = option('--last', Number.POSITIVE_INFINITY);
 const top = option('--top', 40);
-const inclusive = args.includes('--inclusive');
-if (inclusive) args.splice(args.indexOf('--inclusive'), 1);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  if (i >= 0) args.splice(i, 1);
+  return i >= 0;
+};
+const inclusive = flag('--inclusive');
+/** `--by-module`: self time summed by where the code lives (a package, a file of ours, a Node module), not by function. */
+const byModule = flag('--by-module');
 const textOption = (name: string) => {
   const i = args.indexOf(name);
   if (i < 0) return undefined;
@@ -53,6 +60,18 @@ const within = textOption('--within');
 const categories = textOption('--categories')?.split(',');
 const until = textOption('--until');
 
+/** A package under node_modules, a file of ours from dist/ or src/, a Node module, or V8's own entry by its name. */
+function moduleOf(frame: CallFrame): string {
+  const { url } = frame;
+  if (!url) return frame.functionName || '(anonymous)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  const ours = /\/(dist|src)\/(.+)$/.exec(url);
+  if (ours) return ours[2]!;
+  if (url.startsWith('node:')) return url;
+  return url.startsWith('wasm://') ? "wasm (undici's llhttp)" : basename(url);
+}
+
 const selfUs = new Map<string, number>();
 let busyUs = 0;
 let idleUs = 0;
@@ -62,7 +81,9 @@ for (const file of args) {
   const parentOf = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
   const keyOf = (frame: CallFrame) =>
-    `${frame.functionName || '(anonymous)'}${frame.url ? ` ${basename(frame.url)}:${frame.lineNumber + 1}` : ''}`;
+    byModule
+      ? moduleOf(frame)
+      : `${frame.functionName || '(anonymous)'}${frame.url ? ` ${basename(frame.url)}:${frame.lineNumber + 1}` : ''}`;
   const times: number[] = [];
   let t = profile.startTime;
   for (const dt of profile.timeDeltas) times.push((t += dt));
