@@ -70,7 +70,11 @@ describe('the webhook outbox across kill -9', () => {
     const databaseUrl = tempDatabase();
     const port = await freePort();
     const hook = `http://127.0.0.1:${port}/hook`;
-    const first = await spawn(sim, databaseUrl);
+    // The first gateway retries all along, so the kill may land inside an attempt, between its claim and its record.
+    // Such a delivery is only tried again when its lease (6 x WEBHOOK_TIMEOUT_MS) ends: 60 s by default, longer
+    // than this test waits, so the lease is cut to 6 s. Refused connections fail at once, well inside 1 s.
+    const cutAttemptEnv = { WEBHOOK_TIMEOUT_MS: '1000' };
+    const first = await spawn(sim, databaseUrl, cutAttemptEnv);
     await gql(first, 'mutation { rotateWebhookSecret }');
     // Nothing listens on the receiver's port yet: every attempt fails and the deliveries stay pending.
     const ids = await submitJobs(first.url, sim, hook, 3);
@@ -83,9 +87,10 @@ describe('the webhook outbox across kill -9', () => {
 
     const receiver: WebhookReceiver = await startWebhookReceiver(port);
     cleanups.push(() => receiver.close());
-    const second = await spawn(sim, databaseUrl);
+    const second = await spawn(sim, databaseUrl, cutAttemptEnv);
     // Retries back off from 300 ms, doubling: on a loaded machine the first job may have failed five or six times
-    // before the last one failed once, so its next try can be 10-20 s after the restart.
+    // before the last one failed once, so its next try can be 10-20 s after the restart. An attempt the kill cut
+    // waits for its lease (6 s here) and then follows as one more attempt.
     await waitFor(() => receiver.received.length >= 3, 45_000, 'three deliveries after the restart');
     await sleep(1500);
     expect(receiver.received).toHaveLength(3);
