@@ -84,10 +84,10 @@ async function restartWithQueuedJobs(databaseUrl: string, signal: 'SIGTERM' | 'S
   await second.kill('SIGKILL');
   await simulator.close();
 
-  // Claid took each job at most once, in submit order, and refused nothing. The restarted process, without Redis,
-  // starts its budgets afresh, but a start takes longer than the upstream's second, a submit's generation is taken
-  // when its token is granted (never ahead of a wait for it), and RateLimit-Remaining at 0 pauses it before the
-  // killed process's minute could run out.
+  // Claid took each job at most once, in submit order, and refused nothing. With REDIS_URL (as .ci/run sets it) the
+  // restarted process shares the killed one's grant log. Without it, it starts its budgets afresh, but a start takes
+  // longer than the upstream's second, a submit's generation is taken when its token is granted (never ahead of a
+  // wait for it), and RateLimit-Remaining at 0 pauses it before the killed process's minute could run out.
   const tasks = simulatorTasks(simDir);
   expect(Object.fromEntries(simulator.stats.rateLimited)).toEqual({});
   expect(simulator.stats.submits - tasks.length).toBe(0);
